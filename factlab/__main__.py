@@ -1,0 +1,3 @@
+from factlab.cli import main
+
+main(prog_name="factlab")

@@ -1,0 +1,115 @@
+"""Canonical form and validation of the BSN (burgerservicenummer), as Polars expressions.
+
+Canonical form: exactly nine ASCII digits. Spaces, dots and hyphens are stripped; an eight-digit
+number (an older BSN whose leading zero was lost, e.g. when stored as an integer) gets one leading
+zero. Validation is the elfproef in its BSN variant: 9·d1 + 8·d2 + … + 2·d8 − 1·d9 ≡ 0 (mod 11).
+``000000000`` (BSN unknown) and ``999999999`` (unborn child) pass the proef but are sentinels, never
+persons.
+
+Every row gets one status, checked in this order: ``missing`` (null or empty), ``non_digit``,
+``bad_length`` (not 8 or 9 digits), ``sentinel``, ``checksum`` (fails the proef), ``valid``.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import polars as pl
+
+from factlab import schema
+
+__all__ = ["bsn_status", "canonical_bsn", "elfproef", "normalise_bsn_column"]
+
+SENTINELS: Final = ("000000000", "999999999")
+_SEPARATORS: Final = r"[\s.\-]"
+_WEIGHTS: Final = (9, 8, 7, 6, 5, 4, 3, 2, -1)
+
+
+def _as_text(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+    """Integers become their digits; integral floats too (Excel stores numbers as floats)."""
+    if dtype.is_integer():
+        # a negative number is not a BSN; its minus sign must not be stripped as a hyphen
+        return pl.when(expr < 0).then(pl.lit("x")).otherwise(expr.cast(pl.String))
+    if dtype.is_float():
+        integral = expr.is_finite() & (expr == expr.round(0)) & (expr >= 0) & (expr < 1e10)
+        return (
+            pl.when(integral)
+            .then(expr.cast(pl.Int64, strict=False).cast(pl.String))
+            .when(expr.is_not_null())
+            .then(pl.lit("x"))  # a fraction or a huge number: not a BSN, reported as non_digit
+            .otherwise(None)
+        )
+    return expr.cast(pl.String)
+
+
+def canonical_bsn(expr: pl.Expr, dtype: pl.DataType | None = None) -> pl.Expr:
+    """The written form reduced to digits only, with an 8-digit number left-padded to 9.
+
+    Values that are not 8 or 9 digits after stripping are returned stripped but unpadded; use
+    :func:`bsn_status` to know which rows hold a usable BSN.
+
+    Example:
+        >>> df = pl.DataFrame({"bsn": ["9999.93.653", " 999 993 653 ", "99999365"]})
+        >>> df.select(canonical_bsn(pl.col("bsn"))).to_series().to_list()
+        ['999993653', '999993653', '099999365']
+    """
+    text = _as_text(expr, dtype or pl.String()).str.replace_all(_SEPARATORS, "")
+    return pl.when(text.str.len_bytes() == 8).then(pl.lit("0") + text).otherwise(text)
+
+
+def elfproef(canonical: pl.Expr) -> pl.Expr:
+    """True where a nine-digit string passes the BSN elfproef (null input gives null).
+
+    Example:
+        >>> s = pl.Series(["999993653", "999993654"])
+        >>> pl.select(elfproef(pl.lit(s))).to_series().to_list()
+        [True, False]
+    """
+    number = canonical.cast(pl.Int64, strict=False)
+    total = pl.sum_horizontal(
+        [(number // 10 ** (8 - position) % 10) * weight for position, weight in enumerate(_WEIGHTS)]
+    )
+    return total % 11 == 0
+
+
+def bsn_status(canonical: pl.Expr) -> pl.Expr:
+    """The status of each canonical value, as :data:`factlab.schema.STATUS_DTYPE`.
+
+    Example:
+        >>> s = pl.Series(["999993653", "", "000000000", "12345", "99999x653", "999993654"])
+        >>> pl.select(bsn_status(pl.lit(s))).to_series().to_list()
+        ['valid', 'missing', 'sentinel', 'bad_length', 'non_digit', 'checksum']
+    """
+    status = (
+        pl.when(canonical.is_null() | (canonical == ""))
+        .then(pl.lit("missing"))
+        .when(~canonical.str.contains(r"^[0-9]+$"))
+        .then(pl.lit("non_digit"))
+        .when(canonical.str.len_bytes() != 9)
+        .then(pl.lit("bad_length"))
+        .when(canonical.is_in(SENTINELS))
+        .then(pl.lit("sentinel"))
+        .when(~elfproef(canonical))
+        .then(pl.lit("checksum"))
+        .otherwise(pl.lit("valid"))
+    )
+    return status.cast(schema.STATUS_DTYPE)
+
+
+def normalise_bsn_column(
+    frame: pl.LazyFrame, column: str, *, canonical_name: str = "_bsn_canonical"
+) -> pl.LazyFrame:
+    """Add the canonical BSN (``canonical_name``) and status (``bsn_status``) columns.
+
+    The source column is left in place; the caller decides what to keep.
+
+    Example:
+        >>> lf = pl.LazyFrame({"BSN": [999993653, None]})
+        >>> normalise_bsn_column(lf, "BSN").collect()["bsn_status"].to_list()
+        ['valid', 'missing']
+    """
+    dtype = frame.collect_schema()[column]
+    canonical = canonical_bsn(pl.col(column), dtype)
+    return frame.with_columns(canonical.alias(canonical_name)).with_columns(
+        bsn_status(pl.col(canonical_name)).alias(schema.STATUS)
+    )

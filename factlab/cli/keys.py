@@ -1,0 +1,99 @@
+"""``factlab key …``: make, show and derive key files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from factlab.cli import main
+from factlab.cli._common import guarded, info, load_key_interactive, passphrase_from
+from factlab.keys import new_round_key, read_key_header, write_key
+
+__all__ = ["key_group"]
+
+_PASSPHRASE_ENV = click.option(
+    "--passphrase-env",
+    metavar="VAR",
+    help="Name of an environment variable that holds the passphrase (never the passphrase itself).",
+)
+
+
+@main.group("key")
+def key_group() -> None:
+    """Make, show and derive key files."""
+
+
+@key_group.command("new")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--round", "round_name", required=True, help="Name of the counting round.")
+@click.option("--force", is_flag=True, help="Overwrite an existing file.")
+@click.option(
+    "--passphrase", "ask", is_flag=True, help="Protect the key with a passphrase (prompt)."
+)
+@_PASSPHRASE_ENV
+@guarded
+def key_new(
+    path: Path, round_name: str, force: bool, ask: bool, passphrase_env: str | None
+) -> None:
+    """Write a new round key (256-bit secret) to PATH, mode 0600."""
+    passphrase = passphrase_from(passphrase_env, prompt=ask, confirm=True)
+    key = new_round_key(round_name)
+    write_key(key, path, passphrase=passphrase, force=force)
+    protection = (
+        "passphrase-protected" if passphrase else "not passphrase-protected: guard the file"
+    )
+    info(f"wrote round key {path} ({protection})")
+    click.echo(
+        f"round:       {key.round}\nkey id:      {key.key_id}\nfingerprint: {key.fingerprint}"
+    )
+
+
+@key_group.command("show")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@guarded
+def key_show(path: Path) -> None:
+    """Print a key file's round, key id and fingerprint (never the secret)."""
+    header = read_key_header(path)
+    click.echo(
+        f"kind:        {header['kind']}\n"
+        f"round:       {header['round']}\n"
+        f"key id:      {header['key_id']}\n"
+        f"fingerprint: {header['fingerprint']}\n"
+        f"created:     {header['created']}\n"
+        f"scheme:      {header['scheme']}\n"
+        f"protected:   {'yes (passphrase)' if header['protected'] else 'no'}"
+    )
+
+
+@key_group.command("export-provider")
+@click.argument("round_key", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Overwrite an existing file.")
+@_PASSPHRASE_ENV
+@click.option(
+    "--out-passphrase-env",
+    metavar="VAR",
+    help="Environment variable holding a passphrase to protect the provider key file with.",
+)
+@guarded
+def key_export_provider(
+    round_key: Path,
+    out: Path,
+    force: bool,
+    passphrase_env: str | None,
+    out_passphrase_env: str | None,
+) -> None:
+    """Derive the first-stage key that stewards receive from a round key.
+
+    A provider key makes the same first-stage pseudonyms as the round key but cannot make or
+    reverse second-stage pseudonyms, so stewards cannot re-identify linked data.
+    """
+    key = load_key_interactive(str(round_key), passphrase_env)
+    if key.kind != "round":
+        raise click.UsageError(f"{round_key} is a provider key already; give the round key")
+    out_passphrase = passphrase_from(out_passphrase_env, prompt=False)
+    provider = key.provider_key()
+    write_key(provider, out, passphrase=out_passphrase, force=force)
+    info(f"wrote provider key {out}")
+    click.echo(f"round:       {provider.round}\nfingerprint: {provider.fingerprint}")

@@ -1,0 +1,66 @@
+"""One exception tree for the whole library, with the exit code the CLI uses for each.
+
+Every message names what is wrong and where (file, row, column, field) but never a value of a
+client: an identifier must not leak through an error, a log line or a traceback.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConfigError",
+    "DataError",
+    "FactlabError",
+    "InputError",
+    "KeyFileError",
+    "LinkError",
+]
+
+
+class FactlabError(Exception):
+    """Base class of every error factlab raises on purpose.
+
+    Attributes:
+        exit_code: the process exit code the command-line tool uses for this error.
+    """
+
+    exit_code: int = 1
+
+
+class InputError(FactlabError):
+    """An input file is missing, unreadable, empty, of an unknown format, or lacks a column."""
+
+    exit_code = 3
+
+
+class ConfigError(FactlabError):
+    """A configuration (mapping, corrections, disclosure rules) is invalid.
+
+    All problems are collected and reported at once; ``problems`` holds one line per problem,
+    each starting with the path of the bad field.
+    """
+
+    exit_code = 4
+
+    def __init__(self, source: str, problems: list[str]) -> None:
+        self.source = source
+        self.problems = list(problems)
+        lines = "; ".join(self.problems)
+        super().__init__(f"{source}: {len(self.problems)} problem(s): {lines}")
+
+
+class KeyFileError(FactlabError):
+    """A key file is missing, malformed, of the wrong kind, or its passphrase is wrong."""
+
+    exit_code = 5
+
+
+class DataError(FactlabError):
+    """Data cannot be processed as asked (e.g. a field of the wrong type)."""
+
+    exit_code = 6
+
+
+class LinkError(FactlabError):
+    """Files cannot be linked: mixed keys, rounds or schemes, foreign files, duplicate providers."""
+
+    exit_code = 7

@@ -1,0 +1,140 @@
+"""Reading the optional client fields into their canonical form, as Polars expressions.
+
+Each reader takes the source column's expression and dtype and returns an expression of the output
+dtype in :data:`factlab.schema.FIELD_DTYPES`. A value that is present in the source but cannot be
+read becomes null; the pseudonymiser counts those per column ("unreadable") and reports the rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Final
+
+import polars as pl
+
+__all__ = ["read_birth_year", "read_cost", "read_date", "read_sex", "read_text"]
+
+#: Date forms tried in turn when a mapping names none.
+DEFAULT_DATE_FORMATS: Final = ("%Y-%m-%d", "%d-%m-%Y", "%d/%m/%Y", "%Y%m%d", "%d.%m.%Y")
+
+_SEX_CODES: Final = {
+    "m": "M",
+    "man": "M",
+    "male": "M",
+    "jongen": "M",
+    "1": "M",
+    "v": "V",
+    "f": "V",
+    "vrouw": "V",
+    "female": "V",
+    "meisje": "V",
+    "2": "V",
+    "x": "X",
+    "o": "X",
+    "overig": "X",
+    "other": "X",
+    "anders": "X",
+    "3": "X",
+}
+_SEX_UNKNOWN: Final = ("onbekend", "unknown", "u", "0", "9", "-")
+
+
+def read_text(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+    """Text with surrounding space removed; empty becomes null; integral numbers lose ``.0``.
+
+    Example:
+        >>> df = pl.DataFrame({"v": [" Assen ", "", None]})
+        >>> df.select(read_text(pl.col("v"), pl.String())).to_series().to_list()
+        ['Assen', None, None]
+    """
+    if dtype.is_float():
+        integral = expr == expr.round(0)
+        text = (
+            pl.when(integral)
+            .then(expr.cast(pl.Int64, strict=False).cast(pl.String))
+            .otherwise(expr.cast(pl.String))
+        )
+    else:
+        text = expr.cast(pl.String)
+    text = text.str.strip_chars()
+    return pl.when(text == "").then(None).otherwise(text)
+
+
+def apply_value_map(expr: pl.Expr, values: Mapping[str, str]) -> pl.Expr:
+    """Replace source values by canonical ones; values not in the map are kept."""
+    return expr.replace(dict(values)) if values else expr
+
+
+def read_date(
+    expr: pl.Expr, dtype: pl.DataType, formats: tuple[str, ...] = DEFAULT_DATE_FORMATS
+) -> pl.Expr:
+    """A Date from native dates, datetimes, ``YYYYMMDD`` integers or text in ``formats``.
+
+    Example:
+        >>> df = pl.DataFrame({"d": ["2013-01-01", "01-02-2013", "31/12/2012", "20130105", "x"]})
+        >>> [str(d) for d in df.select(read_date(pl.col("d"), pl.String())).to_series()]
+        ['2013-01-01', '2013-02-01', '2012-12-31', '2013-01-05', 'None']
+    """
+    if dtype == pl.Date():
+        return expr
+    if isinstance(dtype, pl.Datetime):
+        return expr.dt.date()
+    text = read_text(expr, dtype)
+    # a timestamp written as text keeps only its date part
+    text = text.str.replace(r"[ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?$", "")
+    return pl.coalesce([text.str.to_date(fmt, strict=False) for fmt in formats])
+
+
+def read_birth_year(
+    birth_year: pl.Expr | None, birth_date: pl.Expr | None, *, latest_year: int
+) -> pl.Expr:
+    """Birth year from a year column, else from a birth date; outside 1900..latest is unreadable."""
+    parts: list[pl.Expr] = []
+    if birth_year is not None:
+        parts.append(birth_year)
+    if birth_date is not None:
+        parts.append(birth_date.dt.year())
+    year = pl.coalesce([part.cast(pl.Int32, strict=False) for part in parts])
+    return pl.when(year.is_between(1900, latest_year)).then(year).otherwise(None).cast(pl.Int16)
+
+
+def read_sex(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+    """``M``, ``V`` or ``X`` from common Dutch and English codes; unknown codes become null.
+
+    Example:
+        >>> df = pl.DataFrame({"s": ["Vrouw", "m", "X", "onbekend", "?"]})
+        >>> df.select(read_sex(pl.col("s"), pl.String())).to_series().to_list()
+        ['V', 'M', 'X', None, None]
+    """
+    text = read_text(expr, dtype).str.to_lowercase()
+    return text.replace_strict(_SEX_CODES, default=None, return_dtype=pl.String)
+
+
+def sex_is_unknown_code(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+    """True where the source explicitly says the sex is unknown (not an unreadable value)."""
+    return read_text(expr, dtype).str.to_lowercase().is_in(_SEX_UNKNOWN)
+
+
+def read_cost(expr: pl.Expr, dtype: pl.DataType, *, decimal_comma: bool) -> pl.Expr:
+    """Euros as Float64 from numbers or text such as ``€ 1.234,56`` (decimal comma) or ``1234.56``.
+
+    Example:
+        >>> df = pl.DataFrame({"c": ["€ 1.234,56", "12,5", "1.500", "99.95", "", "n.v.t."]})
+        >>> df.select(read_cost(pl.col("c"), pl.String(), decimal_comma=True)).to_series().to_list()
+        [1234.56, 12.5, 1500.0, 99.95, None, None]
+    """
+    if dtype.is_numeric():
+        return expr.cast(pl.Float64)
+    text = read_text(expr, dtype).str.replace_all(r"[€\s]|EUR", "")
+    comma_decimal = text.str.replace_all(".", "", literal=True).str.replace(",", ".", literal=True)
+    if decimal_comma:
+        # "1.234" is a thousand in a Dutch file; "12.5" (no group of three) is twelve and a half
+        thousands_only = text.str.contains(r"^-?\d{1,3}(\.\d{3})+$")
+        text = (
+            pl.when(text.str.contains(",", literal=True) | thousands_only)
+            .then(comma_decimal)
+            .otherwise(text)
+        )
+    else:
+        text = text.str.replace_all(",", "", literal=True)
+    return text.cast(pl.Float64, strict=False)

@@ -1,0 +1,373 @@
+"""Round keys, provider keys, subkey derivation and key files.
+
+A round key is a 256-bit secret from the operating system's CSPRNG, made by the trusted party
+for one counting round. Every purpose gets its own subkey through HKDF-SHA-256 with a context
+label, so one secret never serves two purposes::
+
+    round secret R
+      └─ stage-1 key P = HKDF(R, "factlab|<scheme>|round=<round>|purpose=stage1-key")
+           ├─ BSN pseudonym key       HKDF(P, "...|purpose=pseudonym|id=bsn")
+           ├─ fallback pseudonym key  HKDF(P, "...|purpose=pseudonym|id=fallback")
+           └─ fingerprint             HKDF(P, "...|purpose=fingerprint")
+      └─ stage-2 key   HKDF(R, "...|purpose=stage2|id=bsn")
+
+A provider key file holds P only: it makes exactly the same first-stage pseudonyms as the round key,
+but cannot make second-stage pseudonyms, so a steward who holds it cannot re-identify linked data.
+The fingerprint identifies the first-stage key, so files made with the round key or with a provider
+key derived from it carry the same fingerprint; it reveals nothing about the key.
+
+Key files are JSON. Their secret is either stored as is (the file must then be guarded like the key
+itself; it is written with mode 0600) or sealed with a passphrase: Argon2id (memory-hard) derives a
+key-encryption key, AES-256-GCM encrypts the secret, and the file's header is the associated
+data, so the header cannot be altered without the passphrase check failing.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Final, Literal
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from factlab import schema
+from factlab.errors import KeyFileError
+from factlab.manifest import now_iso
+
+__all__ = [
+    "Key",
+    "KeyKind",
+    "load_key",
+    "new_round_key",
+    "write_key",
+]
+
+KeyKind = Literal["round", "provider"]
+
+SECRET_BYTES: Final = 32
+KEY_FILE_VERSION: Final = 1
+#: Argon2id parameters for passphrase-protected key files (stored in every file).
+ARGON2_MEMORY_KIB: Final = 64 * 1024
+ARGON2_ITERATIONS: Final = 3
+ARGON2_LANES: Final = 4
+_MIN_PASSPHRASE_LENGTH: Final = 8
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def _unb64(text: str, *, source: str, name: str) -> bytes:
+    try:
+        return base64.b64decode(text.encode("ascii"), validate=True)
+    except (ValueError, UnicodeEncodeError) as exc:
+        raise KeyFileError(f"{source}: field {name!r} is not valid base64") from exc
+
+
+def hkdf(secret: bytes, label: str, length: int = SECRET_BYTES) -> bytes:
+    """HKDF-SHA-256 without salt, with ``label`` (UTF-8) as the info string."""
+    return HKDF(algorithm=hashes.SHA256(), length=length, salt=None, info=label.encode()).derive(
+        secret
+    )
+
+
+def context_label(scheme: str, round_name: str, purpose: str, identifier: str | None = None) -> str:
+    """The HKDF info string for one purpose (see the module docstring and docs/scheme.md).
+
+    Example:
+        >>> context_label("factlab-hmac-sha256-v1", "2026", "pseudonym", "bsn")
+        'factlab|factlab-hmac-sha256-v1|round=2026|purpose=pseudonym|id=bsn'
+    """
+    label = f"factlab|{scheme}|round={round_name}|purpose={purpose}"
+    return label if identifier is None else f"{label}|id={identifier}"
+
+
+@dataclass(frozen=True, repr=False)
+class Key:
+    """A round key (trusted party) or provider key (steward), with its non-secret description.
+
+    The secret never appears in ``repr`` or ``str``; use :attr:`fingerprint` to tell keys apart.
+
+    Attributes:
+        kind: ``round`` (holds the round secret) or ``provider`` (holds the stage-1 key only).
+        round: name of the counting round.
+        key_id: random identifier of the round key (shared by the provider keys derived from it).
+        created: creation time of the round key, ISO 8601 UTC.
+        scheme: pseudonymisation scheme version.
+
+    Example:
+        >>> key = new_round_key("demo-2026")
+        >>> key.kind, key.round
+        ('round', 'demo-2026')
+        >>> "secret" in repr(key)
+        False
+    """
+
+    kind: KeyKind
+    round: str
+    key_id: str
+    created: str
+    scheme: str = schema.SCHEME
+    _secret: bytes = field(default=b"", compare=False)
+
+    def __repr__(self) -> str:
+        return (
+            f"Key(kind={self.kind!r}, round={self.round!r}, key_id={self.key_id!r}, "
+            f"fingerprint={self.fingerprint!r})"
+        )
+
+    __str__ = __repr__
+
+    def _label(self, purpose: str, identifier: str | None = None) -> str:
+        return context_label(self.scheme, self.round, purpose, identifier)
+
+    @property
+    def _stage1(self) -> bytes:
+        if self.kind == "provider":
+            return self._secret
+        return hkdf(self._secret, self._label("stage1-key"))
+
+    @property
+    def fingerprint(self) -> str:
+        """Public fingerprint of the stage-1 key, e.g. ``3f2a-91c0-5be4-0d17-a8e2``."""
+        digest = hkdf(self._stage1, self._label("fingerprint"), length=10).hex()
+        return "-".join(digest[i : i + 4] for i in range(0, 20, 4))
+
+    def provider_key(self) -> Key:
+        """The provider (stage-1) key a steward receives; a provider key returns itself."""
+        if self.kind == "provider":
+            return self
+        return replace(self, kind="provider", _secret=self._stage1)
+
+    def pseudonym_key(self, identifier: str = "bsn") -> bytes:
+        """The stage-1 HMAC key for one identifier type (``bsn`` or ``fallback``)."""
+        return hkdf(self._stage1, self._label("pseudonym", identifier))
+
+    def stage2_key(self, identifier: str = "bsn") -> bytes:
+        """The trusted party's second-stage HMAC key; only a round key can make it.
+
+        Raises:
+            KeyFileError: this is a provider key.
+        """
+        if self.kind != "round":
+            raise KeyFileError(
+                "a provider key cannot make second-stage pseudonyms: the trusted party's "
+                "round key is needed"
+            )
+        return hkdf(self._secret, self._label("stage2", identifier))
+
+
+def new_round_key(round_name: str) -> Key:
+    """Make a new round key: 256 bits from the operating system's CSPRNG.
+
+    Raises:
+        KeyFileError: the round name is empty or contains ``|`` (it is part of every label).
+    """
+    name = round_name.strip()
+    if not name or "|" in name or len(name) > 100:
+        raise KeyFileError("round name must be 1-100 characters without '|'")
+    return Key(
+        kind="round",
+        round=name,
+        key_id=secrets.token_hex(8),
+        created=now_iso(),
+        _secret=secrets.token_bytes(SECRET_BYTES),
+    )
+
+
+def _header(key: Key) -> dict[str, Any]:
+    return {
+        "factlab_key_file": KEY_FILE_VERSION,
+        "kind": key.kind,
+        "scheme": key.scheme,
+        "round": key.round,
+        "key_id": key.key_id,
+        "created": key.created,
+        "fingerprint": key.fingerprint,
+    }
+
+
+def _associated_data(header: dict[str, Any], protection: dict[str, Any]) -> bytes:
+    return json.dumps({"header": header, "protection": protection}, sort_keys=True).encode()
+
+
+def _kek(passphrase: str, salt: bytes, memory: int, iterations: int, lanes: int) -> bytes:
+    kdf = Argon2id(salt=salt, length=32, iterations=iterations, lanes=lanes, memory_cost=memory)
+    return kdf.derive(passphrase.encode("utf-8"))
+
+
+def write_key(
+    key: Key, path: str | Path, *, passphrase: str | None = None, force: bool = False
+) -> None:
+    """Write ``key`` to a new key file with mode 0600.
+
+    Args:
+        key: the key to store.
+        path: where to write; an existing file is refused unless ``force``.
+        passphrase: when given, the secret is sealed with Argon2id + AES-256-GCM.
+        force: overwrite an existing file.
+
+    Raises:
+        KeyFileError: the file exists (without ``force``), or the passphrase is too short.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "round.key"
+        >>> write_key(new_round_key("demo"), path)
+        >>> oct(path.stat().st_mode & 0o777)
+        '0o600'
+    """
+    path = Path(path)
+    if path.exists() and not force:
+        raise KeyFileError(f"{path}: file exists (use --force to overwrite)")
+    header = _header(key)
+    document: dict[str, Any] = dict(header)
+    if passphrase is None:
+        document["protection"] = {"method": "none"}
+        document["secret"] = _b64(key._secret)
+    else:
+        if len(passphrase) < _MIN_PASSPHRASE_LENGTH:
+            raise KeyFileError(
+                f"passphrase too short: at least {_MIN_PASSPHRASE_LENGTH} characters"
+            )
+        salt, nonce = secrets.token_bytes(16), secrets.token_bytes(12)
+        protection = {
+            "method": "argon2id+aes-256-gcm",
+            "salt": _b64(salt),
+            "nonce": _b64(nonce),
+            "memory_kib": ARGON2_MEMORY_KIB,
+            "iterations": ARGON2_ITERATIONS,
+            "lanes": ARGON2_LANES,
+        }
+        kek = _kek(passphrase, salt, ARGON2_MEMORY_KIB, ARGON2_ITERATIONS, ARGON2_LANES)
+        sealed = AESGCM(kek).encrypt(nonce, key._secret, _associated_data(header, protection))
+        document["protection"] = protection
+        document["ciphertext"] = _b64(sealed)
+    payload = (json.dumps(document, indent=2, sort_keys=True) + "\n").encode()
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(payload)
+        os.chmod(temporary, 0o600)
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+
+
+def read_key_header(path: str | Path) -> dict[str, Any]:
+    """Read a key file's non-secret header (kind, round, key id, fingerprint, protection)."""
+    document = _read_document(Path(path))
+    header = {name: document[name] for name in _HEADER_FIELDS}
+    header["protected"] = document["protection"].get("method") != "none"
+    return header
+
+
+_HEADER_FIELDS: Final = (
+    "factlab_key_file",
+    "kind",
+    "scheme",
+    "round",
+    "key_id",
+    "created",
+    "fingerprint",
+)
+
+
+def _read_document(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise KeyFileError(f"{path}: key file not found")
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise KeyFileError(f"{path}: not a factlab key file (unreadable or not JSON)") from exc
+    if not isinstance(document, dict) or "factlab_key_file" not in document:
+        raise KeyFileError(f"{path}: not a factlab key file")
+    if document["factlab_key_file"] != KEY_FILE_VERSION:
+        raise KeyFileError(f"{path}: unsupported key file version")
+    missing = [name for name in (*_HEADER_FIELDS, "protection") if name not in document]
+    if missing:
+        raise KeyFileError(f"{path}: damaged key file (missing {', '.join(missing)})")
+    if document["kind"] not in ("round", "provider"):
+        raise KeyFileError(f"{path}: unknown key kind")
+    if not isinstance(document["protection"], dict):
+        raise KeyFileError(f"{path}: damaged key file (field 'protection')")
+    return document
+
+
+def is_protected(path: str | Path) -> bool:
+    """Whether a key file's secret is sealed with a passphrase."""
+    return bool(read_key_header(path)["protected"])
+
+
+def load_key(path: str | Path, *, passphrase: str | None = None) -> Key:
+    """Load a key file; a protected one needs its passphrase.
+
+    Raises:
+        KeyFileError: not found, not a key file, damaged, passphrase missing or wrong.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "round.key"
+        >>> key = new_round_key("demo")
+        >>> write_key(key, path)
+        >>> load_key(path).fingerprint == key.fingerprint
+        True
+    """
+    path = Path(path)
+    document = _read_document(path)
+    header = {name: document[name] for name in _HEADER_FIELDS}
+    protection = document["protection"]
+    method = protection.get("method")
+    if method == "none":
+        secret = _unb64(str(document.get("secret", "")), source=str(path), name="secret")
+    elif method == "argon2id+aes-256-gcm":
+        if passphrase is None:
+            raise KeyFileError(
+                f"{path}: the key file is passphrase-protected; a passphrase is needed"
+            )
+        try:
+            salt = _unb64(protection["salt"], source=str(path), name="protection.salt")
+            nonce = _unb64(protection["nonce"], source=str(path), name="protection.nonce")
+            sealed = _unb64(str(document["ciphertext"]), source=str(path), name="ciphertext")
+            kek = _kek(
+                passphrase,
+                salt,
+                int(protection["memory_kib"]),
+                int(protection["iterations"]),
+                int(protection["lanes"]),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise KeyFileError(f"{path}: damaged key file (protection parameters)") from exc
+        try:
+            secret = AESGCM(kek).decrypt(nonce, sealed, _associated_data(header, protection))
+        except InvalidTag:
+            raise KeyFileError(f"{path}: wrong passphrase or damaged key file") from None
+    else:
+        raise KeyFileError(f"{path}: unknown key protection method")
+    if len(secret) != SECRET_BYTES:
+        raise KeyFileError(f"{path}: damaged key file (secret has the wrong length)")
+    key = Key(
+        kind=document["kind"],
+        round=str(document["round"]),
+        key_id=str(document["key_id"]),
+        created=str(document["created"]),
+        scheme=str(document["scheme"]),
+        _secret=secret,
+    )
+    if key.scheme != schema.SCHEME:
+        raise KeyFileError(
+            f"{path}: key is for scheme {key.scheme}, this factlab uses {schema.SCHEME}"
+        )
+    if key.fingerprint != document["fingerprint"]:
+        raise KeyFileError(f"{path}: damaged key file (fingerprint does not match the secret)")
+    return key

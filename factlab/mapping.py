@@ -1,0 +1,340 @@
+"""Which source column is which canonical field, and how its values are read.
+
+Columns named like the canonical fields, or with a common Dutch name, are recognised without a
+mapping (case, spaces, underscores, hyphens, dots and accents are ignored). A TOML mapping names
+source columns explicitly, date formats, value maps (e.g. product category code → care form),
+constants (e.g. the financing stream that comes with the whole file), and input options.
+
+Example mapping (``version`` is required)::
+
+    version = 1
+
+    [input]
+    delimiter = ";"          # default: detected from the header line
+    encoding = "cp1252"      # default: UTF-8 (with or without BOM), else Windows-1252
+    decimal_comma = true     # default: true for ';'-separated files
+    sheet = "Cliënten"       # Excel only; default: the first sheet
+
+    [columns]
+    bsn = "BSN cliënt"
+    start_date = "Datum aanvang"
+
+    [date_formats]
+    start_date = "%d-%m-%Y"  # default: ISO, DD-MM-YYYY, DD/MM/YYYY, YYYYMMDD are tried in turn
+
+    [values.care_form]       # map source values to canonical values
+    "ambu" = "ambulant"
+
+    [derive.care_form]       # fill a field from another one through a value map
+    from = "product_category"
+    map = { "45" = "ambulant", "41" = "dagbehandeling", "43" = "verblijf" }
+
+    [constants]
+    financing = "ZIN"
+
+    [fallback]               # a keyed fallback pseudonym for rows without a valid BSN
+    fields = ["birth_date", "sex", "postcode"]
+"""
+
+from __future__ import annotations
+
+import tomllib
+import unicodedata
+from collections.abc import Iterable
+from collections.abc import Mapping as MappingABC
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Final
+
+from factlab import schema
+from factlab.errors import ConfigError, InputError
+
+__all__ = ["ColumnMapping", "load_mapping", "resolve_columns"]
+
+MAPPING_VERSION: Final = 1
+
+#: Recognised source names per canonical field (compared after :func:`_simplify`).
+ALIASES: Final[dict[str, tuple[str, ...]]] = {
+    "bsn": ("bsn", "burgerservicenummer", "bsnclient", "clientbsn", "sofinummer"),
+    "birth_date": ("birthdate", "geboortedatum", "gebdatum", "dateofbirth"),
+    "birth_year": ("birthyear", "geboortejaar"),
+    "sex": ("sex", "gender", "geslacht"),
+    "municipality": (
+        "municipality",
+        "gemeente",
+        "woongemeente",
+        "gemeentecode",
+        "gemeentenaam",
+        "woonplaatsbeginsel",
+    ),
+    "domain": ("domain", "domein"),
+    "financing": ("financing", "financiering", "financieringsstroom", "financieringsvorm"),
+    "care_form": ("careform", "zorgvorm", "hulpvorm"),
+    "product_category": ("productcategory", "productcategorie", "productcategoriecode"),
+    "start_date": ("startdate", "startdatum", "begindatum", "ingangsdatum", "aanvangsdatum"),
+    "end_date": ("enddate", "einddatum", "afsluitdatum"),
+    "cost": ("cost", "costs", "kosten", "bedrag", "totaalbedrag"),
+    "postcode": ("postcode", "postalcode", "zipcode", "pc6"),
+}
+
+_INPUT_KEYS: Final = {"delimiter": str, "encoding": str, "decimal_comma": bool, "sheet": str}
+_TOP_KEYS: Final = {
+    "version",
+    "input",
+    "columns",
+    "date_formats",
+    "values",
+    "derive",
+    "constants",
+    "fallback",
+}
+_DATE_FIELDS: Final = ("birth_date", "start_date", "end_date")
+_ENCODINGS: Final = ("utf-8", "utf-8-sig", "cp1252", "latin-1")
+_VALUE_FIELDS: Final = tuple(
+    name for name in schema.INPUT_FIELDS if name not in (*_DATE_FIELDS, "bsn", "cost", "postcode")
+)
+
+
+def _simplify(name: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", name)
+    letters = "".join(char for char in decomposed if not unicodedata.combining(char))
+    return "".join(char for char in letters.lower() if char.isalnum())
+
+
+@dataclass(frozen=True)
+class Derivation:
+    """Fill ``target`` from ``source`` through ``values`` (unmapped values become null)."""
+
+    source: str
+    values: MappingABC[str, str]
+
+
+@dataclass(frozen=True)
+class ColumnMapping:
+    """A validated mapping (see the module docstring for the TOML form).
+
+    Attributes:
+        columns: canonical field → source column name.
+        date_formats: canonical date field → strftime format.
+        values: canonical field → {source value → canonical value}.
+        derive: canonical field → derivation from another canonical field.
+        constants: canonical field → value for every row.
+        delimiter, encoding, decimal_comma, sheet: input options (None: detect).
+        fallback_fields: fields of the fallback pseudonym (None: no fallback pseudonym).
+        source: where the mapping came from, for messages.
+    """
+
+    columns: MappingABC[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    date_formats: MappingABC[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    values: MappingABC[str, MappingABC[str, str]] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
+    derive: MappingABC[str, Derivation] = field(default_factory=lambda: MappingProxyType({}))
+    constants: MappingABC[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    delimiter: str | None = None
+    encoding: str | None = None
+    decimal_comma: bool | None = None
+    sheet: str | None = None
+    fallback_fields: tuple[str, ...] | None = None
+    source: str = "default mapping"
+
+
+def _check_table(value: Any, path: str, problems: list[str]) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        problems.append(f"{path}: must be a table")
+        return {}
+    return value
+
+
+def _string_map(value: Any, path: str, problems: list[str]) -> dict[str, str]:
+    table = _check_table(value, path, problems)
+    result: dict[str, str] = {}
+    for key, mapped in table.items():
+        if isinstance(mapped, str):
+            result[str(key)] = mapped
+        else:
+            problems.append(f"{path}.{key}: must be a string")
+    return result
+
+
+def parse_mapping(document: dict[str, Any], *, source: str = "mapping") -> ColumnMapping:
+    """Validate a mapping document (already parsed TOML); every problem is listed at once.
+
+    Raises:
+        ConfigError: with one line per problem, each starting with the path of the bad field.
+
+    Example:
+        >>> parse_mapping({"version": 1, "columns": {"bsn": "BSN cliënt"}}).columns["bsn"]
+        'BSN cliënt'
+        >>> parse_mapping({"version": 1, "colums": {}})  # doctest: +IGNORE_EXCEPTION_DETAIL
+        Traceback (most recent call last):
+        factlab.errors.ConfigError: mapping: 1 problem(s): colums: unknown key
+    """
+    problems: list[str] = []
+    for key in sorted(set(document) - _TOP_KEYS):
+        problems.append(f"{key}: unknown key")
+    version = document.get("version")
+    if version is None:
+        problems.append("version: required (this factlab reads version 1)")
+    elif version != MAPPING_VERSION:
+        problems.append(f"version: unsupported ({version!r}); this factlab reads version 1")
+
+    options = _check_table(document.get("input", {}), "input", problems)
+    for key, value in options.items():
+        expected = _INPUT_KEYS.get(key)
+        if expected is None:
+            problems.append(f"input.{key}: unknown key")
+        elif not isinstance(value, expected):
+            problems.append(f"input.{key}: must be a {expected.__name__}")
+    delimiter = options.get("delimiter")
+    if isinstance(delimiter, str) and len(delimiter) != 1:
+        problems.append("input.delimiter: must be one character")
+    encoding = options.get("encoding")
+    if isinstance(encoding, str) and encoding.lower() not in _ENCODINGS:
+        problems.append(f"input.encoding: must be one of {', '.join(_ENCODINGS)}")
+
+    columns = _string_map(document.get("columns", {}), "columns", problems)
+    for name in columns:
+        if name not in schema.INPUT_FIELDS:
+            problems.append(
+                f"columns.{name}: unknown field (known: {', '.join(schema.INPUT_FIELDS)})"
+            )
+
+    date_formats = _string_map(document.get("date_formats", {}), "date_formats", problems)
+    for name, fmt in date_formats.items():
+        if name not in _DATE_FIELDS:
+            problems.append(f"date_formats.{name}: not a date field ({', '.join(_DATE_FIELDS)})")
+        elif "%" not in fmt:
+            problems.append(f"date_formats.{name}: not a strftime format (e.g. %d-%m-%Y)")
+
+    values: dict[str, dict[str, str]] = {}
+    for name, table in _check_table(document.get("values", {}), "values", problems).items():
+        if name not in _VALUE_FIELDS:
+            problems.append(f"values.{name}: value maps apply to {', '.join(_VALUE_FIELDS)}")
+        values[name] = _string_map(table, f"values.{name}", problems)
+
+    derive: dict[str, Derivation] = {}
+    for name, table in _check_table(document.get("derive", {}), "derive", problems).items():
+        spec = _check_table(table, f"derive.{name}", problems)
+        if name not in _VALUE_FIELDS:
+            problems.append(f"derive.{name}: derivations fill {', '.join(_VALUE_FIELDS)}")
+        for key in sorted(set(spec) - {"from", "map"}):
+            problems.append(f"derive.{name}.{key}: unknown key")
+        origin = spec.get("from")
+        if not isinstance(origin, str) or origin not in _VALUE_FIELDS:
+            problems.append(f"derive.{name}.from: must name one of {', '.join(_VALUE_FIELDS)}")
+        elif origin == name:
+            problems.append(f"derive.{name}.from: a field cannot be derived from itself")
+        mapped = _string_map(spec.get("map", {}), f"derive.{name}.map", problems)
+        if not mapped:
+            problems.append(f"derive.{name}.map: required, a table of source value → value")
+        derive[name] = Derivation(str(origin), MappingProxyType(mapped))
+
+    constants = _string_map(document.get("constants", {}), "constants", problems)
+    for name in constants:
+        if name not in _VALUE_FIELDS:
+            problems.append(f"constants.{name}: constants apply to {', '.join(_VALUE_FIELDS)}")
+        if name in columns or name in derive:
+            problems.append(f"constants.{name}: also given in columns or derive")
+
+    fallback = _check_table(document.get("fallback", {}), "fallback", problems)
+    for key in sorted(set(fallback) - {"fields"}):
+        problems.append(f"fallback.{key}: unknown key")
+    fallback_fields: tuple[str, ...] | None = None
+    if "fields" in fallback:
+        chosen = fallback["fields"]
+        if not isinstance(chosen, list) or not chosen:
+            problems.append("fallback.fields: must be a non-empty list of field names")
+        else:
+            for index, name in enumerate(chosen):
+                if name not in schema.FALLBACK_CHOICES:
+                    problems.append(
+                        f"fallback.fields[{index}]: must be one of "
+                        f"{', '.join(schema.FALLBACK_CHOICES)}"
+                    )
+            if len(set(map(str, chosen))) != len(chosen):
+                problems.append("fallback.fields: a field is named twice")
+            fallback_fields = tuple(str(name) for name in chosen)
+
+    if problems:
+        raise ConfigError(source, problems)
+    return ColumnMapping(
+        columns=MappingProxyType(columns),
+        date_formats=MappingProxyType(date_formats),
+        values=MappingProxyType({k: MappingProxyType(v) for k, v in values.items()}),
+        derive=MappingProxyType(derive),
+        constants=MappingProxyType(constants),
+        delimiter=delimiter if isinstance(delimiter, str) else None,
+        encoding=encoding.lower() if isinstance(encoding, str) else None,
+        decimal_comma=options.get("decimal_comma"),
+        sheet=options.get("sheet"),
+        fallback_fields=fallback_fields,
+        source=source,
+    )
+
+
+def load_mapping(path: str | Path) -> ColumnMapping:
+    """Read and validate a TOML mapping file.
+
+    Raises:
+        InputError: the file is missing or unreadable.
+        ConfigError: the file is not valid TOML or the mapping is invalid (all problems at once).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: mapping file not found")
+    try:
+        document = tomllib.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: mapping file is not UTF-8 text") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(str(path), [f"not valid TOML ({exc})"]) from exc
+    return parse_mapping(document, source=str(path))
+
+
+def resolve_columns(
+    source_columns: Iterable[str], mapping: ColumnMapping, *, source: str = "input"
+) -> dict[str, str]:
+    """Canonical field → source column, from the mapping first, then by recognised names.
+
+    Raises:
+        InputError: no BSN column, a mapped column that the input lacks, or two source columns
+            that both look like the same field.
+
+    Example:
+        >>> resolve_columns(["BSN", "Geboortedatum", "Zorgvorm", "Opmerking"], ColumnMapping())
+        {'bsn': 'BSN', 'birth_date': 'Geboortedatum', 'care_form': 'Zorgvorm'}
+    """
+    columns = list(source_columns)
+    problems: list[str] = []
+    resolved: dict[str, str] = {}
+    for name, column in mapping.columns.items():
+        if column in columns:
+            resolved[name] = column
+        else:
+            problems.append(f"mapped column {column!r} for {name} is not in the file")
+    taken = set(resolved.values())
+    by_simple: dict[str, list[str]] = {}
+    for column in columns:
+        if column not in taken:
+            by_simple.setdefault(_simplify(column), []).append(column)
+    for name, aliases in ALIASES.items():
+        if name in resolved:
+            continue
+        candidates = [column for alias in aliases for column in by_simple.get(alias, [])]
+        if len(candidates) > 1:
+            problems.append(
+                f"columns {', '.join(map(repr, candidates))} all look like {name}; "
+                f"name one in the mapping's [columns]"
+            )
+        elif candidates:
+            resolved[name] = candidates[0]
+    if "bsn" not in resolved and not problems:
+        problems.append(
+            "no BSN column (looked for bsn, burgerservicenummer, …); "
+            'name it in a mapping: [columns] bsn = "…"'
+        )
+    if problems:
+        raise InputError(f"{source}: " + "; ".join(problems))
+    return {name: resolved[name] for name in schema.INPUT_FIELDS if name in resolved}

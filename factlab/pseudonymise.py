@@ -1,0 +1,470 @@
+"""The steward's step: canonicalise, validate, pseudonymise and minimise a provider export.
+
+The pseudonym of a valid BSN is ``HMAC-SHA-256(key, bsn)`` truncated to 128 bits, as 32 lowercase
+hex characters, where ``bsn`` is the nine ASCII digits of the canonical BSN and ``key`` is the
+ASCII hex form (64 characters) of the round's BSN pseudonym subkey (see :mod:`factlab.keys` and
+docs/scheme.md). The computation runs inside Polars (the polars-hash plugin), never row by row in
+Python.
+
+Every input row becomes one output row (rows in = rows out): rows without a valid BSN keep a null
+pseudonym and their status, so later counts can report them.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Final, overload
+
+import polars as pl
+import polars_hash as plh
+
+from factlab import schema
+from factlab.bsn import normalise_bsn_column
+from factlab.errors import InputError
+from factlab.fields import (
+    DEFAULT_DATE_FORMATS,
+    apply_value_map,
+    read_birth_year,
+    read_cost,
+    read_date,
+    read_sex,
+    read_text,
+    sex_is_unknown_code,
+)
+from factlab.io import file_sha256, read_export, write_parquet
+from factlab.keys import Key
+from factlab.manifest import Manifest
+from factlab.mapping import ColumnMapping, resolve_columns
+
+__all__ = [
+    "Pseudonymised",
+    "Quality",
+    "hmac_pseudonym",
+    "pseudonymise",
+    "pseudonymise_file",
+    "pseudonymise_with_quality",
+]
+
+#: Hex characters kept of the HMAC-SHA-256 output: 32 hex = 128 bits.
+PSEUDONYM_HEX_CHARS: Final = 32
+_EXAMPLE_ROWS: Final = 5
+_PROVIDER_CODE: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
+_CANONICAL: Final = "_bsn_canonical"
+_ROW: Final = "_row"
+
+
+def hmac_pseudonym(message: pl.Expr, subkey: bytes) -> pl.Expr:
+    """Keyed pseudonym of a text expression: HMAC-SHA-256 under ``subkey.hex()``, 128 bits, hex.
+
+    Nulls stay null. This is the one place where the scheme's bytes are fixed.
+
+    Example:
+        >>> import hmac, hashlib
+        >>> subkey = bytes(range(32))
+        >>> out = pl.select(hmac_pseudonym(pl.lit("999993653"), subkey)).item()
+        >>> out == hmac.new(subkey.hex().encode(), b"999993653", hashlib.sha256).hexdigest()[:32]
+        True
+    """
+    return _hmac(message, subkey)
+
+
+def _hmac(message: pl.Expr, subkey: bytes) -> pl.Expr:
+    hashed: pl.Expr = plh.CryptographicHashingNameSpace(message).hmac_sha256(key=subkey.hex())
+    return hashed.str.slice(0, PSEUDONYM_HEX_CHARS)
+
+
+@dataclass(frozen=True)
+class Quality:
+    """What the steward's step saw in the export: the short quality summary.
+
+    Attributes:
+        rows: rows read (= rows written).
+        rows_by_status: rows per BSN status, every status present.
+        field_issues: per output column, values that could not be read, by reason.
+        example_rows: per column and reason, the first few data rows (1 = first data row) — row
+            numbers only, never values.
+        distinct_pseudonyms: distinct valid pseudonyms in the file.
+        duplicate_pseudonym_rows: rows whose pseudonym occurs on more than one row (several
+            registrations of one client are normal; this is for the steward's eye).
+    """
+
+    rows: int
+    rows_by_status: dict[str, int]
+    field_issues: dict[str, dict[str, int]] = field(default_factory=dict)
+    example_rows: dict[str, dict[str, list[int]]] = field(default_factory=dict)
+    distinct_pseudonyms: int = 0
+    duplicate_pseudonym_rows: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for JSON and manifests."""
+        return {
+            "rows": self.rows,
+            "rows_by_status": dict(self.rows_by_status),
+            "field_issues": {k: dict(v) for k, v in self.field_issues.items()},
+            "example_rows": {
+                k: {r: list(x) for r, x in v.items()} for k, v in self.example_rows.items()
+            },
+            "distinct_pseudonyms": self.distinct_pseudonyms,
+            "duplicate_pseudonym_rows": self.duplicate_pseudonym_rows,
+        }
+
+
+@dataclass(frozen=True)
+class Pseudonymised:
+    """A pseudonymised, minimised frame with its quality summary (and manifest once written)."""
+
+    frame: pl.DataFrame
+    quality: Quality
+    manifest: Manifest | None = None
+
+
+@dataclass(frozen=True)
+class _Plan:
+    frame: pl.LazyFrame
+    columns: list[str]
+    issues: list[tuple[str, str, str]]  # (output column, reason, flag column)
+
+
+def _check_provider(provider: str) -> str:
+    if not _PROVIDER_CODE.match(provider):
+        raise InputError(
+            "provider code must be 1-64 characters: letters, digits, '_', '.', '-' "
+            "(starting with a letter or digit)"
+        )
+    return provider
+
+
+def _postcode(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+    """A Dutch postcode as ``1234AB``; anything else becomes null."""
+    text = read_text(expr, dtype).str.to_uppercase().str.replace_all(r"\s", "")
+    return pl.when(text.str.contains(r"^[1-9][0-9]{3}[A-Z]{2}$")).then(text)
+
+
+def _fallback_message(pieces: dict[str, pl.Expr]) -> pl.Expr:
+    """``birth_date=2010-02-01|sex=V|postcode=9401AB``; null when any piece is missing."""
+    parts: list[pl.Expr] = []
+    for index, (name, expr) in enumerate(pieces.items()):
+        text = expr.dt.to_string("%Y-%m-%d") if name == "birth_date" else expr.cast(pl.String)
+        if name == "municipality":
+            text = text.str.to_lowercase()
+        parts += [pl.lit(("|" if index else "") + f"{name}="), text]
+    return pl.concat_str(parts, ignore_nulls=False)
+
+
+def _plan(
+    frame: pl.LazyFrame,
+    key: Key,
+    *,
+    provider: str,
+    mapping: ColumnMapping,
+    source: str,
+    decimal_comma: bool,
+    fallback: tuple[str, ...] | None = None,
+) -> _Plan:
+    _check_provider(provider)
+    source_schema = frame.collect_schema()
+    found = resolve_columns(source_schema.names(), mapping, source=source)
+    bsn_column = found["bsn"]
+    frame = normalise_bsn_column(frame, bsn_column, canonical_name=_CANONICAL)
+    valid = pl.col(schema.STATUS) == "valid"
+    pseudonym = _hmac(pl.when(valid).then(pl.col(_CANONICAL)), key.pseudonym_key("bsn"))
+
+    outputs: dict[str, pl.Expr] = {}
+    issues: list[tuple[str, str, pl.Expr]] = []
+
+    def present(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+        return read_text(expr, dtype).is_not_null()
+
+    def unreadable(name: str, out: pl.Expr, src: str, extra_ok: pl.Expr | None = None) -> None:
+        flag = present(pl.col(src), source_schema[src]) & out.is_null()
+        if extra_ok is not None:
+            flag = flag & ~extra_ok
+        issues.append((name, "unreadable", flag))
+
+    dates: dict[str, pl.Expr] = {}
+    for name in ("birth_date", "start_date", "end_date"):
+        if name in found:
+            src = found[name]
+            formats = (mapping.date_formats[name],) if name in mapping.date_formats else None
+            expr = read_date(pl.col(src), source_schema[src], formats or DEFAULT_DATE_FORMATS)
+            dates[name] = expr
+            unreadable(name, expr, src)
+
+    if "birth_year" in found or "birth_date" in found:
+        year_src = found.get("birth_year")
+        year_expr = read_text(pl.col(year_src), source_schema[year_src]) if year_src else None
+        latest = datetime.now(UTC).year + 1
+        birth_year = read_birth_year(year_expr, dates.get("birth_date"), latest_year=latest)
+        outputs["birth_year"] = birth_year
+        if year_src:
+            unreadable("birth_year", birth_year, year_src)
+
+    for name in ("sex",):
+        if name in found:
+            src = found[name]
+            text = apply_value_map(
+                read_text(pl.col(src), source_schema[src]), mapping.values.get(name, {})
+            )
+            expr = read_sex(text, pl.String())
+            outputs[name] = expr
+            unreadable(name, expr, src, sex_is_unknown_code(text, pl.String()))
+
+    texts: dict[str, pl.Expr] = {}
+    for name in ("municipality", "domain", "financing", "care_form", "product_category"):
+        if name in found:
+            src = found[name]
+            texts[name] = apply_value_map(
+                read_text(pl.col(src), source_schema[src]), mapping.values.get(name, {})
+            )
+        elif name in mapping.constants:
+            texts[name] = pl.lit(mapping.constants[name], dtype=pl.String)
+    for name, derivation in mapping.derive.items():
+        origin = texts.get(derivation.source)
+        if origin is None:
+            raise InputError(
+                f"{source}: derive.{name} needs the field {derivation.source}, which the file lacks"
+            )
+        derived = origin.replace_strict(
+            dict(derivation.values), default=None, return_dtype=pl.String
+        )
+        issues.append((name, "unmapped", origin.is_not_null() & derived.is_null()))
+        texts[name] = derived if name not in texts else pl.coalesce([texts[name], derived])
+    outputs |= texts
+
+    for name in ("start_date", "end_date"):
+        if name in dates:
+            outputs[name] = dates[name]
+    if "start_date" in dates and "end_date" in dates:
+        issues.append(("end_date", "before_start_date", dates["end_date"] < dates["start_date"]))
+
+    if "cost" in found:
+        src = found["cost"]
+        cost = read_cost(pl.col(src), source_schema[src], decimal_comma=decimal_comma)
+        outputs["cost"] = cost
+        unreadable("cost", cost, src)
+
+    fallback_fields = mapping.fallback_fields if fallback is None else fallback
+    if fallback_fields:
+        pieces = {
+            "birth_date": dates.get("birth_date"),
+            "sex": outputs.get("sex"),
+            "postcode": _postcode(pl.col(found["postcode"]), source_schema[found["postcode"]])
+            if "postcode" in found
+            else None,
+            "birth_year": outputs.get("birth_year"),
+            "municipality": texts.get("municipality"),
+        }
+        lacking = [name for name in fallback_fields if pieces.get(name) is None]
+        if lacking:
+            raise InputError(
+                f"{source}: the fallback pseudonym needs {', '.join(lacking)}, "
+                "which the file lacks (name the column in the mapping's [columns])"
+            )
+        message = _fallback_message({name: pieces[name] for name in fallback_fields})  # type: ignore[misc]
+        outputs[schema.FALLBACK_PSEUDONYM] = _hmac(message, key.pseudonym_key("fallback"))
+        issues.append((schema.FALLBACK_PSEUDONYM, "incomplete", message.is_null()))
+
+    ordered = [name for name in schema.FIELD_DTYPES if name in outputs]
+    selected = [
+        pseudonym.alias(schema.PSEUDONYM),
+        pl.col(schema.STATUS),
+        pl.lit(provider, dtype=pl.String).alias(schema.PROVIDER),
+        *[outputs[name].cast(schema.FIELD_DTYPES[name]).alias(name) for name in ordered],
+    ]
+    if schema.FALLBACK_PSEUDONYM in outputs:
+        selected.insert(1, outputs[schema.FALLBACK_PSEUDONYM].alias(schema.FALLBACK_PSEUDONYM))
+        ordered_all = [schema.PSEUDONYM, schema.FALLBACK_PSEUDONYM, schema.STATUS, schema.PROVIDER]
+    else:
+        ordered_all = [schema.PSEUDONYM, schema.STATUS, schema.PROVIDER]
+    flags = [flag.fill_null(False).alias(f"_issue_{i}") for i, (_, _, flag) in enumerate(issues)]
+    planned = frame.with_row_index(_ROW, offset=1).select(pl.col(_ROW), *selected, *flags)
+    columns = [*ordered_all, *ordered]
+    issue_list = [(name, reason, f"_issue_{i}") for i, (name, reason, _) in enumerate(issues)]
+    return _Plan(planned, columns, issue_list)
+
+
+def _quality(frame: pl.DataFrame, plan: _Plan) -> Quality:
+    status = frame[schema.STATUS]
+    by_status = dict.fromkeys(schema.STATUSES, 0)
+    for row in status.value_counts().iter_rows():
+        by_status[str(row[0])] = int(row[1])
+    field_issues: dict[str, dict[str, int]] = {}
+    example_rows: dict[str, dict[str, list[int]]] = {}
+    if plan.issues:
+        sums = frame.select(pl.col(flag).sum() for _, _, flag in plan.issues).row(0)
+        for (name, reason, flag), total in zip(plan.issues, sums, strict=True):
+            if total:
+                field_issues.setdefault(name, {})[reason] = int(total)
+                rows = frame.filter(pl.col(flag)).head(_EXAMPLE_ROWS)[_ROW].to_list()
+                example_rows.setdefault(name, {})[reason] = rows
+    for name in schema.STATUSES:
+        if name != "valid" and by_status[name]:
+            rows = frame.filter(status == name).head(_EXAMPLE_ROWS)[_ROW].to_list()
+            example_rows.setdefault("bsn", {})[name] = rows
+    pseudonyms = frame[schema.PSEUDONYM].drop_nulls()
+    counts = pseudonyms.value_counts()
+    duplicate_rows = int(counts.filter(pl.col("count") > 1)["count"].sum()) if len(counts) else 0
+    return Quality(
+        rows=frame.height,
+        rows_by_status=by_status,
+        field_issues=field_issues,
+        example_rows=example_rows,
+        distinct_pseudonyms=pseudonyms.n_unique(),
+        duplicate_pseudonym_rows=duplicate_rows,
+    )
+
+
+@overload
+def pseudonymise(
+    frame: pl.DataFrame, key: Key, *, provider: str, mapping: ColumnMapping | None = None
+) -> pl.DataFrame: ...
+@overload
+def pseudonymise(
+    frame: pl.LazyFrame, key: Key, *, provider: str, mapping: ColumnMapping | None = None
+) -> pl.LazyFrame: ...
+def pseudonymise(
+    frame: pl.DataFrame | pl.LazyFrame,
+    key: Key,
+    *,
+    provider: str,
+    mapping: ColumnMapping | None = None,
+) -> pl.DataFrame | pl.LazyFrame:
+    """Pseudonymise and minimise an export held in memory; a LazyFrame stays lazy.
+
+    Columns are recognised by name (or named in ``mapping``); the result holds only the
+    pseudonym, the BSN status, the provider and the canonical fields found.
+
+    Example:
+        >>> from factlab.keys import new_round_key
+        >>> key = new_round_key("doc")
+        >>> export = pl.DataFrame({"BSN": ["9999.93.653", "999993653", ""], "Naam": list("abc")})
+        >>> out = pseudonymise(export, key, provider="P01")
+        >>> out.columns
+        ['pseudonym', 'bsn_status', 'provider']
+        >>> out["bsn_status"].to_list()
+        ['valid', 'valid', 'missing']
+        >>> out["pseudonym"][0] == out["pseudonym"][1]
+        True
+    """
+    plan = _plan(
+        frame.lazy(),
+        key,
+        provider=provider,
+        mapping=mapping or ColumnMapping(),
+        source="input",
+        decimal_comma=bool(mapping and mapping.decimal_comma),
+    )
+    result = plan.frame.select(plan.columns)
+    return result.collect() if isinstance(frame, pl.DataFrame) else result
+
+
+def pseudonymise_with_quality(
+    frame: pl.DataFrame | pl.LazyFrame,
+    key: Key,
+    *,
+    provider: str,
+    mapping: ColumnMapping | None = None,
+    source: str = "input",
+    decimal_comma: bool | None = None,
+    fallback: tuple[str, ...] | None = None,
+) -> Pseudonymised:
+    """Like :func:`pseudonymise`, collected, with the quality summary.
+
+    Example:
+        >>> from factlab.keys import new_round_key
+        >>> export = pl.DataFrame({"bsn": ["999993653", "999993654", None]})
+        >>> result = pseudonymise_with_quality(export, new_round_key("doc"), provider="P01")
+        >>> result.quality.rows_by_status["checksum"], result.quality.example_rows["bsn"]
+        (1, {'missing': [3], 'checksum': [2]})
+    """
+    mapping = mapping or ColumnMapping()
+    if decimal_comma is None:
+        decimal_comma = bool(mapping.decimal_comma)
+    plan = _plan(
+        frame.lazy(),
+        key,
+        provider=provider,
+        mapping=mapping,
+        source=source,
+        decimal_comma=decimal_comma,
+        fallback=fallback,
+    )
+    collected = plan.frame.collect()
+    quality = _quality(collected, plan)
+    return Pseudonymised(frame=collected.select(plan.columns), quality=quality)
+
+
+def pseudonymise_file(
+    input_path: str | Path,
+    key: Key,
+    *,
+    provider: str,
+    out: str | Path,
+    mapping: ColumnMapping | None = None,
+    fallback: tuple[str, ...] | None = None,
+) -> Pseudonymised:
+    """The steward's whole step: read an export, pseudonymise, write Parquet with its manifest.
+
+    The output is written atomically: on any error no file is left at ``out``.
+
+    Raises:
+        InputError: the export cannot be read, has no BSN column, or the provider code is bad.
+        ConfigError: the mapping is invalid.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> from factlab.keys import new_round_key
+        >>> folder = pathlib.Path(tempfile.mkdtemp())
+        >>> _ = (folder / "export.csv").write_text("BSN;Gemeente\\n999993653;Assen\\n")
+        >>> key = new_round_key("doc")
+        >>> result = pseudonymise_file(
+        ...     folder / "export.csv", key, provider="P01", out=folder / "p01.parquet"
+        ... )
+        >>> result.manifest.rows, result.manifest.rows_by_status["valid"]
+        (1, 1)
+    """
+    mapping = mapping or ColumnMapping()
+    input_path = Path(input_path)
+    _check_provider(provider)
+    raw, facts = read_export(
+        input_path, delimiter=mapping.delimiter, encoding=mapping.encoding, sheet=mapping.sheet
+    )
+    decimal_comma = mapping.decimal_comma
+    if decimal_comma is None:
+        decimal_comma = facts.get("delimiter") == ";"
+    result = pseudonymise_with_quality(
+        raw,
+        key,
+        provider=provider,
+        mapping=mapping,
+        source=str(input_path),
+        decimal_comma=decimal_comma,
+        fallback=fallback,
+    )
+    quality = result.quality
+    manifest = Manifest(
+        format=schema.FORMAT_PSEUDONYMISED,
+        scheme=key.scheme,
+        round=key.round,
+        key_id=key.key_id,
+        key_fingerprint=key.fingerprint,
+        rows=quality.rows,
+        rows_by_status=quality.rows_by_status,
+        provider=provider,
+        stage=1,
+        input_sha256=file_sha256(input_path),
+        input_format=facts["format"],
+        field_issues=quality.field_issues,
+        extra={
+            "read_as": {k: v for k, v in facts.items() if k != "format"},
+            "decimal_comma": decimal_comma,
+            "mapping": mapping.source,
+            "distinct_pseudonyms": quality.distinct_pseudonyms,
+            "duplicate_pseudonym_rows": quality.duplicate_pseudonym_rows,
+        },
+    )
+    write_parquet(result.frame, out, manifest)
+    return Pseudonymised(frame=result.frame, quality=quality, manifest=manifest)

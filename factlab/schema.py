@@ -1,0 +1,58 @@
+"""Names shared by every stage: canonical fields, row statuses, file formats.
+
+The steward's output and the linked file use exactly these column names; later stages rely on
+them, and pipelines outside factlab do too, so they only change with a new format version.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import polars as pl
+
+#: Version of the pseudonymisation scheme (bytes hashed, key derivation, output encoding).
+#: A change here changes every pseudonym: it must be a new version and a CHANGELOG entry.
+SCHEME: Final = "factlab-hmac-sha256-v1"
+
+#: Column that holds the keyed pseudonym of the client's BSN (null when the BSN is not valid).
+PSEUDONYM: Final = "pseudonym"
+#: Column that holds each row's BSN status.
+STATUS: Final = "bsn_status"
+#: Column that holds the provider code.
+PROVIDER: Final = "provider"
+
+#: BSN status of every row. Only ``valid`` rows carry a pseudonym.
+STATUSES: Final = ("valid", "missing", "sentinel", "bad_length", "non_digit", "checksum")
+#: Polars dtype of the status column.
+STATUS_DTYPE: Final = pl.Enum(list(STATUSES))
+#: Statuses that mean the row had a value that is not a usable BSN.
+INVALID_STATUSES: Final = ("bad_length", "non_digit", "checksum")
+
+#: Optional canonical fields a provider file may carry, with their dtype in the output.
+FIELD_DTYPES: Final[dict[str, pl.DataType]] = {
+    "birth_year": pl.Int16(),
+    "sex": pl.String(),
+    "municipality": pl.String(),
+    "domain": pl.String(),
+    "financing": pl.String(),
+    "care_form": pl.String(),
+    "product_category": pl.String(),
+    "start_date": pl.Date(),
+    "end_date": pl.Date(),
+    "cost": pl.Float64(),
+}
+#: Canonical input fields (``birth_date`` is read, then reduced to ``birth_year``; ``postcode``
+#: is only read for the fallback pseudonym and never written).
+INPUT_FIELDS: Final = ("bsn", "birth_date", *FIELD_DTYPES, "postcode")
+
+#: Column that holds the keyed fallback pseudonym (birth date, sex, postcode), when asked for.
+FALLBACK_PSEUDONYM: Final = "fallback_pseudonym"
+#: Fields the fallback pseudonym may be built from, and the default choice.
+FALLBACK_CHOICES: Final = ("birth_date", "sex", "postcode", "birth_year", "municipality")
+FALLBACK_DEFAULT: Final = ("birth_date", "sex", "postcode")
+
+#: Values of the ``format`` field in a manifest.
+FORMAT_PSEUDONYMISED: Final = "factlab-pseudonymised"
+FORMAT_LINKED: Final = "factlab-linked"
+#: Key under which the manifest is stored in the Parquet file's key-value metadata.
+MANIFEST_KEY: Final = "factlab.manifest"
