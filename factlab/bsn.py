@@ -21,6 +21,8 @@ from factlab import schema
 __all__ = ["bsn_status", "canonical_bsn", "elfproef", "normalise_bsn_column"]
 
 SENTINELS: Final = ("000000000", "999999999")
+#: Written-form separators: white space (Unicode, so the no-break space of spreadsheets too), dot,
+#: hyphen.
 _SEPARATORS: Final = r"[\s.\-]"
 _WEIGHTS: Final = (9, 8, 7, 6, 5, 4, 3, 2, -1)
 
@@ -53,7 +55,10 @@ def canonical_bsn(expr: pl.Expr, dtype: pl.DataType | None = None) -> pl.Expr:
         >>> df.select(canonical_bsn(pl.col("bsn"))).to_series().to_list()
         ['999993653', '999993653', '099999365']
     """
-    text = _as_text(expr, dtype or pl.String()).str.replace_all(_SEPARATORS, "")
+    dtype = dtype or pl.String()
+    text = _as_text(expr, dtype)
+    if not dtype.is_integer():
+        text = text.str.replace_all(_SEPARATORS, "")
     return pl.when(text.str.len_bytes() == 8).then(pl.lit("0") + text).otherwise(text)
 
 

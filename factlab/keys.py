@@ -1,20 +1,29 @@
-"""Round keys, provider keys, subkey derivation and key files.
+"""Round keys, provider keys, link keys, subkey derivation and key files.
 
-A round key is a 256-bit secret from the operating system's CSPRNG, made by the trusted party
-for one counting round. Every purpose gets its own subkey through HKDF-SHA-256 with a context
-label, so one secret never serves two purposes::
+A round key is a 256-bit secret from the operating system's CSPRNG, made by the key custodian of
+the trusted party for one counting round. Every purpose gets its own subkey through HKDF-SHA-256
+with a context label, so one secret never serves two purposes::
 
-    round secret R
-      └─ stage-1 key P = HKDF(R, "factlab|<scheme>|round=<round>|purpose=stage1-key")
-           ├─ BSN pseudonym key       HKDF(P, "...|purpose=pseudonym|id=bsn")
-           ├─ fallback pseudonym key  HKDF(P, "...|purpose=pseudonym|id=fallback")
-           └─ fingerprint             HKDF(P, "...|purpose=fingerprint")
-      └─ stage-2 key   HKDF(R, "...|purpose=stage2|id=bsn")
+    round secret R                       (key custodian; kept offline, destroyed after the round)
+      ├─ stage-1 key P = HKDF(R, "factlab|<scheme>|round=<round>|purpose=stage1-key")
+      │    ├─ BSN pseudonym key       HKDF(P, "...|purpose=pseudonym|id=bsn")
+      │    ├─ fallback pseudonym key  HKDF(P, "...|purpose=pseudonym|id=fallback")
+      │    └─ fingerprint             HKDF(P, "...|purpose=fingerprint")
+      └─ stage-2 key S = HKDF(R, "...|purpose=stage2-key")
+           ├─ BSN stage-2 key         HKDF(S, "...|purpose=stage2|id=bsn")
+           └─ fallback stage-2 key    HKDF(S, "...|purpose=stage2|id=fallback")
 
-A provider key file holds P only: it makes exactly the same first-stage pseudonyms as the round key,
-but cannot make second-stage pseudonyms, so a steward who holds it cannot re-identify linked data.
-The fingerprint identifies the first-stage key, so files made with the round key or with a provider
-key derived from it carry the same fingerprint; it reveals nothing about the key.
+Three kinds of key file follow from this:
+
+- ``round``: holds R; can do everything. Only the key custodian holds it.
+- ``provider``: holds P (``factlab key export-provider``). Stewards pseudonymise with it; it makes
+  the same first-stage pseudonyms as R but cannot make second-stage ones.
+- ``link``: holds S (``factlab key export-link``). The linking party applies the second stage with
+  it; it cannot make first-stage pseudonyms, so it cannot enumerate BSNs against the files it
+  receives.
+
+The fingerprint identifies the stage-1 key: files made with R or with a provider key derived from
+it carry the same fingerprint, and a link key carries it too so linking can check every file.
 
 Key files are JSON. Their secret is either stored as is (the file must then be guarded like the key
 itself; it is written with mode 0600) or sealed with a passphrase: Argon2id (memory-hard) derives a
@@ -50,7 +59,7 @@ __all__ = [
     "write_key",
 ]
 
-KeyKind = Literal["round", "provider"]
+KeyKind = Literal["round", "provider", "link"]
 
 SECRET_BYTES: Final = 32
 KEY_FILE_VERSION: Final = 1
@@ -92,14 +101,15 @@ def context_label(scheme: str, round_name: str, purpose: str, identifier: str | 
 
 @dataclass(frozen=True, repr=False)
 class Key:
-    """A round key (trusted party) or provider key (steward), with its non-secret description.
+    """A round, provider or link key, with its non-secret description.
 
     The secret never appears in ``repr`` or ``str``; use :attr:`fingerprint` to tell keys apart.
 
     Attributes:
-        kind: ``round`` (holds the round secret) or ``provider`` (holds the stage-1 key only).
+        kind: ``round`` (the round secret), ``provider`` (stage-1 key only) or ``link`` (stage-2
+            key only).
         round: name of the counting round.
-        key_id: random identifier of the round key (shared by the provider keys derived from it).
+        key_id: random identifier of the round key (shared by the keys derived from it).
         created: creation time of the round key, ISO 8601 UTC.
         scheme: pseudonymisation scheme version.
 
@@ -117,6 +127,8 @@ class Key:
     created: str
     scheme: str = schema.SCHEME
     _secret: bytes = field(default=b"", compare=False)
+    #: a link key cannot recompute the stage-1 fingerprint, so it carries it
+    _fingerprint: str | None = field(default=None, compare=False)
 
     def __repr__(self) -> str:
         return (
@@ -133,36 +145,68 @@ class Key:
     def _stage1(self) -> bytes:
         if self.kind == "provider":
             return self._secret
+        if self.kind == "link":
+            raise KeyFileError(
+                "a link key cannot make first-stage pseudonyms: stewards use a provider key"
+            )
         return hkdf(self._secret, self._label("stage1-key"))
+
+    @property
+    def _stage2(self) -> bytes:
+        if self.kind == "link":
+            return self._secret
+        if self.kind == "provider":
+            raise KeyFileError(
+                "a provider key cannot make second-stage pseudonyms: linking needs the trusted "
+                "party's round key or link key"
+            )
+        return hkdf(self._secret, self._label("stage2-key"))
 
     @property
     def fingerprint(self) -> str:
         """Public fingerprint of the stage-1 key, e.g. ``3f2a-91c0-5be4-0d17-a8e2``."""
+        if self.kind == "link":
+            return self._fingerprint or ""
         digest = hkdf(self._stage1, self._label("fingerprint"), length=10).hex()
         return "-".join(digest[i : i + 4] for i in range(0, 20, 4))
+
+    @property
+    def can_pseudonymise(self) -> bool:
+        """Whether this key makes first-stage pseudonyms (round and provider keys)."""
+        return self.kind in ("round", "provider")
+
+    @property
+    def can_link(self) -> bool:
+        """Whether this key makes second-stage pseudonyms (round and link keys)."""
+        return self.kind in ("round", "link")
 
     def provider_key(self) -> Key:
         """The provider (stage-1) key a steward receives; a provider key returns itself."""
         if self.kind == "provider":
             return self
-        return replace(self, kind="provider", _secret=self._stage1)
+        return replace(self, kind="provider", _secret=self._stage1, _fingerprint=None)
+
+    def link_key(self) -> Key:
+        """The link (stage-2) key the linking party receives; a link key returns itself."""
+        if self.kind == "link":
+            return self
+        return replace(self, kind="link", _secret=self._stage2, _fingerprint=self.fingerprint)
 
     def pseudonym_key(self, identifier: str = "bsn") -> bytes:
-        """The stage-1 HMAC key for one identifier type (``bsn`` or ``fallback``)."""
+        """The stage-1 HMAC key for one identifier type (``bsn`` or ``fallback``).
+
+        Raises:
+            KeyFileError: this is a link key.
+        """
         return hkdf(self._stage1, self._label("pseudonym", identifier))
 
     def stage2_key(self, identifier: str = "bsn") -> bytes:
-        """The trusted party's second-stage HMAC key; only a round key can make it.
+        """The trusted party's second-stage HMAC key for one identifier type.
 
         Raises:
             KeyFileError: this is a provider key.
         """
-        if self.kind != "round":
-            raise KeyFileError(
-                "a provider key cannot make second-stage pseudonyms: the trusted party's "
-                "round key is needed"
-            )
-        return hkdf(self._secret, self._label("stage2", identifier))
+        return hkdf(self._stage2, self._label("stage2", identifier))
 
 
 def new_round_key(round_name: str) -> Key:
@@ -297,7 +341,7 @@ def _read_document(path: Path) -> dict[str, Any]:
     missing = [name for name in (*_HEADER_FIELDS, "protection") if name not in document]
     if missing:
         raise KeyFileError(f"{path}: damaged key file (missing {', '.join(missing)})")
-    if document["kind"] not in ("round", "provider"):
+    if document["kind"] not in ("round", "provider", "link"):
         raise KeyFileError(f"{path}: unknown key kind")
     if not isinstance(document["protection"], dict):
         raise KeyFileError(f"{path}: damaged key file (field 'protection')")
@@ -363,6 +407,7 @@ def load_key(path: str | Path, *, passphrase: str | None = None) -> Key:
         created=str(document["created"]),
         scheme=str(document["scheme"]),
         _secret=secret,
+        _fingerprint=str(document["fingerprint"]) if document["kind"] == "link" else None,
     )
     if key.scheme != schema.SCHEME:
         raise KeyFileError(

@@ -46,6 +46,7 @@ __all__ = [
     "pseudonymise",
     "pseudonymise_file",
     "pseudonymise_with_quality",
+    "second_stage",
 ]
 
 #: Hex characters kept of the HMAC-SHA-256 output: 32 hex = 128 bits.
@@ -358,7 +359,7 @@ def pseudonymise(
         decimal_comma=bool(mapping and mapping.decimal_comma),
     )
     result = plan.frame.select(plan.columns)
-    return result.collect() if isinstance(frame, pl.DataFrame) else result
+    return result.collect(engine="streaming") if isinstance(frame, pl.DataFrame) else result
 
 
 def pseudonymise_with_quality(
@@ -392,7 +393,7 @@ def pseudonymise_with_quality(
         decimal_comma=decimal_comma,
         fallback=fallback,
     )
-    collected = plan.frame.collect()
+    collected = plan.frame.collect(engine="streaming")
     quality = _quality(collected, plan)
     return Pseudonymised(frame=collected.select(plan.columns), quality=quality)
 
@@ -468,3 +469,31 @@ def pseudonymise_file(
     )
     write_parquet(result.frame, out, manifest)
     return Pseudonymised(frame=result.frame, quality=quality, manifest=manifest)
+
+
+def second_stage(frame: pl.LazyFrame, key: Key) -> pl.LazyFrame:
+    """Replace first-stage pseudonyms by the trusted party's second-stage pseudonyms.
+
+    Applies to ``pseudonym`` and, when present, ``fallback_pseudonym`` (each under its own stage-2
+    subkey). The first-stage values do not survive in the result.
+
+    Raises:
+        KeyFileError: ``key`` is a provider key (it cannot make second-stage pseudonyms).
+
+    Example:
+        >>> from factlab.keys import new_round_key
+        >>> key = new_round_key("doc")
+        >>> first = pseudonymise(pl.LazyFrame({"bsn": ["999993653"]}), key, provider="P1")
+        >>> second = second_stage(first, key).collect()
+        >>> second["pseudonym"][0] != first.collect()["pseudonym"][0]
+        True
+    """
+    names = frame.collect_schema().names()
+    replacements = [_hmac(pl.col(schema.PSEUDONYM), key.stage2_key("bsn")).alias(schema.PSEUDONYM)]
+    if schema.FALLBACK_PSEUDONYM in names:
+        replacements.append(
+            _hmac(pl.col(schema.FALLBACK_PSEUDONYM), key.stage2_key("fallback")).alias(
+                schema.FALLBACK_PSEUDONYM
+            )
+        )
+    return frame.with_columns(replacements)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -66,16 +67,44 @@ def key_show(path: Path) -> None:
     )
 
 
-@key_group.command("export-provider")
-@click.argument("round_key", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--force", is_flag=True, help="Overwrite an existing file.")
-@_PASSPHRASE_ENV
-@click.option(
-    "--out-passphrase-env",
-    metavar="VAR",
-    help="Environment variable holding a passphrase to protect the provider key file with.",
+def _export(
+    round_key: Path,
+    out: Path,
+    force: bool,
+    passphrase_env: str | None,
+    out_env: str | None,
+    kind: str,
+) -> None:
+    key = load_key_interactive(str(round_key), passphrase_env)
+    if key.kind != "round":
+        raise click.UsageError(f"{round_key} is a {key.kind} key; give the round key")
+    derived = key.provider_key() if kind == "provider" else key.link_key()
+    write_key(derived, out, passphrase=passphrase_from(out_env, prompt=False), force=force)
+    info(f"wrote {kind} key {out}")
+    click.echo(f"round:       {derived.round}\nfingerprint: {derived.fingerprint}")
+
+
+_EXPORT_OPTIONS = (
+    click.argument("round_key", type=click.Path(dir_okay=False, path_type=Path)),
+    click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path)),
+    click.option("--force", is_flag=True, help="Overwrite an existing file."),
+    _PASSPHRASE_ENV,
+    click.option(
+        "--out-passphrase-env",
+        metavar="VAR",
+        help="Environment variable holding a passphrase to protect the new key file with.",
+    ),
 )
+
+
+def _with_export_options(func: Any) -> Any:
+    for decorator in reversed(_EXPORT_OPTIONS):
+        func = decorator(func)
+    return func
+
+
+@key_group.command("export-provider")
+@_with_export_options
 @guarded
 def key_export_provider(
     round_key: Path,
@@ -89,11 +118,22 @@ def key_export_provider(
     A provider key makes the same first-stage pseudonyms as the round key but cannot make or
     reverse second-stage pseudonyms, so stewards cannot re-identify linked data.
     """
-    key = load_key_interactive(str(round_key), passphrase_env)
-    if key.kind != "round":
-        raise click.UsageError(f"{round_key} is a provider key already; give the round key")
-    out_passphrase = passphrase_from(out_passphrase_env, prompt=False)
-    provider = key.provider_key()
-    write_key(provider, out, passphrase=out_passphrase, force=force)
-    info(f"wrote provider key {out}")
-    click.echo(f"round:       {provider.round}\nfingerprint: {provider.fingerprint}")
+    _export(round_key, out, force, passphrase_env, out_passphrase_env, "provider")
+
+
+@key_group.command("export-link")
+@_with_export_options
+@guarded
+def key_export_link(
+    round_key: Path,
+    out: Path,
+    force: bool,
+    passphrase_env: str | None,
+    out_passphrase_env: str | None,
+) -> None:
+    """Derive the second-stage key the linking party uses from a round key.
+
+    A link key applies the second stage but cannot make first-stage pseudonyms, so the party that
+    receives the providers' files cannot enumerate BSNs against them.
+    """
+    _export(round_key, out, force, passphrase_env, out_passphrase_env, "link")
