@@ -3,8 +3,8 @@
 Canonical form: exactly nine ASCII digits. Spaces, dots and hyphens are stripped; an eight-digit
 number (an older BSN whose leading zero was lost, e.g. when stored as an integer) gets one leading
 zero. Validation is the elfproef in its BSN variant: 9·d1 + 8·d2 + … + 2·d8 − 1·d9 ≡ 0 (mod 11).
-``000000000`` (BSN unknown) and ``999999999`` (unborn child) pass the proef but are sentinels, never
-persons.
+``000000000`` (BSN unknown) passes the proef and ``999999999`` (unborn child) does not; both are
+sentinels, never persons.
 
 Every row gets one status, checked in this order: ``missing`` (null or empty), ``non_digit``,
 ``bad_length`` (not 8 or 9 digits), ``sentinel``, ``checksum`` (fails the proef), ``valid``.
@@ -63,18 +63,20 @@ def canonical_bsn(expr: pl.Expr, dtype: pl.DataType | None = None) -> pl.Expr:
 
 
 def elfproef(canonical: pl.Expr) -> pl.Expr:
-    """True where a nine-digit string passes the BSN elfproef (null input gives null).
+    """True where a nine-digit string passes the BSN elfproef; null where it is no nine digits.
 
     Example:
-        >>> s = pl.Series(["999993653", "999993654"])
+        >>> s = pl.Series(["999993653", "999993654", None, "12x"])
         >>> pl.select(elfproef(pl.lit(s))).to_series().to_list()
-        [True, False]
+        [True, False, None, None]
     """
     number = canonical.cast(pl.Int64, strict=False)
     total = pl.sum_horizontal(
         [(number // 10 ** (8 - position) % 10) * weight for position, weight in enumerate(_WEIGHTS)]
     )
-    return total % 11 == 0
+    # sum_horizontal skips nulls, so without this guard a null or non-digit value "passes"
+    nine_digits = canonical.str.contains(r"^[0-9]{9}$")
+    return pl.when(nine_digits).then(total % 11 == 0)
 
 
 def bsn_status(canonical: pl.Expr) -> pl.Expr:

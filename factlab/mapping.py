@@ -177,7 +177,7 @@ def parse_mapping(document: dict[str, Any], *, source: str = "mapping") -> Colum
     version = document.get("version")
     if version is None:
         problems.append("version: required (this factlab reads version 1)")
-    elif version != MAPPING_VERSION:
+    elif type(version) is not int or version != MAPPING_VERSION:  # TOML true or 1.0 is no version
         problems.append(f"version: unsupported ({version!r}); this factlab reads version 1")
 
     options = _check_table(document.get("input", {}), "input", problems)

@@ -8,16 +8,18 @@ from typing import Any
 import click
 
 from factlab.cli import main
-from factlab.cli._common import guarded, info, load_key_interactive, passphrase_from
+from factlab.cli._common import (
+    guarded,
+    info,
+    load_key_interactive,
+    passphrase_env_option,
+    passphrase_from,
+)
 from factlab.keys import new_round_key, read_key_header, write_key
 
 __all__ = ["key_group"]
 
-_PASSPHRASE_ENV = click.option(
-    "--passphrase-env",
-    metavar="VAR",
-    help="Name of an environment variable that holds the passphrase (never the passphrase itself).",
-)
+_PASSPHRASE_ENV = passphrase_env_option
 
 
 @main.group("key")

@@ -9,8 +9,16 @@ import click
 import polars as pl
 
 from factlab import schema
+from factlab.audit import audited
 from factlab.cli import main
-from factlab.cli._common import guarded, info, load_key_interactive, progress
+from factlab.cli._common import (
+    audit_log_option,
+    guarded,
+    info,
+    load_key_interactive,
+    progress,
+    refuse_existing,
+)
 from factlab.manifest import read_manifest
 from factlab.mapping import ColumnMapping, load_mapping
 from factlab.pseudonymise import Quality, pseudonymise_file
@@ -62,6 +70,7 @@ def quality_lines(quality: Quality) -> list[str]:
     "[fallback] fields when given) for linking rows without a valid BSN.",
 )
 @click.option("--force", is_flag=True, help="Overwrite an existing output file.")
+@audit_log_option
 @guarded
 def pseudonymise_command(
     input_path: Path,
@@ -72,20 +81,32 @@ def pseudonymise_command(
     passphrase_env: str | None,
     fallback: bool,
     force: bool,
+    audit_log: Path | None,
 ) -> None:
     """Pseudonymise a provider export (CSV, Excel or Parquet) into a minimised Parquet file.
 
     Rows in = rows out: rows without a valid BSN keep a null pseudonym and their status.
     """
-    if out.exists() and not force:
-        raise click.UsageError(f"{out} exists (use --force to overwrite)")
-    mapping = load_mapping(mapping_path) if mapping_path else ColumnMapping()
-    key = load_key_interactive(key_path, passphrase_env)
-    fields = (mapping.fallback_fields or schema.FALLBACK_DEFAULT) if fallback else None
-    with progress(f"pseudonymising {input_path.name}"):
-        result = pseudonymise_file(
-            input_path, key, provider=provider, out=out, mapping=mapping, fallback=fields
-        )
+    refuse_existing(out, force)
+    arguments = {
+        "input": input_path,
+        "provider": provider,
+        "out": out,
+        "mapping": mapping_path,
+        "fallback": fallback,
+    }
+    with audited(
+        "pseudonymise", inputs=[input_path], output=out, arguments=arguments, log=audit_log
+    ) as trail:
+        mapping = load_mapping(mapping_path) if mapping_path else ColumnMapping()
+        key = load_key_interactive(key_path, passphrase_env)
+        trail.set_key_fingerprint(key.fingerprint)
+        fields = (mapping.fallback_fields or schema.FALLBACK_DEFAULT) if fallback else None
+        with progress(f"pseudonymising {input_path.name}"):
+            result = pseudonymise_file(
+                input_path, key, provider=provider, out=out, mapping=mapping, fallback=fields
+            )
+        trail.add_rows({"total": result.quality.rows, **result.quality.rows_by_status})
     info(f"wrote {out} (provider {provider}, key fingerprint {key.fingerprint})")
     for line in quality_lines(result.quality):
         info(line)

@@ -1,0 +1,183 @@
+"""``factlab protect``: disclosure control of a count table before publication."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import click
+import polars as pl
+
+from factlab.cli import main
+from factlab.cli._common import guarded, info, progress
+from factlab.disclosure import (
+    FORMAT_PROTECTED,
+    METADATA_KEY,
+    PRESETS,
+    DisclosureRules,
+    load_rules,
+    preset,
+    protect,
+    write_protected,
+)
+from factlab.disclosure_audit import KNOWN_MEASURES
+from factlab.errors import ConfigError, DataError, InputError
+from factlab.io import atomic_path
+
+# Where `factlab count` keeps what its outputs say about themselves.
+_COUNTS_METADATA_KEY = "factlab.counts"
+_FORMATS = (".csv", ".parquet", ".json")
+
+
+def _read_counts(path: Path) -> tuple[pl.DataFrame, dict[str, Any]]:
+    """A count table written by ``factlab count`` (CSV + sidecar, Parquet or JSON)."""
+    suffix = path.suffix.lower()
+    if suffix not in _FORMATS:
+        raise InputError(f"{path}: unknown table format (use .csv, .parquet or .json)")
+    if not path.is_file():
+        raise InputError(f"{path}: file not found")
+    metadata: dict[str, Any] = {}
+    try:
+        if suffix == ".csv":
+            # Dimension values such as product categories look numeric: read every column as
+            # text and convert only the known count columns.
+            frame = pl.read_csv(path, infer_schema=False)
+            sidecar = path.with_name(path.name + ".meta.json")
+            if sidecar.is_file():
+                metadata = json.loads(sidecar.read_text("utf-8")).get("metadata", {})
+        elif suffix == ".parquet":
+            frame = pl.read_parquet(path)
+            stored = pl.read_parquet_metadata(path)
+            if METADATA_KEY in stored:
+                metadata = {"format": FORMAT_PROTECTED}
+            elif _COUNTS_METADATA_KEY in stored:
+                metadata = json.loads(stored[_COUNTS_METADATA_KEY]).get("metadata", {})
+        else:
+            document = json.loads(path.read_text("utf-8"))
+            metadata = document.get("metadata", {})
+            if "rows" not in document:
+                raise InputError(f"{path}: no table rows (count with --by to get a table)")
+            frame = pl.from_dicts(document["rows"], infer_schema_length=None)
+    except (OSError, ValueError, AttributeError, pl.exceptions.PolarsError) as exc:
+        raise InputError(f"{path}: cannot read a count table ({type(exc).__name__})") from None
+    if metadata.get("format") == FORMAT_PROTECTED or any(
+        column.endswith("_status") for column in frame.columns
+    ):
+        raise InputError(f"{path}: already a protected table")
+    problems = []
+    for name in sorted(KNOWN_MEASURES & set(frame.columns)):
+        converted = frame.get_column(name).cast(pl.Int64, strict=False)
+        bad = (converted.is_null() & frame.get_column(name).is_not_null()).arg_true()
+        if bad.len():
+            problems.append(f"row {bad[0] + 1}, column {name}: not a whole number")
+        frame = frame.with_columns(converted.alias(name))
+    if problems:
+        raise DataError(f"{path}: " + "; ".join(problems))
+    return frame, metadata
+
+
+def _label(path: Path, metadata: dict[str, Any]) -> str:
+    for key in ("period", "reference_date"):
+        if isinstance(metadata.get(key), str) and metadata[key]:
+            return str(metadata[key])
+    return path.stem
+
+
+def _rules(rules_path: Path | None, preset_name: str | None) -> DisclosureRules:
+    if rules_path is not None and preset_name is not None:
+        raise click.UsageError("give --rules or --preset, not both")
+    if rules_path is not None:
+        return load_rules(rules_path)
+    return preset(preset_name or "cbs")
+
+
+@main.command("protect")
+@click.argument("counts", type=click.Path(path_type=Path))
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Protected table to write: .csv, .parquet or .json.",
+)
+@click.option(
+    "--rules",
+    "rules_path",
+    type=click.Path(path_type=Path),
+    help="TOML rules file (see docs/disclosure.md).",
+)
+@click.option(
+    "--preset",
+    "preset_name",
+    type=click.Choice(sorted(PRESETS)),
+    help="Built-in rules (default: cbs).",
+)
+@click.option(
+    "--part",
+    "part_paths",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="Count table of a part of the same period (e.g. a half-year); repeatable.",
+)
+@click.option(
+    "--report",
+    "report_path",
+    type=click.Path(path_type=Path),
+    help="Write the internal protection report (JSON) here.",
+)
+@click.option(
+    "--percent-of", "percent_of", help="Add percentages of the margin over this dimension."
+)
+@guarded
+def protect_command(
+    counts: Path,
+    out: Path,
+    rules_path: Path | None,
+    preset_name: str | None,
+    part_paths: tuple[Path, ...],
+    report_path: Path | None,
+    percent_of: str | None,
+) -> None:
+    """Suppress, round and audit the count table COUNTS for publication.
+
+    Secret counts are suppressed, then enough other cells that no secret count can be
+    derived from what is published (checked by linear programming), and every published
+    count is rounded. The protection report is internal to the trusted party.
+    """
+    rules = _rules(rules_path, preset_name)
+    if out.suffix.lower() not in _FORMATS:
+        raise ConfigError("out", [f"out: {out.name}: expected a .csv, .parquet or .json file"])
+    if report_path is not None and report_path.suffix.lower() != ".json":
+        raise ConfigError("report", [f"report: {report_path.name}: expected a .json file"])
+    table, metadata = _read_counts(counts)
+    by = metadata.get("by")
+    if rules.dimensions is None and isinstance(by, list) and by:
+        rules = replace(rules, dimensions=tuple(str(name) for name in by))
+    parts = {}
+    for path in part_paths:
+        frame, part_metadata = _read_counts(path)
+        name = _label(path, part_metadata)
+        if name in parts:
+            raise ConfigError("part", [f"part: two parts are labelled {name}"])
+        parts[name] = frame
+    with progress("protecting"):
+        result = protect(table, rules, parts=parts or None, label=_label(counts, metadata))
+    protected = result.table.with_percentages(percent_of) if percent_of else result.table
+    write_protected(protected, out)
+    report = result.report
+    if report_path is not None:
+        with atomic_path(report_path) as temporary:
+            text = json.dumps(report.to_dict(), indent=1, ensure_ascii=False)
+            temporary.write_text(text + "\n", encoding="utf-8")
+    for measure, lost in report.information_lost.items():
+        info(
+            f"{measure}: {lost['suppressed']:.0f} of {lost['total']:.0f} in the most detailed "
+            f"cells suppressed ({lost['share']:.1%})"
+        )
+    verdict = "passed" if report.audit.passed else "FAILED"
+    info(
+        f"rules {rules.name}: {report.cells} cells, {report.primary} primary and "
+        f"{report.secondary} secondary suppressions; audit {verdict} "
+        f"({report.audit.cells.height} suppressed values checked) -> {out}"
+    )

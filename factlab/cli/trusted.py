@@ -1,0 +1,191 @@
+"""The trusted party's commands: ``factlab link`` and ``factlab count``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from factlab.audit import audited
+from factlab.cli import main
+from factlab.cli._common import (
+    audit_log_option,
+    guarded,
+    info,
+    load_key_interactive,
+    passphrase_env_option,
+    passphrase_from,
+    progress,
+    refuse_existing,
+    warn,
+)
+from factlab.counts import count, count_output_format, write_counts
+from factlab.errors import ConfigError
+from factlab.link import link
+from factlab.seal import load_recipient_private, recipient_is_protected
+
+
+@main.command("link")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Linked Parquet file to write.",
+)
+@click.option(
+    "--key",
+    "key_path",
+    type=click.Path(dir_okay=False),
+    help="The round key or link key: applies the second-stage pseudonym (recommended).",
+)
+@passphrase_env_option
+@click.option(
+    "--recipient",
+    type=click.Path(dir_okay=False),
+    help="The trusted party's private recipient key, to open sealed files.",
+)
+@click.option(
+    "--recipient-passphrase-env",
+    metavar="VAR",
+    help="Environment variable holding the recipient key's passphrase.",
+)
+@click.option(
+    "--replace",
+    is_flag=True,
+    help="Let a provider's later file (in argument order) supersede its earlier ones.",
+)
+@click.option("--force", is_flag=True, help="Overwrite an existing output file.")
+@audit_log_option
+@guarded
+def link_command(
+    files: tuple[Path, ...],
+    out: Path,
+    key_path: str | None,
+    passphrase_env: str | None,
+    recipient: str | None,
+    recipient_passphrase_env: str | None,
+    replace: bool,
+    force: bool,
+    audit_log: Path | None,
+) -> None:
+    """Link pseudonymised provider FILES (plain or sealed) into one linked file.
+
+    All files must come from the same round, key and scheme, one per provider. With --key the
+    trusted party's second-stage pseudonyms replace the stewards' first-stage ones.
+    """
+    refuse_existing(out, force)
+    arguments = {"files": [str(f) for f in files], "out": out, "replace": replace}
+    with audited("link", inputs=files, output=out, arguments=arguments, log=audit_log) as trail:
+        key = load_key_interactive(key_path, passphrase_env) if key_path else None
+        private = None
+        if recipient:
+            asked = recipient_is_protected(recipient) and recipient_passphrase_env is None
+            passphrase = passphrase_from(recipient_passphrase_env, prompt=asked)
+            private = load_recipient_private(recipient, passphrase)
+        with progress(f"linking {len(files)} file(s)"):
+            manifest = link(files, out, replace=replace, key=key, recipient=private)
+        trail.set_key_fingerprint(manifest.key_fingerprint)
+        trail.add_rows({"total": manifest.rows, **manifest.rows_by_status})
+        trail.add_detail("stage", manifest.stage)
+    if key is None:
+        warn(
+            "no --key: the linked file keeps the stewards' first-stage pseudonyms (single-stage; "
+            "for one organisation's own use only)"
+        )
+    for entry in manifest.extra.get("superseded", []):
+        info(
+            f"superseded: {entry['file']} (provider {entry['provider']}) "
+            f"by {entry['superseded_by']}"
+        )
+    by_status = ", ".join(
+        f"{status} {rows}" for status, rows in manifest.rows_by_status.items() if rows
+    )
+    info(
+        f"linked {len(manifest.inputs)} provider file(s), {manifest.rows} rows "
+        f"({by_status or 'none'}), stage {manifest.stage} -> {out}"
+    )
+    fallback = manifest.extra.get("fallback")
+    if fallback:
+        info(
+            f"fallback key: {fallback['rows_linked_to_bsn_client']} row(s) would link to a BSN "
+            f"client, {fallback['clients_fallback_only']} client(s) only by fallback, "
+            f"{fallback['conflicts']} conflict(s); counts use it only with --use-fallback"
+        )
+
+
+def _dimensions(text: str | None) -> tuple[str, ...]:
+    if text is None:
+        return ()
+    names = tuple(name.strip() for name in text.split(","))
+    if any(not name for name in names):
+        raise ConfigError("by", ["--by: empty dimension name in the list"])
+    return names
+
+
+@main.command("count")
+@click.argument("linked", type=click.Path(path_type=Path))
+@click.option(
+    "--by", "by", default=None, help="Dimensions, comma separated (e.g. care_form,financing)."
+)
+@click.option("--period", default=None, help="Period: 2025, 2025H1, 2025Q3, 2025-03 or from..to.")
+@click.option("--on", "on", default=None, help="Reference date (YYYY-MM-DD).")
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Output file: .json, .csv or .parquet.",
+)
+@click.option(
+    "--use-fallback",
+    is_flag=True,
+    help="Link rows without a valid BSN through the fallback key (said in the output).",
+)
+@audit_log_option
+@guarded
+def count_command(
+    linked: Path,
+    by: str | None,
+    period: str | None,
+    on: str | None,
+    out: Path,
+    use_fallback: bool,
+    audit_log: Path | None,
+) -> None:
+    """Count unique clients, registrations and trajectories in a LINKED file.
+
+    The counts are exact and internal to the trusted party: not for publication without
+    disclosure control.
+    """
+    count_output_format(out)
+    dims = _dimensions(by)
+    arguments = {"by": by, "period": period, "on": on, "use_fallback": use_fallback}
+    with audited("count", inputs=[linked], output=out, arguments=arguments, log=audit_log) as trail:
+        with progress("counting"):
+            result = count(linked, by=dims, period=period, on=on, use_fallback=use_fallback)
+            written = write_counts(result, out)
+        trail.set_key_fingerprint(result.source.get("key_fingerprint"))
+        trail.add_rows({"registrations": result.registrations})
+        for extra in written[1:]:
+            trail.add_output(extra)
+    when = (
+        f"period {result.period.label}"
+        if result.period
+        else f"on {result.reference_date.isoformat()}"
+        if result.reference_date
+        else "all rows"
+    )
+    info(
+        f"{when}: {result.unique_clients} unique clients "
+        f"(bounds {result.unique_clients_lower}..{result.unique_clients_upper}), "
+        f"{result.registrations} registrations, {result.trajectories} trajectories, "
+        f"{result.clients_multi_provider} at several providers"
+    )
+    if result.fallback is not None:
+        info(
+            f"with the fallback key: {result.fallback['rows_linked_to_bsn_client']} row(s) linked "
+            f"to BSN clients, {result.fallback['clients_fallback_only']} fallback-only client(s)"
+        )
+    info("written: " + ", ".join(str(path) for path in written))

@@ -1,0 +1,450 @@
+"""Linking pseudonymised provider files into one file (the trusted party's first step).
+
+Linking is refused unless every input is a ``factlab-pseudonymised`` file and all inputs share the
+pseudonymisation scheme, stage, round, key id and key fingerprint: pseudonyms made with different
+keys never match, so linking them would silently count every client once per key. Manifests are
+checked before any row is read; then each file's rows are checked against its own manifest, so a
+truncated or edited file is refused as well.
+
+The linked file is the union of the inputs' rows. Canonical fields keep the dtypes of
+:data:`factlab.schema.FIELD_DTYPES`; a column one provider did not deliver is null for its rows.
+Rows are streamed from the inputs to the output, so files larger than memory can be linked.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+import polars as pl
+
+from factlab import schema
+from factlab.errors import DataError, InputError, LinkError
+from factlab.fallback import fallback_report
+from factlab.io import file_sha256, write_parquet
+from factlab.keys import Key
+from factlab.manifest import Manifest, read_manifest
+from factlab.pseudonymise import second_stage
+from factlab.seal import RecipientPrivateKey, is_sealed, read_sealed_manifest, unseal_to_temporary
+
+__all__ = ["SINGLE_STAGE_WARNING", "link"]
+
+#: Manifest fields that must be equal in every input for their pseudonyms to be comparable.
+_MUST_AGREE: Final = ("scheme", "stage", "round", "key_id", "key_fingerprint")
+#: Fields whose values are identifiers of keys: errors name the files that differ, not the values.
+_QUIET_FIELDS: Final = frozenset({"key_id", "key_fingerprint"})
+_REQUIRED: Final = (schema.PROVIDER, schema.PSEUDONYM, schema.STATUS)
+_PSEUDONYM_PATTERN: Final = r"^[0-9a-f]{32}$"
+
+
+@dataclass(frozen=True)
+class _Input:
+    path: Path  # where the rows are read (a private decrypted copy for a sealed input)
+    manifest: Manifest
+    shown: Path  # the path the user gave, for messages and the manifest
+
+
+def link(
+    paths: Sequence[str | Path],
+    out: str | Path,
+    *,
+    replace: bool = False,
+    key: Key | None = None,
+    recipient: RecipientPrivateKey | None = None,
+) -> Manifest:
+    """Link pseudonymised provider files into one linked Parquet file.
+
+    Args:
+        paths: the providers' pseudonymised files (plain or sealed), in delivery order.
+        out: the linked file to write (atomically; nothing is written on any error).
+        replace: allow a provider to appear more than once; its last file in ``paths`` then
+            supersedes its earlier ones completely (recorded in the manifest's ``extra``).
+        key: the trusted party's round key or link key. With it, every pseudonym is replaced by a
+            second-stage pseudonym and no first-stage pseudonym is kept (``stage`` 2). Without it
+            the file is single-stage (``stage`` 1), for one organisation's own use only.
+        recipient: the trusted party's private recipient key, to open sealed inputs.
+
+    Returns:
+        The manifest written into ``out``.
+
+    Raises:
+        InputError: a file is missing, not Parquet, or not a factlab file.
+        KeyFileError: a sealed input cannot be opened with ``recipient``.
+        LinkError: the files cannot be linked (format, scheme, stage, round, key or provider
+            conflicts, a key of the wrong kind or round, a sealed file without a recipient, or a
+            file whose rows do not match its manifest).
+        DataError: a field cannot be converted to its canonical dtype.
+
+    Example:
+        >>> import tempfile, hashlib, pathlib
+        >>> import polars as pl
+        >>> from factlab import io, schema
+        >>> folder = pathlib.Path(tempfile.mkdtemp())
+        >>> def deliver(provider):
+        ...     frame = pl.DataFrame({
+        ...         "pseudonym": [hashlib.sha256(b"client-1").hexdigest()[:32]],
+        ...         "bsn_status": pl.Series(["valid"], dtype=schema.STATUS_DTYPE),
+        ...         "provider": [provider],
+        ...     })
+        ...     by_status = {status: 0 for status in schema.STATUSES} | {"valid": 1}
+        ...     manifest = Manifest(
+        ...         format=schema.FORMAT_PSEUDONYMISED, scheme=schema.SCHEME, round="r",
+        ...         key_id="k", key_fingerprint="fp", rows=1, rows_by_status=by_status,
+        ...         provider=provider)
+        ...     io.write_parquet(frame, folder / f"{provider}.parquet", manifest)
+        ...     return folder / f"{provider}.parquet"
+        >>> linked = link([deliver("A"), deliver("B")], folder / "linked.parquet")
+        >>> (linked.format, linked.stage, linked.rows)
+        ('factlab-linked', 1, 2)
+        >>> [entry["provider"] for entry in linked.inputs]
+        ['A', 'B']
+    """
+    if not paths:
+        raise LinkError("link: no input files given")
+    out = Path(out)
+    if key is not None and not key.can_link:
+        raise LinkError(
+            f"a {key.kind} key cannot link: linking applies the second stage, which needs the "
+            "trusted party's round key or link key"
+        )
+    with contextlib.ExitStack() as stack:
+        inputs = [_open_input(Path(path), recipient, stack) for path in paths]
+        _check_manifests(inputs, out)
+        if key is not None:
+            _check_key(key, inputs)
+        used, superseded = _select_deliveries(inputs, replace=replace)
+        schemas = {item.path: _file_schema(item) for item in used}
+        _check_columns(schemas, {item.path: item.shown for item in used})
+        _check_rows(used)
+
+        frame = _union(used, schemas)
+        if key is not None:
+            frame = second_stage(frame, key)
+        first = used[0].manifest
+        extra: dict[str, Any] = {
+            "stages": "two-stage" if key is not None else "single-stage",
+        }
+        if key is None:
+            extra["warning"] = SINGLE_STAGE_WARNING
+        if schema.FALLBACK_PSEUDONYM in frame.collect_schema().names():
+            # what the fallback key would link; counts use it only when asked
+            extra["fallback"] = fallback_report(frame).to_dict()
+        if superseded:
+            extra["superseded"] = [_superseded_entry(old, new) for old, new in superseded]
+        manifest = Manifest(
+            format=schema.FORMAT_LINKED,
+            scheme=first.scheme,
+            round=first.round,
+            key_id=first.key_id,
+            key_fingerprint=first.key_fingerprint,
+            rows=sum(item.manifest.rows for item in used),
+            rows_by_status=_sum_statuses(item.manifest.rows_by_status for item in used),
+            provider=None,
+            stage=2 if key is not None else 1,
+            field_issues=_sum_field_issues(used),
+            inputs=[_input_entry(item) for item in used],
+            extra=extra,
+        )
+        try:
+            write_parquet(frame, out, manifest)
+        except pl.exceptions.InvalidOperationError as exc:
+            # A strict cast failed; polars' message may quote the offending value, so it is dropped.
+            raise DataError(
+                f"{out}: a field of an input cannot be converted to its canonical dtype"
+            ) from exc
+        except pl.exceptions.PolarsError as exc:
+            raise DataError(
+                f"{out}: the inputs could not be combined ({type(exc).__name__})"
+            ) from exc
+    return manifest
+
+
+#: What a single-stage linked file says about itself.
+SINGLE_STAGE_WARNING: Final = (
+    "single-stage: linked without the trusted party's key, so the pseudonyms are the stewards' "
+    "first-stage pseudonyms; anyone holding the provider key can re-identify them. For one "
+    "organisation's own use only."
+)
+
+
+def _open_input(
+    path: Path, recipient: RecipientPrivateKey | None, stack: contextlib.ExitStack
+) -> _Input:
+    """Read an input's manifest; a sealed input's header is checked, then it is decrypted."""
+    if not is_sealed(path):
+        return _Input(path, read_manifest(path), path)
+    if recipient is None:
+        raise LinkError(f"{path}: the file is sealed; give the recipient's private key to open it")
+    manifest = read_sealed_manifest(path, recipient)
+    plain = stack.enter_context(unseal_to_temporary(path, recipient))
+    return _Input(plain, manifest, path)
+
+
+def _check_key(key: Key, inputs: Sequence[_Input]) -> None:
+    """The key must be the round key (or its link key) that the inputs were made under."""
+    first = inputs[0].manifest
+    problems = [
+        name
+        for name, ours in (
+            ("round", key.round),
+            ("key id", key.key_id),
+            ("key fingerprint", key.fingerprint),
+            ("scheme", key.scheme),
+        )
+        if ours != getattr(first, name.replace(" ", "_"))
+    ]
+    if problems:
+        raise LinkError(
+            f"cannot link: the key does not belong to the files' round ({', '.join(problems)} "
+            "differ); use the round key or link key of the round the files were made in"
+        )
+    if any(item.manifest.stage != 1 for item in inputs):
+        raise LinkError("cannot link: the second stage applies to first-stage files only")
+
+
+def _check_manifests(inputs: Sequence[_Input], out: Path) -> None:
+    problems: list[str] = []
+    for item in inputs:
+        if item.manifest.format != schema.FORMAT_PSEUDONYMISED:
+            problems.append(
+                f"{item.shown}: format is {item.manifest.format!r}, "
+                f"expected {schema.FORMAT_PSEUDONYMISED!r}"
+            )
+        if not item.manifest.provider:
+            problems.append(f"{item.shown}: the manifest names no provider")
+    for name in _MUST_AGREE:
+        groups: dict[Any, list[str]] = defaultdict(list)
+        for item in inputs:
+            groups[getattr(item.manifest, name)].append(str(item.shown))
+        if len(groups) > 1:
+            if name in _QUIET_FIELDS:
+                parts = [", ".join(files) for files in groups.values()]
+            else:
+                parts = [f"{value!r} in {', '.join(files)}" for value, files in groups.items()]
+            problems.append(f"the files differ in {name}: " + " vs ".join(parts))
+    resolved_out = out.resolve()
+    for item in inputs:
+        if item.shown.resolve() == resolved_out:
+            problems.append(f"{item.shown}: the output would overwrite this input")
+    if problems:
+        raise LinkError("cannot link: " + "; ".join(problems))
+
+
+def _select_deliveries(
+    inputs: Sequence[_Input], *, replace: bool
+) -> tuple[list[_Input], list[tuple[_Input, _Input]]]:
+    """The inputs to use and the (superseded, superseding) pairs, keeping the argument order."""
+    by_provider: dict[str, list[_Input]] = defaultdict(list)
+    for item in inputs:
+        by_provider[str(item.manifest.provider)].append(item)
+    duplicates = {provider: items for provider, items in by_provider.items() if len(items) > 1}
+    if duplicates and not replace:
+        described = [
+            f"provider {provider!r} in {', '.join(str(item.shown) for item in items)}"
+            for provider, items in duplicates.items()
+        ]
+        raise LinkError(
+            "cannot link: the same provider appears more than once ("
+            + "; ".join(described)
+            + "); pass replace to let the later delivery supersede the earlier"
+        )
+    latest = {provider: items[-1] for provider, items in by_provider.items()}
+    used = [item for item in inputs if latest[str(item.manifest.provider)] is item]
+    superseded = [
+        (item, latest[str(item.manifest.provider)])
+        for item in inputs
+        if latest[str(item.manifest.provider)] is not item
+    ]
+    return used, superseded
+
+
+def _file_schema(item: _Input) -> pl.Schema:
+    try:
+        return pl.scan_parquet(item.path).collect_schema()
+    except Exception as exc:  # polars raises several types for unreadable files
+        raise InputError(
+            f"{item.shown}: cannot be read as Parquet ({type(exc).__name__})"
+        ) from None
+
+
+def _castable(source: pl.DataType, target: pl.DataType) -> bool:
+    if source == target:
+        return True
+    if target == pl.String():
+        return isinstance(source, pl.String | pl.Categorical | pl.Enum)
+    if target == pl.Date():
+        return isinstance(source, pl.Date | pl.Datetime)
+    if target.is_integer():
+        return source.is_integer()
+    if target.is_float():
+        return source.is_numeric()
+    return False
+
+
+def _check_columns(schemas: dict[Path, pl.Schema], shown: dict[Path, Path]) -> None:
+    problems: list[str] = []
+    for read_path, file_schema in schemas.items():
+        path = shown[read_path]
+        missing = [name for name in _REQUIRED if name not in file_schema]
+        if missing:
+            problems.append(f"{path}: lacks column(s) {', '.join(missing)}")
+        expected = {
+            schema.PROVIDER: pl.String(),
+            schema.PSEUDONYM: pl.String(),
+            schema.STATUS: pl.String(),
+            **schema.FIELD_DTYPES,
+        }
+        for name, target in expected.items():
+            if name in file_schema and not _castable(file_schema[name], target):
+                problems.append(
+                    f"{path}: column {name} has dtype {file_schema[name]}, not {target}"
+                )
+    extras: dict[str, dict[pl.DataType, list[str]]] = defaultdict(lambda: defaultdict(list))
+    for read_path, file_schema in schemas.items():
+        for name, dtype in file_schema.items():
+            if name not in _REQUIRED and name not in schema.FIELD_DTYPES:
+                extras[name][dtype].append(str(shown[read_path]))
+    for name, dtypes in extras.items():
+        if len(dtypes) > 1 and not all(dtype.is_numeric() for dtype in dtypes):
+            parts = [f"{dtype} in {', '.join(files)}" for dtype, files in dtypes.items()]
+            problems.append(f"column {name} has different dtypes: " + " vs ".join(parts))
+    if problems:
+        raise LinkError("cannot link: " + "; ".join(problems))
+
+
+def _row_check(item: _Input) -> pl.LazyFrame:
+    """One row of facts about a file's rows, to compare with its manifest."""
+    status = pl.col(schema.STATUS).cast(pl.String)
+    valid = status == "valid"
+    pseudonym = pl.col(schema.PSEUDONYM).cast(pl.String)
+    provider = pl.col(schema.PROVIDER).cast(pl.String)
+    return pl.scan_parquet(item.path).select(
+        pl.len().alias("rows"),
+        *[(status == name).sum().alias(name) for name in schema.STATUSES],
+        (~status.is_in(schema.STATUSES) | status.is_null()).sum().alias("unknown_status"),
+        provider.ne_missing(pl.lit(item.manifest.provider)).sum().alias("other_provider"),
+        (valid != pseudonym.is_not_null()).sum().alias("pseudonym_mismatch"),
+        (valid & ~pseudonym.str.contains(_PSEUDONYM_PATTERN)).sum().alias("malformed"),
+    )
+
+
+def _check_rows(used: Sequence[_Input]) -> None:
+    try:
+        facts = pl.collect_all([_row_check(item) for item in used])
+    except Exception as exc:  # polars raises several types for corrupt files
+        raise InputError(f"cannot read the inputs' rows ({type(exc).__name__})") from None
+    problems: list[str] = []
+    for item, fact in zip(used, facts, strict=True):
+        row = fact.row(0, named=True)
+        declared = item.manifest
+        if row["rows"] != declared.rows:
+            problems.append(
+                f"{item.shown}: has {row['rows']} rows, its manifest says {declared.rows}"
+            )
+        unknown = set(declared.rows_by_status) - set(schema.STATUSES)
+        if unknown:
+            problems.append(f"{item.shown}: manifest has unknown status(es) {sorted(unknown)}")
+        for name in schema.STATUSES:
+            stated = declared.rows_by_status.get(name, 0)
+            if row[name] != stated:
+                problems.append(
+                    f"{item.shown}: has {row[name]} rows with status {name}, "
+                    f"its manifest says {stated}"
+                )
+        if row["unknown_status"]:
+            problems.append(f"{item.shown}: {row['unknown_status']} rows have an unknown status")
+        if row["other_provider"]:
+            problems.append(
+                f"{item.shown}: {row['other_provider']} rows name another provider "
+                "than its manifest"
+            )
+        if row["pseudonym_mismatch"]:
+            problems.append(
+                f"{item.shown}: {row['pseudonym_mismatch']} rows have a pseudonym that does not "
+                "match their status (only valid rows carry one)"
+            )
+        if row["malformed"]:
+            problems.append(
+                f"{item.shown}: {row['malformed']} pseudonyms are not 32 hex characters"
+            )
+    if problems:
+        raise LinkError("cannot link: " + "; ".join(problems))
+
+
+def _union(used: Sequence[_Input], schemas: dict[Path, pl.Schema]) -> pl.LazyFrame:
+    present = {name for file_schema in schemas.values() for name in file_schema}
+    fields = [name for name in schema.FIELD_DTYPES if name in present]
+    extras: list[str] = []
+    for file_schema in schemas.values():
+        extras.extend(
+            name
+            for name in file_schema
+            if name not in _REQUIRED and name not in schema.FIELD_DTYPES and name not in extras
+        )
+    frames = []
+    for item in used:
+        file_schema = schemas[item.path]
+        canonical = [
+            pl.col(schema.PROVIDER).cast(pl.String),
+            pl.col(schema.PSEUDONYM).cast(pl.String),
+            pl.col(schema.STATUS).cast(pl.String).cast(schema.STATUS_DTYPE),
+            *[
+                (
+                    pl.col(name).cast(schema.FIELD_DTYPES[name])
+                    if name in file_schema
+                    else pl.lit(None, dtype=schema.FIELD_DTYPES[name]).alias(name)
+                )
+                for name in fields
+            ],
+        ]
+        own_extras = [pl.col(name) for name in extras if name in file_schema]
+        frames.append(pl.scan_parquet(item.path).select(*canonical, *own_extras))
+    # Extra columns may be absent or typed differently per file; diagonal_relaxed fills them
+    # with null and widens numeric types, while the canonical columns already agree.
+    combined = pl.concat(frames, how="diagonal_relaxed")
+    return combined.select(*_REQUIRED, *fields, *extras)
+
+
+def _sum_statuses(counts: Any) -> dict[str, int]:
+    total = dict.fromkeys(schema.STATUSES, 0)
+    for by_status in counts:
+        for name in schema.STATUSES:
+            total[name] += int(by_status.get(name, 0))
+    return total
+
+
+def _sum_field_issues(used: Sequence[_Input]) -> dict[str, dict[str, int]]:
+    total: dict[str, dict[str, int]] = {}
+    for item in used:
+        for column, reasons in item.manifest.field_issues.items():
+            column_total = total.setdefault(column, {})
+            for reason, number in reasons.items():
+                column_total[reason] = column_total.get(reason, 0) + int(number)
+    return total
+
+
+def _input_entry(item: _Input) -> dict[str, Any]:
+    return {
+        "provider": item.manifest.provider,
+        "file": item.shown.name,
+        "sha256": file_sha256(item.path),
+        "sealed": item.path != item.shown,
+        "rows": item.manifest.rows,
+        "rows_by_status": _sum_statuses([item.manifest.rows_by_status]),
+        "created": item.manifest.created,
+    }
+
+
+def _superseded_entry(old: _Input, new: _Input) -> dict[str, Any]:
+    return {
+        "provider": old.manifest.provider,
+        "file": old.shown.name,
+        "sha256": file_sha256(old.path),
+        "rows": old.manifest.rows,
+        "created": old.manifest.created,
+        "superseded_by": new.shown.name,
+    }

@@ -1,0 +1,345 @@
+"""Reading exports (CSV, Excel, Parquet), atomic Parquet writes and manifests (factlab.io)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+import pyarrow.parquet as pq
+import pytest
+
+from factlab import schema
+from factlab.errors import InputError
+from factlab.io import atomic_path, export_format, file_sha256, read_export, write_parquet
+from factlab.manifest import Manifest, read_manifest
+
+WriteExport = Callable[..., Path]
+
+
+def manifest(**changes: object) -> Manifest:
+    fields: dict[str, object] = {
+        "format": schema.FORMAT_PSEUDONYMISED,
+        "scheme": schema.SCHEME,
+        "round": "r",
+        "key_id": "0" * 16,
+        "key_fingerprint": "0000-0000-0000-0000-0000",
+        "rows": 2,
+        "rows_by_status": dict.fromkeys(schema.STATUSES, 0) | {"valid": 2},
+        "provider": "P01",
+    }
+    return Manifest(**(fields | changes))  # type: ignore[arg-type]
+
+
+# --- format by extension -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "kind"),
+    [
+        ("a.csv", "csv"),
+        ("a.CSV", "csv"),
+        ("a.txt", "csv"),
+        ("a.tsv", "csv"),
+        ("a.xlsx", "xlsx"),
+        ("a.parquet", "parquet"),
+    ],
+)
+def test_export_format(name: str, kind: str) -> None:
+    assert export_format(name) == kind
+
+
+@pytest.mark.parametrize("name", ["a.xls", "a.json", "a", "a.csv.gz"])
+def test_unsupported_extension(tmp_path: Path, name: str) -> None:
+    path = tmp_path / name
+    path.write_text("BSN\n999993653\n")
+    with pytest.raises(InputError, match="unsupported file type"):
+        read_export(path)
+
+
+# --- CSV -----------------------------------------------------------------------------------------
+
+
+def test_semicolon_csv_in_utf8_keeps_every_cell_as_text(write_export: WriteExport) -> None:
+    path = write_export("e.csv", ["BSN;Code;Kosten", "9999.93.653;007;1.234,56", "999991723;45;"])
+    frame, facts = read_export(path)
+    assert facts == {"format": "csv", "encoding": "utf-8", "delimiter": ";"}
+    collected = frame.collect()
+    assert collected.schema == pl.Schema({"BSN": pl.String, "Code": pl.String, "Kosten": pl.String})
+    assert collected.rows() == [("9999.93.653", "007", "1.234,56"), ("999991723", "45", None)]
+
+
+def test_comma_csv_with_a_bom(write_export: WriteExport) -> None:
+    path = write_export("e.csv", ["BSN,Kosten,Gemeente", '999993653,"1,234.50",Assen'])
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    frame, facts = read_export(path)
+    assert facts == {"format": "csv", "encoding": "utf-8-sig", "delimiter": ","}
+    collected = frame.collect()
+    assert collected.columns == ["BSN", "Kosten", "Gemeente"]  # no BOM left in the first name
+    assert collected.row(0) == ("999993653", "1,234.50", "Assen")
+
+
+def test_windows_1252_with_crlf(write_export: WriteExport) -> None:
+    lines = ["BSN cliënt;Naam;Gemeente", "999993653;Zoë Test;Súdwest", "999991723;Anaïs Test;Assen"]
+    path = write_export("e.csv", lines, encoding="cp1252", newline="\r\n")
+    frame, facts = read_export(path)
+    assert facts["encoding"] == "cp1252"
+    collected = frame.collect()
+    assert collected.columns == ["BSN cliënt", "Naam", "Gemeente"]
+    assert collected["Naam"].to_list() == ["Zoë Test", "Anaïs Test"]
+    assert collected["Gemeente"].to_list() == ["Súdwest", "Assen"]  # no "\r" left behind
+
+
+def test_tab_and_pipe_delimiters(write_export: WriteExport) -> None:
+    for delimiter in ("\t", "|"):
+        path = write_export("e.tsv", [f"BSN{delimiter}Gemeente", f"999993653{delimiter}Assen"])
+        frame, facts = read_export(path)
+        assert facts["delimiter"] == delimiter
+        assert frame.collect().row(0) == ("999993653", "Assen")
+
+
+def test_given_delimiter_and_encoding_win(write_export: WriteExport) -> None:
+    path = write_export("e.csv", ["BSN;Naam,Extra", "999993653;Zoë,x"], encoding="latin-1")
+    frame, facts = read_export(path, delimiter=",", encoding="latin-1")
+    assert facts == {"format": "csv", "encoding": "latin-1", "delimiter": ","}
+    assert frame.collect().columns == ["BSN;Naam", "Extra"]
+    assert frame.collect().row(0) == ("999993653;Zoë", "x")
+
+
+def test_a_wrong_utf8_claim_is_an_error(write_export: WriteExport) -> None:
+    path = write_export("e.csv", ["BSN;Naam", "999993653;Zoë"], encoding="cp1252")
+    with pytest.raises(InputError, match="not valid UTF-8 at byte"):
+        read_export(path, encoding="utf-8")
+
+
+def test_empty_and_header_only_files(write_export: WriteExport, tmp_path: Path) -> None:
+    empty = tmp_path / "empty.csv"
+    empty.write_bytes(b"")
+    with pytest.raises(InputError, match="the file is empty"):
+        read_export(empty)
+    header_only = write_export("header.csv", ["BSN;Naam"])
+    with pytest.raises(InputError, match="no data rows"):
+        read_export(header_only)
+
+
+def test_missing_file_and_folder(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="file not found"):
+        read_export(tmp_path / "none.csv")
+    (tmp_path / "folder.csv").mkdir()
+    with pytest.raises(InputError, match="file not found"):
+        read_export(tmp_path / "folder.csv")
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file")
+def test_unreadable_file(write_export: WriteExport) -> None:
+    path = write_export("e.csv", ["BSN", "999993653"])
+    path.chmod(0)
+    try:
+        with pytest.raises(InputError, match="permission denied"):
+            read_export(path)
+    finally:
+        path.chmod(0o600)
+
+
+def test_permission_denied_while_reading(
+    write_export: WriteExport, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the same path as above, for runs as root (which may read any file)
+    path = write_export("e.csv", ["BSN", "999993653"])
+
+    def refuse(self: Path) -> bytes:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(Path, "read_bytes", refuse)
+    with pytest.raises(InputError, match="permission denied"):
+        read_export(path)
+
+
+def test_broken_csv_errors_do_not_echo_cells(write_export: WriteExport) -> None:
+    path = write_export("e.csv", ["BSN;Naam", "999993653;Zoë;999991723;extra"])
+    with pytest.raises(InputError) as error:
+        read_export(path)
+    message = str(error.value)
+    assert message.startswith(f"{path}: cannot be read as csv")
+    assert "999993653" not in message
+    assert "999991723" not in message
+
+
+# --- Excel and Parquet ---------------------------------------------------------------------------
+
+
+def test_excel_keeps_native_types(tmp_path: Path) -> None:
+    path = tmp_path / "e.xlsx"
+    pl.DataFrame(
+        {
+            "BSN": [999993653, 999991723],
+            "Startdatum": [date(2013, 1, 1), None],
+            "Kosten": [1234.56, 12.5],
+            "Gemeente": ["Assen", "Emmen"],
+        }
+    ).write_excel(path)
+    frame, facts = read_export(path)
+    assert facts == {"format": "xlsx"}
+    collected = frame.collect()
+    assert collected["BSN"].cast(pl.Int64).to_list() == [999993653, 999991723]
+    assert collected["Startdatum"].cast(pl.Date).to_list() == [date(2013, 1, 1), None]
+    assert collected["Kosten"].to_list() == [1234.56, 12.5]
+
+
+def test_excel_sheet_by_name(tmp_path: Path) -> None:
+    import xlsxwriter
+
+    path = tmp_path / "e.xlsx"
+    with xlsxwriter.Workbook(path) as book:
+        notes = book.add_worksheet("Toelichting")
+        notes.write_column(0, 0, ["Toelichting", "Zie tabblad Cliënten"])
+        sheet = book.add_worksheet("Cliënten")
+        sheet.write_row(0, 0, ["BSN", "Gemeente"])
+        sheet.write_row(1, 0, ["9999.93.653", "Assen"])
+    first, _ = read_export(path)
+    assert first.collect().columns == ["Toelichting"]
+    named, _ = read_export(path, sheet="Cliënten")
+    assert named.collect().rows() == [("9999.93.653", "Assen")]
+    with pytest.raises(InputError, match="cannot be read as xlsx"):
+        read_export(path, sheet="Bestaat niet")
+
+
+def test_header_only_and_broken_excel(tmp_path: Path) -> None:
+    import xlsxwriter
+
+    header_only = tmp_path / "h.xlsx"
+    with xlsxwriter.Workbook(header_only) as book:
+        book.add_worksheet().write_row(0, 0, ["BSN", "Naam"])
+    with pytest.raises(InputError, match="no data rows"):
+        read_export(header_only)
+    broken = tmp_path / "b.xlsx"
+    broken.write_bytes(b"PK\x03\x04 not really a workbook 999993653")
+    with pytest.raises(InputError, match="cannot be read as xlsx") as error:
+        read_export(broken)
+    assert "999993653" not in str(error.value)
+
+
+def test_parquet_input(tmp_path: Path) -> None:
+    path = tmp_path / "e.parquet"
+    source = pl.DataFrame({"bsn": [999993653, None], "start": [date(2013, 1, 1), None]})
+    source.write_parquet(path)
+    frame, facts = read_export(path)
+    assert facts == {"format": "parquet"}
+    assert frame.collect().equals(source)
+    broken = tmp_path / "b.parquet"
+    broken.write_bytes(b"not parquet at all")
+    with pytest.raises(InputError, match="cannot be read as parquet"):
+        read_export(broken)
+    empty = tmp_path / "empty.parquet"
+    source.clear().write_parquet(empty)
+    with pytest.raises(InputError, match="no data rows"):
+        read_export(empty)
+
+
+# --- writing -------------------------------------------------------------------------------------
+
+
+def test_file_sha256(tmp_path: Path) -> None:
+    path = tmp_path / "x.bin"
+    data = os.urandom(3 * (1 << 20) + 17)  # more than one read chunk
+    path.write_bytes(data)
+    assert file_sha256(path) == hashlib.sha256(data).hexdigest()
+
+
+def test_atomic_path_renames_on_success(tmp_path: Path) -> None:
+    target = tmp_path / "out.txt"
+    with atomic_path(target) as temporary:
+        assert temporary.parent == tmp_path
+        assert temporary != target
+        temporary.write_text("done")
+        assert not target.exists()
+    assert target.read_text() == "done"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.txt"]
+
+
+def test_atomic_path_leaves_nothing_on_failure(tmp_path: Path) -> None:
+    target = tmp_path / "out.txt"
+
+    def fail_halfway() -> None:
+        with atomic_path(target) as temporary:
+            temporary.write_text("half")
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        fail_halfway()
+    assert list(tmp_path.iterdir()) == []
+    target.write_text("old")
+    with pytest.raises(RuntimeError):
+        fail_halfway()
+    assert target.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.txt"]
+
+
+def test_atomic_path_needs_the_folder(tmp_path: Path) -> None:
+    with (
+        pytest.raises(InputError, match="the output folder does not exist"),
+        atomic_path(tmp_path / "no" / "out.txt"),
+    ):
+        pass
+
+
+@pytest.mark.parametrize("lazy", [False, True])
+def test_write_parquet_stores_the_manifest(tmp_path: Path, lazy: bool) -> None:
+    frame = pl.DataFrame({"pseudonym": ["a" * 32, "b" * 32], "provider": ["P01", "P01"]})
+    path = tmp_path / "out.parquet"
+    written = manifest(input_sha256="f" * 64, extra={"note": "ø"})
+    write_parquet(frame.lazy() if lazy else frame, path, written)
+    assert pl.read_parquet(path).equals(frame)
+    assert read_manifest(path) == written
+    raw = pq.ParquetFile(path).metadata.metadata[schema.MANIFEST_KEY.encode()]
+    assert json.loads(raw) == json.loads(written.to_json())
+    assert [p.name for p in tmp_path.iterdir()] == ["out.parquet"]
+
+
+def test_write_parquet_failure_leaves_no_file(tmp_path: Path) -> None:
+    path = tmp_path / "out.parquet"
+    failing = pl.LazyFrame({"x": ["a"]}).select(pl.col("x").cast(pl.Int64, strict=True))
+    with pytest.raises(pl.exceptions.PolarsError):
+        write_parquet(failing, path, manifest())
+    assert list(tmp_path.iterdir()) == []
+
+
+# --- manifests -----------------------------------------------------------------------------------
+
+
+def test_manifest_json_round_trip() -> None:
+    written = manifest(field_issues={"cost": {"unreadable": 2}})
+    assert Manifest.from_json(written.to_json()) == written
+    # unknown fields from a newer factlab are ignored, not fatal
+    data = json.loads(written.to_json()) | {"future_field": 1}
+    assert Manifest.from_json(json.dumps(data)) == written
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("{", "not valid JSON"),
+        ("[]", "not a JSON object"),
+        ('{"format": "x"}', "lacks scheme, round, key_id, key_fingerprint, rows"),
+    ],
+)
+def test_malformed_manifests(text: str, reason: str) -> None:
+    with pytest.raises(InputError, match=reason):
+        Manifest.from_json(text, source="f.parquet")
+
+
+def test_read_manifest_of_foreign_files(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="file not found"):
+        read_manifest(tmp_path / "none.parquet")
+    text = tmp_path / "x.parquet"
+    text.write_text("hello")
+    with pytest.raises(InputError, match="not a Parquet file"):
+        read_manifest(text)
+    plain = tmp_path / "plain.parquet"
+    pl.DataFrame({"a": [1]}).write_parquet(plain)
+    with pytest.raises(InputError, match="no factlab manifest"):
+        read_manifest(plain)

@@ -1,0 +1,361 @@
+"""Tests of factlab.link and the ``factlab link`` command (synthetic data only)."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+from click.testing import CliRunner
+
+import factlab.cli.trusted  # noqa: F401  (registers the commands on factlab.cli.main)
+from factlab import schema
+from factlab.cli import main
+from factlab.errors import DataError, InputError, LinkError
+from factlab.io import file_sha256, write_parquet
+from factlab.link import SINGLE_STAGE_WARNING, link
+from factlab.manifest import Manifest, read_manifest
+
+FINGERPRINT = "fp-test-0001"
+
+
+def pseudonym(person: int) -> str:
+    """A 32-hex pseudonym for a synthetic person (test data only, no key involved)."""
+    return hashlib.sha256(f"synthetic-person-{person}".encode()).hexdigest()[:32]
+
+
+def provider_frame(
+    provider: str, people: list[int | None], statuses: list[str] | None = None, **fields: Any
+) -> pl.DataFrame:
+    """Rows of one provider: ``None`` in ``people`` is a row without a valid BSN."""
+    if statuses is None:
+        statuses = ["valid" if person is not None else "missing" for person in people]
+    columns: dict[str, Any] = {
+        "pseudonym": [pseudonym(person) if person is not None else None for person in people],
+        "bsn_status": pl.Series(statuses, dtype=schema.STATUS_DTYPE),
+        "provider": [provider] * len(people),
+    }
+    for name, values in fields.items():
+        dtype = schema.FIELD_DTYPES.get(name)
+        columns[name] = pl.Series(values, dtype=dtype) if dtype is not None else values
+    return pl.DataFrame(columns)
+
+
+def deliver(folder: Path, name: str, frame: pl.DataFrame, **overrides: Any) -> Path:
+    """Write ``frame`` as a provider file whose manifest tells the truth unless overridden."""
+    by_status = dict.fromkeys(schema.STATUSES, 0)
+    if "bsn_status" in frame.columns:
+        for status, rows in frame.group_by("bsn_status").len().iter_rows():
+            by_status[status] = rows
+    settings: dict[str, Any] = {
+        "format": schema.FORMAT_PSEUDONYMISED,
+        "scheme": schema.SCHEME,
+        "round": "2025",
+        "key_id": "round-2025",
+        "key_fingerprint": FINGERPRINT,
+        "rows": frame.height,
+        "rows_by_status": by_status,
+        "provider": frame["provider"][0],
+    }
+    settings.update(overrides)
+    path = folder / name
+    write_parquet(frame, path, Manifest(**settings))
+    return path
+
+
+@pytest.fixture
+def three(tmp_path: Path) -> list[Path]:
+    """Three providers with overlapping clients and different column sets."""
+    a = provider_frame(
+        "A",
+        [1, 2, 3, None],
+        ["valid", "valid", "valid", "missing"],
+        care_form=["ambulant", "ambulant", "verblijf", "ambulant"],
+        birth_year=[2010, 2012, None, 2015],
+        start_date=[date(2025, 1, 1), date(2025, 2, 1), None, date(2025, 3, 1)],
+    )
+    b = provider_frame(
+        "B",
+        [2, 4, None],
+        ["valid", "valid", "sentinel"],
+        municipality=["Assen", "Emmen", None],
+        cost=[100.0, 250.5, 10.0],
+    )
+    c = provider_frame("C", [1, 5], financing=["ZIN", "PGB"], domain=["ggz", "lvb"])
+    return [
+        deliver(tmp_path, "a.parquet", a),
+        deliver(tmp_path, "b.parquet", b),
+        deliver(tmp_path, "c.parquet", c),
+    ]
+
+
+def test_link_keeps_every_row_and_field(three: list[Path], tmp_path: Path) -> None:
+    out = tmp_path / "linked.parquet"
+    manifest = link(three, out)
+    linked = pl.read_parquet(out)
+
+    originals = [pl.read_parquet(path) for path in three]
+    assert linked.height == sum(frame.height for frame in originals) == manifest.rows == 9
+    expected_columns = [
+        "provider",
+        "pseudonym",
+        "bsn_status",
+        *[name for name in schema.FIELD_DTYPES if any(name in f.columns for f in originals)],
+    ]
+    assert linked.columns == expected_columns
+    for name, dtype in schema.FIELD_DTYPES.items():
+        if name in linked.columns:
+            assert linked.schema[name] == dtype, name
+    assert linked.schema["bsn_status"] == schema.STATUS_DTYPE
+    # Every input row is there, with its own values and null for fields it did not deliver.
+    for original in originals:
+        provider = original["provider"][0]
+        part = linked.filter(pl.col("provider") == provider)
+        assert part["pseudonym"].to_list() == original["pseudonym"].to_list()
+        for name in linked.columns:
+            if name in original.columns:
+                assert part[name].cast(pl.String).to_list() == (
+                    original[name].cast(pl.String).to_list()
+                )
+            else:
+                assert part[name].null_count() == part.height, (provider, name)
+
+
+def test_link_manifest(three: list[Path], tmp_path: Path) -> None:
+    out = tmp_path / "linked.parquet"
+    returned = link(three, out)
+    stored = read_manifest(out)
+    assert stored == returned
+    assert stored.format == schema.FORMAT_LINKED
+    assert stored.provider is None
+    assert (stored.scheme, stored.round, stored.key_id, stored.key_fingerprint, stored.stage) == (
+        schema.SCHEME,
+        "2025",
+        "round-2025",
+        FINGERPRINT,
+        1,
+    )
+    assert stored.rows_by_status == {
+        "valid": 7,
+        "missing": 1,
+        "sentinel": 1,
+        "bad_length": 0,
+        "non_digit": 0,
+        "checksum": 0,
+    }
+    assert [entry["provider"] for entry in stored.inputs] == ["A", "B", "C"]
+    for entry, path in zip(stored.inputs, three, strict=True):
+        source = read_manifest(path)
+        assert entry["sha256"] == file_sha256(path)
+        assert entry["rows"] == source.rows
+        assert entry["rows_by_status"] == source.rows_by_status
+        assert entry["created"] == source.created
+    assert stored.extra == {"stages": "single-stage", "warning": SINGLE_STAGE_WARNING}
+    assert stored.stage == 1
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("key_fingerprint", "fp-other-key"),
+        ("key_id", "round-2025-b"),
+        ("round", "2024"),
+        ("scheme", "factlab-hmac-sha256-v0"),
+        ("stage", 2),
+    ],
+)
+def test_link_refuses_mixed_keys_rounds_and_schemes(tmp_path: Path, field: str, value: Any) -> None:
+    first = deliver(tmp_path, "a.parquet", provider_frame("A", [1, 2]))
+    second = deliver(tmp_path, "b.parquet", provider_frame("B", [2, 3]), **{field: value})
+    out = tmp_path / "linked.parquet"
+    with pytest.raises(LinkError) as caught:
+        link([first, second], out)
+    message = str(caught.value)
+    assert field in message
+    assert "a.parquet" in message
+    assert "b.parquet" in message
+    if field in ("key_fingerprint", "key_id"):
+        assert FINGERPRINT not in message
+        assert str(value) not in message
+    assert not out.exists()
+    assert list(tmp_path.glob(".linked*")) == []
+
+
+def test_link_refuses_foreign_parquet(tmp_path: Path) -> None:
+    good = deliver(tmp_path, "a.parquet", provider_frame("A", [1]))
+    foreign = tmp_path / "foreign.parquet"
+    provider_frame("B", [2]).write_parquet(foreign)
+    out = tmp_path / "linked.parquet"
+    with pytest.raises(InputError, match=r"foreign\.parquet.*not a factlab file"):
+        link([good, foreign], out)
+    not_parquet = tmp_path / "text.parquet"
+    not_parquet.write_text("pseudonym,bsn_status\n")
+    with pytest.raises(InputError, match=r"text\.parquet.*not a Parquet file"):
+        link([good, not_parquet], out)
+    assert not out.exists()
+
+
+def test_link_refuses_other_factlab_formats(three: list[Path], tmp_path: Path) -> None:
+    linked = tmp_path / "linked.parquet"
+    link(three[:2], linked)
+    with pytest.raises(LinkError, match=r"linked\.parquet.*factlab-linked"):
+        link([three[2], linked], tmp_path / "again.parquet")
+    assert not (tmp_path / "again.parquet").exists()
+
+
+def test_link_refuses_duplicate_provider(tmp_path: Path) -> None:
+    first = deliver(tmp_path, "a-jan.parquet", provider_frame("A", [1, 2]))
+    other = deliver(tmp_path, "b.parquet", provider_frame("B", [3]))
+    second = deliver(tmp_path, "a-feb.parquet", provider_frame("A", [1, 2, 4]))
+    out = tmp_path / "linked.parquet"
+    with pytest.raises(LinkError, match=r"provider 'A' in \S*a-jan\.parquet, \S*a-feb\.parquet"):
+        link([first, other, second], out)
+    assert not out.exists()
+
+
+def test_link_replace_lets_later_delivery_supersede(tmp_path: Path) -> None:
+    first = deliver(tmp_path, "a-jan.parquet", provider_frame("A", [1, 2]))
+    other = deliver(tmp_path, "b.parquet", provider_frame("B", [3]))
+    second = deliver(tmp_path, "a-feb.parquet", provider_frame("A", [5, 6, 7]))
+    out = tmp_path / "linked.parquet"
+    manifest = link([first, other, second], out, replace=True)
+    linked = pl.read_parquet(out)
+    assert set(linked["pseudonym"].to_list()) == {pseudonym(person) for person in (3, 5, 6, 7)}
+    assert manifest.rows == linked.height == 4
+    assert [(entry["provider"], entry["file"]) for entry in manifest.inputs] == [
+        ("B", "b.parquet"),
+        ("A", "a-feb.parquet"),
+    ]
+    (superseded,) = manifest.extra["superseded"]
+    assert superseded["file"] == "a-jan.parquet"
+    assert superseded["provider"] == "A"
+    assert superseded["superseded_by"] == "a-feb.parquet"
+    assert superseded["sha256"] == file_sha256(first)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "reason"),
+    [
+        ({"rows": 4}, "has 3 rows, its manifest says 4"),
+        (
+            {"rows_by_status": {"valid": 3, "missing": 0}},
+            "has 2 rows with status valid, its manifest says 3",
+        ),
+        ({"provider": "Z"}, "name another provider"),
+    ],
+)
+def test_link_refuses_files_that_disagree_with_their_manifest(
+    tmp_path: Path, overrides: dict[str, Any], reason: str
+) -> None:
+    good = deliver(tmp_path, "b.parquet", provider_frame("B", [1]))
+    tampered = deliver(tmp_path, "a.parquet", provider_frame("A", [1, 2, None]), **overrides)
+    out = tmp_path / "linked.parquet"
+    with pytest.raises(LinkError, match=reason):
+        link([good, tampered], out)
+    assert not out.exists()
+
+
+def test_link_refuses_pseudonym_on_a_row_without_valid_bsn(tmp_path: Path) -> None:
+    frame = provider_frame("A", [1, 2], ["valid", "checksum"])
+    path = deliver(tmp_path, "a.parquet", frame)
+    with pytest.raises(LinkError, match="does not match their status"):
+        link([path], tmp_path / "linked.parquet")
+
+
+def test_link_refuses_malformed_pseudonyms_without_echoing_them(tmp_path: Path) -> None:
+    frame = provider_frame("A", [1]).with_columns(pl.lit("999993653").alias("pseudonym"))
+    path = deliver(tmp_path, "a.parquet", frame)
+    with pytest.raises(LinkError, match="not 32 hex characters") as caught:
+        link([path], tmp_path / "linked.parquet")
+    assert "999993653" not in str(caught.value)
+
+
+def test_link_refuses_missing_columns_and_wrong_dtypes(tmp_path: Path) -> None:
+    no_status = provider_frame("A", [1]).drop("bsn_status")
+    bad_year = provider_frame("B", [2]).with_columns(pl.lit("2010").alias("birth_year"))
+    paths = [
+        deliver(tmp_path, "a.parquet", no_status, rows_by_status={}),
+        deliver(tmp_path, "b.parquet", bad_year),
+    ]
+    with pytest.raises(LinkError) as caught:
+        link(paths, tmp_path / "linked.parquet")
+    message = str(caught.value)
+    assert "a.parquet: lacks column(s) bsn_status" in message
+    assert "b.parquet: column birth_year has dtype String" in message
+
+
+def test_link_harmonises_dtypes(tmp_path: Path) -> None:
+    wide = provider_frame("A", [1]).with_columns(
+        pl.lit(2011, dtype=pl.Int64).alias("birth_year"),
+        pl.lit(datetime(2025, 3, 4, 12, 0)).alias("start_date"),
+        pl.lit(12, dtype=pl.Int32).alias("cost"),
+    )
+    narrow = provider_frame("B", [2], birth_year=[2012])
+    out = tmp_path / "linked.parquet"
+    link([deliver(tmp_path, "a.parquet", wide), deliver(tmp_path, "b.parquet", narrow)], out)
+    linked = pl.read_parquet(out)
+    assert linked.schema["birth_year"] == pl.Int16
+    assert linked.schema["start_date"] == pl.Date
+    assert linked.schema["cost"] == pl.Float64
+    assert linked["birth_year"].to_list() == [2011, 2012]
+    assert linked["start_date"].to_list() == [date(2025, 3, 4), None]
+
+
+def test_link_reports_values_that_do_not_fit_without_echoing_them(tmp_path: Path) -> None:
+    huge = provider_frame("A", [1]).with_columns(pl.lit(70_000, dtype=pl.Int64).alias("birth_year"))
+    out = tmp_path / "linked.parquet"
+    with pytest.raises(DataError, match="canonical dtype") as caught:
+        link([deliver(tmp_path, "a.parquet", huge)], out)
+    assert "70000" not in str(caught.value)
+    assert not out.exists()
+
+
+def test_link_refuses_to_overwrite_an_input(three: list[Path]) -> None:
+    before = file_sha256(three[0])
+    with pytest.raises(LinkError, match="overwrite this input"):
+        link(three, three[0])
+    assert file_sha256(three[0]) == before
+
+
+def test_link_needs_files(tmp_path: Path) -> None:
+    with pytest.raises(LinkError, match="no input files"):
+        link([], tmp_path / "linked.parquet")
+
+
+def test_cli_link(three: list[Path], tmp_path: Path) -> None:
+    out = tmp_path / "linked.parquet"
+    result = CliRunner().invoke(main, ["link", *map(str, three), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert read_manifest(out).rows == 9
+    assert "linked 3 provider file(s), 9 rows" in result.stderr
+    assert result.stdout == ""
+
+
+def test_cli_link_refusal_exit_code_and_no_output(tmp_path: Path) -> None:
+    first = deliver(tmp_path, "a.parquet", provider_frame("A", [1]))
+    second = deliver(tmp_path, "b.parquet", provider_frame("B", [2]), round="2024")
+    out = tmp_path / "linked.parquet"
+    result = CliRunner().invoke(main, ["link", str(first), str(second), "--out", str(out)])
+    assert result.exit_code == LinkError.exit_code == 7
+    assert result.stderr.strip().startswith("factlab: error: cannot link")
+    assert not out.exists()
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["a.parquet", "b.parquet"]
+
+
+def test_cli_link_replace(tmp_path: Path) -> None:
+    first = deliver(tmp_path, "a-1.parquet", provider_frame("A", [1]))
+    second = deliver(tmp_path, "a-2.parquet", provider_frame("A", [2, 3]))
+    out = tmp_path / "linked.parquet"
+    runner = CliRunner()
+    refused = runner.invoke(main, ["link", str(first), str(second), "--out", str(out)])
+    assert refused.exit_code == 7
+    assert not out.exists()
+    accepted = runner.invoke(
+        main, ["link", str(first), str(second), "--out", str(out), "--replace"]
+    )
+    assert accepted.exit_code == 0, accepted.output
+    assert "superseded: a-1.parquet (provider A) by a-2.parquet" in accepted.stderr
+    assert read_manifest(out).rows == 2
