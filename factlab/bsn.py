@@ -30,12 +30,23 @@ _WEIGHTS: Final = (9, 8, 7, 6, 5, 4, 3, 2, -1)
 def _as_text(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
     """Integers become their digits; integral floats too (Excel stores numbers as floats)."""
     if dtype.is_integer():
-        # a negative number is not a BSN; its minus sign must not be stripped as a hyphen
-        return pl.when(expr < 0).then(pl.lit("x")).otherwise(expr.cast(pl.String))
+        # a negative number is not a BSN (its minus sign must not be stripped as a hyphen), and
+        # the number 0 is the sentinel 000000000 that lost all its zeros
+        return (
+            pl.when(expr < 0)
+            .then(pl.lit("x"))
+            .when(expr == 0)
+            .then(pl.lit(SENTINELS[0]))
+            .otherwise(expr.cast(pl.String))
+        )
+    if dtype.is_decimal():
+        return _as_text(expr.cast(pl.Float64), pl.Float64())
     if dtype.is_float():
         integral = expr.is_finite() & (expr == expr.round(0)) & (expr >= 0) & (expr < 1e10)
         return (
-            pl.when(integral)
+            pl.when(integral & (expr == 0))
+            .then(pl.lit(SENTINELS[0]))
+            .when(integral)
             .then(expr.cast(pl.Int64, strict=False).cast(pl.String))
             .when(expr.is_not_null())
             .then(pl.lit("x"))  # a fraction or a huge number: not a BSN, reported as non_digit

@@ -115,19 +115,31 @@ def sex_is_unknown_code(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
     return read_text(expr, dtype).str.to_lowercase().is_in(_SEX_UNKNOWN)
 
 
-def read_cost(expr: pl.Expr, dtype: pl.DataType, *, decimal_comma: bool) -> pl.Expr:
-    """Euros as Float64 from numbers or text such as ``€ 1.234,56`` (decimal comma) or ``1234.56``.
+def read_cost(expr: pl.Expr, dtype: pl.DataType, *, decimal_comma: bool | None) -> pl.Expr:
+    """Euros as Float64 from numbers or text such as ``€ 1.234,56`` or ``1,234.56``.
+
+    With ``decimal_comma`` True (Dutch files) ``,`` is the decimal separator and ``.`` groups
+    thousands; with False the reverse. With None each value decides by its last separator, and a
+    value with only dot-separated groups of three (``1.500``) is read as a decimal point.
 
     Example:
         >>> df = pl.DataFrame({"c": ["€ 1.234,56", "12,5", "1.500", "99.95", "", "n.v.t."]})
         >>> df.select(read_cost(pl.col("c"), pl.String(), decimal_comma=True)).to_series().to_list()
         [1234.56, 12.5, 1500.0, 99.95, None, None]
+        >>> df = pl.DataFrame({"c": ["1.234,56", "1,234.56", "12,5"]})
+        >>> df.select(read_cost(pl.col("c"), pl.String(), decimal_comma=None)).to_series().to_list()
+        [1234.56, 1234.56, 12.5]
     """
     if dtype.is_numeric():
         return expr.cast(pl.Float64)
     text = read_text(expr, dtype).str.replace_all(r"[€\s]|EUR", "")
     comma_decimal = text.str.replace_all(".", "", literal=True).str.replace(",", ".", literal=True)
-    if decimal_comma:
+    point_decimal = text.str.replace_all(",", "", literal=True)
+    if decimal_comma is None:
+        # the last separator written is the decimal one
+        last_is_comma = text.str.contains(r",[0-9]*$")
+        text = pl.when(last_is_comma).then(comma_decimal).otherwise(point_decimal)
+    elif decimal_comma:
         # "1.234" is a thousand in a Dutch file; "12.5" (no group of three) is twelve and a half
         thousands_only = text.str.contains(r"^-?\d{1,3}(\.\d{3})+$")
         text = (
@@ -136,5 +148,5 @@ def read_cost(expr: pl.Expr, dtype: pl.DataType, *, decimal_comma: bool) -> pl.E
             .otherwise(text)
         )
     else:
-        text = text.str.replace_all(",", "", literal=True)
+        text = point_decimal
     return text.cast(pl.Float64, strict=False)

@@ -126,7 +126,7 @@ class Key:
     key_id: str
     created: str
     scheme: str = schema.SCHEME
-    _secret: bytes = field(default=b"", compare=False)
+    _secret: bytes = field(default=b"")
     #: a link key cannot recompute the stage-1 fingerprint, so it carries it
     _fingerprint: str | None = field(default=None, compare=False)
 

@@ -162,7 +162,7 @@ def _plan(
     provider: str,
     mapping: ColumnMapping,
     source: str,
-    decimal_comma: bool,
+    decimal_comma: bool | None,
     fallback: tuple[str, ...] | None = None,
 ) -> _Plan:
     _check_provider(provider)
@@ -202,6 +202,9 @@ def _plan(
         outputs["birth_year"] = birth_year
         if year_src:
             unreadable("birth_year", birth_year, year_src)
+        elif "birth_date" in dates:
+            flag = dates["birth_date"].is_not_null() & birth_year.is_null()
+            issues.append(("birth_year", "out_of_range", flag))
 
     for name in ("sex",):
         if name in found:
@@ -213,6 +216,16 @@ def _plan(
             outputs[name] = expr
             unreadable(name, expr, src, sex_is_unknown_code(text, pl.String()))
 
+    clashes = sorted(set(mapping.constants) & set(found))
+    if clashes:
+        raise InputError(
+            f"{source}: "
+            + "; ".join(
+                f"constants.{name} is given, but the file has a {name} column "
+                f"({found[name]!r}); remove one of them"
+                for name in clashes
+            )
+        )
     texts: dict[str, pl.Expr] = {}
     for name in ("municipality", "domain", "financing", "care_form", "product_category"):
         if name in found:
@@ -356,7 +369,7 @@ def pseudonymise(
         provider=provider,
         mapping=mapping or ColumnMapping(),
         source="input",
-        decimal_comma=bool(mapping and mapping.decimal_comma),
+        decimal_comma=mapping.decimal_comma if mapping else None,
     )
     result = plan.frame.select(plan.columns)
     return result.collect(engine="streaming") if isinstance(frame, pl.DataFrame) else result
@@ -383,7 +396,7 @@ def pseudonymise_with_quality(
     """
     mapping = mapping or ColumnMapping()
     if decimal_comma is None:
-        decimal_comma = bool(mapping.decimal_comma)
+        decimal_comma = mapping.decimal_comma
     plan = _plan(
         frame.lazy(),
         key,
@@ -434,8 +447,8 @@ def pseudonymise_file(
         input_path, delimiter=mapping.delimiter, encoding=mapping.encoding, sheet=mapping.sheet
     )
     decimal_comma = mapping.decimal_comma
-    if decimal_comma is None:
-        decimal_comma = facts.get("delimiter") == ";"
+    if decimal_comma is None and facts.get("delimiter") == ";":
+        decimal_comma = True  # the Dutch CSV convention: ';' between fields, ',' in numbers
     result = pseudonymise_with_quality(
         raw,
         key,

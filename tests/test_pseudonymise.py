@@ -551,7 +551,7 @@ def test_comma_files_read_a_decimal_point(
     result = pseudonymise_file(path, round_key, provider="P01", out=tmp_path / "o.parquet")
     assert result.frame["cost"].to_list() == [1234.5, 99.95]
     assert result.manifest is not None
-    assert result.manifest.extra["decimal_comma"] is False
+    assert result.manifest.extra["decimal_comma"] is None  # each value's last separator decides
     # a mapping may say otherwise
     mapping = parse_mapping({"version": 1, "input": {"decimal_comma": True}})
     path = write_export("export2.csv", ["BSN,Kosten", '999993653,"1.234,50"'])
@@ -607,3 +607,34 @@ def test_the_default_mapping_is_recorded(round_key: Key, write_export: WriteExpo
     result = pseudonymise_file(path, round_key, provider="P1", out=path.with_suffix(".parquet"))
     assert result.manifest is not None
     assert result.manifest.extra["mapping"] == ColumnMapping().source
+
+
+def test_in_memory_dutch_costs_are_read_by_their_last_separator(round_key: Key) -> None:
+    export = pl.DataFrame(
+        {"bsn": ["999993653"] * 4, "kosten": ["1.234,56", "1,234.56", "12,5", "99.95"]}
+    )
+    out = pseudonymise(export, round_key, provider="P01")
+    assert out["cost"].to_list() == [1234.56, 1234.56, 12.5, 99.95]
+
+
+def test_a_constant_and_a_column_for_the_same_field_is_refused(round_key: Key) -> None:
+    export = pl.DataFrame({"bsn": ["999993653"], "financiering": ["ZVW"]})
+    mapping = parse_mapping({"version": 1, "constants": {"financing": "PGB"}})
+    with pytest.raises(InputError, match=r"constants\.financing is given, but the file has"):
+        pseudonymise(export, round_key, provider="P01", mapping=mapping)
+
+
+def test_decimal_bsn_column_is_read_as_its_digits(round_key: Key) -> None:
+    export = pl.DataFrame({"bsn": pl.Series([999993653, 0], dtype=pl.Decimal(12, 2))})
+    out = pseudonymise(export, round_key, provider="P01")
+    assert out["bsn_status"].to_list() == ["valid", "sentinel"]
+
+
+def test_a_birth_date_outside_the_plausible_years_is_reported(round_key: Key) -> None:
+    export = pl.DataFrame(
+        {"bsn": ["999993653", "999991723"], "geboortedatum": ["1850-01-01", "2012-05-05"]}
+    )
+    result = pseudonymise_with_quality(export, round_key, provider="P01")
+    assert result.frame["birth_year"].to_list() == [None, 2012]
+    assert result.quality.field_issues["birth_year"] == {"out_of_range": 1}
+    assert result.quality.example_rows["birth_year"]["out_of_range"] == [1]
