@@ -1,0 +1,185 @@
+"""Commands ``overlap``, ``flows`` and ``costs``: analyses of a linked file.
+
+Each writes one table as CSV, Parquet or JSON (chosen by the extension of ``--out``) together with
+metadata that says the figures are exact and for internal use: Parquet keeps it in the file's
+key-value metadata under ``factlab.analysis``, JSON as the ``metadata`` object beside ``rows``, and
+CSV in a sidecar file ``<out>.meta.json``. Files are written atomically: a failed command leaves
+nothing behind.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import date
+from pathlib import Path
+from typing import Any, Final
+
+import click
+import polars as pl
+
+from factlab import schema
+from factlab._version import __version__
+from factlab.cli import main
+from factlab.cli._common import guarded, info, progress
+from factlab.costs import DEFAULT_COST_DIMENSIONS, costs
+from factlab.errors import ConfigError
+from factlab.flows import DEFAULT_REPEAT_YEARS, flows
+from factlab.io import atomic_path
+from factlab.manifest import now_iso
+from factlab.overlap import overlap
+from factlab.periods import Period, parse_date, parse_period
+
+#: Parquet key-value metadata key of an analysis output.
+METADATA_KEY: Final = "factlab.analysis"
+_FORMATS: Final = {".csv": "csv", ".parquet": "parquet", ".json": "json"}
+
+_LINKED = click.argument("linked", type=click.Path(path_type=Path, dir_okay=False))
+_OUT = click.option(
+    "--out",
+    required=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Output file: .csv, .parquet or .json.",
+)
+_PERIOD = click.option("--period", help="Only rows in care in this period, e.g. 2025 or 2025H1.")
+_ON = click.option("--on", "on", help="Only rows in care on this reference date (YYYY-MM-DD).")
+
+
+def _output_format(out: Path) -> str:
+    kind = _FORMATS.get(out.suffix.lower())
+    if kind is None:
+        raise ConfigError(
+            "arguments", [f"--out: {out.name}: the extension must be .csv, .parquet or .json"]
+        )
+    return kind
+
+
+def _time(period: str | None, on: str | None) -> tuple[Period | None, date | None]:
+    return (
+        None if period is None else parse_period(period),
+        None if on is None else parse_date(on, what="--on"),
+    )
+
+
+def _write_table(table: pl.DataFrame, metadata: Mapping[str, Any], out: Path) -> None:
+    """Write ``table`` and its metadata to ``out`` in the format its extension names."""
+    kind = _output_format(out)
+    described = {
+        **metadata,
+        "columns": table.columns,
+        "rows_in_table": table.height,
+        "factlab_version": __version__,
+        "created": now_iso(),
+    }
+    text = json.dumps(described, sort_keys=True, ensure_ascii=False, indent=2)
+    if kind == "parquet":
+        with atomic_path(out) as temporary:
+            table.write_parquet(temporary, metadata={METADATA_KEY: text})
+    elif kind == "json":
+        document = {"metadata": described, "rows": table.to_dicts()}
+        with atomic_path(out) as temporary:
+            temporary.write_text(
+                json.dumps(document, ensure_ascii=False, indent=2, default=str), encoding="utf-8"
+            )
+    else:
+        sidecar = out.with_name(f"{out.name}.meta.json")
+        with atomic_path(out) as temporary, atomic_path(sidecar) as meta_temporary:
+            table.write_csv(temporary)
+            meta_temporary.write_text(text, encoding="utf-8")
+
+
+def _left_out(counts: Mapping[str, int], what: str) -> None:
+    total = sum(counts.values())
+    parts = ", ".join(f"{status} {rows:,}" for status, rows in counts.items() if rows)
+    detail = f" ({parts})" if parts else ""
+    info(f"{what}: {total:,} row(s) without a valid BSN left out{detail}")
+
+
+@main.command("overlap")
+@_LINKED
+@click.option(
+    "--by",
+    default=schema.PROVIDER,
+    show_default=True,
+    help="Dimension to compare, e.g. provider or care_form.",
+)
+@_PERIOD
+@_ON
+@_OUT
+@guarded
+def overlap_command(linked: Path, by: str, period: str | None, on: str | None, out: Path) -> None:
+    """Unique clients shared by each pair of providers (or values of --by) in LINKED."""
+    _output_format(out)
+    in_period, on_day = _time(period, on)
+    with progress("Counting overlap"):
+        result = overlap(linked, by=by, period=in_period, on=on_day)
+    _write_table(result.matrix, result.metadata(), out)
+    info(f"overlap: {len(result.unique_clients())} value(s) of {by}; wrote {out}")
+    _left_out(result.rows_without_valid_bsn, "overlap")
+
+
+@main.command("flows")
+@_LINKED
+@click.option("--from", "from_period", required=True, help="First period, e.g. 2024.")
+@click.option("--to", "to_period", required=True, help="Second period, e.g. 2025.")
+@click.option("--by", default=None, help="Also break down by this dimension, e.g. care_form.")
+@click.option(
+    "--repeat-years",
+    type=int,
+    default=DEFAULT_REPEAT_YEARS,
+    show_default=True,
+    help="Look-back of repeat use for trajectories started in the --to period.",
+)
+@click.option("--no-repeat", is_flag=True, help="Leave repeat use out (no care_form needed).")
+@_OUT
+@guarded
+def flows_command(
+    linked: Path,
+    from_period: str,
+    to_period: str,
+    by: str | None,
+    repeat_years: int,
+    no_repeat: bool,
+    out: Path,
+) -> None:
+    """Clients continuing, new and ended between two periods, and repeat use, in LINKED."""
+    _output_format(out)
+    first, second = parse_period(from_period), parse_period(to_period)
+    with progress("Counting flows"):
+        result = flows(
+            linked, first, second, by=by, repeat_years=None if no_repeat else repeat_years
+        )
+    _write_table(result.table, result.metadata(), out)
+    total = result.table.row(0, named=True)
+    info(
+        f"flows {first.label} -> {second.label}: {total['continuing']:,} continuing, "
+        f"{total['new']:,} new, {total['ended']:,} ended; wrote {out}"
+    )
+    for name, counts in result.rows_without_valid_bsn.items():
+        _left_out(counts, f"flows ({name})")
+
+
+@main.command("costs")
+@_LINKED
+@click.option(
+    "--by",
+    multiple=True,
+    default=DEFAULT_COST_DIMENSIONS,
+    show_default=True,
+    help="Dimension to break costs down by (repeatable).",
+)
+@_PERIOD
+@_ON
+@_OUT
+@guarded
+def costs_command(
+    linked: Path, by: tuple[str, ...], period: str | None, on: str | None, out: Path
+) -> None:
+    """Total cost and cost per unique client, overall and per provider and municipality."""
+    _output_format(out)
+    in_period, on_day = _time(period, on)
+    with progress("Summing costs"):
+        result = costs(linked, by=by, period=in_period, on=on_day)
+    _write_table(result.table, result.metadata(), out)
+    info(f"costs: {result.rows_null_cost:,} row(s) with a null cost; wrote {out}")
+    _left_out(result.rows_without_valid_bsn, "costs")
