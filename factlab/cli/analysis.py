@@ -20,8 +20,9 @@ import polars as pl
 
 from factlab import schema
 from factlab._version import __version__
+from factlab.audit import audited
 from factlab.cli import main
-from factlab.cli._common import guarded, info, progress
+from factlab.cli._common import audit_log_option, guarded, info, progress
 from factlab.costs import DEFAULT_COST_DIMENSIONS, costs
 from factlab.errors import ConfigError
 from factlab.flows import DEFAULT_REPEAT_YEARS, flows
@@ -106,14 +107,19 @@ def _left_out(counts: Mapping[str, int], what: str) -> None:
 @_PERIOD
 @_ON
 @_OUT
+@audit_log_option
 @guarded
-def overlap_command(linked: Path, by: str, period: str | None, on: str | None, out: Path) -> None:
+def overlap_command(
+    linked: Path, by: str, period: str | None, on: str | None, out: Path, audit_log: Path | None
+) -> None:
     """Unique clients shared by each pair of providers (or values of --by) in LINKED."""
     _output_format(out)
     in_period, on_day = _time(period, on)
-    with progress("Counting overlap"):
-        result = overlap(linked, by=by, period=in_period, on=on_day)
-    _write_table(result.matrix, result.metadata(), out)
+    arguments = {"by": by, "period": period, "on": on}
+    with audited("overlap", inputs=[linked], output=out, arguments=arguments, log=audit_log):
+        with progress("Counting overlap"):
+            result = overlap(linked, by=by, period=in_period, on=on_day)
+        _write_table(result.matrix, result.metadata(), out)
     info(f"overlap: {len(result.unique_clients())} value(s) of {by}; wrote {out}")
     _left_out(result.rows_without_valid_bsn, "overlap")
 
@@ -132,6 +138,7 @@ def overlap_command(linked: Path, by: str, period: str | None, on: str | None, o
 )
 @click.option("--no-repeat", is_flag=True, help="Leave repeat use out (no care_form needed).")
 @_OUT
+@audit_log_option
 @guarded
 def flows_command(
     linked: Path,
@@ -141,15 +148,18 @@ def flows_command(
     repeat_years: int,
     no_repeat: bool,
     out: Path,
+    audit_log: Path | None,
 ) -> None:
     """Clients continuing, new and ended between two periods, and repeat use, in LINKED."""
     _output_format(out)
     first, second = parse_period(from_period), parse_period(to_period)
-    with progress("Counting flows"):
-        result = flows(
-            linked, first, second, by=by, repeat_years=None if no_repeat else repeat_years
-        )
-    _write_table(result.table, result.metadata(), out)
+    arguments = {"from": from_period, "to": to_period, "by": by, "repeat_years": repeat_years}
+    with audited("flows", inputs=[linked], output=out, arguments=arguments, log=audit_log):
+        with progress("Counting flows"):
+            result = flows(
+                linked, first, second, by=by, repeat_years=None if no_repeat else repeat_years
+            )
+        _write_table(result.table, result.metadata(), out)
     total = result.table.row(0, named=True)
     info(
         f"flows {first.label} -> {second.label}: {total['continuing']:,} continuing, "
@@ -171,15 +181,23 @@ def flows_command(
 @_PERIOD
 @_ON
 @_OUT
+@audit_log_option
 @guarded
 def costs_command(
-    linked: Path, by: tuple[str, ...], period: str | None, on: str | None, out: Path
+    linked: Path,
+    by: tuple[str, ...],
+    period: str | None,
+    on: str | None,
+    out: Path,
+    audit_log: Path | None,
 ) -> None:
     """Total cost and cost per unique client, overall and per provider and municipality."""
     _output_format(out)
     in_period, on_day = _time(period, on)
-    with progress("Summing costs"):
-        result = costs(linked, by=by, period=in_period, on=on_day)
-    _write_table(result.table, result.metadata(), out)
+    arguments = {"by": list(by), "period": period, "on": on}
+    with audited("costs", inputs=[linked], output=out, arguments=arguments, log=audit_log):
+        with progress("Summing costs"):
+            result = costs(linked, by=by, period=in_period, on=on_day)
+        _write_table(result.table, result.metadata(), out)
     info(f"costs: {result.rows_null_cost:,} row(s) with a null cost; wrote {out}")
     _left_out(result.rows_without_valid_bsn, "costs")
