@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import importlib
 import json
 import stat
 import struct
@@ -18,7 +19,6 @@ from click.testing import CliRunner
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
 import factlab.cli.seal  # registers the commands on `main`
-import factlab.seal as seal_module
 from factlab import schema
 from factlab.audit import read_audit_log
 from factlab.cli import main
@@ -44,6 +44,10 @@ assert factlab.cli.seal  # imported for its side effect
 
 _TEST_KEY = b"factlab-test-key-not-a-real-one-"
 PASSPHRASE = "correct horse battery staple"
+
+# `factlab.seal` is also the name of the function the package exports, so the module is
+# looked up by name rather than by attribute.
+seal_module = importlib.import_module("factlab.seal")
 
 
 def _elfproef(number: int) -> bool:
