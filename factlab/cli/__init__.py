@@ -22,7 +22,17 @@ def main() -> None:
 
 
 # Command modules register their commands on `main` when imported.
-_COMMAND_MODULES: tuple[str, ...] = ("keys", "seal", "steward", "trusted", "protect", "estimate", "analysis", "synth", "demo")
+_COMMAND_MODULES: tuple[str, ...] = (
+    "keys",
+    "seal",
+    "steward",
+    "trusted",
+    "protect",
+    "estimate",
+    "analysis",
+    "synth",
+    "demo",
+)
 
 for _name in _COMMAND_MODULES:
     importlib.import_module(f"factlab.cli.{_name}")
