@@ -25,7 +25,7 @@ Example:
 from __future__ import annotations
 
 from factlab._version import __version__
-from factlab.corrections import Estimate, corrections_2014, estimate, load_corrections
+from factlab.corrections import corrections_2014, load_corrections
 from factlab.costs import CostResult, costs
 from factlab.counts import CountResult, count, write_counts
 from factlab.disclosure import ProtectedTable, Protection, load_rules, preset, protect
@@ -37,6 +37,7 @@ from factlab.errors import (
     KeyFileError,
     LinkError,
 )
+from factlab.estimation import Estimate, estimate
 from factlab.fallback import FallbackReport, fallback_report
 from factlab.flows import FlowResult, RepeatResult, flows, repeat_use
 from factlab.keys import Key, load_key, new_round_key, write_key
@@ -52,14 +53,13 @@ from factlab.pseudonymise import (
     pseudonymise_file,
     second_stage,
 )
-from factlab.seal import (
+from factlab.recipients import (
     load_recipient_private,
     load_recipient_public,
     new_recipient,
-    seal,
-    unseal,
     write_recipient,
 )
+from factlab.seal import seal, unseal
 
 __all__ = [
     "ColumnMapping",

@@ -24,6 +24,14 @@ SENTINELS: Final = ("000000000", "999999999")
 #: Written-form separators: white space (Unicode, so the no-break space of spreadsheets too), dot,
 #: hyphen.
 _SEPARATORS: Final = r"[\s.\-]"
+# The same characters one by one: every code point with the Unicode White_Space property (what
+# the regex class \s matches), then dot and hyphen. A literal multi-pattern replace removes them
+# twice as fast as the regex.
+_SEPARATOR_CHARS: Final = (
+    *"\t\n\x0b\x0c\r \x85\xa0\u1680",
+    *(chr(code) for code in range(0x2000, 0x200B)),
+    *"\u2028\u2029\u202f\u205f\u3000.-",
+)
 _WEIGHTS: Final = (9, 8, 7, 6, 5, 4, 3, 2, -1)
 
 
@@ -69,8 +77,24 @@ def canonical_bsn(expr: pl.Expr, dtype: pl.DataType | None = None) -> pl.Expr:
     dtype = dtype or pl.String()
     text = _as_text(expr, dtype)
     if not dtype.is_integer():
-        text = text.str.replace_all(_SEPARATORS, "")
+        text = text.str.replace_many(list(_SEPARATOR_CHARS), [""] * len(_SEPARATOR_CHARS))
     return pl.when(text.str.len_bytes() == 8).then(pl.lit("0") + text).otherwise(text)
+
+
+def _passes(number: pl.Expr) -> pl.Expr:
+    """True where a number below 10^9 (its nine digits zero-padded) passes the elfproef."""
+    # The last weight -1 is taken as 10 (equal mod 11), so the sum stays an unsigned number
+    # and the arithmetic runs on UInt32, about a third faster than on Int64.
+    weights = (*_WEIGHTS[:-1], 10)
+    total = pl.sum_horizontal(
+        number // 10 ** (8 - position) % 10 * weight for position, weight in enumerate(weights)
+    )
+    return total % 11 == 0
+
+
+def _nine_digit_number(canonical: pl.Expr, nine_digits: pl.Expr) -> pl.Expr:
+    """The value of a nine-digit string as UInt32 (it always fits); null elsewhere."""
+    return pl.when(nine_digits).then(canonical.cast(pl.UInt32, strict=False))
 
 
 def elfproef(canonical: pl.Expr) -> pl.Expr:
@@ -81,13 +105,9 @@ def elfproef(canonical: pl.Expr) -> pl.Expr:
         >>> pl.select(elfproef(pl.lit(s))).to_series().to_list()
         [True, False, None, None]
     """
-    number = canonical.cast(pl.Int64, strict=False)
-    total = pl.sum_horizontal(
-        [(number // 10 ** (8 - position) % 10) * weight for position, weight in enumerate(_WEIGHTS)]
-    )
+    nine_digits = canonical.str.contains(r"(?-u)^[0-9]{9}$")
     # sum_horizontal skips nulls, so without this guard a null or non-digit value "passes"
-    nine_digits = canonical.str.contains(r"^[0-9]{9}$")
-    return pl.when(nine_digits).then(total % 11 == 0)
+    return pl.when(nine_digits).then(_passes(_nine_digit_number(canonical, nine_digits)))
 
 
 def bsn_status(canonical: pl.Expr) -> pl.Expr:
@@ -98,16 +118,22 @@ def bsn_status(canonical: pl.Expr) -> pl.Expr:
         >>> pl.select(bsn_status(pl.lit(s))).to_series().to_list()
         ['valid', 'missing', 'sentinel', 'bad_length', 'non_digit', 'checksum']
     """
+    # One digit test and one number per row; the number, not the string, is compared with the
+    # sentinels and checked.
+    all_digits = canonical.str.contains(r"(?-u)^[0-9]+$")
+    nine_digits = all_digits & (canonical.str.len_bytes() == 9)
+    number = _nine_digit_number(canonical, nine_digits)
+    sentinel = (number == int(SENTINELS[0])) | (number == int(SENTINELS[1]))
     status = (
         pl.when(canonical.is_null() | (canonical == ""))
         .then(pl.lit("missing"))
-        .when(~canonical.str.contains(r"^[0-9]+$"))
+        .when(~all_digits)
         .then(pl.lit("non_digit"))
-        .when(canonical.str.len_bytes() != 9)
+        .when(~nine_digits)
         .then(pl.lit("bad_length"))
-        .when(canonical.is_in(SENTINELS))
+        .when(sentinel)
         .then(pl.lit("sentinel"))
-        .when(~elfproef(canonical))
+        .when(~_passes(number))
         .then(pl.lit("checksum"))
         .otherwise(pl.lit("valid"))
     )

@@ -1,20 +1,45 @@
-"""The only module that touches files: exports in (CSV, Excel, Parquet), Parquet out, atomically."""
+"""The only module that touches files: exports in (CSV, Excel, Parquet), Parquet out, atomically.
+
+Besides provider exports and factlab Parquet files it reads TOML configuration files, and reads
+and writes result tables (counts, protected tables, analyses) with their metadata: as CSV with a
+``<name>.meta.json`` sidecar, as Parquet with the metadata in the file's key-value metadata, or as
+one JSON document.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
+import json
 import os
 import tempfile
-from collections.abc import Iterator
+import tomllib
+from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any, Final
 
 import polars as pl
 
-from factlab.errors import InputError
+from factlab import schema
+from factlab.errors import ConfigError, InputError
 from factlab.manifest import Manifest
 
-__all__ = ["atomic_path", "file_sha256", "write_parquet"]
+__all__ = [
+    "TABLE_FORMATS",
+    "atomic_path",
+    "export_format",
+    "file_sha256",
+    "parse_toml",
+    "read_export",
+    "read_table",
+    "read_toml",
+    "sidecar_path",
+    "write_exclusive",
+    "write_json",
+    "write_parquet",
+    "write_table",
+]
 
 _HASH_CHUNK = 1 << 20
 
@@ -57,6 +82,51 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
         with contextlib.suppress(FileNotFoundError):
             temporary.unlink()
         raise
+
+
+def write_exclusive(path: str | Path, payload: bytes, *, mode: int, force: bool = False) -> None:
+    """Write ``payload`` to a file with permissions ``mode``, all or nothing, made for key files.
+
+    The bytes reach the disk (fsync) before the file appears under its name, and its mode is set
+    before a byte is written. Unless ``force``, an existing file is never overwritten, not even
+    one made while this one was being written.
+
+    Raises:
+        FileExistsError: ``path`` exists and ``force`` is not set (nothing is written).
+        InputError: the folder does not exist.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "secret.key"
+        >>> write_exclusive(path, b"x", mode=0o600)
+        >>> oct(path.stat().st_mode & 0o777)
+        '0o600'
+    """
+    path = Path(path)
+    if not path.parent.is_dir():
+        raise InputError(f"{path}: the output folder does not exist")
+    descriptor, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    temporary = Path(name)
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            os.fchmod(handle.fileno(), mode)
+            handle.write(payload)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if force:
+            os.replace(temporary, path)
+            return
+        try:
+            # link() refuses an existing target, so a file made meanwhile is never overwritten.
+            os.link(temporary, path)
+        except FileExistsError:
+            raise FileExistsError(errno.EEXIST, "file exists", str(path)) from None
+        except OSError:  # a file system without hard links: fall back to check-then-rename
+            if path.exists():
+                raise FileExistsError(errno.EEXIST, "file exists", str(path)) from None
+            os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
 
 
 def write_parquet(frame: pl.DataFrame | pl.LazyFrame, path: str | Path, manifest: Manifest) -> None:
@@ -176,3 +246,197 @@ def read_export(
     if frame.height == 0:
         raise InputError(f"{path}: the file has no data rows")
     return frame.lazy(), facts
+
+
+#: File name extensions of result tables, see :func:`write_table`.
+TABLE_FORMATS: Final = (".csv", ".parquet", ".json")
+# Parquet key-value metadata keys of result tables start with this (the manifest's does too).
+_TABLE_METADATA_PREFIX: Final = "factlab."
+
+
+def _table_suffix(path: Path, what: str) -> str:
+    suffix = path.suffix.lower()
+    if suffix not in TABLE_FORMATS:
+        raise InputError(
+            f"{path}: unsupported {what} format {suffix!r} (use {', '.join(TABLE_FORMATS)})"
+        )
+    return suffix
+
+
+def sidecar_path(path: str | Path) -> Path:
+    """Where the metadata of a CSV table is kept: ``<name>.meta.json`` beside it.
+
+    Example:
+        >>> sidecar_path("out/cells.csv").as_posix()
+        'out/cells.csv.meta.json'
+    """
+    path = Path(path)
+    return path.with_name(f"{path.name}.meta.json")
+
+
+def write_table(
+    frame: pl.DataFrame, path: str | Path, metadata: Mapping[str, Any], metadata_key: str
+) -> list[Path]:
+    """Write a result table and its metadata atomically; the format follows the extension.
+
+    ``.csv``: the table, and beside it ``<name>.meta.json`` holding the metadata; ``.parquet``:
+    the table with the metadata as JSON under ``metadata_key`` in its key-value metadata;
+    ``.json``: ``{"metadata": ..., "rows": [...]}``. On any error nothing is written.
+
+    Returns:
+        The files written.
+
+    Raises:
+        InputError: the extension is not .csv, .parquet or .json, or the folder does not exist.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> out = pathlib.Path(tempfile.mkdtemp()) / "table.csv"
+        >>> frame = pl.DataFrame({"care_form": ["ambulant"], "unique_clients": [12]})
+        >>> [p.name for p in write_table(frame, out, {"exact": True}, "factlab.example")]
+        ['table.csv', 'table.csv.meta.json']
+        >>> read_table(out)[1]
+        {'exact': True}
+    """
+    path = Path(path)
+    suffix = _table_suffix(path, "table")
+    text = json.dumps(metadata, sort_keys=True, ensure_ascii=False, indent=2)
+    if suffix == ".csv":
+        sidecar = sidecar_path(path)
+        with atomic_path(path) as temporary, atomic_path(sidecar) as temporary_sidecar:
+            frame.write_csv(temporary)
+            temporary_sidecar.write_text(text + "\n", encoding="utf-8")
+        return [path, sidecar]
+    if suffix == ".json":
+        write_json(path, {"metadata": metadata, "rows": frame.to_dicts()})
+    else:
+        with atomic_path(path) as temporary:
+            frame.write_parquet(temporary, metadata={metadata_key: text})
+    return [path]
+
+
+def write_json(path: str | Path, document: Any) -> None:
+    """Write ``document`` atomically as indented UTF-8 JSON (values JSON lacks, such as dates,
+    as text).
+
+    Example:
+        >>> import tempfile, pathlib, datetime
+        >>> out = pathlib.Path(tempfile.mkdtemp()) / "truth.json"
+        >>> write_json(out, {"reference_date": datetime.date(2013, 1, 1), "gemeente": "Súdwest"})
+        >>> out.read_text(encoding="utf-8").splitlines()[1]
+        '  "reference_date": "2013-01-01",'
+    """
+    text = json.dumps(document, indent=2, ensure_ascii=False, default=str) + "\n"
+    with atomic_path(path) as temporary:
+        temporary.write_text(text, encoding="utf-8")
+
+
+def _unwrap(document: Any) -> dict[str, Any]:
+    """The metadata in a sidecar or Parquet entry: the object itself, or its ``metadata``."""
+    if not isinstance(document, dict):
+        return {}
+    inner = document.get("metadata")
+    return dict(inner) if isinstance(inner, dict) else document
+
+
+def read_table(path: str | Path, *, what: str = "table") -> tuple[pl.DataFrame, dict[str, Any]]:
+    """Read a result table and its metadata, as :func:`write_table` and ``factlab count`` write.
+
+    CSV is read as text (an empty field is null: a margin or a suppressed value), its metadata
+    from the sidecar if there is one. Parquet metadata is the entry under a ``factlab.`` key of
+    its key-value metadata (not the manifest). JSON is ``{"metadata": ..., "rows": [...]}`` or a
+    bare list of rows. Where the stored object holds a ``metadata`` object (as ``factlab count``
+    writes it, beside a ``summary``), that is the metadata. A table without metadata gets ``{}``.
+
+    Args:
+        path: a .csv, .parquet or .json file.
+        what: what the table is, for error messages (e.g. ``counts``).
+
+    Raises:
+        InputError: unsupported extension, file missing or unreadable, or JSON without rows.
+
+    Example:
+        >>> read_table("missing.csv")  # doctest: +IGNORE_EXCEPTION_DETAIL
+        Traceback (most recent call last):
+        factlab.errors.InputError: missing.csv: file not found
+    """
+    path = Path(path)
+    suffix = _table_suffix(path, what)
+    if not path.is_file():
+        raise InputError(f"{path}: file not found")
+    try:
+        if suffix == ".csv":
+            # Dimension values such as product categories look numeric: every column is text.
+            frame = pl.read_csv(path, infer_schema=False)
+            sidecar = sidecar_path(path)
+            stored = json.loads(sidecar.read_text("utf-8")) if sidecar.is_file() else {}
+            return frame, _unwrap(stored)
+        if suffix == ".parquet":
+            entries = pl.read_parquet_metadata(path)
+            keys = [
+                key
+                for key in entries
+                if key.startswith(_TABLE_METADATA_PREFIX) and key != schema.MANIFEST_KEY
+            ]
+            stored = json.loads(entries[keys[0]]) if keys else {}
+            return pl.read_parquet(path), _unwrap(stored)
+        document = json.loads(path.read_text("utf-8"))
+        rows = document.get("rows") if isinstance(document, dict) else document
+        if not isinstance(rows, list):
+            raise InputError(
+                f"{path}: no table rows (a table in JSON needs a list of rows under 'rows'; "
+                "factlab count writes one with --by)"
+            )
+        metadata = document.get("metadata") if isinstance(document, dict) else None
+        return pl.from_dicts(rows, infer_schema_length=None), _unwrap(metadata)
+    except InputError:
+        raise
+    except Exception as exc:  # readers raise many types; the message names file and reason only
+        raise InputError(f"{path}: cannot read the {what} file ({type(exc).__name__})") from None
+
+
+def parse_toml(data: bytes, *, source: str, what: str = "file") -> dict[str, Any]:
+    """The document in the bytes of a TOML configuration file.
+
+    Raises:
+        InputError: the bytes are not UTF-8 text.
+        ConfigError: they are not valid TOML (the error's source is ``source``).
+
+    Example:
+        >>> parse_toml(b'version = 1\\n[columns]\\nbsn = "BSN"\\n', source="mapping.toml")
+        {'version': 1, 'columns': {'bsn': 'BSN'}}
+    """
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InputError(f"{source}: {what} is not UTF-8 text") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(source, [f"file: not valid TOML ({exc})"]) from None
+
+
+def read_toml(path: str | Path, *, what: str = "file") -> dict[str, Any]:
+    """The document in a TOML configuration file (a mapping, corrections, disclosure rules).
+
+    Args:
+        path: the file.
+        what: what the file is, for error messages (e.g. ``mapping file``).
+
+    Raises:
+        InputError: the file is missing, unreadable or not UTF-8 text.
+        ConfigError: it is not valid TOML (the error's source is the path).
+
+    Example:
+        >>> read_toml("rules.toml", what="rules file")  # doctest: +IGNORE_EXCEPTION_DETAIL
+        Traceback (most recent call last):
+        factlab.errors.InputError: rules.toml: rules file not found
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: {what} not found")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read the {what} ({type(exc).__name__})") from None
+    return parse_toml(data, source=str(path), what=what)

@@ -28,26 +28,24 @@ it carry the same fingerprint, and a link key carries it too so linking can chec
 Key files are JSON. Their secret is either stored as is (the file must then be guarded like the key
 itself; it is written with mode 0600) or sealed with a passphrase: Argon2id (memory-hard) derives a
 key-encryption key, AES-256-GCM encrypts the secret, and the file's header is the associated
-data, so the header cannot be altered without the passphrase check failing.
+data, so the header cannot be altered without the passphrase check failing (see
+:mod:`factlab._keyfile`).
 """
 
 from __future__ import annotations
 
-import base64
 import json
-import os
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Final, Literal
 
-from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from factlab import schema
+from factlab._keyfile import is_locked, lock, read_document, unlock, write_document
 from factlab.errors import KeyFileError
 from factlab.manifest import now_iso
 
@@ -63,22 +61,9 @@ KeyKind = Literal["round", "provider", "link"]
 
 SECRET_BYTES: Final = 32
 KEY_FILE_VERSION: Final = 1
-#: Argon2id parameters for passphrase-protected key files (stored in every file).
-ARGON2_MEMORY_KIB: Final = 64 * 1024
-ARGON2_ITERATIONS: Final = 3
-ARGON2_LANES: Final = 4
-_MIN_PASSPHRASE_LENGTH: Final = 8
-
-
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
-
-
-def _unb64(text: str, *, source: str, name: str) -> bytes:
-    try:
-        return base64.b64decode(text.encode("ascii"), validate=True)
-    except (ValueError, UnicodeEncodeError) as exc:
-        raise KeyFileError(f"{source}: field {name!r} is not valid base64") from exc
+# Where the secret is stored, as is or passphrase-protected.
+_PLAIN_FIELD: Final = "secret"
+_SEALED_FIELD: Final = "ciphertext"
 
 
 def hkdf(secret: bytes, label: str, length: int = SECRET_BYTES) -> bytes:
@@ -239,13 +224,25 @@ def _header(key: Key) -> dict[str, Any]:
     }
 
 
-def _associated_data(header: dict[str, Any], protection: dict[str, Any]) -> bytes:
-    return json.dumps({"header": header, "protection": protection}, sort_keys=True).encode()
+def _associated_data(document: Mapping[str, Any]) -> bytes:
+    header = {name: document[name] for name in _HEADER_FIELDS}
+    return json.dumps(
+        {"header": header, "protection": document["protection"]}, sort_keys=True
+    ).encode()
 
 
-def _kek(passphrase: str, salt: bytes, memory: int, iterations: int, lanes: int) -> bytes:
-    kdf = Argon2id(salt=salt, length=32, iterations=iterations, lanes=lanes, memory_cost=memory)
-    return kdf.derive(passphrase.encode("utf-8"))
+def _protect(document: Mapping[str, Any], secret: bytes, passphrase: str | None) -> dict[str, Any]:
+    # Key files hash the passphrase as typed (no Unicode normalisation), as they always have:
+    # normalising now would lock out a file whose passphrase has decomposed accents.
+    return lock(
+        document,
+        secret,
+        passphrase,
+        plain_field=_PLAIN_FIELD,
+        sealed_field=_SEALED_FIELD,
+        associated_data=_associated_data,
+        normalise=False,
+    )
 
 
 def write_key(
@@ -272,47 +269,15 @@ def write_key(
     path = Path(path)
     if path.exists() and not force:
         raise KeyFileError(f"{path}: file exists (use --force to overwrite)")
-    header = _header(key)
-    document: dict[str, Any] = dict(header)
-    if passphrase is None:
-        document["protection"] = {"method": "none"}
-        document["secret"] = _b64(key._secret)
-    else:
-        if len(passphrase) < _MIN_PASSPHRASE_LENGTH:
-            raise KeyFileError(
-                f"passphrase too short: at least {_MIN_PASSPHRASE_LENGTH} characters"
-            )
-        salt, nonce = secrets.token_bytes(16), secrets.token_bytes(12)
-        protection = {
-            "method": "argon2id+aes-256-gcm",
-            "salt": _b64(salt),
-            "nonce": _b64(nonce),
-            "memory_kib": ARGON2_MEMORY_KIB,
-            "iterations": ARGON2_ITERATIONS,
-            "lanes": ARGON2_LANES,
-        }
-        kek = _kek(passphrase, salt, ARGON2_MEMORY_KIB, ARGON2_ITERATIONS, ARGON2_LANES)
-        sealed = AESGCM(kek).encrypt(nonce, key._secret, _associated_data(header, protection))
-        document["protection"] = protection
-        document["ciphertext"] = _b64(sealed)
-    payload = (json.dumps(document, indent=2, sort_keys=True) + "\n").encode()
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(payload)
-        os.chmod(temporary, 0o600)
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
+    document = _protect(_header(key), key._secret, passphrase)
+    write_document(path, document, mode=0o600, force=force)
 
 
 def read_key_header(path: str | Path) -> dict[str, Any]:
     """Read a key file's non-secret header (kind, round, key id, fingerprint, protection)."""
     document = _read_document(Path(path))
     header = {name: document[name] for name in _HEADER_FIELDS}
-    header["protected"] = document["protection"].get("method") != "none"
+    header["protected"] = is_locked(document)
     return header
 
 
@@ -328,13 +293,8 @@ _HEADER_FIELDS: Final = (
 
 
 def _read_document(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        raise KeyFileError(f"{path}: key file not found")
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise KeyFileError(f"{path}: not a factlab key file (unreadable or not JSON)") from exc
-    if not isinstance(document, dict) or "factlab_key_file" not in document:
+    document = read_document(path, "key file")
+    if "factlab_key_file" not in document:
         raise KeyFileError(f"{path}: not a factlab key file")
     if document["factlab_key_file"] != KEY_FILE_VERSION:
         raise KeyFileError(f"{path}: unsupported key file version")
@@ -369,35 +329,15 @@ def load_key(path: str | Path, *, passphrase: str | None = None) -> Key:
     """
     path = Path(path)
     document = _read_document(path)
-    header = {name: document[name] for name in _HEADER_FIELDS}
-    protection = document["protection"]
-    method = protection.get("method")
-    if method == "none":
-        secret = _unb64(str(document.get("secret", "")), source=str(path), name="secret")
-    elif method == "argon2id+aes-256-gcm":
-        if passphrase is None:
-            raise KeyFileError(
-                f"{path}: the key file is passphrase-protected; a passphrase is needed"
-            )
-        try:
-            salt = _unb64(protection["salt"], source=str(path), name="protection.salt")
-            nonce = _unb64(protection["nonce"], source=str(path), name="protection.nonce")
-            sealed = _unb64(str(document["ciphertext"]), source=str(path), name="ciphertext")
-            kek = _kek(
-                passphrase,
-                salt,
-                int(protection["memory_kib"]),
-                int(protection["iterations"]),
-                int(protection["lanes"]),
-            )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise KeyFileError(f"{path}: damaged key file (protection parameters)") from exc
-        try:
-            secret = AESGCM(kek).decrypt(nonce, sealed, _associated_data(header, protection))
-        except InvalidTag:
-            raise KeyFileError(f"{path}: wrong passphrase or damaged key file") from None
-    else:
-        raise KeyFileError(f"{path}: unknown key protection method")
+    secret = unlock(
+        document,
+        passphrase,
+        source=str(path),
+        plain_field=_PLAIN_FIELD,
+        sealed_field=_SEALED_FIELD,
+        associated_data=_associated_data,
+        normalise=False,
+    )
     if len(secret) != SECRET_BYTES:
         raise KeyFileError(f"{path}: damaged key file (secret has the wrong length)")
     key = Key(

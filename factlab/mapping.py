@@ -38,7 +38,6 @@ Example mapping (``version`` is required)::
 
 from __future__ import annotations
 
-import tomllib
 import unicodedata
 from collections.abc import Iterable
 from collections.abc import Mapping as MappingABC
@@ -49,6 +48,7 @@ from typing import Any, Final
 
 from factlab import schema
 from factlab.errors import ConfigError, InputError
+from factlab.io import read_toml
 
 __all__ = ["ColumnMapping", "load_mapping", "resolve_columns"]
 
@@ -282,15 +282,7 @@ def load_mapping(path: str | Path) -> ColumnMapping:
         ConfigError: the file is not valid TOML or the mapping is invalid (all problems at once).
     """
     path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: mapping file not found")
-    try:
-        document = tomllib.loads(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{path}: mapping file is not UTF-8 text") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(str(path), [f"not valid TOML ({exc})"]) from exc
-    return parse_mapping(document, source=str(path))
+    return parse_mapping(read_toml(path, what="mapping file"), source=str(path))
 
 
 def resolve_columns(

@@ -175,6 +175,15 @@ def _plan(
 
     outputs: dict[str, pl.Expr] = {}
     issues: list[tuple[str, str, pl.Expr]] = []
+    # Every parsed field becomes a column of its own, computed once, and the outputs and the
+    # quality flags refer to that column. Polars does not reliably share a sub-expression used
+    # in several places, and the date readers were evaluated up to four times per row.
+    stages: tuple[dict[str, pl.Expr], ...] = ({}, {})
+
+    def once(stage: int, name: str, expr: pl.Expr) -> pl.Expr:
+        column = f"_parsed_{name}"
+        stages[stage][column] = expr
+        return pl.col(column)
 
     def present(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
         return read_text(expr, dtype).is_not_null()
@@ -190,7 +199,9 @@ def _plan(
         if name in found:
             src = found[name]
             formats = (mapping.date_formats[name],) if name in mapping.date_formats else None
-            expr = read_date(pl.col(src), source_schema[src], formats or DEFAULT_DATE_FORMATS)
+            expr = once(
+                0, name, read_date(pl.col(src), source_schema[src], formats or DEFAULT_DATE_FORMATS)
+            )
             dates[name] = expr
             unreadable(name, expr, src)
 
@@ -198,7 +209,11 @@ def _plan(
         year_src = found.get("birth_year")
         year_expr = read_text(pl.col(year_src), source_schema[year_src]) if year_src else None
         latest = datetime.now(UTC).year + 1
-        birth_year = read_birth_year(year_expr, dates.get("birth_date"), latest_year=latest)
+        birth_year = once(
+            1,
+            "birth_year",
+            read_birth_year(year_expr, dates.get("birth_date"), latest_year=latest),
+        )
         outputs["birth_year"] = birth_year
         if year_src:
             unreadable("birth_year", birth_year, year_src)
@@ -209,10 +224,14 @@ def _plan(
     for name in ("sex",):
         if name in found:
             src = found[name]
-            text = apply_value_map(
-                read_text(pl.col(src), source_schema[src]), mapping.values.get(name, {})
+            text = once(
+                0,
+                f"{name}_text",
+                apply_value_map(
+                    read_text(pl.col(src), source_schema[src]), mapping.values.get(name, {})
+                ),
             )
-            expr = read_sex(text, pl.String())
+            expr = once(1, name, read_sex(text, pl.String()))
             outputs[name] = expr
             unreadable(name, expr, src, sex_is_unknown_code(text, pl.String()))
 
@@ -230,8 +249,12 @@ def _plan(
     for name in ("municipality", "domain", "financing", "care_form", "product_category"):
         if name in found:
             src = found[name]
-            texts[name] = apply_value_map(
-                read_text(pl.col(src), source_schema[src]), mapping.values.get(name, {})
+            texts[name] = once(
+                0,
+                name,
+                apply_value_map(
+                    read_text(pl.col(src), source_schema[src]), mapping.values.get(name, {})
+                ),
             )
         elif name in mapping.constants:
             texts[name] = pl.lit(mapping.constants[name], dtype=pl.String)
@@ -256,7 +279,9 @@ def _plan(
 
     if "cost" in found:
         src = found["cost"]
-        cost = read_cost(pl.col(src), source_schema[src], decimal_comma=decimal_comma)
+        cost = once(
+            0, "cost", read_cost(pl.col(src), source_schema[src], decimal_comma=decimal_comma)
+        )
         outputs["cost"] = cost
         unreadable("cost", cost, src)
 
@@ -294,10 +319,20 @@ def _plan(
     else:
         ordered_all = [schema.PSEUDONYM, schema.STATUS, schema.PROVIDER]
     flags = [flag.fill_null(False).alias(f"_issue_{i}") for i, (_, _, flag) in enumerate(issues)]
-    planned = frame.with_row_index(_ROW, offset=1).select(pl.col(_ROW), *selected, *flags)
+    planned = frame.with_row_index(_ROW, offset=1)
+    for stage in stages:
+        if stage:
+            planned = planned.with_columns(expr.alias(name) for name, expr in stage.items())
+    planned = planned.select(pl.col(_ROW), *selected, *flags)
     columns = [*ordered_all, *ordered]
     issue_list = [(name, reason, f"_issue_{i}") for i, (name, reason, _) in enumerate(issues)]
     return _Plan(planned, columns, issue_list)
+
+
+def _first_rows(frame: pl.DataFrame, condition: pl.Expr) -> list[int]:
+    """Row numbers of the first rows meeting ``condition`` (only the row column is filtered)."""
+    rows = frame.select(pl.col(_ROW).filter(condition).head(_EXAMPLE_ROWS)).to_series()
+    return [int(row) for row in rows]
 
 
 def _quality(frame: pl.DataFrame, plan: _Plan) -> Quality:
@@ -312,21 +347,20 @@ def _quality(frame: pl.DataFrame, plan: _Plan) -> Quality:
         for (name, reason, flag), total in zip(plan.issues, sums, strict=True):
             if total:
                 field_issues.setdefault(name, {})[reason] = int(total)
-                rows = frame.filter(pl.col(flag)).head(_EXAMPLE_ROWS)[_ROW].to_list()
+                rows = _first_rows(frame, pl.col(flag))
                 example_rows.setdefault(name, {})[reason] = rows
     for name in schema.STATUSES:
         if name != "valid" and by_status[name]:
-            rows = frame.filter(status == name).head(_EXAMPLE_ROWS)[_ROW].to_list()
+            rows = _first_rows(frame, pl.col(schema.STATUS) == name)
             example_rows.setdefault("bsn", {})[name] = rows
-    pseudonyms = frame[schema.PSEUDONYM].drop_nulls()
-    counts = pseudonyms.value_counts()
+    counts = frame[schema.PSEUDONYM].drop_nulls().value_counts()
     duplicate_rows = int(counts.filter(pl.col("count") > 1)["count"].sum()) if len(counts) else 0
     return Quality(
         rows=frame.height,
         rows_by_status=by_status,
         field_issues=field_issues,
         example_rows=example_rows,
-        distinct_pseudonyms=pseudonyms.n_unique(),
+        distinct_pseudonyms=counts.height,
         duplicate_pseudonym_rows=duplicate_rows,
     )
 

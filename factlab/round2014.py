@@ -34,18 +34,14 @@ import numpy.typing as npt
 import polars as pl
 
 from factlab.errors import DataError
-from factlab.synth import (
+from factlab.synth_bsn import bsns_in_test_range, render_rows
+from factlab.synth_config import (
     DRENTHE_MUNICIPALITIES,
     DRENTHE_POPULATION,
     OUT_OF_REGION_MUNICIPALITIES,
-    ExportForm,
     Messiness,
-    ProviderExport,
-    SynthResult,
-    bsns_in_test_range,
-    render_rows,
-    write_exports,
 )
+from factlab.synth_write import ExportForm, ProviderExport, SynthResult, write_exports
 
 __all__ = [
     "CELLS_2014",

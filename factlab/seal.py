@@ -1,7 +1,8 @@
 """Sealed files: a pseudonymised Parquet file encrypted for the trusted party alone.
 
-The trusted party makes a recipient key pair (X25519) and hands out the public half (``NAME.pub``).
-A provider seals its pseudonymised file with it; only the holder of the private half can open it.
+The trusted party makes a recipient key pair (X25519, :mod:`factlab.recipients`) and hands out
+the public half (``NAME.pub``). A provider seals its pseudonymised file with it; only the holder
+of the private half can open it.
 
 Layout of a sealed file::
 
@@ -21,20 +22,17 @@ file, so linking still checks the manifest's key fingerprint (see ``docs/sealed-
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import hashlib
 import io
 import json
 import os
-import re
 import secrets
 import shutil
 import struct
 import tempfile
-import unicodedata
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Final
 
@@ -42,22 +40,24 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hpke
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
-from cryptography.hazmat.primitives.serialization import (
-    Encoding,
-    NoEncryption,
-    PrivateFormat,
-    PublicFormat,
-)
 
 from factlab import schema
 from factlab._version import __version__
 from factlab.errors import InputError, KeyFileError
 from factlab.io import atomic_path
 from factlab.manifest import Manifest, now_iso, read_manifest
+from factlab.recipients import (
+    RecipientPrivateKey,
+    RecipientPublicKey,
+    load_recipient_private,
+    load_recipient_public,
+    new_recipient,
+    recipient_is_protected,
+    write_recipient,
+)
 
+# The recipient keys live in factlab.recipients; their names are importable from here too.
 __all__ = [
     "RecipientPrivateKey",
     "RecipientPublicKey",
@@ -78,18 +78,7 @@ __all__ = [
 
 MAGIC: Final = b"factlab-sealed-v1\n"
 SEALED_FORMAT: Final = "factlab-sealed"
-PUBLIC_FORMAT: Final = "factlab-recipient-public"
-PRIVATE_FORMAT: Final = "factlab-recipient-private"
-#: Suffixes of the two key files written by :func:`write_recipient`.
-PUBLIC_SUFFIX: Final = ".pub"
-PRIVATE_SUFFIX: Final = ".recipient.key"
 CHUNK_SIZE: Final = 1 << 20
-#: Argon2id parameters for passphrase-protected private keys (stored in every file).
-ARGON2_MEMORY_KIB: Final = 64 * 1024
-ARGON2_ITERATIONS: Final = 3
-ARGON2_LANES: Final = 4
-MIN_PASSPHRASE_LENGTH: Final = 8
-
 _SUITE: Final = hpke.Suite(hpke.KEM.X25519, hpke.KDF.HKDF_SHA256, hpke.AEAD.AES_256_GCM)
 _SUITE_NAME: Final = {
     "kem": "DHKEM(X25519, HKDF-SHA256)",
@@ -99,342 +88,16 @@ _SUITE_NAME: Final = {
 }
 _WRAP_INFO: Final = b"factlab-sealed-v1 file key\x00"
 _CHUNK_LABEL: Final = b"factlab-sealed-v1 chunk\x00"
-_KEY_ID_LABEL: Final = b"factlab-recipient-v1\x00"
 _TAG: Final = 16
 _LENGTH: Final = struct.Struct(">I")
 # Bounds on what a header may claim, so a crafted file cannot make us allocate without limit.
 _MAX_HEADER: Final = 1 << 20
 _MAX_WRAPPED: Final = 4096
 _CHUNK_RANGE: Final = (1 << 10, 1 << 26)
-_ARGON2_LIMITS: Final = {"memory_kib": (8 * 1024, 4 << 20), "iterations": (1, 64), "lanes": (1, 64)}
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-
-
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
-
-
-def _unb64(value: Any, *, source: str, name: str) -> bytes:
-    try:
-        return base64.b64decode(str(value).encode("ascii"), validate=True)
-    except (ValueError, UnicodeEncodeError) as exc:
-        raise KeyFileError(f"{source}: field {name!r} is not valid base64") from exc
 
 
 def _canonical(document: dict[str, Any]) -> bytes:
     return json.dumps(document, sort_keys=True, separators=(",", ":")).encode("utf-8")
-
-
-def _key_id(public_bytes: bytes) -> str:
-    digest = hashlib.sha256(_KEY_ID_LABEL + public_bytes).hexdigest()[:32]
-    return "-".join(digest[i : i + 4] for i in range(0, 32, 4))
-
-
-# --------------------------------------------------------------------------- recipient keys
-
-
-@dataclass(frozen=True)
-class RecipientPublicKey:
-    """The trusted party's public sealing key, as handed out to providers.
-
-    Attributes:
-        name: recipient name (also the key file's stem).
-        key_id: fingerprint of the public key (128 bits, hex in groups); compare it out of band.
-        public_bytes: the raw 32-byte X25519 public key.
-    """
-
-    name: str
-    key_id: str
-    public_bytes: bytes = field(repr=False)
-
-    def x25519(self) -> X25519PublicKey:
-        """The key as a ``cryptography`` object."""
-        return X25519PublicKey.from_public_bytes(self.public_bytes)
-
-
-@dataclass(frozen=True, eq=False)
-class RecipientPrivateKey:
-    """The trusted party's private opening key. Its secret never appears in ``repr``.
-
-    Example:
-        >>> private, public = new_recipient("ttp")
-        >>> private.key_id == public.key_id and "secret" not in repr(private)
-        True
-    """
-
-    name: str
-    key_id: str
-    secret: X25519PrivateKey = field(repr=False)
-
-    @property
-    def public(self) -> RecipientPublicKey:
-        """The matching public key."""
-        return _public_of(self.name, self.secret)
-
-
-def _public_of(name: str, secret: X25519PrivateKey) -> RecipientPublicKey:
-    raw = secret.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
-    return RecipientPublicKey(name=name, key_id=_key_id(raw), public_bytes=raw)
-
-
-def _check_name(name: str) -> str:
-    if not _NAME.match(name):
-        raise KeyFileError(
-            "recipient name must be 1-64 letters, digits, '.', '_' or '-', starting with a "
-            "letter or digit (it becomes the key file's name)"
-        )
-    return name
-
-
-def new_recipient(name: str) -> tuple[RecipientPrivateKey, RecipientPublicKey]:
-    """Make a new recipient key pair (X25519) from the operating system's CSPRNG.
-
-    Raises:
-        KeyFileError: the name is not a safe file name.
-
-    Example:
-        >>> private, public = new_recipient("ttp-2026")
-        >>> public.name, len(public.public_bytes)
-        ('ttp-2026', 32)
-    """
-    secret = X25519PrivateKey.generate()
-    public = _public_of(_check_name(name), secret)
-    return RecipientPrivateKey(name=name, key_id=public.key_id, secret=secret), public
-
-
-def _kek(passphrase: str, salt: bytes, memory_kib: int, iterations: int, lanes: int) -> bytes:
-    # NFC so a passphrase typed on another system (composed vs decomposed accents) still fits.
-    text = unicodedata.normalize("NFC", passphrase).encode("utf-8")
-    kdf = Argon2id(salt=salt, length=32, iterations=iterations, lanes=lanes, memory_cost=memory_kib)
-    return kdf.derive(text)
-
-
-def _public_document(public: RecipientPublicKey, created: str) -> dict[str, Any]:
-    return {
-        "format": PUBLIC_FORMAT,
-        "version": 1,
-        "name": public.name,
-        "algorithm": "X25519",
-        "key_id": public.key_id,
-        "public_key": _b64(public.public_bytes),
-        "created": created,
-        "factlab_version": __version__,
-    }
-
-
-def _private_document(
-    private: RecipientPrivateKey, passphrase: str | None, created: str
-) -> dict[str, Any]:
-    document = {**_public_document(private.public, created), "format": PRIVATE_FORMAT}
-    raw = private.secret.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
-    if passphrase is None:
-        document["protection"] = {"method": "none"}
-        document["private_key"] = _b64(raw)
-        return document
-    if len(passphrase) < MIN_PASSPHRASE_LENGTH:
-        raise KeyFileError(f"passphrase too short: at least {MIN_PASSPHRASE_LENGTH} characters")
-    salt, nonce = secrets.token_bytes(16), secrets.token_bytes(12)
-    document["protection"] = {
-        "method": "argon2id+aes-256-gcm",
-        "salt": _b64(salt),
-        "nonce": _b64(nonce),
-        "memory_kib": ARGON2_MEMORY_KIB,
-        "iterations": ARGON2_ITERATIONS,
-        "lanes": ARGON2_LANES,
-    }
-    kek = _kek(passphrase, salt, ARGON2_MEMORY_KIB, ARGON2_ITERATIONS, ARGON2_LANES)
-    # The whole document except the ciphertext is the associated data: no field can change.
-    document["encrypted_private_key"] = _b64(AESGCM(kek).encrypt(nonce, raw, _canonical(document)))
-    return document
-
-
-def _write_new(path: Path, payload: bytes, *, mode: int, force: bool) -> None:
-    """Write ``payload`` with ``mode``, all or nothing, never over a file unless ``force``."""
-    if not path.parent.is_dir():
-        raise InputError(f"{path}: the output folder does not exist")
-    descriptor, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    temporary = Path(name)
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            os.fchmod(handle.fileno(), mode)
-            handle.write(payload)
-            handle.flush()
-            os.fsync(handle.fileno())
-        if force:
-            os.replace(temporary, path)
-            return
-        try:
-            # link() refuses an existing target, so a file made meanwhile is never overwritten.
-            os.link(temporary, path)
-        except FileExistsError:
-            raise KeyFileError(f"{path}: file exists (use --force to overwrite)") from None
-        except OSError:  # a file system without hard links: fall back to check-then-rename
-            if path.exists():
-                raise KeyFileError(f"{path}: file exists (use --force to overwrite)") from None
-            os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
-
-
-def write_recipient(
-    private: RecipientPrivateKey,
-    folder: str | Path,
-    *,
-    passphrase: str | None = None,
-    force: bool = False,
-) -> tuple[Path, Path]:
-    """Write ``NAME.recipient.key`` (mode 0600) and ``NAME.pub`` into ``folder``.
-
-    Args:
-        private: the key pair to store (the public half is derived from it).
-        folder: an existing folder.
-        passphrase: when given (at least 8 characters), the private key is sealed with
-            Argon2id + AES-256-GCM.
-        force: overwrite existing files; without it an existing file is refused and nothing
-            is written.
-
-    Returns:
-        The paths of the private and the public key file.
-
-    Raises:
-        KeyFileError: a file exists (without ``force``) or the passphrase is too short.
-        InputError: the folder does not exist.
-
-    Example:
-        >>> import tempfile
-        >>> private, _ = new_recipient("ttp")
-        >>> secret_path, public_path = write_recipient(private, tempfile.mkdtemp())
-        >>> oct(secret_path.stat().st_mode & 0o777), public_path.name
-        ('0o600', 'ttp.pub')
-    """
-    folder = Path(folder)
-    private_path = folder / f"{private.name}{PRIVATE_SUFFIX}"
-    public_path = folder / f"{private.name}{PUBLIC_SUFFIX}"
-    if not force:
-        existing = [str(path) for path in (private_path, public_path) if path.exists()]
-        if existing:
-            raise KeyFileError(f"{', '.join(existing)}: file exists (use --force to overwrite)")
-    created = now_iso()
-    private_document = _private_document(private, passphrase, created)
-    private_text = json.dumps(private_document, indent=2, sort_keys=True)
-    public_text = json.dumps(_public_document(private.public, created), indent=2, sort_keys=True)
-    _write_new(private_path, (private_text + "\n").encode(), mode=0o600, force=force)
-    try:
-        _write_new(public_path, (public_text + "\n").encode(), mode=0o644, force=force)
-    except BaseException:
-        private_path.unlink(missing_ok=True)
-        raise
-    return private_path, public_path
-
-
-def _read_key_document(path: Path, expected: str) -> dict[str, Any]:
-    if not path.is_file():
-        raise KeyFileError(f"{path}: key file not found")
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise KeyFileError(f"{path}: not a factlab recipient key file (not JSON)") from exc
-    if not isinstance(document, dict) or document.get("format") != expected:
-        kind = "public" if expected == PUBLIC_FORMAT else "private"
-        raise KeyFileError(f"{path}: not a factlab recipient {kind} key file")
-    if document.get("version") != 1 or document.get("algorithm") != "X25519":
-        raise KeyFileError(f"{path}: unsupported recipient key version or algorithm")
-    missing = [name for name in ("name", "key_id", "public_key") if name not in document]
-    if missing:
-        raise KeyFileError(f"{path}: damaged key file (missing {', '.join(missing)})")
-    return document
-
-
-def load_recipient_public(path: str | Path) -> RecipientPublicKey:
-    """Load a recipient's public key file (``NAME.pub``) and check its key id.
-
-    Raises:
-        KeyFileError: missing, not a public key file, or damaged (key id does not match).
-
-    Example:
-        >>> import tempfile
-        >>> private, public = new_recipient("ttp")
-        >>> _, public_path = write_recipient(private, tempfile.mkdtemp())
-        >>> load_recipient_public(public_path) == public
-        True
-    """
-    path = Path(path)
-    document = _read_key_document(path, PUBLIC_FORMAT)
-    raw = _unb64(document["public_key"], source=str(path), name="public_key")
-    if len(raw) != 32 or _key_id(raw) != document["key_id"]:
-        raise KeyFileError(f"{path}: damaged key file (key id does not match the public key)")
-    return RecipientPublicKey(name=str(document["name"]), key_id=_key_id(raw), public_bytes=raw)
-
-
-def recipient_is_protected(path: str | Path) -> bool:
-    """Whether a recipient private key file needs a passphrase."""
-    document = _read_key_document(Path(path), PRIVATE_FORMAT)
-    protection = document.get("protection")
-    return not (isinstance(protection, dict) and protection.get("method") == "none")
-
-
-def _decrypt_private(path: Path, document: dict[str, Any], passphrase: str | None) -> bytes:
-    protection = document.get("protection")
-    if not isinstance(protection, dict):
-        raise KeyFileError(f"{path}: damaged key file (field 'protection')")
-    if protection.get("method") == "none":
-        return _unb64(document.get("private_key", ""), source=str(path), name="private_key")
-    if protection.get("method") != "argon2id+aes-256-gcm":
-        raise KeyFileError(f"{path}: unknown key protection method")
-    if passphrase is None:
-        raise KeyFileError(f"{path}: the key file is passphrase-protected; a passphrase is needed")
-    try:
-        numbers = {name: int(protection[name]) for name in _ARGON2_LIMITS}
-    except (KeyError, TypeError, ValueError) as exc:
-        raise KeyFileError(f"{path}: damaged key file (protection parameters)") from exc
-    for name, (low, high) in _ARGON2_LIMITS.items():
-        if not low <= numbers[name] <= high:
-            raise KeyFileError(f"{path}: damaged key file (protection.{name} out of range)")
-    salt = _unb64(protection.get("salt", ""), source=str(path), name="protection.salt")
-    nonce = _unb64(protection.get("nonce", ""), source=str(path), name="protection.nonce")
-    sealed = _unb64(
-        document.get("encrypted_private_key", ""), source=str(path), name="encrypted_private_key"
-    )
-    if len(nonce) != 12 or not salt:
-        raise KeyFileError(f"{path}: damaged key file (protection parameters)")
-    kek = _kek(passphrase, salt, numbers["memory_kib"], numbers["iterations"], numbers["lanes"])
-    associated = {
-        name: value for name, value in document.items() if name != "encrypted_private_key"
-    }
-    try:
-        return AESGCM(kek).decrypt(nonce, sealed, _canonical(associated))
-    except InvalidTag:
-        raise KeyFileError(f"{path}: wrong passphrase or damaged key file") from None
-
-
-def load_recipient_private(path: str | Path, passphrase: str | None = None) -> RecipientPrivateKey:
-    """Load a recipient's private key file; a protected one needs its passphrase.
-
-    Raises:
-        KeyFileError: missing, not a private key file, damaged, passphrase missing or wrong.
-
-    Example:
-        >>> import tempfile
-        >>> private, _ = new_recipient("ttp")
-        >>> path, _ = write_recipient(private, tempfile.mkdtemp(), passphrase="correct horse")
-        >>> load_recipient_private(path, "correct horse").key_id == private.key_id
-        True
-    """
-    path = Path(path)
-    document = _read_key_document(path, PRIVATE_FORMAT)
-    raw = _decrypt_private(path, document, passphrase)
-    try:
-        secret = X25519PrivateKey.from_private_bytes(raw)
-    except ValueError:
-        raise KeyFileError(f"{path}: damaged key file (private key has the wrong length)") from None
-    name = str(document["name"])
-    public = _public_of(name, secret)
-    if public.key_id != document["key_id"] or _b64(public.public_bytes) != document["public_key"]:
-        raise KeyFileError(f"{path}: damaged key file (key id does not match the private key)")
-    return RecipientPrivateKey(name=name, key_id=public.key_id, secret=secret)
-
-
-# --------------------------------------------------------------------------- sealed files
 
 
 @dataclass(frozen=True)

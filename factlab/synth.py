@@ -7,40 +7,52 @@ Excel, Parquet; Dutch or English column names; Dutch dates and decimal commas; B
 spaces, hyphens or stored as numbers). Messiness is switched on per kind, and the result says
 exactly how many rows of each BSN status every file holds, so tests can check the steward.
 
-BSNs come from the test range 999900000–999999999 (the 9,091 numbers there that pass the
-elfproef) when the number of clients allows. Larger runs draw proef-valid numbers from the whole
-nine-digit space; those are random numbers with no data of any real person attached. Such draws
-never start with ``00``: a number stored as an integer then loses at most one leading zero, which
-the steward restores (an eight-digit number gets one leading zero), so no generated value depends
-on how a reader treats shorter numbers.
+This module draws the clients, providers and episodes and ties the parts together: the config
+and its messiness (:mod:`factlab.synth_config`), BSNs and their written forms
+(:mod:`factlab.synth_bsn`), and writing the files (:mod:`factlab.synth_write`). Their public
+names are importable from here.
 
 Everything is vectorised (NumPy and Polars), and the same seed gives the same bytes.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass
-from datetime import date, datetime
+from collections.abc import Callable, Sequence
+from datetime import date
 from pathlib import Path
-from types import MappingProxyType
-from typing import Any, Final, Literal
+from typing import Final
 
 import numpy as np
 import numpy.typing as npt
 import polars as pl
-from xlsxwriter import Workbook
 
-from factlab import schema
-from factlab.errors import ConfigError
-from factlab.io import atomic_path
 from factlab.periods import parse_period
+from factlab.synth_bsn import TEST_RANGE_CLIENTS, bsns_in_test_range, draw_bsns, render_rows
+from factlab.synth_config import (
+    DRENTHE_MUNICIPALITIES,
+    DRENTHE_POPULATION,
+    OUT_OF_REGION_MUNICIPALITIES,
+    Messiness,
+    SynthConfig,
+)
+from factlab.synth_write import (
+    COLUMN_NAMES,
+    SEX_CODES,
+    ExportForm,
+    GroundTruth,
+    ProviderExport,
+    SynthResult,
+    write_export,
+    write_exports,
+)
 
 __all__ = [
+    "COLUMN_NAMES",
     "DRENTHE_MUNICIPALITIES",
     "DRENTHE_POPULATION",
     "OUT_OF_REGION_MUNICIPALITIES",
+    "SEX_CODES",
+    "TEST_RANGE_CLIENTS",
     "ExportForm",
     "GroundTruth",
     "Messiness",
@@ -57,82 +69,6 @@ __all__ = [
 ]
 
 IntArray = npt.NDArray[np.int64]
-
-#: Drenthe's twelve municipalities.
-DRENTHE_MUNICIPALITIES: Final = (
-    "Aa en Hunze",
-    "Assen",
-    "Borger-Odoorn",
-    "Coevorden",
-    "De Wolden",
-    "Emmen",
-    "Hoogeveen",
-    "Meppel",
-    "Midden-Drenthe",
-    "Noordenveld",
-    "Tynaarlo",
-    "Westerveld",
-)
-#: Rough populations (thousands): Emmen and Assen deliver most clients, as in reality.
-DRENTHE_POPULATION: Final = (
-    25.5,
-    67.0,
-    26.0,
-    35.5,
-    24.0,
-    108.0,
-    55.0,
-    33.0,
-    33.0,
-    31.0,
-    33.0,
-    19.0,
-)
-#: Neighbouring municipalities outside Drenthe; the first exercises Windows-1252 characters.
-OUT_OF_REGION_MUNICIPALITIES: Final = ("Súdwest-Fryslân", "Ooststellingwerf", "Hardenberg")
-
-#: The 9,091 numbers of the test range that pass the elfproef are enough for this many clients.
-TEST_RANGE_CLIENTS: Final = 9091
-#: An Excel sheet holds this many data rows below its header.
-XLSX_MAX_ROWS: Final = 1_048_575
-_FILE_FORMATS: Final = ("csv", "xlsx", "parquet")
-_ENCODINGS: Final = ("utf-8", "utf-8-sig", "cp1252")
-_BSN_STYLES: Final = ("plain", "dots", "spaces", "hyphens")
-_CSV_CHUNK: Final = 500_000
-# Excel files embed their creation time; a fixed one keeps the bytes reproducible.
-_XLSX_CREATED: Final = datetime(2000, 1, 1)
-_WEIGHTS: Final = (9, 8, 7, 6, 5, 4, 3, 2)
-_STATUS_INDEX: Final = {status: index for index, status in enumerate(schema.STATUSES)}
-
-# Column names per field in each naming style: canonical, English, Dutch, another Dutch.
-_NAMES: Final = {
-    "bsn": ("bsn", "BSN", "BSN", "BSN cliënt"),
-    "birth_date": ("birth_date", "Birth date", "Geboortedatum", "geboorte_datum"),
-    "birth_year": ("birth_year", "Birth year", "Geboortejaar", "geboorte-jaar"),
-    "sex": ("sex", "Sex", "Geslacht", "geslacht"),
-    "municipality": ("municipality", "Municipality", "Woongemeente", "gemeente"),
-    "domain": ("domain", "Domain", "Domein", "domein"),
-    "financing": ("financing", "Financing", "Financieringsstroom", "financiering"),
-    "care_form": ("care_form", "Care form", "Zorgvorm", "zorg vorm"),
-    "product_category": (
-        "product_category",
-        "Product category",
-        "Productcategorie",
-        "product-categorie",
-    ),
-    "start_date": ("start_date", "Start date", "Begindatum", "Start datum"),
-    "end_date": ("end_date", "End date", "Einddatum", "Eind datum"),
-    "cost": ("cost", "Cost", "Bedrag", "Kosten"),
-}
-#: Column names per naming style; the steward recognises all of them without a mapping.
-COLUMN_NAMES: Final[Mapping[str, Mapping[str, str]]] = MappingProxyType(
-    {
-        style: MappingProxyType({field: names[index] for field, names in _NAMES.items()})
-        for index, style in enumerate(("canonical", "english", "dutch", "dutch_alt"))
-    }
-)
-#: How sex is written: codes for male, female, other (unknown is always an empty cell).
-SEX_CODES: Final = (("M", "V", "X"), ("man", "vrouw", "X"), ("m", "f", "X"))
 
 # iJw product categories (JZ020): code, care form, domain, tariff per day, mean episode days.
 _PRODUCTS: Final[tuple[tuple[str, str, str, float, int], ...]] = (
@@ -163,351 +99,6 @@ _PROVIDER_KINDS: Final[dict[str, tuple[dict[str, float], str | None]]] = {
     "praktijk": ({"45": 3, "51": 2, "53": 1}, None),
 }
 _KIND_CYCLE: Final = ("jeugdhulp", "ggz", "gi", "lvb", "praktijk", "jeugdhulp", "ggz", "praktijk")
-
-
-@dataclass(frozen=True)
-class Messiness:
-    """Which kinds of mess the exports contain; everything is off by default.
-
-    Row rates are shares of all rows; provider shares are rounded to a number of providers.
-
-    Attributes:
-        missing: rows with an empty BSN.
-        sentinel: rows with ``000000000`` or ``999999999`` (only the latter where BSNs are numbers).
-        checksum: rows whose BSN fails the elfproef (one digit changed).
-        bad_length: rows whose BSN has 7 or 10 digits.
-        non_digit: rows whose BSN has a letter in it (not where BSNs are stored as numbers).
-        formatted: BSNs written with dots (``9999.93.653``), spaces or hyphens.
-        number_providers: share of providers that store the BSN as a number (leading zero lost).
-        no_bsn_provider: one provider (a GGZ provider) delivers no BSNs at all.
-        file_formats: file formats, dealt out over the providers.
-        csv_dialects: vary CSV delimiter (``;``, ``,``), encoding (UTF-8, UTF-8 with BOM,
-            Windows-1252 with CRLF line ends) and English column-name style.
-        dutch_names: share of providers with Dutch column names.
-        dutch_dates: share of providers writing dates as DD-MM-YYYY, DD/MM/YYYY or YYYYMMDD.
-        decimal_comma: ``;``-separated CSVs write costs with a decimal comma (``1.234,56``).
-        varied_fields: vary how sex is written (M/V, man/vrouw, m/f) and give some providers a
-            birth year instead of a birth date.
-
-    Example:
-        >>> Messiness.realistic().no_bsn_provider
-        True
-    """
-
-    missing: float = 0.0
-    sentinel: float = 0.0
-    checksum: float = 0.0
-    bad_length: float = 0.0
-    non_digit: float = 0.0
-    formatted: float = 0.0
-    number_providers: float = 0.0
-    no_bsn_provider: bool = False
-    file_formats: tuple[str, ...] = ("csv",)
-    csv_dialects: bool = False
-    dutch_names: float = 0.0
-    dutch_dates: float = 0.0
-    decimal_comma: bool = False
-    varied_fields: bool = False
-
-    @classmethod
-    def realistic(cls) -> Messiness:
-        """Every kind of mess switched on, at rates seen in real deliveries."""
-        return cls(
-            missing=0.01,
-            sentinel=0.003,
-            checksum=0.004,
-            bad_length=0.002,
-            non_digit=0.002,
-            formatted=0.05,
-            number_providers=0.25,
-            no_bsn_provider=True,
-            file_formats=_FILE_FORMATS,
-            csv_dialects=True,
-            dutch_names=0.5,
-            dutch_dates=0.5,
-            decimal_comma=True,
-            varied_fields=True,
-        )
-
-    def row_rates(self) -> dict[str, float]:
-        """Row rates per BSN status other than ``valid``."""
-        return {
-            "missing": self.missing,
-            "sentinel": self.sentinel,
-            "checksum": self.checksum,
-            "bad_length": self.bad_length,
-            "non_digit": self.non_digit,
-        }
-
-
-@dataclass(frozen=True)
-class SynthConfig:
-    """What to generate.
-
-    Attributes:
-        providers: number of providers (one export each).
-        clients: number of distinct clients (persons).
-        period: the counting period (``2024``, ``2024H1``, ...); episodes start from a year
-            before it, and those still running at its end are ongoing (no end date).
-        overlap: shares of clients at exactly 2, 3, ... providers; the rest is at one.
-        repeat_episodes: share of client-provider pairs with more than one episode.
-        overlapping_episodes: share of those later episodes that overlap the one before
-            (same product, so trajectory merging has work to do).
-        movers: share of clients who move to another municipality during the period.
-        out_of_region: share of clients living outside the municipalities listed.
-        pgb: share of episodes paid from a personal budget (PGB) instead of in kind (ZIN).
-        municipalities: municipalities of residence (drawn with Drenthe's population weights
-            when they are Drenthe's twelve, uniformly otherwise).
-        messiness: which kinds of mess the exports contain.
-
-    Example:
-        >>> SynthConfig(providers=3, clients=100, overlap=(0.2,)).clients
-        100
-    """
-
-    providers: int = 5
-    clients: int = 1000
-    period: str = "2024"
-    overlap: tuple[float, ...] = (0.25, 0.08, 0.02)
-    repeat_episodes: float = 0.15
-    overlapping_episodes: float = 0.4
-    movers: float = 0.05
-    out_of_region: float = 0.0
-    pgb: float = 0.05
-    municipalities: tuple[str, ...] = DRENTHE_MUNICIPALITIES
-    messiness: Messiness = Messiness()
-
-    def validate(self) -> None:
-        """Raise one ConfigError listing every bad field."""
-        problems: list[str] = []
-        if self.providers < 1:
-            problems.append("providers: must be at least 1")
-        if self.clients < 1:
-            problems.append("clients: must be at least 1")
-        if self.clients > 50_000_000:
-            problems.append("clients: at most 50,000,000")
-        try:
-            parse_period(self.period)
-        except ConfigError as exc:
-            problems.extend(f"period: {problem}" for problem in exc.problems)
-        if any(not 0 <= share <= 1 for share in self.overlap) or sum(self.overlap) > 1:
-            problems.append("overlap: shares must be in 0..1 and sum to at most 1")
-        deepest = max((level + 2 for level, s in enumerate(self.overlap) if s > 0), default=1)
-        if deepest > self.providers:
-            problems.append(f"overlap: clients at {deepest} providers need that many providers")
-        rates = {
-            "repeat_episodes": self.repeat_episodes,
-            "overlapping_episodes": self.overlapping_episodes,
-            "movers": self.movers,
-            "out_of_region": self.out_of_region,
-            "pgb": self.pgb,
-        }
-        mess = self.messiness
-        rates.update({f"messiness.{name}": rate for name, rate in mess.row_rates().items()})
-        for name in ("formatted", "number_providers", "dutch_names", "dutch_dates"):
-            rates[f"messiness.{name}"] = getattr(mess, name)
-        problems.extend(f"{name}: must be in 0..1" for name, r in rates.items() if not 0 <= r <= 1)
-        if sum(mess.row_rates().values()) > 1:
-            problems.append("messiness: the BSN status rates sum to more than 1")
-        unknown = [name for name in mess.file_formats if name not in _FILE_FORMATS]
-        if unknown or not mess.file_formats:
-            problems.append(f"messiness.file_formats: choose from {', '.join(_FILE_FORMATS)}")
-        if not self.municipalities:
-            problems.append("municipalities: name at least one")
-        if problems:
-            raise ConfigError("synth config", problems)
-
-
-@dataclass(frozen=True)
-class ExportForm:
-    """How one provider writes its export.
-
-    Attributes:
-        file_format: ``csv``, ``xlsx`` or ``parquet``.
-        delimiter: CSV field separator.
-        encoding: CSV encoding: ``utf-8``, ``utf-8-sig`` (with BOM) or ``cp1252`` (CRLF lines).
-        names: column-name style, a key of :data:`COLUMN_NAMES`.
-        date_format: strftime format of dates in a CSV (Excel and Parquet hold native dates).
-        decimal_comma: costs in a CSV as ``1234,56`` (every other provider adds thousand dots).
-        thousands: write a thousands separator with the decimal comma (``1.234,56``).
-        bsn_as_number: the BSN column holds numbers, so a leading zero is lost.
-        no_bsn: the BSN column is there but empty.
-        birth: ``date`` (a birth-date column) or ``year`` (a birth-year column).
-        sex_codes: how male, female and other are written.
-        bsn_style: how this provider writes every BSN (``plain``: nine digits, except the
-            share :attr:`Messiness.formatted` written with dots, spaces or hyphens at random).
-    """
-
-    file_format: str = "csv"
-    delimiter: str = ","
-    encoding: str = "utf-8"
-    names: str = "canonical"
-    date_format: str = "%Y-%m-%d"
-    decimal_comma: bool = False
-    thousands: bool = False
-    bsn_as_number: bool = False
-    no_bsn: bool = False
-    birth: Literal["date", "year"] = "date"
-    sex_codes: tuple[str, str, str] = ("M", "V", "X")
-    bsn_style: Literal["plain", "dots", "spaces", "hyphens"] = "plain"
-
-    @property
-    def extension(self) -> str:
-        """File name extension (without the dot)."""
-        return self.file_format
-
-    def problems(self) -> list[str]:
-        """What is wrong with this form, one line per bad field (empty when it can be written)."""
-        checks = {
-            "file_format": self.file_format in _FILE_FORMATS,
-            "delimiter": len(self.delimiter) == 1 and self.delimiter not in '\r\n"',
-            "encoding": self.encoding in _ENCODINGS,
-            "names": self.names in COLUMN_NAMES,
-            "birth": self.birth in ("date", "year"),
-            "bsn_style": self.bsn_style in _BSN_STYLES,
-            "sex_codes": len(self.sex_codes) == 3,
-        }
-        return [
-            f"{name}: {getattr(self, name)!r} is not allowed"
-            for name, ok in checks.items()
-            if not ok
-        ]
-
-
-@dataclass(frozen=True)
-class ProviderExport:
-    """One written export and the ground truth of what is in it.
-
-    Attributes:
-        provider: provider code, e.g. ``P01``.
-        path: the file written.
-        form: how it was written.
-        rows: number of data rows.
-        rows_by_status: rows per BSN status the steward should find (every status, zeros too).
-        persons: distinct persons in the file.
-        valid_persons: distinct persons with at least one row with a valid BSN.
-    """
-
-    provider: str
-    path: Path
-    form: ExportForm
-    rows: int
-    rows_by_status: Mapping[str, int]
-    persons: int
-    valid_persons: int
-
-
-@dataclass(frozen=True)
-class GroundTruth:
-    """What an oracle needs about all exports together.
-
-    Attributes:
-        rows: rows over all files.
-        rows_by_status: rows per BSN status over all files.
-        unique_persons: distinct persons over all files.
-        linkable_persons: distinct persons with at least one valid BSN row (what linking on
-            pseudonyms can find).
-        persons_by_provider_count: number of persons at exactly k providers, per k.
-    """
-
-    rows: int
-    rows_by_status: Mapping[str, int]
-    unique_persons: int
-    linkable_persons: int
-    persons_by_provider_count: Mapping[int, int]
-
-
-@dataclass(frozen=True)
-class SynthResult:
-    """The exports a generator wrote and their ground truth.
-
-    Attributes:
-        outdir: folder the files are in.
-        seed: the seed used.
-        exports: one entry per provider, in provider order.
-        truth: ground truth over all exports.
-    """
-
-    outdir: Path
-    seed: int
-    exports: tuple[ProviderExport, ...]
-    truth: GroundTruth
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready summary (file names relative to ``outdir``; no BSN anywhere)."""
-        return {
-            "seed": self.seed,
-            "exports": [
-                {
-                    "provider": export.provider,
-                    "file": export.path.name,
-                    "form": asdict(export.form),
-                    "rows": export.rows,
-                    "rows_by_status": dict(export.rows_by_status),
-                    "persons": export.persons,
-                    "valid_persons": export.valid_persons,
-                }
-                for export in self.exports
-            ],
-            "truth": {
-                "rows": self.truth.rows,
-                "rows_by_status": dict(self.truth.rows_by_status),
-                "unique_persons": self.truth.unique_persons,
-                "linkable_persons": self.truth.linkable_persons,
-                "persons_by_provider_count": {
-                    str(k): v for k, v in self.truth.persons_by_provider_count.items()
-                },
-            },
-        }
-
-    def to_json(self) -> str:
-        """:meth:`to_dict` as indented JSON."""
-        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n"
-
-
-# ---------------------------------------------------------------------------------------------
-# BSNs
-
-
-def _check_digits(first8: IntArray) -> IntArray:
-    """The ninth digit that makes the elfproef hold (10 where no digit can)."""
-    rest = first8.copy()
-    total = np.zeros_like(first8)
-    for weight in _WEIGHTS[::-1]:  # from the eighth digit (weight 2) to the first (weight 9)
-        total += (rest % 10) * weight
-        rest //= 10
-    return total % 11
-
-
-def bsns_in_test_range() -> IntArray:
-    """The 9,091 numbers in 999900000–999999999 that pass the elfproef, ascending.
-
-    Example:
-        >>> pool = bsns_in_test_range()
-        >>> len(pool), int(pool[0]) in pool, 999993653 in pool
-        (9091, True, True)
-    """
-    first8 = np.arange(99_990_000, 100_000_000, dtype=np.int64)
-    check = _check_digits(first8)
-    keep = check < 10
-    return first8[keep] * 10 + check[keep]
-
-
-def _draw_bsns(count: int, rng: np.random.Generator) -> IntArray:
-    """``count`` distinct proef-valid BSNs, in random order."""
-    if count <= TEST_RANGE_CLIENTS:
-        return rng.permutation(bsns_in_test_range())[:count]
-    drawn = np.empty(0, dtype=np.int64)
-    while len(drawn) < count:
-        # From 01000000: never two leading zeros, never the sentinel 000000000. About one draw
-        # in eleven has no check digit and a few repeat, hence the margin.
-        first8 = rng.integers(1_000_000, 100_000_000, size=count + count // 6 + 1000)
-        check = _check_digits(first8)
-        fresh = first8[check < 10] * 10 + check[check < 10]
-        # sort and drop neighbours: np.unique is many times slower on millions of int64
-        drawn = np.sort(np.concatenate([drawn, fresh]))
-        drawn = drawn[np.concatenate([[True], drawn[1:] != drawn[:-1]])]
-    return rng.permutation(drawn)[:count]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -708,7 +299,7 @@ def _episodes(config: SynthConfig, rng: np.random.Generator) -> pl.DataFrame:
     cost = np.round(tariffs[product] * billed_days * noise, 2)
     moved = moves[client] & (start >= move_day[client])
     municipality = np.where(moved, moved_to[client], home[client])
-    bsn = _draw_bsns(clients, rng)
+    bsn = draw_bsns(clients, rng)
     # Rows grouped by provider, in random order within each, as an export lists its clients.
     rows = rng.permutation(np.flatnonzero(start <= last_day))
     small = np.int16 if config.providers < 2**15 else np.int32  # numpy radix-sorts 16-bit keys
@@ -755,164 +346,6 @@ def _lookup(column: str, values: Sequence[str | None]) -> pl.Expr:
     return pl.lit(pl.Series(values, dtype=pl.String)).gather(pl.col(column)).alias(column)
 
 
-# ---------------------------------------------------------------------------------------------
-# BSN statuses and written forms
-
-_LETTERS: Final = ("O", "l", "I", "S", "B", "x")
-# Statuses whose written form is not just the zero-padded number.
-_SPECIAL: Final = ("missing", "non_digit")
-
-
-def _statuses(
-    provider: IntArray, forms: Sequence[ExportForm], mess: Messiness, rng: np.random.Generator
-) -> IntArray:
-    """Index into :data:`schema.STATUSES` of the status each row is meant to have."""
-    rates = mess.row_rates()
-    thresholds = np.cumsum(list(rates.values()))
-    codes = np.array([_STATUS_INDEX[name] for name in rates] + [_STATUS_INDEX["valid"]])
-    status = codes[np.searchsorted(thresholds, rng.random(len(provider)), side="right")]
-    no_bsn = np.array([form.no_bsn for form in forms])[provider]
-    numbers = np.array([form.bsn_as_number for form in forms])[provider]
-    status[no_bsn] = _STATUS_INDEX["missing"]
-    # A number column cannot hold a letter.
-    status[numbers & (status == _STATUS_INDEX["non_digit"])] = _STATUS_INDEX["valid"]
-    return status
-
-
-def _written_parts(
-    bsn: IntArray,
-    status: IntArray,
-    provider: IntArray,
-    forms: Sequence[ExportForm],
-    formatted: float,
-    rng: np.random.Generator,
-) -> dict[str, npt.NDArray[Any]]:
-    """Per row: the number to write, its zero-padded width, letter position and style."""
-    rows = len(bsn)
-    numbers = np.array([form.bsn_as_number for form in forms])[provider]
-    value = bsn.copy()
-    width = np.full(rows, 9, dtype=np.int64)
-
-    check = status == _STATUS_INDEX["checksum"]
-    last = bsn % 10
-    changed = (last + rng.integers(1, 10, size=rows)) % 10
-    # 99999999x with x changed to 9 would be the unborn sentinel instead of a checksum error.
-    changed[(bsn // 10 == 99_999_999) & (changed == 9)] = 5
-    value[check] = (bsn - last + changed)[check]
-
-    sentinel = status == _STATUS_INDEX["sentinel"]
-    # 0 in a number column reads as a one-digit number, not as 000000000: only 999999999 there.
-    unborn = (rng.random(rows) < 0.5) | numbers
-    value[sentinel] = np.where(unborn, 999_999_999, 0)[sentinel]
-
-    bad = status == _STATUS_INDEX["bad_length"]
-    longer = rng.random(rows) < 0.5
-    lead = rng.integers(1, 10, size=rows)
-    value[bad & longer] = (lead * 1_000_000_000 + bsn)[bad & longer]
-    width[bad & longer] = 10
-    value[bad & ~longer] = (bsn // 100)[bad & ~longer]
-    width[bad & ~longer] = 7
-
-    value[status == _STATUS_INDEX["missing"]] = -1
-    own_style = np.array([_BSN_STYLES.index(form.bsn_style) for form in forms])[provider]
-    random_style = np.where(rng.random(rows) < formatted, rng.integers(1, 4, size=rows), 0)
-    style = np.where(own_style > 0, own_style, random_style)
-    style[numbers | ~((status == _STATUS_INDEX["valid"]) | check)] = 0
-    return {
-        "_value": value,
-        "_width": width,
-        "_number": numbers,
-        "_style": style,
-        "_letter_at": rng.integers(0, 9, size=rows),
-        "_letter": rng.integers(0, len(_LETTERS), size=rows),
-    }
-
-
-def _digits() -> pl.Expr:
-    """The digits to write: zero-padded to their width, unless the column holds numbers."""
-    digits = pl.col("_value").cast(pl.String)
-    return pl.when(pl.col("_number")).then(digits).otherwise(digits.str.zfill(pl.col("_width")))
-
-
-def _written_bsn() -> pl.Expr:
-    """The BSN as the provider writes it, from the columns :func:`_written_parts` made."""
-    text = pl.col("_text")
-    at = pl.col("_letter_at")
-    letter = pl.lit(pl.Series(_LETTERS)).gather(pl.col("_letter"))
-    with_letter = text.str.slice(0, at) + letter + text.str.slice(at + 1)
-
-    def grouped(sizes: tuple[int, ...], separator: str) -> pl.Expr:
-        offsets = np.cumsum((0, *sizes[:-1]))
-        parts = [text.str.slice(int(o), size) for o, size in zip(offsets, sizes, strict=True)]
-        return pl.concat_str(parts, separator=separator)
-
-    status = pl.col(schema.STATUS)
-    return (
-        pl.when(status == "missing")
-        .then(None)
-        .when(status == "non_digit")
-        .then(with_letter)
-        .when(pl.col("_style") == 1)
-        .then(grouped((4, 2, 3), "."))
-        .when(pl.col("_style") == 2)
-        .then(grouped((3, 3, 3), " "))
-        .when(pl.col("_style") == 3)
-        .then(grouped((3, 3, 3), "-"))
-        .otherwise(text)
-        .alias("bsn_written")
-    )
-
-
-def render_rows(
-    frame: pl.DataFrame,
-    forms: Sequence[ExportForm],
-    codes: Sequence[str],
-    mess: Messiness,
-    rng: np.random.Generator,
-) -> pl.DataFrame:
-    """Give drawn rows their BSN statuses and written BSNs, in the shape of :func:`synth_frame`.
-
-    A building block for other generators (the 2014 round uses it).
-
-    Args:
-        frame: one row per delivered row, grouped by provider: ``provider`` (index into
-            ``forms`` and ``codes``), ``person``, ``bsn`` (Int64, proef-valid), then the
-            canonical fields, which are kept as they are.
-        forms: written form per provider.
-        codes: provider code per provider.
-        mess: the row rates of BSN statuses and of formatted BSNs.
-        rng: the generator's random numbers.
-    """
-    provider = frame["provider"].to_numpy()
-    bsn = frame["bsn"].to_numpy()
-    status = _statuses(provider, forms, mess, rng)
-    parts = _written_parts(bsn, status, provider, forms, mess.formatted, rng)
-    statuses = pl.lit(pl.Series(schema.STATUSES, dtype=pl.String))
-    rendered = frame.with_columns(
-        pl.Series(schema.STATUS, status),
-        *(pl.Series(name, values) for name, values in parts.items()),
-    ).with_columns(
-        statuses.gather(pl.col(schema.STATUS)).cast(schema.STATUS_DTYPE).alias(schema.STATUS),
-        _digits().alias("_text"),
-    )
-    # Most rows are written as their plain digits; only the few others are worked on.
-    special = (parts["_style"] > 0) | np.isin(status, [_STATUS_INDEX[s] for s in _SPECIAL])
-    at = np.flatnonzero(special)
-    written = rendered["_text"].alias("bsn_written")
-    if len(at):
-        subset = rendered.select("_text", "_style", "_letter_at", "_letter", schema.STATUS)[at]
-        written = written.scatter(at, subset.select(_written_bsn()).to_series())
-    return rendered.with_columns(written).select(
-        pl.lit(pl.Series(list(codes), dtype=pl.String))
-        .gather(pl.col("provider"))
-        .alias("provider"),
-        pl.col("person"),
-        pl.col("bsn").cast(pl.String).str.zfill(9),
-        pl.col("bsn_written", schema.STATUS),
-        pl.exclude("provider", "person", "bsn", "bsn_written", schema.STATUS, "^_.*$"),
-    )
-
-
 def provider_codes(count: int) -> tuple[str, ...]:
     """Provider codes ``P01``, ``P02``, ...
 
@@ -947,204 +380,6 @@ def synth_frame(config: SynthConfig | None = None, *, seed: int = 0) -> pl.DataF
     """
     frame, _ = _generate(config or SynthConfig(), seed)
     return frame
-
-
-# ---------------------------------------------------------------------------------------------
-# Writing
-
-
-def _dutch_amount(expr: pl.Expr, *, thousands: bool) -> pl.Expr:
-    """Euros as Dutch text: ``1234,56``, or ``1.234,56`` with thousand separators."""
-    cents = (expr * 100).round(0).cast(pl.Int64)
-    euros = cents // 100
-    fraction = (cents % 100).cast(pl.String).str.zfill(2)
-
-    def group(value: pl.Expr) -> pl.Expr:
-        return (value % 1000).cast(pl.String).str.zfill(3)
-
-    whole = euros.cast(pl.String)
-    if thousands:
-        whole = (
-            pl.when(euros >= 1_000_000)
-            .then(
-                pl.concat_str(
-                    [euros // 1_000_000, group(euros // 1000), group(euros)], separator="."
-                )
-            )
-            .when(euros >= 1000)
-            .then(pl.concat_str([euros // 1000, group(euros)], separator="."))
-            .otherwise(whole)
-        )
-    return pl.when(expr.is_null()).then(None).otherwise(whole + "," + fraction)
-
-
-def _export_frame(rows: pl.DataFrame, form: ExportForm) -> pl.DataFrame:
-    """The columns a provider delivers, typed and named as it writes them."""
-    names = COLUMN_NAMES[form.names]
-    if form.no_bsn:
-        bsn = pl.lit(None, dtype=pl.String)
-    elif form.bsn_as_number:
-        bsn = pl.col("bsn_written").cast(pl.Int64)
-    else:
-        bsn = pl.col("bsn_written")
-    male, female, other = form.sex_codes
-    columns: dict[str, pl.Expr] = {
-        "bsn": bsn,
-        "birth_date": pl.col("birth_date"),
-        "birth_year": pl.col("birth_date").dt.year().cast(pl.Int16),
-        "sex": pl.col("sex").replace_strict(
-            {"M": male, "V": female, "X": other}, default=None, return_dtype=pl.String
-        ),
-    }
-    del columns["birth_year" if form.birth == "date" else "birth_date"]
-    fields = (*columns, *(name for name in schema.FIELD_DTYPES if name not in columns))
-    present = [name for name in fields if name in columns or name in rows.columns]
-    exprs = [columns.get(name, pl.col(name)).alias(names[name]) for name in present]
-    if form.file_format == "csv" and form.decimal_comma and "cost" in present:
-        exprs[present.index("cost")] = _dutch_amount(
-            pl.col("cost"), thousands=form.thousands
-        ).alias(names["cost"])
-    return rows.select(exprs)
-
-
-def _write_csv(frame: pl.DataFrame, target: Path, form: ExportForm) -> None:
-    options: dict[str, Any] = {
-        "separator": form.delimiter,
-        "date_format": form.date_format,
-        "float_precision": 2,
-    }
-    if form.encoding != "cp1252":
-        frame.write_csv(target, include_bom=form.encoding == "utf-8-sig", **options)
-        return
-    with open(target, "wb") as handle:
-        # Chunks keep memory bounded; each is encoded to Windows-1252 whole, not row by row.
-        for offset in range(0, max(frame.height, 1), _CSV_CHUNK):
-            text = frame.slice(offset, _CSV_CHUNK).write_csv(
-                None, include_header=offset == 0, line_terminator="\r\n", **options
-            )
-            handle.write(text.encode("cp1252"))
-
-
-def _write_xlsx(frame: pl.DataFrame, target: Path) -> None:
-    options = {"strings_to_formulas": False, "strings_to_urls": False}
-    with Workbook(str(target), options) as workbook:
-        workbook.set_properties({"created": _XLSX_CREATED})
-        frame.write_excel(workbook, worksheet="Cliënten", autofilter=False, float_precision=2)
-
-
-def write_export(rows: pl.DataFrame, path: str | Path, form: ExportForm) -> None:
-    """Write one provider's rows (as :func:`synth_frame` gives them) in its written form.
-
-    The file appears atomically: a failed write leaves nothing behind.
-
-    Raises:
-        ConfigError: the form is invalid, or a CSV in Windows-1252 cannot hold a character of
-            the data.
-    """
-    path = Path(path)
-    if problems := form.problems():
-        raise ConfigError(f"export form of {path.name}", problems)
-    frame = _export_frame(rows, form)
-    with atomic_path(path) as temporary:
-        if form.file_format == "csv":
-            try:
-                _write_csv(frame, temporary, form)
-            except UnicodeEncodeError as exc:
-                problem = f"{path.name}: a value cannot be written in Windows-1252 ({exc.reason})"
-                raise ConfigError("synth export", [problem]) from exc
-        elif form.file_format == "xlsx":
-            _write_xlsx(frame, temporary)
-        else:
-            frame.write_parquet(temporary, compression="zstd")
-
-
-def _status_counts(frame: pl.DataFrame) -> dict[str, int]:
-    counts = dict.fromkeys(schema.STATUSES, 0)
-    table = frame[schema.STATUS].cast(pl.String).value_counts()
-    counts.update(zip(table[schema.STATUS].to_list(), table["count"].to_list(), strict=True))
-    return counts
-
-
-def _provider_runs(frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Provider rows as consecutive runs (sorted first if they are not)."""
-    runs = frame["provider"].rle().struct.unnest()
-    if runs["value"].is_duplicated().any():
-        frame = frame.sort("provider", maintain_order=True)
-        runs = frame["provider"].rle().struct.unnest()
-    return frame, runs.with_columns(offset=pl.col("len").cum_sum() - pl.col("len"))
-
-
-def write_exports(
-    frame: pl.DataFrame,
-    forms: Sequence[ExportForm],
-    outdir: str | Path,
-    *,
-    seed: int,
-    on_file: Callable[[ProviderExport], None] | None = None,
-) -> SynthResult:
-    """Write every provider's export of ``frame`` and summarise what was written.
-
-    ``frame`` is shaped as :func:`synth_frame` returns it; ``forms`` holds one written form per
-    provider, in sorted order of the provider codes. Files are named ``<provider>.<format>``.
-
-    Raises:
-        ConfigError: the forms do not match the providers, or an Excel export would have more
-            rows than a sheet holds (checked before anything is written).
-    """
-    outdir = Path(outdir)
-    frame, runs = _provider_runs(frame)
-    runs = runs.sort("value")
-    if runs.height != len(forms):
-        raise ConfigError("synth export", [f"{len(forms)} forms for {runs.height} providers"])
-    slices = list(zip(runs["value"], runs["offset"], runs["len"], forms, strict=True))
-    too_big = [
-        f"{code}: {length} rows do not fit an Excel sheet ({XLSX_MAX_ROWS})"
-        for code, _, length, form in slices
-        if form.file_format == "xlsx" and length > XLSX_MAX_ROWS
-    ]
-    if too_big:
-        raise ConfigError("messiness.file_formats", too_big)
-    outdir.mkdir(parents=True, exist_ok=True)
-    person = frame["person"].to_numpy()
-    valid = (frame[schema.STATUS] == "valid").to_numpy()
-    persons = int(person.max()) + 1 if len(person) else 0
-    providers_of = np.zeros(persons, dtype=np.int32)
-    linkable = np.zeros(persons, dtype=bool)
-    exports = []
-    for code, offset, length, form in slices:
-        rows = frame.slice(offset, length)
-        path = outdir / f"{code}.{form.extension}"
-        write_export(rows, path, form)
-        # Marks per person, one provider at a time: vectorised, and no sort of all rows.
-        here = np.zeros(persons, dtype=bool)
-        here[person[offset : offset + length]] = True
-        valid_here = np.zeros(persons, dtype=bool)
-        valid_here[person[offset : offset + length][valid[offset : offset + length]]] = True
-        providers_of += here
-        linkable |= valid_here
-        export = ProviderExport(
-            provider=code,
-            path=path,
-            form=form,
-            rows=length,
-            rows_by_status=MappingProxyType(_status_counts(rows)),
-            persons=int(here.sum()),
-            valid_persons=int(valid_here.sum()),
-        )
-        exports.append(export)
-        if on_file is not None:
-            on_file(export)
-    spread = np.bincount(providers_of)
-    truth = GroundTruth(
-        rows=frame.height,
-        rows_by_status=MappingProxyType(_status_counts(frame)),
-        unique_persons=int((providers_of > 0).sum()),
-        linkable_persons=int(linkable.sum()),
-        persons_by_provider_count=MappingProxyType(
-            {k: int(n) for k, n in enumerate(spread) if k > 0 and n > 0}
-        ),
-    )
-    return SynthResult(outdir=outdir, seed=seed, exports=tuple(exports), truth=truth)
 
 
 def synthesise(

@@ -56,8 +56,8 @@ def vector_key() -> Key:
 def fast_argon2(monkeypatch: pytest.MonkeyPatch) -> None:
     """Cheap Argon2id parameters for new passphrase-protected files (they are stored in the file,
     so loading still reads them from there)."""
-    monkeypatch.setattr("factlab.keys.ARGON2_MEMORY_KIB", 1024)
-    monkeypatch.setattr("factlab.keys.ARGON2_ITERATIONS", 1)
+    monkeypatch.setattr("factlab._keyfile.MEMORY_KIB", 1024)
+    monkeypatch.setattr("factlab._keyfile.ITERATIONS", 1)
 
 
 @pytest.fixture(scope="session")

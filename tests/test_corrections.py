@@ -24,15 +24,12 @@ from factlab.cli import main
 from factlab.corrections import (
     Adjustment,
     Corrections,
-    Estimate,
     corrections_2014,
-    estimate,
     load_corrections,
     parse_corrections,
-    read_counts_table,
-    write_estimate,
 )
 from factlab.errors import ConfigError, DataError, InputError
+from factlab.estimation import Estimate, estimate, read_counts_table, write_estimate
 
 # The February 2014 round (DOMAIN.md §1): youths per cell of care form × financing.
 CELLS_2014: dict[tuple[str, str], int] = {

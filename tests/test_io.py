@@ -15,7 +15,16 @@ import pytest
 
 from factlab import schema
 from factlab.errors import InputError
-from factlab.io import atomic_path, export_format, file_sha256, read_export, write_parquet
+from factlab.io import (
+    atomic_path,
+    export_format,
+    file_sha256,
+    read_export,
+    read_table,
+    write_exclusive,
+    write_parquet,
+    write_table,
+)
 from factlab.manifest import Manifest, read_manifest
 
 WriteExport = Callable[..., Path]
@@ -343,3 +352,102 @@ def test_read_manifest_of_foreign_files(tmp_path: Path) -> None:
     pl.DataFrame({"a": [1]}).write_parquet(plain)
     with pytest.raises(InputError, match="no factlab manifest"):
         read_manifest(plain)
+
+
+# --- result tables and key files ----------------------------------------------------------
+
+
+TABLE = pl.DataFrame(
+    {"product_category": ["45", "051", None], "unique_clients": [12, 3, 15]},
+)
+METADATA = {"exact": True, "note": "Súdwest-Fryslân", "by": ["product_category"]}
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet", ".json"])
+def test_table_round_trip_keeps_rows_and_metadata(tmp_path: Path, suffix: str) -> None:
+    out = tmp_path / f"table{suffix}"
+    written = write_table(TABLE, out, METADATA, "factlab.example")
+    assert written[0] == out
+    assert [p.name for p in written[1:]] == (["table.csv.meta.json"] if suffix == ".csv" else [])
+    frame, metadata = read_table(out)
+    assert metadata == METADATA
+    # CSV is read as text, so codes with leading zeros survive; the others keep their types.
+    assert frame["product_category"].to_list() == ["45", "051", None]
+    assert [int(v) for v in frame["unique_clients"].to_list()] == [12, 3, 15]
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_table_metadata_is_where_documents_say(tmp_path: Path) -> None:
+    write_table(TABLE, tmp_path / "t.csv", METADATA, "factlab.example")
+    assert json.loads((tmp_path / "t.csv.meta.json").read_text()) == METADATA
+    write_table(TABLE, tmp_path / "t.parquet", METADATA, "factlab.example")
+    stored = pq.read_metadata(tmp_path / "t.parquet").metadata[b"factlab.example"]
+    assert json.loads(stored) == METADATA
+    write_table(TABLE, tmp_path / "t.json", METADATA, "factlab.example")
+    document = json.loads((tmp_path / "t.json").read_text())
+    assert document == {"metadata": METADATA, "rows": TABLE.to_dicts()}
+
+
+def test_read_table_takes_metadata_from_a_wrapping_object(tmp_path: Path) -> None:
+    # factlab count writes {"metadata": ..., "summary": ...}; older protected tables wrapped too.
+    out = tmp_path / "counts.csv"
+    TABLE.write_csv(out)
+    wrapped = {"metadata": METADATA, "summary": {"unique_clients": 15}}
+    (tmp_path / "counts.csv.meta.json").write_text(json.dumps(wrapped))
+    assert read_table(out)[1] == METADATA
+    TABLE.write_parquet(
+        tmp_path / "counts.parquet",
+        metadata={"factlab.counts": json.dumps(wrapped), schema.MANIFEST_KEY: "{}"},
+    )
+    assert read_table(tmp_path / "counts.parquet")[1] == METADATA
+
+
+def test_read_table_without_metadata_and_bare_json(tmp_path: Path) -> None:
+    TABLE.write_csv(tmp_path / "plain.csv")
+    assert read_table(tmp_path / "plain.csv")[1] == {}
+    (tmp_path / "bare.json").write_text(json.dumps(TABLE.to_dicts()))
+    frame, metadata = read_table(tmp_path / "bare.json")
+    assert (frame.height, metadata) == (3, {})
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "reason"),
+    [
+        ("t.txt", "x", "unsupported counts format '.txt'"),
+        ("t.json", json.dumps({"unique_clients": 3}), "list of rows"),
+        ("t.json", "{not json", "cannot read the counts file"),
+        ("t.parquet", "not parquet", "cannot read the counts file"),
+    ],
+)
+def test_read_table_errors_name_file_and_reason(
+    tmp_path: Path, name: str, content: str, reason: str
+) -> None:
+    path = tmp_path / name
+    path.write_text(content)
+    with pytest.raises(InputError, match=reason) as caught:
+        read_table(path, what="counts")
+    assert str(path) in str(caught.value)
+    with pytest.raises(InputError, match="file not found"):
+        read_table(tmp_path / "missing.csv")
+
+
+def test_write_table_refuses_other_formats_and_writes_nothing(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="unsupported table format"):
+        write_table(TABLE, tmp_path / "t.xlsx", METADATA, "factlab.example")
+    with pytest.raises(InputError, match="folder does not exist"):
+        write_table(TABLE, tmp_path / "nowhere" / "t.csv", METADATA, "factlab.example")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_write_exclusive_sets_mode_and_never_overwrites(tmp_path: Path) -> None:
+    path = tmp_path / "secret.key"
+    write_exclusive(path, b"first", mode=0o600)
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+    with pytest.raises(FileExistsError):
+        write_exclusive(path, b"second", mode=0o600)
+    assert path.read_bytes() == b"first"
+    write_exclusive(path, b"third", mode=0o644, force=True)
+    assert (path.read_bytes(), oct(path.stat().st_mode & 0o777)) == (b"third", "0o644")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["secret.key"]
+    with pytest.raises(InputError, match="folder does not exist"):
+        write_exclusive(tmp_path / "nowhere" / "x.key", b"x", mode=0o600)

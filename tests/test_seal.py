@@ -25,19 +25,21 @@ from factlab.cli import main
 from factlab.errors import InputError, KeyFileError
 from factlab.io import file_sha256, write_parquet
 from factlab.manifest import Manifest, read_manifest
-from factlab.seal import (
-    MAGIC,
+from factlab.recipients import (
     RecipientPrivateKey,
     load_recipient_private,
     load_recipient_public,
     new_recipient,
+    write_recipient,
+)
+from factlab.seal import (
+    MAGIC,
     open_sealed,
     read_sealed_header,
     read_sealed_manifest,
     seal,
     unseal,
     unseal_to_temporary,
-    write_recipient,
 )
 
 assert factlab.cli.seal  # imported for its side effect

@@ -25,7 +25,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import factlab.cli.synth  # noqa: F401  (registers ``synth`` on ``main``)
-from factlab import schema, synth
+from factlab import schema, synth, synth_bsn, synth_write
 from factlab.cli import main
 from factlab.errors import ConfigError
 from factlab.round2014 import (
@@ -332,7 +332,7 @@ def test_a_changed_check_digit_never_makes_the_unborn_sentinel() -> None:
     status = np.full(rows, schema.STATUSES.index("checksum"), dtype=np.int64)
     provider = np.zeros(rows, dtype=np.int64)
     rng = np.random.default_rng(1)
-    parts = synth._written_parts(bsn, status, provider, [ExportForm()], 0.0, rng)
+    parts = synth_bsn._written_parts(bsn, status, provider, [ExportForm()], 0.0, rng)
     written = {f"{value:09d}" for value in parts["_value"].tolist()}
     assert len(written) == 8
     assert all(classify(value) == "checksum" for value in written)
@@ -456,7 +456,7 @@ def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path: Path) -> None:
 def test_excel_too_small_for_a_provider_writes_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(synth, "XLSX_MAX_ROWS", 10)
+    monkeypatch.setattr(synth_write, "XLSX_MAX_ROWS", 10)
     config = SynthConfig(
         providers=2, clients=100, overlap=(), messiness=Messiness(file_formats=("xlsx",))
     )

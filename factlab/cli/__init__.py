@@ -32,6 +32,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "analysis",
     "synth",
     "demo",
+    "report",
 )
 
 for _name in _COMMAND_MODULES:

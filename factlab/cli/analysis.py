@@ -9,7 +9,6 @@ nothing behind.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
@@ -26,14 +25,13 @@ from factlab.cli._common import audit_log_option, guarded, info, progress
 from factlab.costs import DEFAULT_COST_DIMENSIONS, costs
 from factlab.errors import ConfigError
 from factlab.flows import DEFAULT_REPEAT_YEARS, flows
-from factlab.io import atomic_path
+from factlab.io import TABLE_FORMATS, write_table
 from factlab.manifest import now_iso
 from factlab.overlap import overlap
 from factlab.periods import Period, parse_date, parse_period
 
 #: Parquet key-value metadata key of an analysis output.
 METADATA_KEY: Final = "factlab.analysis"
-_FORMATS: Final = {".csv": "csv", ".parquet": "parquet", ".json": "json"}
 
 _LINKED = click.argument("linked", type=click.Path(path_type=Path, dir_okay=False))
 _OUT = click.option(
@@ -46,13 +44,12 @@ _PERIOD = click.option("--period", help="Only rows in care in this period, e.g. 
 _ON = click.option("--on", "on", help="Only rows in care on this reference date (YYYY-MM-DD).")
 
 
-def _output_format(out: Path) -> str:
-    kind = _FORMATS.get(out.suffix.lower())
-    if kind is None:
+def _output_format(out: Path) -> None:
+    # Checked before any work, so a wrong --out fails at once.
+    if out.suffix.lower() not in TABLE_FORMATS:
         raise ConfigError(
             "arguments", [f"--out: {out.name}: the extension must be .csv, .parquet or .json"]
         )
-    return kind
 
 
 def _time(period: str | None, on: str | None) -> tuple[Period | None, date | None]:
@@ -64,7 +61,6 @@ def _time(period: str | None, on: str | None) -> tuple[Period | None, date | Non
 
 def _write_table(table: pl.DataFrame, metadata: Mapping[str, Any], out: Path) -> None:
     """Write ``table`` and its metadata to ``out`` in the format its extension names."""
-    kind = _output_format(out)
     described = {
         **metadata,
         "columns": table.columns,
@@ -72,21 +68,7 @@ def _write_table(table: pl.DataFrame, metadata: Mapping[str, Any], out: Path) ->
         "factlab_version": __version__,
         "created": now_iso(),
     }
-    text = json.dumps(described, sort_keys=True, ensure_ascii=False, indent=2)
-    if kind == "parquet":
-        with atomic_path(out) as temporary:
-            table.write_parquet(temporary, metadata={METADATA_KEY: text})
-    elif kind == "json":
-        document = {"metadata": described, "rows": table.to_dicts()}
-        with atomic_path(out) as temporary:
-            temporary.write_text(
-                json.dumps(document, ensure_ascii=False, indent=2, default=str), encoding="utf-8"
-            )
-    else:
-        sidecar = out.with_name(f"{out.name}.meta.json")
-        with atomic_path(out) as temporary, atomic_path(sidecar) as meta_temporary:
-            table.write_csv(temporary)
-            meta_temporary.write_text(text, encoding="utf-8")
+    write_table(table, out, described, METADATA_KEY)
 
 
 def _left_out(counts: Mapping[str, int], what: str) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -12,56 +11,16 @@ import polars as pl
 
 from factlab.cli import main
 from factlab.cli._common import guarded, info, progress
-from factlab.disclosure import (
-    FORMAT_PROTECTED,
-    METADATA_KEY,
-    PRESETS,
-    DisclosureRules,
-    load_rules,
-    preset,
-    protect,
-    write_protected,
-)
-from factlab.disclosure_audit import KNOWN_MEASURES
+from factlab.disclosure import FORMAT_PROTECTED, protect, write_protected
+from factlab.disclosure_lattice import KNOWN_MEASURES
+from factlab.disclosure_rules import PRESETS, DisclosureRules, load_rules, preset
 from factlab.errors import ConfigError, DataError, InputError
-from factlab.io import atomic_path
-
-# Where `factlab count` keeps what its outputs say about themselves.
-_COUNTS_METADATA_KEY = "factlab.counts"
-_FORMATS = (".csv", ".parquet", ".json")
+from factlab.io import TABLE_FORMATS, read_table, write_json
 
 
 def _read_counts(path: Path) -> tuple[pl.DataFrame, dict[str, Any]]:
     """A count table written by ``factlab count`` (CSV + sidecar, Parquet or JSON)."""
-    suffix = path.suffix.lower()
-    if suffix not in _FORMATS:
-        raise InputError(f"{path}: unknown table format (use .csv, .parquet or .json)")
-    if not path.is_file():
-        raise InputError(f"{path}: file not found")
-    metadata: dict[str, Any] = {}
-    try:
-        if suffix == ".csv":
-            # Dimension values such as product categories look numeric: read every column as
-            # text and convert only the known count columns.
-            frame = pl.read_csv(path, infer_schema=False)
-            sidecar = path.with_name(path.name + ".meta.json")
-            if sidecar.is_file():
-                metadata = json.loads(sidecar.read_text("utf-8")).get("metadata", {})
-        elif suffix == ".parquet":
-            frame = pl.read_parquet(path)
-            stored = pl.read_parquet_metadata(path)
-            if METADATA_KEY in stored:
-                metadata = {"format": FORMAT_PROTECTED}
-            elif _COUNTS_METADATA_KEY in stored:
-                metadata = json.loads(stored[_COUNTS_METADATA_KEY]).get("metadata", {})
-        else:
-            document = json.loads(path.read_text("utf-8"))
-            metadata = document.get("metadata", {})
-            if "rows" not in document:
-                raise InputError(f"{path}: no table rows (count with --by to get a table)")
-            frame = pl.from_dicts(document["rows"], infer_schema_length=None)
-    except (OSError, ValueError, AttributeError, pl.exceptions.PolarsError) as exc:
-        raise InputError(f"{path}: cannot read a count table ({type(exc).__name__})") from None
+    frame, metadata = read_table(path, what="count table")
     if metadata.get("format") == FORMAT_PROTECTED or any(
         column.endswith("_status") for column in frame.columns
     ):
@@ -146,7 +105,7 @@ def protect_command(
     count is rounded. The protection report is internal to the trusted party.
     """
     rules = _rules(rules_path, preset_name)
-    if out.suffix.lower() not in _FORMATS:
+    if out.suffix.lower() not in TABLE_FORMATS:
         raise ConfigError("out", [f"out: {out.name}: expected a .csv, .parquet or .json file"])
     if report_path is not None and report_path.suffix.lower() != ".json":
         raise ConfigError("report", [f"report: {report_path.name}: expected a .json file"])
@@ -167,9 +126,7 @@ def protect_command(
     write_protected(protected, out)
     report = result.report
     if report_path is not None:
-        with atomic_path(report_path) as temporary:
-            text = json.dumps(report.to_dict(), indent=1, ensure_ascii=False)
-            temporary.write_text(text + "\n", encoding="utf-8")
+        write_json(report_path, report.to_dict())
     for measure, lost in report.information_lost.items():
         info(
             f"{measure}: {lost['suppressed']:.0f} of {lost['total']:.0f} in the most detailed "

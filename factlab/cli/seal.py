@@ -22,15 +22,14 @@ from factlab.cli._common import (
 )
 from factlab.cli.keys import key_group
 from factlab.manifest import Manifest
-from factlab.seal import (
+from factlab.recipients import (
     load_recipient_private,
     load_recipient_public,
     new_recipient,
     recipient_is_protected,
-    seal,
-    unseal,
     write_recipient,
 )
+from factlab.seal import seal, unseal
 
 __all__ = ["key_new_recipient", "seal_command", "unseal_command"]
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +12,11 @@ from click.core import ParameterSource
 from factlab.cli import main
 from factlab.cli._common import guarded, info, progress
 from factlab.errors import ConfigError
-from factlab.io import atomic_path
+from factlab.io import write_json
 from factlab.round2014 import REFERENCE_DATE_2014, UNIQUE_CLIENTS_2014, expected_2014, round_2014
-from factlab.synth import Messiness, ProviderExport, SynthConfig, SynthResult, synthesise
+from factlab.synth import synthesise
+from factlab.synth_config import Messiness, SynthConfig
+from factlab.synth_write import ProviderExport, SynthResult
 
 __all__ = ["synth_command"]
 
@@ -166,8 +167,7 @@ def synth_command(
             "unique_clients": UNIQUE_CLIENTS_2014,
             "cells": expected_2014().to_dicts(),
         }
-    with atomic_path(outdir / "truth.json") as temporary:
-        temporary.write_text(json.dumps(truth, indent=2, ensure_ascii=False) + "\n", "utf-8")
+    write_json(outdir / "truth.json", truth)
     for line in _summary(result):
         info(line)
     for export in result.exports:

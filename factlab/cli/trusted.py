@@ -22,7 +22,7 @@ from factlab.cli._common import (
 from factlab.counts import count, count_output_format, write_counts
 from factlab.errors import ConfigError
 from factlab.link import link
-from factlab.seal import load_recipient_private, recipient_is_protected
+from factlab.recipients import load_recipient_private, recipient_is_protected
 
 
 @main.command("link")
