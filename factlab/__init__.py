@@ -28,7 +28,14 @@ from factlab._version import __version__
 from factlab.corrections import corrections_2014, load_corrections
 from factlab.costs import CostResult, costs
 from factlab.counts import CountResult, count, write_counts
-from factlab.disclosure import ProtectedTable, Protection, load_rules, preset, protect
+from factlab.disclosure import (
+    ProtectedTable,
+    Protection,
+    disclosure_2014,
+    load_rules,
+    preset,
+    protect,
+)
 from factlab.errors import (
     ConfigError,
     DataError,
@@ -87,6 +94,7 @@ __all__ = [
     "corrections_2014",
     "costs",
     "count",
+    "disclosure_2014",
     "estimate",
     "fallback_report",
     "flows",

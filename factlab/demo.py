@@ -28,7 +28,7 @@ import polars as pl
 from factlab.audit import AUDIT_FILE_NAME
 from factlab.corrections import corrections_2014
 from factlab.counts import CountResult, count, write_counts
-from factlab.disclosure import Protection, protect, write_protected
+from factlab.disclosure import Protection, disclosure_2014, protect, write_protected
 from factlab.errors import DataError, InputError
 from factlab.estimation import Estimate, estimate, write_estimate
 from factlab.keys import new_round_key, write_key
@@ -144,7 +144,8 @@ def run_demo(outdir: str | Path, *, seed: int = 2014, step: Step | None = None) 
     write_estimate(corrected, trusted / "estimate.json")
 
     tell("trusted party: disclosure control of the published table")
-    protection = protect(cells)
+    # JB/JR × ZVW and × AWBZ are empty by definition: published as such, not as secret zeros.
+    protection = protect(cells, disclosure_2014())
     write_protected(protection.table, trusted / "cells-protected.csv")
 
     return DemoResult(

@@ -9,6 +9,10 @@
    and the relations between cells and margins (see :mod:`factlab.disclosure_audit`);
 3. *rounding*: every published value is rounded half up to a multiple of ``rounding_base``.
 
+Cells the rules declare empty by definition (``structural_empty``) must count 0; they are
+published as known zeros with the status ``structural``, never suppressed, and the audit knows
+them to be 0.
+
 The exact counts never leave this module: a :class:`ProtectedTable` holds only rounded
 published values and a status per value, and it can only be made by :func:`protect` or
 :func:`read_protected`, so a report cannot be produced from raw counts by accident.
@@ -41,6 +45,7 @@ from factlab.disclosure_rules import (
     PRESETS,
     DisclosureRules,
     MeasureRule,
+    disclosure_2014,
     load_rules,
     preset,
     rules_from_mapping,
@@ -59,6 +64,7 @@ __all__ = [
     "Protection",
     "ProtectionReport",
     "audit",
+    "disclosure_2014",
     "load_rules",
     "preset",
     "protect",
@@ -71,10 +77,13 @@ __all__ = [
 FORMAT_PROTECTED: Final = "factlab-protected"
 #: Key of the metadata in a Parquet file's key-value metadata.
 METADATA_KEY: Final = "factlab.protected"
-#: Status of a published value.
-STATUS_DTYPE: Final = pl.Enum(["published", "suppressed"])
+#: Status of a value: published (rounded), suppressed, or a structural empty (0 by definition).
+STATUSES: Final = ("published", "suppressed", "structural")
+STATUS_DTYPE: Final = pl.Enum(STATUSES)
 #: How a suppressed value is rendered.
 SUPPRESSED_SYMBOL: Final = "."
+#: How a structural empty is rendered: empty by definition, not a secret.
+STRUCTURAL_SYMBOL: Final = "-"
 _SEAL: Final = object()
 
 
@@ -87,8 +96,8 @@ class ProtectedTable:
 
     Attributes:
         frame: the key columns (dimensions; null = total; and the part column, if any), then per
-            measure the rounded value (null when suppressed) and ``<measure>_status``
-            (``published`` or ``suppressed``).
+            measure the rounded value (null when suppressed, 0 for a structural empty) and
+            ``<measure>_status`` (``published``, ``suppressed`` or ``structural``).
         dimensions: the dimension columns.
         measures: the measure columns.
         part_column: the column naming the table (e.g. a year and its halves), or None.
@@ -157,7 +166,8 @@ class ProtectedTable:
         return replace(self, frame=frame)
 
     def render(self, *, total: str = "total") -> pl.DataFrame:
-        """All columns as text: totals named ``total``, suppressed values shown as ``.``.
+        """All columns as text: totals named ``total``, suppressed values shown as ``.``,
+        structural empties as ``-``.
 
         Example:
             >>> import polars as pl
@@ -170,12 +180,20 @@ class ProtectedTable:
         values = []
         for m in self.measures:
             hidden = pl.col(f"{m}_status") == "suppressed"
-            values.append(pl.col(m).cast(pl.String).fill_null(SUPPRESSED_SYMBOL))
+            empty = pl.col(f"{m}_status") == "structural"
+            values.append(
+                pl.when(empty)
+                .then(pl.lit(STRUCTURAL_SYMBOL))
+                .otherwise(pl.col(m).cast(pl.String).fill_null(SUPPRESSED_SYMBOL))
+                .alias(m)
+            )
             if f"{m}_pct" in self.frame.columns:
                 text = pl.col(f"{m}_pct").cast(pl.String).fill_null("")
                 values.append(
                     pl.when(hidden)
                     .then(pl.lit(SUPPRESSED_SYMBOL))
+                    .when(empty)
+                    .then(pl.lit(STRUCTURAL_SYMBOL))
                     .otherwise(text)
                     .alias(f"{m}_pct")
                 )
@@ -193,7 +211,12 @@ class ProtectedTable:
             "exact": False,
             "internal": False,
             "note": "disclosure-controlled: suppressed values are null (shown as '.'), "
-            f"published values rounded to multiples of {self.rules.rounding_base}",
+            f"published values rounded to multiples of {self.rules.rounding_base}"
+            + (
+                "; structural empties (0 by definition) have the status 'structural'"
+                if self.rules.structural_empty
+                else ""
+            ),
         }
 
 
@@ -214,6 +237,9 @@ class ProtectionReport:
             suppressed, the total and the share.
         dropped_columns: input columns that were not published.
         audit: the final audit.
+        structural: number of cells published as structural empties.
+        structural_unmatched: the declared structural empties (numbered from 1) that match no
+            cell of the table: they name a dimension it lacks or a value that does not occur.
     """
 
     rules: DisclosureRules
@@ -228,6 +254,8 @@ class ProtectionReport:
     information_lost: Mapping[str, Mapping[str, float]]
     dropped_columns: tuple[str, ...]
     audit: AuditResult
+    structural: int = 0
+    structural_unmatched: tuple[int, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -244,6 +272,10 @@ class ProtectionReport:
                 "primary": self.primary,
                 "secondary": self.secondary,
                 "share_of_cells": suppressed / self.cells if self.cells else 0.0,
+            },
+            "structural_empty": {
+                "cells": self.structural,
+                "unmatched_declarations": list(self.structural_unmatched),
             },
             "secondary_rounds": self.rounds,
             "information_lost": {m: dict(v) for m, v in self.information_lost.items()},
@@ -284,8 +316,10 @@ def _secondary(lattice: Lattice, rules: DisclosureRules) -> tuple[BoolArray, int
     size = lattice.size
     suppressed = lattice.primary.copy()
     all_zero = np.all(lattice.values == 0, axis=0)
-    # With zeros shown, a zero cell is never a complement: "." must mean "not zero".
+    # With zeros shown, a zero cell is never a complement: "." must mean "not zero". Nor is a
+    # structural empty: everyone knows it is 0, so hiding it would protect nothing.
     eligible = ~all_zero if not rules.zero_is_secret else np.ones(size, dtype=bool)
+    eligible &= ~lattice.structural
     need = required_width(lattice, rules)
     cost = lattice.values[0]
     pending = [
@@ -372,7 +406,8 @@ def protect(
         The protected table and the internal protection report.
 
     Raises:
-        InputError: a column is missing. DataError: the counts are not a valid count table.
+        InputError: a column is missing. DataError: the counts are not a valid count table,
+            or a declared structural empty holds clients.
 
     Example:
         >>> import polars as pl
@@ -403,9 +438,19 @@ def protect(
         raise DataError("protect: the final audit failed; nothing is published")
     rounded = round_to_base(lattice.values, rules.rounding_base)
     exact = pl.DataFrame(
-        {"_hidden": suppressed, **{m: rounded[i] for i, m in enumerate(lattice.measures)}}
+        {
+            "_hidden": suppressed,
+            "_empty": lattice.structural,
+            **{m: rounded[i] for i, m in enumerate(lattice.measures)},
+        }
     )
-    status = pl.when(pl.col("_hidden")).then(pl.lit("suppressed")).otherwise(pl.lit("published"))
+    status = (
+        pl.when(pl.col("_empty"))
+        .then(pl.lit("structural"))
+        .when(pl.col("_hidden"))
+        .then(pl.lit("suppressed"))
+        .otherwise(pl.lit("published"))
+    )
     values = exact.select(
         *[
             expression
@@ -457,6 +502,10 @@ def _report(
         information_lost=lost,
         dropped_columns=lattice.dropped_columns,
         audit=result,
+        structural=int(lattice.structural.sum()),
+        structural_unmatched=tuple(
+            index for index, n in enumerate(lattice.structural_matches, start=1) if n == 0
+        ),
     )
 
 
@@ -506,12 +555,14 @@ def read_protected(path: str | Path) -> ProtectedTable:
     problems = []
     for m in measures:
         status = frame.get_column(f"{m}_status").cast(pl.String)
-        if not status.is_in(["published", "suppressed"]).all():
-            problems.append(f"column {m}_status: values other than published/suppressed")
+        if not status.is_in(STATUSES).all():
+            problems.append(f"column {m}_status: values other than {'/'.join(STATUSES)}")
         elif not ((status == "suppressed") == frame.get_column(m).is_null()).all():
             problems.append(
                 f"column {m}: a value is present where suppressed or missing where published"
             )
+        elif not (frame.get_column(m).filter(status == "structural") == 0).all():
+            problems.append(f"column {m}: a structural empty with a value other than 0")
     if problems:
         raise InputError(f"{path}: " + "; ".join(problems))
     rules = (

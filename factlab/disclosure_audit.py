@@ -9,6 +9,7 @@ with HiGHS through :func:`scipy.optimize.linprog`. Whatever holds in the true da
 by the attacker too: a union relation that happens to be additive for a whole dimension (e.g. one
 municipality per client) and an ordering between measures (unique clients <= registrations) are
 added as constraints, which can only narrow the intervals and so only make the audit stricter.
+So is a declared structural empty: a cell that is 0 by definition is fixed at 0.
 """
 
 from __future__ import annotations
@@ -64,7 +65,9 @@ def published_bounds(
     hidden = np.broadcast_to(suppressed, lower.shape)
     lower = np.where(hidden, 0.0, lower)
     upper = np.where(hidden, np.inf, upper)
-    return lower, upper
+    # A structural empty is 0 by definition, which everyone knows, shown or not.
+    empty = np.broadcast_to(lattice.structural, lower.shape)
+    return np.where(empty, 0.0, lower), np.where(empty, 0.0, upper)
 
 
 @dataclass(frozen=True)

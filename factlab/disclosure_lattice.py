@@ -8,8 +8,10 @@ Each cell is tied to the cells one level below it by a *relation* per measure:
 * **additive** (registrations, or margins defined as sums of cells): the margin = the sum.
 
 Tables of a year and its halves are one lattice with one more key column (the part column,
-null for the whole year): the year is the union of its halves. :func:`prepare` validates a count
-table and builds its lattice; the audit (:mod:`factlab.disclosure_audit`) works on it.
+null for the whole year): the year is the union of its halves. Cells the rules declare empty by
+definition (structural empties) are marked; they must count 0 and are public knowledge.
+:func:`prepare` validates a count table and builds its lattice; the audit
+(:mod:`factlab.disclosure_audit`) works on it.
 """
 
 from __future__ import annotations
@@ -68,7 +70,11 @@ class Lattice:
         measures: protected measures, in order.
         margins: margin relation per measure (``union``, ``additive`` or ``sum_of_cells``).
         values: exact counts, shape (measures, cells).
-        primary: cells that are secret under the primary rule.
+        primary: cells that are secret under the primary rule (never a structural empty).
+        structural: cells that are empty by definition (the rules' ``structural_empty``): 0 in
+            every measure, known to everyone, never suppressed.
+        structural_matches: per declared selection, the number of cells it matches (0 when it
+            names a dimension the table lacks or a value that does not occur).
         edge_child, edge_group: one entry per (child cell, relation group).
         group_parent, group_key: parent cell and key column index of each relation group.
         group_equal: per measure and group, whether the relation is an equality.
@@ -85,6 +91,8 @@ class Lattice:
     margins: tuple[str, ...]
     values: IntArray
     primary: BoolArray
+    structural: BoolArray
+    structural_matches: tuple[int, ...]
     edge_child: IntArray
     edge_group: IntArray
     group_parent: IntArray
@@ -256,6 +264,47 @@ def _sums_of_cells(
     )
 
 
+def _structural(
+    cells: pl.DataFrame,
+    keys: Sequence[str],
+    dims: Sequence[str],
+    measures: Sequence[str],
+    rules: DisclosureRules,
+) -> tuple[BoolArray, tuple[int, ...]]:
+    """Mark the cells of declared structural empties; refuse one that holds clients."""
+    selections = rules.structural_empty
+    if not selections:
+        return np.zeros(cells.height, dtype=bool), ()
+    # A selection naming a dimension this table lacks says nothing about its cells: in a table
+    # by care form alone, JB/JR is the total over financing, which is not empty.
+    conditions = [
+        pl.all_horizontal(pl.col(name).eq(value) for name, value in selection.items()).fill_null(
+            False
+        )
+        if all(name in dims for name in selection)
+        else pl.lit(False)
+        for selection in selections
+    ]
+    hits = cells.select(
+        *[condition.alias(f"_s{index}") for index, condition in enumerate(conditions)],
+        pl.any_horizontal(pl.col(m) != 0 for m in measures).alias("_occupied"),
+    )
+    by_selection = hits.select(pl.exclude("_occupied")).to_numpy().astype(bool)
+    marked: BoolArray = np.asarray(by_selection.any(axis=1), dtype=bool)
+    wrong = np.flatnonzero(marked & hits.get_column("_occupied").to_numpy().astype(bool))
+    if wrong.size:
+        first = int(wrong[0])
+        row = cells.row(first, named=True)
+        where = ", ".join(f"{k}={row[k]}" for k in keys if row[k] is not None)
+        declared = int(np.argmax(by_selection[first])) + 1
+        raise DataError(
+            f"count table: cell {where} is declared structurally empty "
+            f"(structural_empty[{declared}]) but its count is not 0 ({wrong.size} such "
+            "cell(s)): the declaration or the data is wrong"
+        )
+    return marked, tuple(int(n) for n in by_selection.sum(axis=0))
+
+
 def _edges(cells: pl.DataFrame, keys: Sequence[str]) -> tuple[IntArray, IntArray, IntArray]:
     """(child, parent, key index) for every cell and every non-null key column of it."""
     parents = cells.select(*keys, pl.col(_CELL).alias("_parent"))
@@ -292,8 +341,9 @@ def prepare(
 
     Raises:
         InputError: a dimension or measure column is missing.
-        DataError: bad counts, duplicate cells, missing margin levels, or counts that break
-            the relations (e.g. a margin larger than the sum of its cells).
+        DataError: bad counts, duplicate cells, missing margin levels, counts that break
+            the relations (e.g. a margin larger than the sum of its cells), or a count other
+            than 0 in a declared structural empty.
     """
     whole = _collect(counts)
     measures, margins = _resolve_measures(whole.columns, rules)
@@ -332,6 +382,7 @@ def prepare(
         .with_row_index(_CELL)
         .with_columns(pl.col(_CELL).cast(pl.Int64))
     )
+    structural, matches = _structural(cells, keys, dims, measures, rules)
     child, parent, key = _edges(cells, keys)
     # One relation group per (parent cell, key column): the parent and its children over it.
     group_ids, edge_group = np.unique(parent * max(len(keys), 1) + key, return_inverse=True)
@@ -358,7 +409,9 @@ def prepare(
         measures=measures,
         margins=margins,
         values=values,
-        primary=_primary(values, rules),
+        primary=_primary(values, rules) & ~structural,
+        structural=structural,
+        structural_matches=matches,
         edge_child=child,
         edge_group=edge_group.astype(np.int64),
         group_parent=group_parent,

@@ -3,24 +3,32 @@
 Rules come from a built-in preset (``cbs``, ``threshold10``, ``threshold3``) or a versioned TOML
 rules file that starts from a preset and overrides some of it (see ``docs/disclosure.md``). They
 are validated up front; every problem is reported at once, with the path of its field.
+
+Rules may also declare *structural empties*: cells that are empty by definition (e.g. youth
+protection financed from the health insurance act), which are published as known zeros instead
+of being treated as secret zeros.
 """
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, Final
 
 from factlab.errors import ConfigError
-from factlab.io import read_toml
+from factlab.io import parse_toml, read_toml
 
 __all__ = [
     "MARGINS",
     "PRESETS",
     "DisclosureRules",
     "MeasureRule",
+    "disclosure_2014",
     "load_rules",
     "preset",
     "rules_from_mapping",
@@ -60,10 +68,18 @@ class DisclosureRules:
         measures: measures to protect (None: ``unique_clients`` as union and
             ``registrations`` as additive, those present).
         dimensions: dimension columns (None: the non-numeric columns, and ``birth_year``).
+        structural_empty: cells that are empty by definition, each a partial cell selection
+            (dimension -> value): a cell matches when it has every named value (it may be a
+            total over the dimensions not named). A matching cell must count 0; it is published
+            as a known structural zero and never suppressed. A selection naming a dimension
+            that a table lacks does not apply to that table.
 
     Example:
         >>> DisclosureRules(secret_max=3, zero_is_secret=False).rounding_base
         5
+        >>> rules = DisclosureRules(structural_empty=({"care_form": "JB/JR", "financing": "ZVW"},))
+        >>> dict(rules.structural_empty[0])
+        {'care_form': 'JB/JR', 'financing': 'ZVW'}
     """
 
     name: str = "cbs"
@@ -75,6 +91,7 @@ class DisclosureRules:
     protect_secondary: bool = False
     measures: tuple[MeasureRule, ...] | None = None
     dimensions: tuple[str, ...] | None = None
+    structural_empty: tuple[Mapping[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         problems = _rule_problems(self.to_dict(), "")
@@ -83,6 +100,13 @@ class DisclosureRules:
             problems.append("measures: names a measure more than once")
         if problems:
             raise ConfigError("disclosure rules", problems)
+        # Read-only copies: a caller's later change to its dict must not change the rules.
+        frozen = tuple(MappingProxyType(dict(selection)) for selection in self.structural_empty)
+        object.__setattr__(self, "structural_empty", frozen)
+
+    def __hash__(self) -> int:
+        # The selections are mappings, which do not hash; the rules file form does.
+        return hash(json.dumps(self.to_dict(), sort_keys=True))
 
     def to_dict(self) -> dict[str, Any]:
         """The rules in the shape of a rules file (see docs/disclosure.md)."""
@@ -101,7 +125,16 @@ class DisclosureRules:
             data["measures"] = {rule.name: rule.margins for rule in self.measures}
         if self.dimensions is not None:
             data["table"] = {"dimensions": list(self.dimensions)}
+        if self.structural_empty:
+            data["structural_empty"] = _selections_as_data(self.structural_empty)
         return data
+
+
+def _selections_as_data(selections: Any) -> Any:
+    """Selections as a rules file holds them (anything else is passed on to be reported)."""
+    if not isinstance(selections, list | tuple):
+        return selections
+    return [dict(item) if isinstance(item, Mapping) else item for item in selections]
 
 
 _SECTIONS: Final[dict[str, dict[str, str]]] = {
@@ -110,7 +143,7 @@ _SECTIONS: Final[dict[str, dict[str, str]]] = {
     "protection": {"min_width": "number", "percent": "number", "protect_secondary": "bool"},
     "table": {"dimensions": "names"},
 }
-_TOP: Final = ("version", "preset", "name", "measures", *_SECTIONS)
+_TOP: Final = ("version", "preset", "name", "measures", *_SECTIONS, "structural_empty")
 
 
 def _type_problem(kind: str, value: Any) -> str | None:
@@ -163,6 +196,37 @@ def _rule_problems(data: Mapping[str, Any], prefix: str) -> list[str]:
                 for name, margins in measures.items()
                 if margins not in MARGINS
             )
+    if "structural_empty" in data:
+        problems.extend(_structural_problems(data["structural_empty"], prefix))
+    return problems
+
+
+def _structural_problems(selections: Any, prefix: str) -> list[str]:
+    """Problems of ``[[structural_empty]]`` tables: any key names a dimension, values are text."""
+    path = f"{prefix}structural_empty"
+    if not isinstance(selections, list | tuple):
+        return [f"{path}: must be an array of tables ([[structural_empty]])"]
+    problems: list[str] = []
+    seen: dict[tuple[tuple[str, str], ...], int] = {}
+    for index, selection in enumerate(selections, start=1):
+        where = f"{path}[{index}]"
+        if not isinstance(selection, Mapping):
+            problems.append(f"{where}: must be a table of dimension = value")
+            continue
+        found = [] if selection else [f"{where}: names no dimension"]
+        for key, value in selection.items():
+            if not isinstance(key, str) or not key:
+                found.append(f"{where}: a dimension name must be non-empty text")
+            elif not isinstance(value, str) or not value:
+                found.append(f"{where}.{key}: must be non-empty text (a value of {key})")
+        problems += found
+        if found:
+            continue
+        canonical = tuple(sorted(selection.items()))
+        if canonical in seen:
+            problems.append(f"{where}: the same cells as {path}[{seen[canonical]}]")
+        else:
+            seen[canonical] = index
     return problems
 
 
@@ -201,7 +265,8 @@ def rules_from_mapping(data: Mapping[str, Any], *, source: str = "rules") -> Dis
     protection = data.get("protection", {})
     table = data.get("table", {})
     measures = data.get("measures")
-    overridden = any(key in data for key in (*_SECTIONS, "measures"))
+    structural = data.get("structural_empty", base.structural_empty)
+    overridden = any(key in data for key in (*_SECTIONS, "measures", "structural_empty"))
     return DisclosureRules(
         name=data.get("name", f"{base.name}+{source}" if overridden else base.name),
         secret_max=primary.get("secret_max", base.secret_max),
@@ -216,6 +281,7 @@ def rules_from_mapping(data: Mapping[str, Any], *, source: str = "rules") -> Dis
             else base.measures
         ),
         dimensions=tuple(table["dimensions"]) if "dimensions" in table else base.dimensions,
+        structural_empty=tuple(structural),
     )
 
 
@@ -248,3 +314,22 @@ def preset(name: str) -> DisclosureRules:
     if name not in PRESETS:
         raise ConfigError("preset", [f"preset: unknown preset (choose {', '.join(PRESETS)})"])
     return PRESETS[name]
+
+
+def disclosure_2014() -> DisclosureRules:
+    """The rules of the 2014 Drenthe table: CBS rules, with JB/JR × ZVW and × AWBZ empty.
+
+    JB/JR (youth protection and probation) was financed only from the provincial budget, so the
+    published table leaves those two cells blank; they are declared structural empties.
+
+    Example:
+        >>> rules = disclosure_2014()
+        >>> rules.secret_max
+        7
+        >>> [cell["financing"] for cell in rules.structural_empty if cell["care_form"] == "JB/JR"]
+        ['ZVW', 'AWBZ']
+    """
+    source = "factlab/data/disclosure_2014.toml"
+    resource = resources.files("factlab.data").joinpath("disclosure_2014.toml")
+    data = parse_toml(resource.read_bytes(), source=source, what="rules file")
+    return rules_from_mapping(data, source=source)

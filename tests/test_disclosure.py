@@ -13,17 +13,19 @@ from typing import Any
 import polars as pl
 import pytest
 from click.testing import CliRunner
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import factlab.cli.protect  # noqa: F401  (registers the command)
 from factlab.cli import main
+from factlab.demo import DemoResult, run_demo
 from factlab.disclosure import (
     PRESETS,
     DisclosureRules,
     MeasureRule,
     ProtectedTable,
     audit,
+    disclosure_2014,
     load_rules,
     preset,
     protect,
@@ -32,6 +34,7 @@ from factlab.disclosure import (
     write_protected,
 )
 from factlab.errors import ConfigError, DataError, InputError
+from factlab.round2014 import expected_2014
 
 MUNICIPALITIES = ("Assen", "Emmen", "Meppel")
 CARE_FORMS = ("ambulant", "verblijf", "crisis")
@@ -574,3 +577,339 @@ def test_cli_errors_write_nothing(tmp_path: Path) -> None:
     result = runner.invoke(main, ["protect", str(out), "--out", str(tmp_path / "again.csv")])
     assert result.exit_code == 3
     assert "already a protected table" in result.output
+
+
+# --- structural empties --------------------------------------------------------------------
+
+JBJR_EMPTY = (
+    {"care_form": "JB/JR", "financing": "ZVW"},
+    {"care_form": "JB/JR", "financing": "AWBZ"},
+)
+
+
+def cross_table(cells: dict[tuple[str, str], int], measure: str = "registrations") -> pl.DataFrame:
+    """care form × financing with additive margins; combinations not given are absent (zero)."""
+    forms = sorted({form for form, _ in cells})
+    streams = sorted({stream for _, stream in cells})
+    rows: list[tuple[str | None, str | None, int]] = [(f, s, n) for (f, s), n in cells.items()]
+    rows += [(f, None, sum(n for (g, _), n in cells.items() if g == f)) for f in forms]
+    rows += [(None, s, sum(n for (_, t), n in cells.items() if t == s)) for s in streams]
+    rows.append((None, None, sum(cells.values())))
+    return pl.DataFrame(rows, schema=["care_form", "financing", measure], orient="row")
+
+
+SMALL_2014: dict[tuple[str, str], int] = {
+    ("ambulant", "Begroting"): 40, ("ambulant", "ZVW"): 55, ("ambulant", "AWBZ"): 30,
+    ("verblijf", "Begroting"): 25, ("verblijf", "ZVW"): 3, ("verblijf", "AWBZ"): 20,
+    ("JB/JR", "Begroting"): 35,
+}  # fmt: skip
+
+
+def cell(frame: pl.DataFrame, form: str | None, stream: str | None) -> dict[str, Any]:
+    rows = frame.filter(
+        pl.col("care_form").eq_missing(pl.lit(form, dtype=pl.String)),
+        pl.col("financing").eq_missing(pl.lit(stream, dtype=pl.String)),
+    )
+    assert rows.height == 1
+    return rows.row(0, named=True)
+
+
+def test_declared_empties_are_published_as_structural_zeros() -> None:
+    counts = cross_table(SMALL_2014)
+    undeclared = protect(counts, NO_ROUNDING)
+    # Without the declaration the empty cells are secret zeros, and JB/JR's total goes with them.
+    assert cell(undeclared.table.frame, "JB/JR", "ZVW")["registrations_status"] == "suppressed"
+    assert cell(undeclared.table.frame, "JB/JR", None)["registrations_status"] == "suppressed"
+    rules = dataclasses.replace(NO_ROUNDING, structural_empty=JBJR_EMPTY)
+    protected = protect(counts, rules)
+    frame = protected.table.frame
+    for stream in ("ZVW", "AWBZ"):
+        row = cell(frame, "JB/JR", stream)
+        assert (row["registrations"], row["registrations_status"]) == (0, "structural")
+    row = cell(frame, "JB/JR", None)
+    assert (row["registrations"], row["registrations_status"]) == (35, "published")
+    assert cell(frame, "verblijf", "ZVW")["registrations_status"] == "suppressed"  # 3: secret
+    report = protected.report
+    assert (report.primary, report.structural, report.structural_unmatched) == (1, 2, ())
+    assert report.audit.passed
+    structural = {("JB/JR", "ZVW"), ("JB/JR", "AWBZ")}
+    assert structural.isdisjoint(map(tuple, protected.table.suppressed_cells().rows()))
+    assert structural.isdisjoint(
+        (r["care_form"], r["financing"]) for r in report.audit.cells.iter_rows(named=True)
+    )
+    rendered = protected.table.with_percentages("financing").render()
+    jbjr = rendered.filter(pl.col("care_form") == "JB/JR", pl.col("financing") == "ZVW")
+    assert jbjr.row(0) == ("JB/JR", "ZVW", "-", "-")
+    assert report.to_dict()["structural_empty"] == {"cells": 2, "unmatched_declarations": []}
+    # Only declared combinations change: another absent combination is still a secret zero.
+    partial = dataclasses.replace(NO_ROUNDING, structural_empty=JBJR_EMPTY[:1])
+    frame = protect(counts, partial).table.frame
+    assert cell(frame, "JB/JR", "AWBZ")["registrations_status"] == "suppressed"
+
+
+def test_a_selection_matches_margins_and_ignores_tables_without_its_dimensions() -> None:
+    counts = cross_table(SMALL_2014)
+    # {"care_form": "crisis"}: a value that does not occur; {"region": ...}: not a dimension.
+    rules = dataclasses.replace(
+        NO_ROUNDING,
+        structural_empty=(
+            {"financing": "ZVW", "care_form": "JB/JR"},
+            {"care_form": "crisis"},
+            {"region": "Drenthe", "financing": "ZVW"},
+        ),
+    )
+    report = protect(counts, rules).report
+    assert (report.structural, report.structural_unmatched) == (1, (2, 3))
+    # By care form alone, JB/JR is the total over financing: the declaration does not apply.
+    by_form = counts.filter(pl.col("financing").is_null()).drop("financing")
+    alone = protect(by_form, dataclasses.replace(rules, dimensions=("care_form",)))
+    assert alone.report.structural == 0
+    assert alone.table.frame["registrations_status"].to_list().count("structural") == 0
+    # A partial selection matches every cell with that value, margins included.
+    empty_form = dataclasses.replace(NO_ROUNDING, structural_empty=({"care_form": "JB/JR"},))
+    with_margins = cross_table({**SMALL_2014, ("JB/JR", "Begroting"): 0})
+    result = protect(with_margins, empty_form)
+    frame = result.table.frame.filter(pl.col("care_form") == "JB/JR")
+    assert frame.height == 4
+    assert (frame["registrations_status"] == "structural").all()
+    assert result.report.audit.passed
+
+
+def test_the_2014_table_publishes_the_jbjr_total() -> None:
+    cells = expected_2014()
+    rows = cells.rows()
+    rows += [(form, None, 0) for form in cells["care_form"].unique()]
+    rows += [(None, stream, 0) for stream in cells["financing"].unique()]
+    rows.append((None, None, 8241))
+    counts = pl.DataFrame(rows, schema=cells.columns, orient="row")
+    rules = dataclasses.replace(
+        disclosure_2014(), measures=(MeasureRule("unique_clients", "sum_of_cells"),)
+    )
+    protected = protect(counts, rules)
+    frame = protected.table.frame
+    assert cell(frame, "JB/JR", None)["unique_clients"] == 980  # 982, rounded to 5
+    assert cell(frame, "JB/JR", "Begroting")["unique_clients_status"] == "published"
+    assert cell(frame, "JB/JR", "ZVW")["unique_clients_status"] == "structural"
+    assert cell(frame, "JB/JR", "AWBZ")["unique_clients_status"] == "structural"
+    assert cell(frame, "dagbehandeling", "ZVW")["unique_clients_status"] == "suppressed"
+    assert cell(frame, None, None)["unique_clients"] == 11245
+    assert protected.report.audit.passed
+    hidden = protected.table.suppressed_cells()
+    assert audit(counts, hidden, rules).passed
+    # The cells of the published table, where published, within rounding of the exact ones.
+    for form, stream, exact in cells.rows():
+        row = cell(frame, form, stream)
+        if row["unique_clients_status"] == "published":
+            assert abs(row["unique_clients"] - exact) <= 2
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> DemoResult:
+    return run_demo(tmp_path_factory.mktemp("demo") / "round")
+
+
+def test_the_demo_publishes_the_jbjr_row(demo: DemoResult) -> None:
+    protection = demo.protection
+    assert protection.table.rules.name == "cbs-drenthe-2014"
+    back = read_protected(demo.outdir / "trusted" / "cells-protected.csv")
+    assert back.frame.equals(protection.table.frame)
+    frame = back.frame
+    total = cell(frame, "JB/JR", None)
+    assert (total["unique_clients"], total["unique_clients_status"]) == (980, "published")
+    for stream in ("ZVW", "AWBZ"):
+        assert cell(frame, "JB/JR", stream)["unique_clients_status"] == "structural"
+    assert cell(frame, "dagbehandeling", "ZVW")["unique_clients_status"] == "suppressed"
+    assert protection.report.audit.passed
+    assert protection.report.structural == 2
+    # The audit from scratch, on the exact counts, agrees.
+    rules = protection.table.rules
+    assert audit(demo.cells.table, back.suppressed_cells(), rules).passed
+
+
+def test_clients_in_a_declared_empty_cell_are_refused() -> None:
+    counts = cross_table({**SMALL_2014, ("JB/JR", "ZVW"): 4})
+    rules = dataclasses.replace(NO_ROUNDING, structural_empty=JBJR_EMPTY)
+    with pytest.raises(DataError, match=r"care_form=JB/JR, financing=ZVW") as caught:
+        protect(counts, rules)
+    message = str(caught.value)
+    assert "structural_empty[1]" in message
+    assert "4" not in message.replace("structural_empty[1]", "")  # no count is named
+    # In a part of the period, too.
+    year = cross_table(SMALL_2014)
+    with pytest.raises(DataError, match="period=H1, care_form=JB/JR, financing=ZVW"):
+        protect(year, rules, parts={"H1": counts}, label="Y")
+    with pytest.raises(DataError, match="structurally empty"):
+        audit(counts, pl.DataFrame({"care_form": ["a"], "financing": ["b"]}), rules)
+
+
+def test_the_audit_knows_a_structural_empty_is_zero() -> None:
+    # JB/JR alone: Begroting 5, ZVW 0; zeros shown (threshold3), no rounding.
+    counts = pl.DataFrame(
+        {"financing": ["Begroting", "ZVW", None], "registrations": [5, 0, 5]},
+    )
+    plain = dataclasses.replace(preset("threshold3"), secret_max=5, rounding_base=1)
+    hidden = pl.DataFrame({"financing": ["Begroting", "ZVW"]})
+    # Not declared: "." over ZVW may hide clients, so Begroting lies in [0, 5].
+    loose = audit(counts, hidden, plain).cells.filter(pl.col("financing") == "Begroting")
+    assert (loose["lower"][0], loose["upper"][0]) == (0, 5)
+    # Declared: everyone knows ZVW is 0, so hiding it protects nothing: Begroting = total.
+    declared = dataclasses.replace(plain, structural_empty=({"financing": "ZVW"},))
+    result = audit(counts, hidden, declared)
+    row = result.cells.filter(pl.col("financing") == "Begroting").row(0, named=True)
+    assert (row["lower"], row["upper"], row["passed"]) == (5, 5, False)
+    zvw = result.cells.filter(pl.col("financing") == "ZVW").row(0, named=True)
+    assert (zvw["lower"], zvw["upper"]) == (0, 0)
+    # protect never picks a structural empty as a complement, though it is the smallest cell.
+    counts = pl.DataFrame(
+        {"financing": ["AWBZ", "Begroting", "ZVW", None], "registrations": [20, 3, 0, 23]},
+    )
+    rules = DisclosureRules(
+        secret_max=3, rounding_base=1, min_width=3, structural_empty=({"financing": "ZVW"},)
+    )
+    protected = protect(counts, rules)
+    assert protected.table.frame["registrations_status"].to_list() == [
+        "published", "suppressed", "suppressed", "structural",
+    ]  # fmt: skip
+    assert (protected.report.primary, protected.report.secondary) == (1, 1)
+    assert protected.report.audit.passed
+
+
+@lp_settings
+@given(
+    clients=clients_strategy,
+    name=st.sampled_from(sorted(PRESETS)),
+    base=st.sampled_from([1, 5]),
+    picks=st.lists(st.integers(0, 8), max_size=4),
+)
+def test_protection_with_structural_empties_property(
+    clients: list[Client], name: str, base: int, picks: list[int]
+) -> None:
+    # Empty the chosen cells in the data, then declare them empty by definition.
+    combinations = [(m, f) for m in MUNICIPALITIES for f in CARE_FORMS]
+    chosen = sorted({combinations[i] for i in picks})
+    kept = [(m, {f: n for f, n in fs.items() if (m, f) not in chosen}) for m, fs in clients]
+    clients = [(m, fs) for m, fs in kept if fs]
+    assume(clients)
+    truth = count_table(clients, keep_zeros=True)
+    selections = tuple({"municipality": m, "care_form": f} for m, f in chosen)
+    rules = dataclasses.replace(preset(name), rounding_base=base, structural_empty=selections)
+    counts = count_table(clients)
+    protected = protect(counts, rules)
+    frame = protected.table.frame
+    lookup = truth_by_key(truth, ("municipality", "care_form"))
+    for row in frame.iter_rows(named=True):
+        key = (row["municipality"], row["care_form"])
+        exact = lookup[key]
+        for measure in ("unique_clients", "registrations"):
+            status = row[f"{measure}_status"]
+            assert (status == "structural") == (key in chosen)
+            if status != "suppressed":
+                # Nothing secret is shown: a published value is 0 only where zeros are
+                # shown or the cell is empty by definition, and never in 1..secret_max.
+                assert not 1 <= exact[measure] <= rules.secret_max
+                if exact[measure] == 0 and rules.zero_is_secret:
+                    assert status == "structural"
+    result = audit(counts, protected.table.suppressed_cells(), rules)
+    assert result.passed
+    for row in result.cells.iter_rows(named=True):
+        value = lookup[(row["municipality"], row["care_form"])][row["measure"]]
+        assert row["lower"] <= value <= row["upper"]
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet", ".json"])
+def test_structural_empties_round_trip(tmp_path: Path, suffix: str) -> None:
+    rules = dataclasses.replace(NO_ROUNDING, structural_empty=JBJR_EMPTY)
+    table = protect(cross_table(SMALL_2014), rules).table
+    back = read_protected(write_protected(table, tmp_path / f"out{suffix}")[0])
+    assert back.frame.equals(table.frame)
+    assert back.rules == rules
+    assert [dict(s) for s in back.rules.structural_empty] == list(JBJR_EMPTY)
+
+
+def test_a_structural_status_with_a_count_is_refused(tmp_path: Path) -> None:
+    rules = dataclasses.replace(NO_ROUNDING, structural_empty=JBJR_EMPTY)
+    path = tmp_path / "out.json"
+    write_protected(protect(cross_table(SMALL_2014), rules).table, path)
+    document = json.loads(path.read_text())
+    for row in document["rows"]:
+        if row["registrations_status"] == "structural":
+            row["registrations"] = 3
+    path.write_text(json.dumps(document))
+    with pytest.raises(InputError, match="structural empty with a value other than 0"):
+        read_protected(path)
+
+
+def test_rules_file_declares_structural_empties(tmp_path: Path) -> None:
+    path = tmp_path / "rules.toml"
+    path.write_text(
+        'version = 1\n[[structural_empty]]\ncare_form = "JB/JR"\nfinancing = "ZVW"\n'
+        '[[structural_empty]]\ncare_form = "JB/JR"\nfinancing = "AWBZ"\n'
+    )
+    rules = load_rules(path)
+    assert [dict(s) for s in rules.structural_empty] == list(JBJR_EMPTY)
+    assert rules.name == "cbs+rules.toml"
+    assert rules.secret_max == 7  # the rest comes from the preset
+    assert rules_from_mapping(rules.to_dict()) == rules
+    assert hash(rules) == hash(rules_from_mapping(rules.to_dict()))
+    assert rules == DisclosureRules(name=rules.name, structural_empty=JBJR_EMPTY)
+    # The rules keep their own copy of a selection.
+    selection = {"care_form": "JB/JR"}
+    own = DisclosureRules(structural_empty=(selection,))
+    selection["care_form"] = "ambulant"
+    assert own.structural_empty[0]["care_form"] == "JB/JR"
+
+
+def test_structural_empty_validation_lists_every_problem(tmp_path: Path) -> None:
+    path = tmp_path / "rules.toml"
+    path.write_text(
+        "version = 1\n"
+        '[[structural_empty]]\ncare_form = "JB/JR"\nfinancing = 3\n'
+        "[[structural_empty]]\n"
+        '[[structural_empty]]\ncare_form = "JB/JR"\nfinancing = "ZVW"\n'
+        '[[structural_empty]]\nfinancing = "ZVW"\ncare_form = "JB/JR"\n'
+        '[[structural_empty]]\nmunicipality = ""\nyear = 2014\n'
+        "[rounding]\nbase = 0\n"
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_rules(path)
+    assert caught.value.problems == [
+        "rounding.base: must be a whole number >= 1",
+        "structural_empty[1].financing: must be non-empty text (a value of financing)",
+        "structural_empty[2]: names no dimension",
+        "structural_empty[4]: the same cells as structural_empty[3]",
+        "structural_empty[5].municipality: must be non-empty text (a value of municipality)",
+        "structural_empty[5].year: must be non-empty text (a value of year)",
+    ]
+    with pytest.raises(ConfigError, match=r"structural_empty: must be an array of tables"):
+        rules_from_mapping({"version": 1, "structural_empty": {"care_form": "JB/JR"}})
+    with pytest.raises(ConfigError, match=r"structural_empty\[1\]: must be a table"):
+        DisclosureRules(structural_empty=("JB/JR",))  # type: ignore[arg-type]
+
+
+def test_cli_protects_with_declared_structural_empties(tmp_path: Path) -> None:
+    counts = tmp_path / "counts.csv"
+    cross_table(SMALL_2014).write_csv(counts)
+    rules = tmp_path / "rules.toml"
+    rules.write_text(
+        "version = 1\n[rounding]\nbase = 1\n"
+        '[[structural_empty]]\ncare_form = "JB/JR"\nfinancing = "ZVW"\n'
+        '[[structural_empty]]\ncare_form = "JB/JR"\nfinancing = "AWBZ"\n'
+        '[[structural_empty]]\ncare_form = "JB/R"\n'
+    )
+    out = tmp_path / "protected.csv"
+    runner = CliRunner()
+    result = runner.invoke(main, ["protect", str(counts), "--out", str(out), "--rules", str(rules)])
+    assert result.exit_code == 0, result.output
+    assert "2 cell(s) published as structural empties" in result.output
+    assert "structural_empty[3] matches no cell" in result.output
+    frame = read_protected(out).frame
+    assert cell(frame, "JB/JR", "ZVW")["registrations_status"] == "structural"
+    assert cell(frame, "JB/JR", None)["registrations_status"] == "published"
+    wrong = tmp_path / "wrong.csv"
+    cross_table({**SMALL_2014, ("JB/JR", "AWBZ"): 12}).write_csv(wrong)
+    result = runner.invoke(
+        main, ["protect", str(wrong), "--out", str(tmp_path / "no.csv"), "--rules", str(rules)]
+    )
+    assert result.exit_code == 6
+    assert "care_form=JB/JR, financing=AWBZ is declared structurally empty" in result.output
+    assert not (tmp_path / "no.csv").exists()

@@ -10,7 +10,7 @@ import click
 import polars as pl
 
 from factlab.cli import main
-from factlab.cli._common import guarded, info, progress
+from factlab.cli._common import guarded, info, progress, warn
 from factlab.disclosure import FORMAT_PROTECTED, protect, write_protected
 from factlab.disclosure_lattice import KNOWN_MEASURES
 from factlab.disclosure_rules import PRESETS, DisclosureRules, load_rules, preset
@@ -102,7 +102,8 @@ def protect_command(
 
     Secret counts are suppressed, then enough other cells that no secret count can be
     derived from what is published (checked by linear programming), and every published
-    count is rounded. The protection report is internal to the trusted party.
+    count is rounded. Cells the rules declare empty by definition ([[structural_empty]]) are
+    published as known zeros. The protection report is internal to the trusted party.
     """
     rules = _rules(rules_path, preset_name)
     if out.suffix.lower() not in TABLE_FORMATS:
@@ -132,6 +133,13 @@ def protect_command(
             f"{measure}: {lost['suppressed']:.0f} of {lost['total']:.0f} in the most detailed "
             f"cells suppressed ({lost['share']:.1%})"
         )
+    for index in report.structural_unmatched:
+        warn(
+            f"structural_empty[{index}] matches no cell of this table (it names a dimension "
+            "the table lacks or a value that does not occur); ignored"
+        )
+    if report.structural:
+        info(f"{report.structural} cell(s) published as structural empties (0 by definition)")
     verdict = "passed" if report.audit.passed else "FAILED"
     info(
         f"rules {rules.name}: {report.cells} cells, {report.primary} primary and "
