@@ -1,0 +1,166 @@
+"""What the benchmark's steps share: the fixed key, the data layout, and making the data.
+
+Every size gets its own folder ``<data>/n<rows>/`` with:
+
+- ``exports/P01.csv`` … — one messy provider export each, written by :mod:`factlab.synth`
+  (realistic BSN mess, Dutch and English column names, ``;``/``,``, UTF-8 and Windows-1252);
+- ``exports.json`` — how each export is written (delimiter, encoding, names, date format), which
+  the alternatives are given, as a provider would tell them;
+- ``all.csv`` — every row in one plain export (UTF-8, ``,``, ISO dates), for the single-file
+  pseudonymise steps;
+- ``bsn.parquet`` — the BSNs as written (text), for the in-memory pseudonymise steps;
+- ``pseudonymised/P01.parquet`` … and ``linked.parquet`` — made by factlab (untimed), the input
+  of the link and count steps of every implementation;
+- ``round.key`` — the benchmark's round key (a fixed, public secret: synthetic data only).
+
+The data are synthetic: proef-valid numbers drawn from the whole nine-digit space, with no data of
+any real person attached (see docs/DOMAIN §2).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from pathlib import Path
+from typing import Any, Final
+
+import polars as pl
+
+from factlab import schema
+from factlab.keys import Key, write_key
+from factlab.periods import Period
+from factlab.periods import parse_period as parse_period_text
+from factlab.synth import (
+    COLUMN_NAMES,
+    ExportForm,
+    Messiness,
+    SynthConfig,
+    synth_frame,
+    synthesise,
+    write_export,
+)
+
+#: The counting period every count step uses (the synthetic data's period).
+PERIOD: Final = "2024"
+PERIOD_START: Final = "2024-01-01"
+PERIOD_END: Final = "2024-12-31"
+#: The dimensions of the table with margins.
+DIMENSIONS: Final = ("care_form", "financing")
+#: Synthetic rows per client with the config below (measured: 1.64), to aim at a row count.
+ROWS_PER_CLIENT: Final = 1.64
+SEED: Final = 20260101
+ROUND: Final = "bench-2024"
+
+
+def bench_key() -> Key:
+    """The benchmark's round key: a fixed secret, so runs and implementations agree."""
+    return Key(
+        kind="round",
+        round=ROUND,
+        key_id="bench",
+        created="2026-01-01T00:00:00+00:00",
+        _secret=bytes(range(32)),
+    )
+
+
+def hmac_key_hex(stage: int) -> str:
+    """The HMAC key text (hex of the subkey, see docs/scheme.md) of stage 1 or 2."""
+    key = bench_key()
+    subkey = key.pseudonym_key("bsn") if stage == 1 else key.stage2_key("bsn")
+    return subkey.hex()
+
+
+def providers_for(rows: int) -> int:
+    """Providers per size: a region has a dozen or two, a national round hundreds."""
+    if rows <= 200_000:
+        return 8
+    if rows <= 2_000_000:
+        return 20
+    return 40
+
+
+def config_for(rows: int) -> SynthConfig:
+    """Realistic mess, CSV only (a 10^7-row export does not fit an Excel sheet)."""
+    mess = dataclasses.replace(Messiness.realistic(), file_formats=("csv",))
+    clients = max(100, round(rows / ROWS_PER_CLIENT))
+    return SynthConfig(providers=providers_for(rows), clients=clients, messiness=mess)
+
+
+def parse_period() -> Period:
+    """The counting period as factlab's :class:`~factlab.periods.Period`."""
+    return parse_period_text(PERIOD)
+
+
+def folder(data: Path, rows: int) -> Path:
+    """The folder of one size."""
+    return data / f"n{rows}"
+
+
+def prepare(data: Path, rows: int, *, log: Any = print) -> dict[str, Any]:
+    """Make every input of one size (once; a ``ready.json`` marks a finished folder)."""
+    here = folder(data, rows)
+    ready = here / "ready.json"
+    if ready.is_file():
+        facts: dict[str, Any] = json.loads(ready.read_text())
+        return facts
+    here.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    config = config_for(rows)
+    result = synthesise(here / "exports", config, seed=SEED)
+    (here / "exports.json").write_text(result.to_json())
+    # The same rows again, whole: the single-file export and the in-memory inputs use them.
+    frame = synth_frame(config, seed=SEED)
+    log(f"  n={rows}: {frame.height} rows, exports written ({time.perf_counter() - started:.1f} s)")
+    write_export(frame, here / "all.csv", ExportForm())
+    frame.select(pl.col("bsn_written").alias("bsn")).write_parquet(here / "bsn.parquet")
+    key = bench_key()
+    key_path = here / "round.key"
+    if not key_path.exists():
+        write_key(key, key_path)
+
+    from factlab.link import link
+    from factlab.pseudonymise import pseudonymise_file
+
+    (here / "pseudonymised").mkdir(exist_ok=True)
+    outputs = []
+    for export in result.exports:
+        out = here / "pseudonymised" / f"{export.provider}.parquet"
+        pseudonymise_file(export.path, key.provider_key(), provider=export.provider, out=out)
+        outputs.append(out)
+    link(outputs, here / "linked.parquet", key=key)
+    log(f"  n={rows}: pseudonymised and linked ({time.perf_counter() - started:.1f} s)")
+    facts = {
+        "rows": frame.height,
+        "providers": config.providers,
+        "clients": config.clients,
+        "persons_in_files": result.truth.unique_persons,
+        "linkable_persons": result.truth.linkable_persons,
+        "rows_by_status": dict(result.truth.rows_by_status),
+        "distinct_written_bsn": int(frame["bsn_written"].n_unique()),
+        "seconds_to_prepare": round(time.perf_counter() - started, 1),
+    }
+    ready.write_text(json.dumps(facts, indent=2))
+    return facts
+
+
+def export_forms(here: Path) -> list[dict[str, Any]]:
+    """Per provider export: file, provider, and how it is written (with its column names)."""
+    described = json.loads((here / "exports.json").read_text())
+    entries = []
+    for export in described["exports"]:
+        form = ExportForm(**{**export["form"], "sex_codes": tuple(export["form"]["sex_codes"])})
+        entries.append(
+            {
+                "provider": export["provider"],
+                "path": here / "exports" / export["file"],
+                "form": form,
+                "names": dict(COLUMN_NAMES[form.names]),
+            }
+        )
+    return entries
+
+
+def status_names() -> tuple[str, ...]:
+    """The BSN statuses in factlab's order."""
+    return tuple(schema.STATUSES)
