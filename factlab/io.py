@@ -17,7 +17,7 @@ import tempfile
 import tomllib
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 import polars as pl
 
@@ -129,17 +129,35 @@ def write_exclusive(path: str | Path, payload: bytes, *, mode: int, force: bool 
         temporary.unlink(missing_ok=True)
 
 
-def write_parquet(frame: pl.DataFrame | pl.LazyFrame, path: str | Path, manifest: Manifest) -> None:
+def write_parquet(
+    frame: pl.DataFrame | pl.LazyFrame,
+    path: str | Path,
+    manifest: Manifest,
+    *,
+    compression: Literal["zstd", "lz4"] = "zstd",
+    compression_level: int | None = None,
+) -> None:
     """Write ``frame`` to ``path`` atomically, with ``manifest`` in the Parquet metadata.
 
-    A LazyFrame is streamed to disk, so files larger than memory can be written.
+    A LazyFrame is streamed to disk, so files larger than memory can be written. ``compression``
+    and ``compression_level`` trade file size for writing time (any Parquet reader reads both).
     """
     with atomic_path(path) as temporary:
         metadata = manifest.to_parquet_metadata()
         if isinstance(frame, pl.LazyFrame):
-            frame.sink_parquet(temporary, metadata=metadata, compression="zstd")
+            frame.sink_parquet(
+                temporary,
+                metadata=metadata,
+                compression=compression,
+                compression_level=compression_level,
+            )
         else:
-            frame.write_parquet(temporary, metadata=metadata, compression="zstd")
+            frame.write_parquet(
+                temporary,
+                metadata=metadata,
+                compression=compression,
+                compression_level=compression_level,
+            )
 
 
 _CSV_SUFFIXES = (".csv", ".txt", ".tsv")

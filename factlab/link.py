@@ -38,7 +38,6 @@ _MUST_AGREE: Final = ("scheme", "stage", "round", "key_id", "key_fingerprint")
 #: Fields whose values are identifiers of keys: errors name the files that differ, not the values.
 _QUIET_FIELDS: Final = frozenset({"key_id", "key_fingerprint"})
 _REQUIRED: Final = (schema.PROVIDER, schema.PSEUDONYM, schema.STATUS)
-_PSEUDONYM_PATTERN: Final = r"^[0-9a-f]{32}$"
 
 
 @dataclass(frozen=True)
@@ -340,7 +339,7 @@ def _row_check(item: _Input) -> pl.LazyFrame:
         (~status.is_in(schema.STATUSES) | status.is_null()).sum().alias("unknown_status"),
         provider.ne_missing(pl.lit(item.manifest.provider)).sum().alias("other_provider"),
         (valid != pseudonym.is_not_null()).sum().alias("pseudonym_mismatch"),
-        (valid & ~pseudonym.str.contains(_PSEUDONYM_PATTERN)).sum().alias("malformed"),
+        (valid & ~pseudonym.str.contains(schema.PSEUDONYM_PATTERN)).sum().alias("malformed"),
     )
 
 

@@ -16,6 +16,8 @@ SCHEME: Final = "factlab-hmac-sha256-v1"
 
 #: Column that holds the keyed pseudonym of the client's BSN (null when the BSN is not valid).
 PSEUDONYM: Final = "pseudonym"
+#: Every pseudonym is 32 lowercase hex characters (128 bits).
+PSEUDONYM_PATTERN: Final = r"^[0-9a-f]{32}$"
 #: Column that holds each row's BSN status.
 STATUS: Final = "bsn_status"
 #: Column that holds the provider code.

@@ -166,9 +166,9 @@ def write_linked(rows: pl.DataFrame, path: Path, *, stage: int = 2) -> Path:
     return path
 
 
-def write_config(folder: Path, extra: str = "") -> Path:
+def write_config(folder: Path, extra: str = "", *, name: str = "round.toml") -> Path:
     (folder / "corrections.toml").write_text(CORRECTIONS, encoding="utf-8")
-    path = folder / "round.toml"
+    path = folder / name
     path.write_text(
         'version = 1\ntitle = "Youth care test region 2024"\nregion = "Test region"\n'
         'period = "2024"\nparts = ["2024H1", "2024H2"]\n'
@@ -405,7 +405,11 @@ def test_renderer_refuses_a_smuggled_frame(public: Report, rows: pl.DataFrame) -
 def unrounded(round_files: dict[str, Path]) -> tuple[Report, Report]:
     """Reports without rounding, so that a published small count would show as itself."""
     config = load_round_config(
-        write_config(round_files["folder"], "rounding = 5\n[disclosure.rounding]\nbase = 1\n")
+        write_config(
+            round_files["folder"],
+            "rounding = 5\n[disclosure.rounding]\nbase = 1\n",
+            name="round-unrounded.toml",
+        )
     )
     return (
         build_report(round_files["linked"], config, generated=GENERATED),
