@@ -31,6 +31,7 @@ from typing import Any, Final
 import polars as pl
 
 from factlab import schema
+from factlab._clients import client_keys, client_order, new_client, scatter
 from factlab._version import __version__
 from factlab.errors import ConfigError, DataError, InputError
 from factlab.fallback import fallback_report, resolve_fallback
@@ -297,6 +298,7 @@ def count(
     needed += ["care_form"] if has_care_form else []
     needed += ["birth_year" if dim == "age_group" else dim for dim in dims]
     rows = _with_identity(frame).select(list(dict.fromkeys(needed))).collect()
+    rows = _enums(rows, [_PROVIDER, *(["care_form"] if has_care_form else [])])
     # Trajectories first: they turn pseudonyms into small client numbers, which makes the
     # per-client municipality window in _with_dimensions much cheaper. Pseudonyms of a linked
     # file were validated by link; those of a frame are checked there.
@@ -306,11 +308,8 @@ def count(
     columns_kept = (*dims, _CLIENT, _STATUS, _PROVIDER, _TRAJECTORY, _INVERTED)
     compact = _with_dimensions(rows.lazy(), dims, age_date).select(columns_kept).collect()
     del rows
-    # Dimensions, provider and status as Enums: the group-bys below then hash small integers.
-    work = compact.with_columns(
-        pl.col(name).cast(pl.Enum(compact[name].unique().sort()))
-        for name in (*dims, _PROVIDER, _STATUS)
-    ).lazy()
+    # Dimensions and status as Enums too: the group-bys below then hash small integers.
+    work = _enums(compact, (*dims, _STATUS)).lazy()
     del compact
     clients = work.filter(pl.col(_CLIENT).is_not_null())
     cells_clients, cells_trajectories, cells_rows, by_provider_status, providers_per_client = (
@@ -463,6 +462,15 @@ def _with_dates(frame: pl.LazyFrame, columns: pl.Schema, *, timed: bool) -> pl.L
     )
 
 
+def _enums(rows: pl.DataFrame, names: Sequence[str]) -> pl.DataFrame:
+    """``rows`` with the text columns among ``names`` as Enums of their own values, sorted."""
+    text = [name for name in names if rows.schema[name] in (pl.String(), pl.Categorical())]
+    return rows.with_columns(
+        pl.col(name).cast(pl.Enum(rows[name].unique().drop_nulls().sort().cast(pl.String)))
+        for name in text
+    )
+
+
 def _age_group(birth_year: pl.Expr, on: date) -> pl.Expr:
     age = pl.lit(on.year, dtype=pl.Int32) - birth_year.cast(pl.Int32)
     # A birth year after the reference year is a data error, not an age: it shows as unknown.
@@ -526,108 +534,77 @@ def _with_trajectories(rows: pl.DataFrame, *, has_care_form: bool, checked: bool
     that must restart at each key; instead of a per-group window, each key's ends are lifted by
     its group number times a stride wider than any day range, so one running maximum over the
     whole frame never carries a value from one key into the next. Rows with equal starts may come
-    in any order: each of them starts no later than the others end, so none starts a trajectory
-    after another of them.
+    in any order: each of them starts no later than the others end, so none of them starts a
+    trajectory after another.
 
-    The order is found on integers only, in two single-key sorts (multi-key sorts of text are
-    several times slower): first by one ``UInt64`` packing the (provider, care form) code and
-    the start day, then, stably, by the first 64 bits of the pseudonym. Should two clients share
-    those 64 bits (about one round in 10^6 at 10^7 clients), they are told apart by the other 64
-    and sorted by both. The numbers are computed in that order and written back to the rows'
-    own order, so the text columns are never moved.
+    The order is found on integers only, in two single-key sorts (a multi-key sort of text is
+    several times slower): first by one ``UInt64`` packing the (provider, care form) code and the
+    start day, then, stably, by the first 64 bits of the pseudonym. Should two clients share those
+    64 bits (about once in 10^6 rounds of 10^7 clients), the other 64 tell them apart and both are
+    sorted on. The numbers are computed in that order and written back to the rows' own order, so
+    the text columns are never moved.
 
-    The client column is replaced by a small client number (null for rows without a valid BSN),
-    numbered in the same order, which keeps later steps compact.
+    ``rows`` must hold the provider (and care form) as Enums. The client column is replaced by a
+    small client number (null for rows without a valid BSN), numbered in the same order, which
+    keeps later steps compact.
     """
-    high, low = _client_keys(rows[_CLIENT], checked=checked)
-    secondary = _secondary_key(rows, has_care_form=has_care_form)
-    by_secondary = secondary.arg_sort()
-    order = (
-        pl.DataFrame({"row": by_secondary, "high": high.gather(by_secondary)})
-        .sort("high", maintain_order=True, nulls_last=True)
-        .get_column("row")
-    )
-    sorted_high, sorted_low = high.gather(order), low.gather(order)
-    collided = ((sorted_high == sorted_high.shift(1)) & (sorted_low != sorted_low.shift(1))).any()
-    if collided:
-        order = (
-            pl.DataFrame({"high": high, "low": low, "secondary": secondary})
-            .with_row_index("row")
-            .sort(["high", "low", "secondary"], nulls_last=True)
-            .get_column("row")
-        )
-        sorted_high, sorted_low = high.gather(order), low.gather(order)
+    high, low = client_keys(rows[_CLIENT], checked=checked)
+    secondary, first_day = _secondary_key(rows, has_care_form=has_care_form)
+    ordered = client_order(high, low, secondary)
+    order = ordered.get_column("row")
     in_order = pl.DataFrame(
         {
-            "high": sorted_high,
-            "low": sorted_low,
-            "key": secondary.gather(order) // _START_SPAN,
-            _START: rows[_START].gather(order),
+            "high": ordered.get_column("high"),
+            "low": ordered.get_column("low"),
+            "secondary": secondary.gather(order),
             _END: rows[_END].gather(order),
         }
     )
+    key = pl.col("secondary") // _START_SPAN
+    day = (pl.col("secondary") % _START_SPAN).cast(pl.Int64)
+    start = pl.when(day == 0).then(_EARLIEST).otherwise(day + (first_day - 1))
     no_client = pl.col("high").is_null()
-    new_client = pl.any_horizontal(
-        pl.col(name).ne_missing(pl.col(name).shift(1)) for name in ("high", "low")
-    ).fill_null(True)
-    new_key = new_client | pl.col("key").ne_missing(pl.col("key").shift(1)).fill_null(True)
-    new_key = new_key | no_client
+    first_row = new_client("high", "low")
+    new_key = first_row | key.ne_missing(key.shift(1)).fill_null(True) | no_client
     group = new_key.cum_sum().cast(pl.Int64)
     lifted_end = group * _GROUP_STRIDE + (pl.col(_END) - _EARLIEST)
     previous_end = lifted_end.cum_max().shift(1) - group * _GROUP_STRIDE + _EARLIEST
-    starts_new = new_key | (pl.col(_START) > previous_end + 1)
+    starts_new = new_key | (start > previous_end + 1)
     numbered = in_order.select(
         starts_new.cum_sum().alias(_TRAJECTORY),
-        pl.when(~no_client).then(new_client.cum_sum()).alias(_CLIENT),
+        pl.when(~no_client).then(first_row.cum_sum()).alias(_CLIENT),
     )
     return rows.with_columns(
-        _scatter(order, numbered.get_column(_TRAJECTORY)),
-        _scatter(order, numbered.get_column(_CLIENT)),
+        scatter(order, numbered.get_column(_TRAJECTORY)),
+        scatter(order, numbered.get_column(_CLIENT)),
     )
 
 
-def _scatter(order: pl.Series, values: pl.Series) -> pl.Series:
-    """``values`` given in ``order``, put back at their rows: ``out[order[i]] = values[i]``."""
-    return values.clear(len(values)).scatter(order, values)
+def _secondary_key(rows: pl.DataFrame, *, has_care_form: bool) -> tuple[pl.Series, int]:
+    """One ``UInt64`` per row ordering by (provider and care form, start day); the first day.
 
-
-def _client_keys(client: pl.Series, *, checked: bool) -> tuple[pl.Series, pl.Series]:
-    """Two ``UInt64`` keys that together tell clients apart exactly (null: no client).
-
-    A pseudonym is 32 lowercase hex characters, so its halves read as integers are its identity.
-    Frames not read from a linked file (``checked`` False; link has validated every pseudonym
-    of its file) are checked for that form first; pseudonyms of another form get a dense rank
-    of their text instead, which is as exact and slower.
+    The key is ``code * 2**32 + day``: ``code`` numbers the (provider, care form) pair from the
+    Enum codes of both, ``day`` counts from the earliest known start (``first_day`` is day 1;
+    0 = unknown start, which sorts first).
     """
-    well_formed = checked or bool(
-        client.str.contains(schema.PSEUDONYM_PATTERN).fill_null(True).all()
-    )
-    if well_formed:
-        high = client.str.slice(0, 16).str.to_integer(base=16, dtype=pl.UInt64, strict=False)
-        low = client.str.slice(16).str.to_integer(base=16, dtype=pl.UInt64, strict=False)
-        if high.null_count() == low.null_count() == client.null_count():
-            return high, low
-    return client.rank("dense").cast(pl.UInt64), pl.zeros(client.len(), pl.UInt64, eager=True)
-
-
-def _secondary_key(rows: pl.DataFrame, *, has_care_form: bool) -> pl.Series:
-    """One ``UInt64`` per row ordering by (provider and care form, start day).
-
-    It is ``code * 2**32 + day``: ``code`` a dense number of the (provider, care form) pair,
-    ``day`` the start day counted from the earliest start (0 = unknown start, which sorts first).
-    """
-    keys = [_PROVIDER, *(["care_form"] if has_care_form else [])]
-    code = rows.select(pl.struct(keys).rank("dense").cast(pl.UInt64)).to_series()
+    code = rows[_PROVIDER].to_physical().cast(pl.UInt64)
+    if has_care_form:
+        dtype = rows.schema["care_form"]
+        assert isinstance(dtype, pl.Enum)  # made one by count() before the trajectories
+        forms = len(dtype.categories)
+        # A missing care form is a key of its own, after the known ones.
+        form = rows["care_form"].to_physical().cast(pl.UInt64).fill_null(forms)
+        code = code * (forms + 1) + form
     start = rows[_START]
     known = start.filter(start != _EARLIEST)
-    first_day = known.min() if len(known) else 0
+    first_day = int(known.min()) if len(known) else 0  # type: ignore[arg-type]
     day = rows.select(
         pl.when(pl.col(_START) == _EARLIEST)
         .then(0)
-        .otherwise(pl.col(_START) - first_day + 1)
+        .otherwise(pl.col(_START) - (first_day - 1))
         .cast(pl.UInt64)
     ).to_series()
-    return code * _START_SPAN + day
+    return code * _START_SPAN + day, first_day
 
 
 def _group(frame: pl.LazyFrame, keys: Sequence[str], *aggs: pl.Expr) -> pl.LazyFrame:

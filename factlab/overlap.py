@@ -23,6 +23,7 @@ from typing import Any, Final, TypeAlias
 import polars as pl
 
 from factlab import schema
+from factlab._clients import client_keys, client_order, new_client
 from factlab.errors import ConfigError, DataError, InputError
 from factlab.io import file_sha256
 from factlab.manifest import read_manifest
@@ -57,6 +58,7 @@ _NOT_DIMENSIONS: Final = frozenset(
 _REQUIRED: Final = (schema.PSEUDONYM, schema.STATUS, schema.PROVIDER)
 _DATE_COLUMNS: Final = ("start_date", "end_date")
 _VALUE: Final = "_value"
+_LINKABLE: Final = "_linkable"
 
 
 @dataclass(frozen=True)
@@ -336,44 +338,13 @@ def overlap(
     check_time(period, on)
     linked = scan_linked(source, columns=(by,), dates=period is not None or on is not None)
     rows = restrict_time(linked.frame, period=period, on=on)
-    a, b = f"{by}_a", f"{by}_b"
-
-    # One pass over the pseudonyms gathers each client's distinct values; hashing 32-character
-    # pseudonyms is the costly part, so it is done once (no unique, window and self-join each).
-    by_client = (
-        rows.filter(linkable())
-        .group_by(schema.PSEUDONYM)
-        .agg(pl.col(by).unique().alias(_VALUE))
-        .select(_VALUE)
-    )
-    diagonal = by_client.explode(_VALUE).group_by(_VALUE).agg(pl.len().alias("shared_clients"))
-    # A client with k values adds the k² - k ordered pairs of its own list; clients with a
-    # single value add only to the diagonal, so the pairs stay few next to the rows.
-    off_diagonal = (
-        by_client.filter(pl.col(_VALUE).list.len() > 1)
-        .with_columns(pl.col(_VALUE).alias(f"{_VALUE}_b"))
-        .explode(_VALUE)
-        .explode(f"{_VALUE}_b")
-        .filter(pl.col(_VALUE).ne_missing(pl.col(f"{_VALUE}_b")))
-        .group_by(pl.col(_VALUE).alias(a), pl.col(f"{_VALUE}_b").alias(b))
-        .agg(pl.len().alias("shared_clients"))
-    )
-    counted = pl.concat(
-        [
-            diagonal.select(pl.col(_VALUE).alias(a), pl.col(_VALUE).alias(b), "shared_clients"),
-            off_diagonal,
-        ]
-    )
-    # Values seen only on rows without a valid BSN stay in the matrix (with zeros), so a provider
-    # that delivered no BSNs shows up instead of vanishing.
-    values = rows.select(pl.col(by).alias(_VALUE)).unique()
-    matrix = (
-        values.select(pl.col(_VALUE).alias(a))
-        .join(values.select(pl.col(_VALUE).alias(b)), how="cross")
-        .join(counted, on=[a, b], how="left", nulls_equal=True)
-        .select(a, b, pl.col("shared_clients").fill_null(0).cast(pl.Int64))
-        .sort(a, b, nulls_last=True)
-    )
+    checked = linked.provenance.get("format") == schema.FORMAT_LINKED
+    # The one pass over the file; the rest works on these rows in memory.
+    collected = rows.select(
+        schema.PSEUDONYM, schema.STATUS, by, linkable().alias(_LINKABLE)
+    ).collect()
+    rows = collected.lazy()
+    matrix = _matrix(collected, by, checked=checked).lazy()
     left_out = rows.filter(~linkable())
     by_value = (
         left_out.group_by(pl.col(by).alias(by))
@@ -394,3 +365,91 @@ def overlap(
         on=on,
         source=linked.provenance,
     )
+
+
+def _matrix(rows: pl.DataFrame, by: str, *, checked: bool) -> pl.DataFrame:
+    """The overlap matrix in long form: every ordered pair of values of ``by`` present.
+
+    The rows are sorted by client and value code on integers (:mod:`factlab._clients`), which is
+    far cheaper than grouping by the 32-character pseudonyms; a client's distinct values are then
+    the rows where the client or the value changes. A client with k values adds the k² - k
+    ordered pairs of its own values off the diagonal; clients with one value add only to the
+    diagonal, so those pairs stay few next to the rows. Values seen only on rows without a valid
+    BSN stay in the matrix (with zeros), so a provider that delivered no BSNs shows up instead of
+    vanishing.
+    """
+    a, b = f"{by}_a", f"{by}_b"
+    values = rows.get_column(by)
+    distinct = values.unique().drop_nulls().sort()
+    # Codes 0..k-1 for the values present, k for a missing value.
+    code = values.replace_strict(
+        distinct, pl.int_range(len(distinct), dtype=pl.UInt64, eager=True), default=None
+    ).fill_null(len(distinct))
+    pseudonyms = rows.get_column(schema.PSEUDONYM).cast(pl.String).set(~rows[_LINKABLE], None)
+    high, low = client_keys(pseudonyms, checked=checked)
+    ordered = client_order(high, low, code)
+    # In client order, a client's distinct values are the rows where the client or value changes.
+    pairs = (
+        ordered.with_columns(a=code.gather(ordered.get_column("row")))
+        .lazy()
+        .filter(pl.col("high").is_not_null())
+        .with_columns(new_client("high", "low").alias("first"))
+        .filter(pl.col("first") | pl.col("a").ne_missing(pl.col("a").shift(1)))
+        .select(pl.col("first").cum_sum().alias("client"), "a")
+        .collect()
+    )
+    diagonal = pairs.group_by("a").agg(pl.len().alias("shared_clients")).with_columns(b=pl.col("a"))
+    off_diagonal = _pairs_of_values(pairs)
+    labels = (
+        pl.concat([distinct, pl.Series([None], dtype=distinct.dtype)])
+        if values.null_count()
+        else distinct
+    )
+    present = pl.DataFrame(
+        {"code": pl.int_range(len(labels), dtype=pl.UInt64, eager=True), "value": labels}
+    )
+    counted = pl.concat([diagonal.select("a", "b", "shared_clients"), off_diagonal])
+    return (
+        present.select(pl.col("code").alias("a"), pl.col("value").alias(a))
+        .join(present.select(pl.col("code").alias("b"), pl.col("value").alias(b)), how="cross")
+        .join(counted, on=["a", "b"], how="left")
+        .select(a, b, pl.col("shared_clients").fill_null(0).cast(pl.Int64))
+        .sort(a, b, nulls_last=True)
+    )
+
+
+def _pairs_of_values(pairs: pl.DataFrame) -> pl.DataFrame:
+    """Clients per ordered pair of different values (``a``, ``b``, ``shared_clients``).
+
+    ``pairs`` holds each client's distinct values, one row each, a client's rows together. Every
+    client with k values gives the k² - k ordered pairs of them: row i with row i + j of the same
+    client, for j = 1, 2, ..., in both orders. Step j keeps only the clients with more than j
+    values, so the work is that of the pairs made, not a join of all multi-value clients.
+    """
+    row = pl.int_range(pl.len(), dtype=pl.Int64)
+    first = pl.col("client").ne_missing(pl.col("client").shift(1))
+    last = pl.col("client").ne_missing(pl.col("client").shift(-1))
+    runs = pairs.with_columns(
+        (row - pl.when(first).then(row).forward_fill()).alias("position"),
+        (
+            pl.when(last).then(row).backward_fill() - pl.when(first).then(row).forward_fill() + 1
+        ).alias("values"),
+    ).filter(pl.col("values") > 1)
+    found: list[pl.DataFrame] = []
+    step = 1
+    while runs.height:
+        # Shift before filtering: the partner is the row ``step`` further down the same client.
+        made = runs.select(
+            "a",
+            pl.col("a").shift(-step).alias("b"),
+            (pl.col("position") + step < pl.col("values")).alias("same_client"),
+        ).filter("same_client")
+        found += [
+            made.select("a", "b"),
+            made.select(pl.col("b").alias("a"), pl.col("a").alias("b")),
+        ]
+        step += 1
+        runs = runs.filter(pl.col("values") > step)
+    if not found:
+        return pl.DataFrame(schema={"a": pl.UInt64, "b": pl.UInt64, "shared_clients": pl.UInt32})
+    return pl.concat(found).group_by("a", "b").agg(pl.len().alias("shared_clients"))

@@ -1,0 +1,155 @@
+"""Clients as integers (factlab._clients) and the counts and overlaps built on them.
+
+The fast path reads a pseudonym's two 64-bit halves as integers and sorts on the first half only,
+checking for clients that share it. These tests force every branch: shared first halves
+(collisions), text that is not a pseudonym, and the validated pseudonyms of a linked file.
+"""
+
+from __future__ import annotations
+
+import importlib
+import itertools
+import random
+from pathlib import Path
+
+import polars as pl
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from factlab._clients import client_keys, client_order, new_client, scatter
+from factlab.counts import count
+from factlab.periods import parse_period
+
+test_counts = importlib.import_module("test_counts")
+test_overlap = importlib.import_module("test_overlap")
+overlap_module = importlib.import_module("factlab.overlap")
+
+
+def collide(pseudonym: str | None) -> str | None:
+    """The same client, but with the first 64 bits every client shares."""
+    return None if pseudonym is None else "0" * 16 + pseudonym[16:]
+
+
+def as_text(pseudonym: str | None) -> str | None:
+    """The same client as text that is not a pseudonym (mixed case and another length)."""
+    return None if pseudonym is None else f"Client-{pseudonym[:20].upper()}"
+
+
+@pytest.mark.parametrize("form", [collide, as_text])
+@pytest.mark.parametrize(
+    ("seed", "dims", "period"),
+    [(21, ("care_form", "financing"), "2025"), (22, ("municipality", "provider"), None)],
+)
+def test_counts_match_the_oracle_whatever_the_pseudonyms_look_like(
+    form: object, seed: int, dims: tuple[str, ...], period: str | None
+) -> None:
+    rows = test_counts.synthetic_rows(seed)
+    frame = test_counts.frame_of(rows).with_columns(
+        pl.col("pseudonym").map_elements(form, return_dtype=pl.String)
+    )
+    expected = test_counts.oracle(rows, dims, parse_period(period) if period else None)
+    assert test_counts.table_as_dict(count(frame, by=dims, period=period)) == expected
+
+
+def test_collisions_in_a_linked_file_are_resolved(tmp_path: Path) -> None:
+    """A linked file's pseudonyms skip the format check; shared first halves are still found."""
+    rows = test_counts.synthetic_rows(23)
+    frame = test_counts.frame_of(rows).with_columns(
+        pl.col("pseudonym").map_elements(collide, return_dtype=pl.String)
+    )
+    path = test_overlap.write_linked(frame, tmp_path / "linked.parquet")
+    result = count(path, by=("care_form",), period="2025")
+    expected = test_counts.oracle(rows, ("care_form",), parse_period("2025"))
+    assert test_counts.table_as_dict(result) == expected
+    records = test_overlap.seeded_records(24)
+    linked = test_overlap.linked_frame(records).with_columns(
+        pl.col("pseudonym").map_elements(collide, return_dtype=pl.String)
+    )
+    path = test_overlap.write_linked(linked, tmp_path / "overlap.parquet")
+    matrix = overlap_module.overlap(path).matrix
+    assert test_overlap.as_dict(matrix, "provider") == test_overlap.oracle_matrix(
+        records, "provider"
+    )
+
+
+@pytest.mark.parametrize("form", [collide, as_text])
+@pytest.mark.parametrize("by", ["provider", "care_form"])
+def test_overlap_matches_the_oracle_whatever_the_pseudonyms_look_like(
+    form: object, by: str
+) -> None:
+    records = test_overlap.seeded_records(25)
+    frame = test_overlap.linked_frame(records).with_columns(
+        pl.col("pseudonym").map_elements(form, return_dtype=pl.String)
+    )
+    result = overlap_module.overlap(frame, by=by)
+    assert test_overlap.as_dict(result.matrix, by) == test_overlap.oracle_matrix(records, by)
+
+
+def test_a_client_at_many_providers_pairs_with_each() -> None:
+    """A client with k values adds k² - k ordered pairs; a client with one value none."""
+    providers = [f"P{index:02d}" for index in range(12)]
+    frame = pl.DataFrame(
+        {
+            "pseudonym": ["a" * 32] * 12 + ["b" * 32],
+            "bsn_status": ["valid"] * 13,
+            "provider": [*providers, "P00"],
+        }
+    )
+    matrix = overlap_module.overlap(frame).matrix
+    shared = {(a, b): n for a, b, n in matrix.iter_rows()}
+    assert shared[("P00", "P00")] == 2
+    assert all(shared[(a, b)] == 1 for a in providers for b in providers if (a, b) != ("P00",) * 2)
+    assert matrix.height == 144
+
+
+def test_client_keys_read_halves_or_rank_text() -> None:
+    keys = client_keys(pl.Series(["0" * 15 + "f" + "0" * 15 + "1", None]), checked=False)
+    assert [key.to_list() for key in keys] == [[15, None], [1, None]]
+    high, low = client_keys(pl.Series(["b", None, "a", "b"]), checked=False)
+    assert high.to_list() == [2, None, 1, 2]
+    assert low.to_list() == [0, None, 0, 0]
+    # Upper case is not a pseudonym: "AA..." and "aa..." are different clients.
+    high, _ = client_keys(pl.Series(["A" * 32, "a" * 32]), checked=False)
+    assert high[0] != high[1]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    clients=st.lists(st.integers(0, 5), min_size=0, max_size=40),
+    shared_prefix=st.booleans(),
+    data=st.data(),
+)
+def test_client_order_groups_each_client_and_sorts_within(
+    clients: list[int], shared_prefix: bool, data: st.DataObject
+) -> None:
+    within = data.draw(st.lists(st.integers(0, 3), min_size=len(clients), max_size=len(clients)))
+    prefix = "0" * 16 if shared_prefix else None
+    texts = [
+        None if client == 0 else (prefix or f"{client:016x}") + f"{client * 7:016x}"
+        for client in clients
+    ]
+    high, low = client_keys(pl.Series(texts, dtype=pl.String), checked=True)
+    ordered = client_order(high, low, pl.Series(within, dtype=pl.UInt64))
+    order = ordered["row"].to_list()
+    assert sorted(order) == list(range(len(clients)))
+    keyed = [(texts[row] is None, texts[row] or "", within[row]) for row in order]
+    # Clients in sorted order of their keys, no client last, and "within" sorted per client.
+    assert [key[:2] for key in keyed] == sorted(key[:2] for key in keyed)
+    for first, second in itertools.pairwise(keyed):
+        if first[:2] == second[:2] and not first[0]:
+            assert first[2] <= second[2]
+    starts = ordered.select(new_client("high", "low")).to_series().to_list()
+    clients_seen = {text for text in texts if text is not None}
+    assert sum(start for start, key in zip(starts, keyed, strict=True) if not key[0]) == len(
+        clients_seen
+    )
+
+
+def test_scatter_inverts_a_permutation() -> None:
+    rng = random.Random(5)
+    order = list(range(50))
+    rng.shuffle(order)
+    values = pl.Series("v", [rng.randint(0, 9) for _ in order])
+    out = scatter(pl.Series(order, dtype=pl.UInt32), values)
+    assert [out[row] for row in order] == values.to_list()
