@@ -65,6 +65,17 @@ CHECKED = {
         "clients_by_provider_count",
     ),
     "overlap": ("diagonal_sum", "off_diagonal_sum", "providers"),
+    "analyse": (
+        "unique_clients",
+        "registrations",
+        "trajectories",
+        "sum_of_cells",
+        "table_rows",
+        "clients_by_provider_count",
+        "diagonal_sum",
+        "off_diagonal_sum",
+        "providers",
+    ),
     "e2e": ("unique_clients",),
 }
 TARGETS = {

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -37,6 +38,7 @@ from factlab.errors import ConfigError, DataError, InputError
 from factlab.fallback import fallback_report, resolve_fallback
 from factlab.io import atomic_path, file_sha256
 from factlab.manifest import now_iso, read_manifest
+from factlab.overlap import OverlapResult, matrix_of_pairs
 from factlab.periods import Period, active_in, active_on, parse_date, parse_period
 
 __all__ = [
@@ -89,6 +91,8 @@ _EARLIEST: Final = -(2**31)
 _LATEST: Final = 2**31
 # Wider than any day range above, so a group number times it keeps groups apart (see below).
 _GROUP_STRIDE: Final = 2**33
+# Packed (number, cell) pairs must stay below this (UInt64).
+_PACKED_LIMIT: Final = 2**64
 # Start days in a sort key: days since the earliest start fit (dates are 32-bit day numbers).
 _START_SPAN: Final = 2**32
 
@@ -144,6 +148,10 @@ class CountResult:
         source: non-secret facts about the counted file (from its manifest), if it was a file.
         fallback: when the fallback key was used, what it linked (see
             :class:`factlab.fallback.FallbackReport`); None when it was not used.
+        overlap: the overlap between providers of the same rows, as
+            :func:`factlab.overlap.overlap` gives it (made in the same pass, at little cost; a
+            missing provider shows as ``unknown``); None when the fallback key was used, since
+            the overlap links valid BSNs only.
     """
 
     by: tuple[str, ...]
@@ -166,6 +174,7 @@ class CountResult:
     rows_end_before_start: int
     source: dict[str, Any] = field(default_factory=dict)
     fallback: dict[str, Any] | None = None
+    overlap: OverlapResult | None = None
 
     def metadata(self) -> dict[str, Any]:
         """What an output of these counts says about itself (exact, internal, provenance)."""
@@ -309,39 +318,53 @@ def count(
     compact = _with_dimensions(rows.lazy(), dims, age_date).select(columns_kept).collect()
     del rows
     # Dimensions and status as Enums too: the group-bys below then hash small integers.
-    work = _enums(compact, (*dims, _STATUS)).lazy()
+    work = _enums(compact, (*dims, _STATUS))
     del compact
-    clients = work.filter(pl.col(_CLIENT).is_not_null())
-    cells_clients, cells_trajectories, cells_rows, by_provider_status, providers_per_client = (
-        pl.collect_all(
-            [
-                clients.select(*dims, _CLIENT).unique(),
-                work.select(*dims, _TRAJECTORY).unique(),
-                _group(
-                    work,
-                    dims,
-                    pl.len().alias("registrations"),
-                    pl.col(_CLIENT).is_null().sum().alias("rows_without_valid_bsn"),
-                    (pl.col(_STATUS) == "sentinel").sum().alias("rows_sentinel"),
-                ),
-                work.group_by(_PROVIDER, _STATUS).agg(
-                    pl.len().alias("rows"), pl.col(_INVERTED).sum().alias("end_before_start")
-                ),
-                clients.group_by(_CLIENT)
-                .agg(pl.col(_PROVIDER).n_unique().alias("providers"))
-                .group_by("providers")
-                .agg(pl.len().alias("clients")),
-            ]
-        )
+    table = _packed_table(work, dims)
+    if table is None:
+        table = _margins(dims, *pl.collect_all(_cell_queries(work.lazy(), dims)))
+    provider_labels = _categories(work, _PROVIDER)
+    # Each client's distinct providers, sorted by client: one UInt64 per (client, provider).
+    pair = pl.col(_CLIENT).cast(pl.UInt64) * len(provider_labels) + pl.col(
+        _PROVIDER
+    ).to_physical().cast(pl.UInt64)
+    client_providers, by_provider_status = pl.collect_all(
+        [
+            work.lazy()
+            .select(pair.drop_nulls().sort().alias("pair"))
+            .filter(pl.col("pair").ne_missing(pl.col("pair").shift(1)))
+            .select(
+                (pl.col("pair") // len(provider_labels)).alias("client"),
+                (pl.col("pair") % len(provider_labels)).alias("a"),
+            ),
+            work.lazy()
+            .group_by(_PROVIDER, _STATUS)
+            .agg(
+                pl.len().alias("rows"),
+                pl.col(_INVERTED).sum().alias("end_before_start"),
+                pl.col(_CLIENT).is_null().sum().alias("without_client"),
+            ),
+        ]
     )
-    table = _margins(dims, cells_clients, cells_trajectories, cells_rows)
+    providers_per_client = (
+        client_providers.group_by("client")
+        .agg(pl.len().alias("providers"))
+        .group_by("providers")
+        .agg(pl.len().alias("clients"))
+    )
+    shared = None
+    if not use_fallback:
+        shared = _provider_overlap(
+            client_providers, provider_labels, by_provider_status, chosen_period, reference, facts
+        )
+    del work
     total = table.filter(
         pl.all_horizontal(pl.lit(True), *[pl.col(dim).is_null() for dim in dims])
     ).row(0, named=True)
 
     rows_by_status = dict.fromkeys(schema.STATUSES, 0)
     without_valid: dict[str, dict[str, int]] = {}
-    for provider, status, rows, _ in by_provider_status.sort(_PROVIDER, _STATUS).iter_rows():
+    for provider, status, rows, *_ in by_provider_status.sort(_PROVIDER, _STATUS).iter_rows():
         rows_by_status[status] += rows
         per_provider = without_valid.setdefault(provider, dict.fromkeys(_NOT_VALID, 0))
         if status != "valid":
@@ -373,6 +396,40 @@ def count(
         rows_end_before_start=int(by_provider_status["end_before_start"].sum()),
         source=facts,
         fallback=fallback,
+        overlap=shared,
+    )
+
+
+def _provider_overlap(
+    client_providers: pl.DataFrame,
+    providers: pl.Series,
+    by_provider_status: pl.DataFrame,
+    period: Period | None,
+    on: date | None,
+    source: dict[str, Any],
+) -> OverlapResult:
+    """The provider overlap of the rows counted, from each client's distinct providers."""
+    left_out = by_provider_status.filter(pl.col("without_client") > 0)
+    per_status = dict(
+        left_out.group_by(pl.col(_STATUS).cast(pl.String))
+        .agg(pl.col("without_client").sum())
+        .rows()
+    )
+    by_value = (
+        left_out.group_by(pl.col(_PROVIDER).cast(pl.String).alias(schema.PROVIDER))
+        .agg(pl.col("without_client").sum().cast(pl.Int64).alias("rows_without_valid_bsn"))
+        .sort(schema.PROVIDER)
+    )
+    used = by_provider_status.select(pl.col("rows").sum() - pl.col("without_client").sum()).item()
+    return OverlapResult(
+        by=schema.PROVIDER,
+        matrix=matrix_of_pairs(client_providers, providers, schema.PROVIDER),
+        rows_used=int(used),
+        rows_without_valid_bsn=dict.fromkeys(_NOT_VALID, 0) | per_status,
+        left_out_by_value=by_value,
+        period=period,
+        on=on,
+        source=source,
     )
 
 
@@ -607,6 +664,161 @@ def _secondary_key(rows: pl.DataFrame, *, has_care_form: bool) -> tuple[pl.Serie
     return code * _START_SPAN + day, first_day
 
 
+def _categories(frame: pl.DataFrame, name: str) -> pl.Series:
+    dtype = frame.schema[name]
+    assert isinstance(dtype, pl.Enum)  # count() makes these columns Enums
+    return dtype.categories
+
+
+def _cell_queries(work: pl.LazyFrame, dims: tuple[str, ...]) -> list[pl.LazyFrame]:
+    """Distinct (cell, client) and (cell, trajectory) pairs and rows per cell, for _margins."""
+    return [
+        work.filter(pl.col(_CLIENT).is_not_null()).select(*dims, _CLIENT).unique(),
+        work.select(*dims, _TRAJECTORY).unique(),
+        _group(
+            work,
+            dims,
+            pl.len().alias("registrations"),
+            pl.col(_CLIENT).is_null().sum().alias("rows_without_valid_bsn"),
+            (pl.col(_STATUS) == "sentinel").sum().alias("rows_sentinel"),
+        ),
+    ]
+
+
+def _packed_table(work: pl.DataFrame, dims: tuple[str, ...]) -> pl.DataFrame | None:
+    """Every cell and margin, with the (cell, client) pairs packed into one ``UInt64`` each.
+
+    A cell is numbered in mixed radix from its dimensions' Enum codes; a margin over a subset of
+    the dimensions is the same number with the other dimensions' digits zeroed. Each distinct
+    client of a cell or margin is then one distinct ``client * cells + cell``, and so for
+    trajectories: integer uniques instead of group-bys over several columns. Client and
+    trajectory numbers are dense (1, 2, ...), so the grand total needs no unique at all.
+
+    Returns None when the numbers would not fit in 64 bits (very many dimensions with very many
+    values); :func:`_margins` then does the same work on the columns.
+    """
+    cards = [len(_categories(work, dim)) for dim in dims]
+    cells = math.prod(cards)
+    clients = int(work.get_column(_CLIENT).max() or 0)  # type: ignore[arg-type]
+    trajectories = int(work.get_column(_TRAJECTORY).max() or 0)  # type: ignore[arg-type]
+    if (max(clients, trajectories) + 1) * cells >= _PACKED_LIMIT:
+        return None
+    radix = [math.prod(cards[index + 1 :]) for index in range(len(dims))]
+    stride = pl.lit(cells, dtype=pl.UInt64)
+
+    def margin(code: pl.Expr, subset: tuple[int, ...]) -> pl.Expr:
+        """The cell number ``code`` with the digits of the dimensions not in ``subset`` zeroed."""
+        digits = [code // radix[index] % cards[index] * radix[index] for index in subset]
+        return pl.sum_horizontal(pl.lit(0, dtype=pl.UInt64), *digits)
+
+    digits = [
+        pl.col(dim).to_physical().cast(pl.UInt64) * factor
+        for dim, factor in zip(dims, radix, strict=True)
+    ]
+    coded = work.lazy().select(
+        pl.sum_horizontal(pl.lit(0, dtype=pl.UInt64), *digits).alias("cell"),
+        pl.col(_CLIENT).cast(pl.UInt64).alias("client"),
+        pl.col(_TRAJECTORY).cast(pl.UInt64).alias("trajectory"),
+        (pl.col(_STATUS) == "sentinel").alias("sentinel"),
+    )
+
+    def distinct(number: str) -> pl.LazyFrame:
+        """Distinct (number, cell) pairs, sorted; ``alone`` marks a number in one cell only."""
+        pairs = (pl.col(number) * stride + pl.col("cell")).drop_nulls().sort().alias("pair")
+        owner = pl.col("pair") // stride
+        return (
+            coded.select(pairs)
+            .filter(pl.col("pair").ne_missing(pl.col("pair").shift(1)))
+            .with_columns(
+                (owner.ne_missing(owner.shift(1)) & owner.ne_missing(owner.shift(-1))).alias(
+                    "alone"
+                )
+            )
+        )
+
+    client_pairs, trajectory_pairs, rows = pl.collect_all(
+        [
+            distinct("client"),
+            distinct("trajectory"),
+            coded.group_by("cell").agg(
+                pl.len().alias("registrations"),
+                pl.col("client").is_null().sum().alias("rows_without_valid_bsn"),
+                pl.col("sentinel").sum().alias("rows_sentinel"),
+            ),
+        ]
+    )
+
+    def per_cell(pairs: pl.DataFrame, subset: tuple[int, ...], name: str) -> pl.LazyFrame:
+        """Distinct numbers per cell of ``subset``. A number in one cell only is counted there
+        without a unique; only the pairs of numbers in several cells are deduplicated."""
+        cell = pl.col("pair") % stride
+        if len(subset) == len(dims):
+            return pairs.lazy().group_by(cell.alias("cell")).agg(pl.len().alias(name))
+        alone = (
+            pairs.lazy()
+            .filter("alone")
+            .group_by(margin(cell, subset).alias("cell"))
+            .agg(pl.len().alias(name))
+        )
+        merged = (pl.col("pair") // stride * stride + margin(cell, subset)).unique() % stride
+        several = (
+            pairs.lazy()
+            .filter(~pl.col("alone"))
+            .select(merged.alias("cell"))
+            .group_by("cell")
+            .agg(pl.len().alias(name))
+        )
+        return pl.concat([alone, several]).group_by("cell").agg(pl.col(name).sum())
+
+    finest = client_pairs.lazy().select((pl.col("pair") % stride).alias("cell"))
+    sums = pl.col("registrations", "rows_without_valid_bsn", "rows_sentinel").sum()
+    subsets = [
+        subset
+        for size in range(len(dims), -1, -1)
+        for subset in itertools.combinations(range(len(dims)), size)
+    ]
+    queries = []
+    for subset in subsets:
+        if not subset:
+            # The grand total: one row even when no row was counted.
+            queries.append(
+                rows.lazy().select(
+                    pl.lit(0, dtype=pl.UInt64).alias("cell"),
+                    sums,
+                    pl.lit(client_pairs.height).alias("sum_of_cells"),
+                    pl.lit(clients).alias("unique_clients"),
+                    pl.lit(trajectories).alias("trajectories"),
+                )
+            )
+            continue
+        cell = margin(pl.col("cell"), subset).alias("cell")
+        joined = (
+            rows.lazy()
+            .group_by(cell)
+            .agg(sums)
+            .join(finest.group_by(cell).agg(pl.len().alias("sum_of_cells")), on="cell", how="left")
+        )
+        for name, pairs in (
+            ("unique_clients", client_pairs),
+            ("trajectories", trajectory_pairs),
+        ):
+            joined = joined.join(per_cell(pairs, subset, name), on="cell", how="left")
+        queries.append(joined)
+    parts = []
+    for subset, part in zip(subsets, pl.collect_all(queries), strict=True):
+        code = part.get_column("cell")
+        labels = [
+            _categories(work, dim).gather(code // radix[index] % cards[index])
+            if index in subset
+            else pl.repeat(None, part.height, dtype=pl.String, eager=True)
+            for index, dim in enumerate(dims)
+        ]
+        parts.append(
+            part.with_columns(label.alias(dim) for label, dim in zip(labels, dims, strict=True))
+        )
+    return _finish_table(pl.concat(parts, how="diagonal_relaxed").lazy(), dims)
+
+
 def _group(frame: pl.LazyFrame, keys: Sequence[str], *aggs: pl.Expr) -> pl.LazyFrame:
     """``group_by(keys).agg(aggs)``, or one row of ``aggs`` when there are no keys."""
     if keys:
@@ -656,6 +868,11 @@ def _margins(
             parts.append(
                 rows.with_columns(*omitted, *[pl.col(dim).cast(pl.String) for dim in subset])
             )
+    return _finish_table(pl.concat(parts, how="diagonal"), dims)
+
+
+def _finish_table(table: pl.LazyFrame, dims: tuple[str, ...]) -> pl.DataFrame:
+    """Measures as Int64 (0 where absent), the upper bound, the columns in order, rows sorted."""
     measures = [
         pl.col(name).fill_null(0).cast(pl.Int64)
         for name in (
@@ -668,8 +885,7 @@ def _margins(
         )
     ]
     table = (
-        pl.concat(parts, how="diagonal")
-        .with_columns(measures)
+        table.with_columns(measures)
         .with_columns(
             (pl.col("unique_clients") + pl.col("rows_without_valid_bsn")).alias(
                 "unique_clients_upper"

@@ -35,6 +35,7 @@ __all__ = [
     "LinkedSource",
     "OverlapResult",
     "linkable",
+    "matrix_of_pairs",
     "overlap",
     "restrict_time",
     "rows_without_valid_bsn",
@@ -378,7 +379,6 @@ def _matrix(rows: pl.DataFrame, by: str, *, checked: bool) -> pl.DataFrame:
     BSN stay in the matrix (with zeros), so a provider that delivered no BSNs shows up instead of
     vanishing.
     """
-    a, b = f"{by}_a", f"{by}_b"
     values = rows.get_column(by)
     distinct = values.unique().drop_nulls().sort()
     # Codes 0..k-1 for the values present, k for a missing value.
@@ -398,17 +398,38 @@ def _matrix(rows: pl.DataFrame, by: str, *, checked: bool) -> pl.DataFrame:
         .select(pl.col("first").cum_sum().alias("client"), "a")
         .collect()
     )
-    diagonal = pairs.group_by("a").agg(pl.len().alias("shared_clients")).with_columns(b=pl.col("a"))
-    off_diagonal = _pairs_of_values(pairs)
     labels = (
         pl.concat([distinct, pl.Series([None], dtype=distinct.dtype)])
         if values.null_count()
         else distinct
     )
+    return matrix_of_pairs(pairs, labels, by)
+
+
+def matrix_of_pairs(pairs: pl.DataFrame, labels: pl.Series, by: str) -> pl.DataFrame:
+    """The overlap matrix from each client's distinct values.
+
+    Args:
+        pairs: columns ``client`` and ``a`` (a value's code: its index in ``labels``), one row per
+            distinct (client, value), each client's rows together.
+        labels: the values, by code; every one of them gets its row and column in the matrix.
+        by: the dimension's name, for the columns ``<by>_a`` and ``<by>_b``.
+
+    Example:
+        >>> pairs = pl.DataFrame({"client": [1, 1, 2], "a": [0, 1, 1]})
+        >>> matrix_of_pairs(pairs, pl.Series(["P1", "P2"]), "provider").rows()
+        [('P1', 'P1', 1), ('P1', 'P2', 1), ('P2', 'P1', 1), ('P2', 'P2', 2)]
+    """
+    a, b = f"{by}_a", f"{by}_b"
+    pairs = pairs.select(pl.col("client"), pl.col("a").cast(pl.UInt64))
+    diagonal = pairs.group_by("a").agg(pl.len().alias("shared_clients")).with_columns(b=pl.col("a"))
+    counted = pl.concat(
+        [diagonal.select("a", "b", "shared_clients"), _pairs_of_values(pairs)],
+        how="vertical_relaxed",
+    )
     present = pl.DataFrame(
         {"code": pl.int_range(len(labels), dtype=pl.UInt64, eager=True), "value": labels}
     )
-    counted = pl.concat([diagonal.select("a", "b", "shared_clients"), off_diagonal])
     return (
         present.select(pl.col("code").alias("a"), pl.col("value").alias(a))
         .join(present.select(pl.col("code").alias("b"), pl.col("value").alias(b)), how="cross")

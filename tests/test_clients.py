@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import itertools
 import random
+from datetime import date
 from pathlib import Path
 
 import polars as pl
@@ -153,3 +154,30 @@ def test_scatter_inverts_a_permutation() -> None:
     values = pl.Series("v", [rng.randint(0, 9) for _ in order])
     out = scatter(pl.Series(order, dtype=pl.UInt32), values)
     assert [out[row] for row in order] == values.to_list()
+
+
+@pytest.mark.parametrize(
+    ("seed", "period", "on"), [(29, None, None), (30, "2025", None), (31, None, "2025-03-01")]
+)
+def test_count_gives_the_provider_overlap_of_its_rows(
+    seed: int, period: str | None, on: str | None
+) -> None:
+    """The overlap made in count's pass is the one overlap() makes of the same rows."""
+    frame = test_counts.frame_of(test_counts.synthetic_rows(seed))
+    counted = count(frame, by=("care_form",), period=period, on=on)
+    expected = overlap_module.overlap(
+        frame,
+        period=parse_period(period) if period else None,
+        on=date.fromisoformat(on) if on else None,
+    )
+    assert counted.overlap is not None
+    assert counted.overlap.matrix.equals(expected.matrix)
+    assert counted.overlap.rows_used == expected.rows_used
+    assert dict(counted.overlap.rows_without_valid_bsn) == dict(expected.rows_without_valid_bsn)
+    assert counted.overlap.left_out_by_value.equals(expected.left_out_by_value)
+    assert counted.overlap.period == expected.period
+    assert counted.overlap.on == expected.on
+    diagonal = counted.overlap.unique_clients()
+    assert sum(diagonal.values()) == sum(
+        providers * clients for providers, clients in counted.clients_by_provider_count.items()
+    )
