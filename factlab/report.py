@@ -210,7 +210,11 @@ def _publish(
         (schema.PROVIDER, schema.STATUS),
         (MeasureRule("rows", "additive"),),
     )
-    matrix = overlap(rows, period=config.period, on=config.reference_date).matrix
+    # count() made the provider overlap of the same rows in its pass (not with the fallback key).
+    shared_result = main_counts.overlap or overlap(
+        rows, period=config.period, on=config.reference_date
+    )
+    matrix = shared_result.matrix
     shared_counts = overlap_counts(matrix, main_counts.unique_clients)
     pair = ("provider_a", "provider_b")
     if internal:
