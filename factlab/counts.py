@@ -291,6 +291,7 @@ def count(
         fallback = fallback_report(frame).to_dict()
         frame = resolve_fallback(frame)
     columns = frame.collect_schema()
+    _check_statuses(frame, columns)
     chosen_period = parse_period(period) if isinstance(period, str) else period
     reference = parse_date(on, what="reference date") if isinstance(on, str) else on
     dims = _check_request(tuple(by), columns, chosen_period, reference)
@@ -307,7 +308,11 @@ def count(
     needed += ["care_form"] if has_care_form else []
     needed += ["birth_year" if dim == "age_group" else dim for dim in dims]
     rows = _with_identity(frame).select(list(dict.fromkeys(needed))).collect()
-    rows = _enums(rows, [_PROVIDER, *(["care_form"] if has_care_form else [])])
+    # Provider, care form and the plain dimensions as Enums: integer codes from here on.
+    plain = [dim for dim in dims if dim not in ("age_group", "municipality")]
+    rows = _enums(
+        rows, list(dict.fromkeys([_PROVIDER, *(["care_form"] if has_care_form else []), *plain]))
+    )
     # Trajectories first: they turn pseudonyms into small client numbers, which makes the
     # per-client municipality window in _with_dimensions much cheaper. Pseudonyms of a linked
     # file were validated by link; those of a frame are checked there.
@@ -315,10 +320,10 @@ def count(
         rows, has_care_form=has_care_form, checked=bool(facts) and not use_fallback
     )
     columns_kept = (*dims, _CLIENT, _STATUS, _PROVIDER, _TRAJECTORY, _INVERTED)
-    compact = _with_dimensions(rows.lazy(), dims, age_date).select(columns_kept).collect()
+    compact = _with_dimensions(rows, dims, age_date).select(columns_kept).collect()
     del rows
-    # Dimensions and status as Enums too: the group-bys below then hash small integers.
-    work = _enums(compact, (*dims, _STATUS))
+    # The other dimensions as Enums too: the group-bys below then hash small integers.
+    work = _enums(compact, dims)
     del compact
     table = _packed_table(work, dims)
     if table is None:
@@ -466,6 +471,21 @@ def _open(source: pl.DataFrame | pl.LazyFrame | str | Path) -> tuple[pl.LazyFram
     return frame, facts
 
 
+def _check_statuses(frame: pl.LazyFrame, columns: pl.Schema) -> None:
+    """Refuse a status column (of a frame) with values that are not BSN statuses, or nulls."""
+    if columns[schema.STATUS] == schema.STATUS_DTYPE:
+        bad = frame.select(pl.col(schema.STATUS).is_null().sum()).collect().item()
+    else:
+        status = pl.col(schema.STATUS).cast(pl.String)
+        unknown = status.is_null() | ~status.is_in(schema.STATUSES)
+        bad = frame.select(unknown.sum()).collect().item()
+    if bad:
+        raise DataError(
+            f"column {schema.STATUS}: {bad} row(s) without a BSN status "
+            f"(expected one of {', '.join(schema.STATUSES)})"
+        )
+
+
 def _check_request(
     by: tuple[str, ...], columns: pl.Schema, period: Period | None, reference: date | None
 ) -> tuple[str, ...]:
@@ -542,7 +562,7 @@ def _age_group(birth_year: pl.Expr, on: date) -> pl.Expr:
 
 def _with_identity(frame: pl.LazyFrame) -> pl.LazyFrame:
     """Add the client (pseudonym of valid rows only), status and provider as plain columns."""
-    status = pl.col(schema.STATUS).cast(pl.String)
+    status = pl.col(schema.STATUS).cast(schema.STATUS_DTYPE)
     valid = (status == "valid") & pl.col(schema.PSEUDONYM).is_not_null()
     return frame.with_columns(
         pl.when(valid).then(pl.col(schema.PSEUDONYM).cast(pl.String)).alias(_CLIENT),
@@ -551,7 +571,7 @@ def _with_identity(frame: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
-def _with_dimensions(frame: pl.LazyFrame, dims: tuple[str, ...], on: date | None) -> pl.LazyFrame:
+def _with_dimensions(rows: pl.DataFrame, dims: tuple[str, ...], on: date | None) -> pl.LazyFrame:
     expressions = []
     for dim in dims:
         if dim == "age_group":
@@ -559,9 +579,14 @@ def _with_dimensions(frame: pl.LazyFrame, dims: tuple[str, ...], on: date | None
             expressions.append(_age_group(pl.col("birth_year"), on).alias(dim))
         elif dim == "municipality":
             expressions.append(_latest_municipality().fill_null(UNKNOWN).alias(dim))
+        elif isinstance(dtype := rows.schema[dim], pl.Enum):
+            # Widening the Enum by "unknown" keeps its codes: no text is made.
+            categories = dtype.categories.to_list()
+            widened = pl.Enum([*categories, *([UNKNOWN] if UNKNOWN not in categories else [])])
+            expressions.append(pl.col(dim).cast(widened).fill_null(UNKNOWN).alias(dim))
         else:
             expressions.append(pl.col(dim).cast(pl.String).fill_null(UNKNOWN).alias(dim))
-    return frame.with_columns(expressions)
+    return rows.lazy().with_columns(expressions)
 
 
 def _latest_municipality() -> pl.Expr:

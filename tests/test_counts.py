@@ -800,3 +800,12 @@ def test_cli_count_bad_output_type_and_missing_file(linked_file: Path, tmp_path:
     )
     assert missing.exit_code == InputError.exit_code
     assert sorted(path.name for path in tmp_path.iterdir()) == ["linked.parquet"]
+
+
+def test_a_frame_with_unknown_or_missing_statuses_is_refused() -> None:
+    frame = pl.DataFrame({"pseudonym": ["a" * 32, "b" * 32, None], "provider": ["A", "A", "B"]})
+    for statuses in (["valid", "geldig", "missing"], ["valid", None, "missing"]):
+        with pytest.raises(DataError, match=r"bsn_status: 1 row\(s\) without a BSN status"):
+            count(frame.with_columns(bsn_status=pl.Series(statuses, dtype=pl.String)))
+    plain = count(frame.with_columns(bsn_status=pl.Series(["valid", "valid", "missing"])))
+    assert (plain.unique_clients, plain.rows_by_status["missing"]) == (2, 1)
