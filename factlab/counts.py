@@ -634,13 +634,9 @@ def _with_trajectories(rows: pl.DataFrame, *, has_care_form: bool, checked: bool
     secondary, first_day = _secondary_key(rows, has_care_form=has_care_form)
     ordered = client_order(high, low, secondary)
     order = ordered.get_column("row")
-    in_order = pl.DataFrame(
-        {
-            "high": ordered.get_column("high"),
-            "low": ordered.get_column("low"),
-            "secondary": secondary.gather(order),
-            _END: rows[_END].gather(order),
-        }
+    # Gathered in one select: Polars moves the columns in parallel.
+    in_order = pl.DataFrame({"secondary": secondary, _END: rows[_END]}).select(
+        pl.all().gather(order), high=ordered.get_column("high"), low=ordered.get_column("low")
     )
     key = pl.col("secondary") // _START_SPAN
     day = (pl.col("secondary") % _START_SPAN).cast(pl.Int64)
