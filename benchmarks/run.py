@@ -85,6 +85,22 @@ TARGETS = {
 }
 
 
+def rounded(value: Any) -> Any:
+    """``value`` with every float rounded to 4 decimals: timings need no more, and long runs of
+    digits in a results file only look like identifiers to a scanner."""
+    if isinstance(value, float):
+        return round(value, 4)
+    if isinstance(value, dict):
+        return {key: rounded(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [rounded(item) for item in value]
+    return value
+
+
+def to_json(document: dict[str, Any]) -> str:
+    return json.dumps(rounded(document), indent=2, default=str) + "\n"
+
+
 def step_name(implementation: str, work: str) -> str:
     if implementation == "factlab":
         work = FACTLAB_NAMES.get(work, work)
@@ -457,10 +473,10 @@ def main() -> None:
             "cross_check": cross_check(results),
         }
         # results so far are kept even if a later size fails
-        out.write_text(json.dumps(document, indent=2, default=str) + "\n")
+        out.write_text(to_json(document))
     document["targets"] = targets({int(rows): entry for rows, entry in document["sizes"].items()})
     document["machine"]["load_average_at_end"] = os.getloadavg()
-    out.write_text(json.dumps(document, indent=2, default=str) + "\n")
+    out.write_text(to_json(document))
     table = markdown(document)
     out.with_suffix(".md").write_text(table)
     print(table)

@@ -87,7 +87,7 @@ def main() -> None:
             if "peak_rss_mib" in entry
         },
     }
-    args.out.write_text(json.dumps(document, indent=2, default=str) + "\n")
+    args.out.write_text(run.to_json(document))
     print(json.dumps(document["steps"], indent=2, default=str))
 
 
