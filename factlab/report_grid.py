@@ -26,6 +26,7 @@ from factlab.report_model import (
 )
 
 __all__ = [
+    "STRUCTURAL",
     "SUPPRESSED",
     "Cell",
     "Grid",
@@ -37,6 +38,8 @@ __all__ = [
 
 #: How a suppressed value is shown.
 SUPPRESSED: Final = "."
+#: How a cell that is empty by definition (a structural empty) is shown.
+STRUCTURAL: Final = "-"
 _TOTAL: Final = "total"
 _PARAMETER_NAMES: Final = {
     "observed × factor": "factor",
@@ -79,13 +82,18 @@ class Grid:
 
 
 def _number(cell: Cell) -> float | None:
+    if cell == STRUCTURAL:
+        return 0.0  # empty by definition: a known zero
     return float(cell) if isinstance(cell, int | float) and not isinstance(cell, bool) else None
 
 
 def _values(
     source: TableSource, layout: Layout, measures: Sequence[str]
-) -> Callable[[str | None, str | None, str], int | None]:
-    """``value(row, column, measure)`` of the layout's slice of ``source`` (None: suppressed)."""
+) -> Callable[[str | None, str | None, str], int | str | None]:
+    """``value(row, column, measure)`` of the layout's slice of ``source``.
+
+    None is a suppressed value, :data:`STRUCTURAL` a cell empty by definition.
+    """
     laid = {name for name in (layout.rows, layout.columns) if name is not None}
     conditions = [pl.col(d).is_null() for d in source.dimensions if d not in laid]
     if source.part_column is not None and source.part_column not in laid:
@@ -94,17 +102,29 @@ def _values(
         conditions.append(pl.col(source.part_column) == layout.part)
     chosen = source.frame.filter(pl.all_horizontal(pl.lit(True), *conditions))
     column = pl.col(layout.columns) if layout.columns else pl.lit(None, dtype=pl.String)
-    found = {
-        (row, col, measure): value
-        for row, col, *values in chosen.select(
-            pl.col(layout.rows), column.alias("_column"), *measures
-        ).iter_rows()
-        for measure, value in zip(measures, values, strict=True)
-    }
+    # A structural empty (a cell empty by definition) shows as STRUCTURAL, not as a count.
+    shown = [
+        pl.when(pl.col(f"{m}_status") == "structural").then(None).otherwise(pl.col(m)).alias(m)
+        if f"{m}_status" in chosen.columns
+        else pl.col(m)
+        for m in measures
+    ]
+    structural = [
+        (pl.col(f"{m}_status") == "structural").fill_null(False).alias(f"{m}_structural")
+        if f"{m}_status" in chosen.columns
+        else pl.lit(False).alias(f"{m}_structural")
+        for m in measures
+    ]
+    selected = chosen.select(pl.col(layout.rows), column.alias("_column"), *shown, *structural)
+    found: dict[tuple[str | None, str | None, str], int | str | None] = {}
+    for row, col, *cells in selected.iter_rows():
+        for index, measure in enumerate(measures):
+            empty = cells[len(measures) + index]
+            found[(row, col, measure)] = STRUCTURAL if empty else cells[index]
     # A protected table spans its full grid; an exact count table omits true zeros.
     missing = 0 if isinstance(source, InternalTable) else None
 
-    def value(row: str | None, col: str | None, measure: str) -> int | None:
+    def value(row: str | None, col: str | None, measure: str) -> int | str | None:
         return found.get((row, col, measure), missing)
 
     return value
@@ -118,8 +138,10 @@ def _order(source: TableSource, column: str, given: Sequence[str] | None) -> lis
     return [str(value) for value in values.to_list()]
 
 
-def _percent(part: int | None, whole: int | None) -> float | None:
-    if part is None or whole is None or whole == 0:
+def _percent(part: int | str | None, whole: int | str | None) -> float | str | None:
+    if part == STRUCTURAL:
+        return STRUCTURAL
+    if not isinstance(part, int) or not isinstance(whole, int) or whole == 0:
         return None
     return round(part * 100.0 / whole, 1)
 

@@ -785,3 +785,38 @@ def test_cli_audit_line(round_files: dict[str, Path], tmp_path: Path, audit_log:
     assert line["outcome"] == "ok"
     assert line["details"]["protected"] is True
     assert line["key_fingerprint"] == "1a2b-3c4d-5e6f-7a8b-9c0d-1e2f-3a4b-5c6d"
+
+
+def test_structural_empties_show_as_a_dash_not_as_zero() -> None:
+    """A cell empty by definition is published as "-" in grids and charts' data, not as 0."""
+    from factlab.report_grid import STRUCTURAL, cell_text
+    from factlab.report_model import Layout, ReportTable
+
+    cells = {
+        ("ambulant", "Begroting"): 40, ("ambulant", "ZVW"): 55, ("ambulant", "AWBZ"): 30,
+        ("verblijf", "Begroting"): 25, ("verblijf", "ZVW"): 13, ("verblijf", "AWBZ"): 20,
+        ("JB/JR", "Begroting"): 35,
+    }  # fmt: skip
+    rows = [(form, stream, n) for (form, stream), n in cells.items()]
+    for form in {form for form, _ in cells}:
+        rows.append((form, None, sum(n for (f, _), n in cells.items() if f == form)))
+    for stream in {stream for _, stream in cells}:
+        rows.append((None, stream, sum(n for (_, s), n in cells.items() if s == stream)))
+    rows.append((None, None, sum(cells.values())))
+    counts = pl.DataFrame(rows, schema=["care_form", "financing", "registrations"], orient="row")
+    empties = (
+        {"care_form": "JB/JR", "financing": "ZVW"},
+        {"care_form": "JB/JR", "financing": "AWBZ"},
+    )
+    rules = DisclosureRules(rounding_base=1, structural_empty=empties)
+    table = protect(counts, rules).table
+    layout = Layout(rows="care_form", columns="financing", measure="registrations")
+    grid = table_grid(ReportTable("t", "T", table, layout), internal=False)
+    by_row = {row[0]: dict(zip(grid.header[1:], row[1:], strict=True)) for row in grid.rows}
+    assert by_row["JB/JR"]["ZVW"] == by_row["JB/JR"]["AWBZ"] == STRUCTURAL
+    assert cell_text(by_row["JB/JR"]["ZVW"]) == "-"
+    assert by_row["JB/JR"]["Begroting"] == 35
+    assert by_row["ambulant"]["ZVW"] == 55
+    _, columns, values = grid.body()
+    jbjr = values[[row[0] for row in grid.rows].index("JB/JR")]
+    assert jbjr[columns.index("ZVW")] == 0.0  # a known zero in a chart
