@@ -74,7 +74,7 @@ def main() -> None:
     rows = read_rows(here)
     results = {
         name: run.measure(name, here, 1, 3600)
-        for name in ("factlab.link", "factlab.count.cells", "factlab.overlap")
+        for name in ("factlab.link", "factlab.count.cells", "factlab.overlap", "factlab.analyse")
     }
     document = {
         "machine": run.machine(),
