@@ -8,24 +8,28 @@ truncated or edited file is refused as well.
 
 The linked file is the union of the inputs' rows. Canonical fields keep the dtypes of
 :data:`factlab.schema.FIELD_DTYPES`; a column one provider did not deliver is null for its rows.
-Rows are streamed from the inputs to the output, so files larger than memory can be linked.
+Rows are streamed from the inputs to the output, so files larger than memory can be linked. They
+are read once: the row checks run in the pass that writes the linked file, which is written under
+a temporary name and appears only when every check passed.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 import polars as pl
 
 from factlab import schema
 from factlab.errors import DataError, InputError, LinkError
 from factlab.fallback import fallback_report
-from factlab.io import file_sha256, write_parquet
+from factlab.io import atomic_path, file_sha256
 from factlab.keys import Key
 from factlab.manifest import Manifest, read_manifest
 from factlab.pseudonymise import second_stage
@@ -38,6 +42,17 @@ _MUST_AGREE: Final = ("scheme", "stage", "round", "key_id", "key_fingerprint")
 #: Fields whose values are identifiers of keys: errors name the files that differ, not the values.
 _QUIET_FIELDS: Final = frozenset({"key_id", "key_fingerprint"})
 _REQUIRED: Final = (schema.PROVIDER, schema.PSEUDONYM, schema.STATUS)
+#: Names of the per-row facts the row checks read beside the linked columns. The prefix is
+#: reserved: an input column that starts with it is refused.
+_RESERVED: Final = "factlab.link."
+_FILE: Final = _RESERVED + "file"
+_OTHER_PROVIDER: Final = _RESERVED + "other_provider"
+_UNFIT: Final = _RESERVED + "unfit."
+#: zstd level of the linked file: level 1 writes in two thirds of the CPU time of the default
+#: level (3) for a file 2 % larger; reading is as fast (docs/performance.md, "Link").
+_ZSTD_LEVEL: Final = 1
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -71,12 +86,14 @@ def link(
         The manifest written into ``out``.
 
     Raises:
-        InputError: a file is missing, not Parquet, or not a factlab file.
+        InputError: a file is missing, not Parquet, not a factlab file, or its rows cannot be
+            read.
         KeyFileError: a sealed input cannot be opened with ``recipient``.
         LinkError: the files cannot be linked (format, scheme, stage, round, key or provider
             conflicts, a key of the wrong kind or round, a sealed file without a recipient, or a
             file whose rows do not match its manifest).
-        DataError: a field cannot be converted to its canonical dtype.
+        DataError: values of a field do not fit its canonical dtype (reported per file and
+            column, after any LinkError about the rows).
 
     Example:
         >>> import tempfile, hashlib, pathlib
@@ -118,22 +135,25 @@ def link(
         used, superseded = _select_deliveries(inputs, replace=replace)
         schemas = {item.path: _file_schema(item) for item in used}
         _check_columns(schemas, {item.path: item.shown for item in used})
-        _check_rows(used)
 
-        frame = _union(used, schemas)
-        if key is not None:
-            frame = second_stage(frame, key)
+        union, columns = _union(used, schemas)
+        frame = union.select(columns)
         first = used[0].manifest
         extra: dict[str, Any] = {
             "stages": "two-stage" if key is not None else "single-stage",
         }
         if key is None:
             extra["warning"] = SINGLE_STAGE_WARNING
-        if schema.FALLBACK_PSEUDONYM in frame.collect_schema().names():
-            # what the fallback key would link; counts use it only when asked
-            extra["fallback"] = fallback_report(frame).to_dict()
+        if schema.FALLBACK_PSEUDONYM in columns:
+            # What the fallback key would link; counts use it only when asked. Counted on the
+            # first-stage pseudonyms: the second stage maps them one to one, so the counts are
+            # the same without computing the second stage twice.
+            extra["fallback"] = _read_rows(lambda: fallback_report(frame)).to_dict()
+        if key is not None:
+            frame = second_stage(frame, key)
+        sha256 = _sha256_of([item.path for item in used] + [old.path for old, _ in superseded])
         if superseded:
-            extra["superseded"] = [_superseded_entry(old, new) for old, new in superseded]
+            extra["superseded"] = [_superseded_entry(old, new, sha256) for old, new in superseded]
         manifest = Manifest(
             format=schema.FORMAT_LINKED,
             scheme=first.scheme,
@@ -145,20 +165,10 @@ def link(
             provider=None,
             stage=2 if key is not None else 1,
             field_issues=_sum_field_issues(used),
-            inputs=[_input_entry(item) for item in used],
+            inputs=[_input_entry(item, sha256) for item in used],
             extra=extra,
         )
-        try:
-            write_parquet(frame, out, manifest)
-        except pl.exceptions.InvalidOperationError as exc:
-            # A strict cast failed; polars' message may quote the offending value, so it is dropped.
-            raise DataError(
-                f"{out}: a field of an input cannot be converted to its canonical dtype"
-            ) from exc
-        except pl.exceptions.PolarsError as exc:
-            raise DataError(
-                f"{out}: the inputs could not be combined ({type(exc).__name__})"
-            ) from exc
+        _write_checked(frame, out, manifest, _row_facts(union), used)
     return manifest
 
 
@@ -305,7 +315,9 @@ def _check_columns(schemas: dict[Path, pl.Schema], shown: dict[Path, Path]) -> N
     extras: dict[str, dict[pl.DataType, list[str]]] = defaultdict(lambda: defaultdict(list))
     for read_path, file_schema in schemas.items():
         for name, dtype in file_schema.items():
-            if name not in _REQUIRED and name not in schema.FIELD_DTYPES:
+            if name.startswith(_RESERVED):
+                problems.append(f"{shown[read_path]}: column {name} has a name factlab reserves")
+            elif name not in _REQUIRED and name not in schema.FIELD_DTYPES:
                 extras[name][dtype].append(str(shown[read_path]))
     for name, dtypes in extras.items():
         if len(dtypes) > 1 and not all(dtype.is_numeric() for dtype in dtypes):
@@ -316,41 +328,135 @@ def _check_columns(schemas: dict[Path, pl.Schema], shown: dict[Path, Path]) -> N
 
 
 def _status_column(file_schema: pl.Schema) -> pl.Expr:
-    """The status column as text, or as it is when it already has factlab's Enum dtype.
+    """The status column with factlab's Enum dtype; a status that is not one of its names is null.
 
-    Comparing the Enum with status names gives the same answers as comparing text, and
-    skipping the cast to text saves a pass over every row (half a second per 10^7 rows).
+    A column that already has the Enum dtype (every file factlab writes) is taken as it is, which
+    saves a pass over every row. Other columns are read as text and cast leniently: the row
+    checks count the rows whose status is null (missing or unknown) and refuse the file.
     """
     if file_schema.get(schema.STATUS) == schema.STATUS_DTYPE:
         return pl.col(schema.STATUS)
-    return pl.col(schema.STATUS).cast(pl.String)
+    return pl.col(schema.STATUS).cast(pl.String).cast(schema.STATUS_DTYPE, strict=False)
 
 
-def _row_check(item: _Input) -> pl.LazyFrame:
-    """One row of facts about a file's rows, to compare with its manifest."""
-    rows = pl.scan_parquet(item.path)
-    status = _status_column(rows.collect_schema())
+def _union(
+    used: Sequence[_Input], schemas: dict[Path, pl.Schema]
+) -> tuple[pl.LazyFrame, list[str]]:
+    """The inputs' rows in canonical dtypes, with per-row facts for the row checks.
+
+    Returns the union and the linked file's columns (the union's other columns are the facts).
+    Casts are lenient so that every problem is counted and reported at once (see
+    :func:`_check_rows`); a value that does not fit its canonical dtype becomes null and is
+    counted in ``_UNFIT`` + column name. Nothing is written unless no row has a problem.
+    """
+    present = {name for file_schema in schemas.values() for name in file_schema}
+    fields = [name for name in schema.FIELD_DTYPES if name in present]
+    extras: list[str] = []
+    for file_schema in schemas.values():
+        extras.extend(
+            name
+            for name in file_schema
+            if name not in _REQUIRED and name not in schema.FIELD_DTYPES and name not in extras
+        )
+    frames = []
+    for index, item in enumerate(used):
+        file_schema = schemas[item.path]
+        provider = pl.col(schema.PROVIDER).cast(pl.String)
+        canonical = [
+            provider,
+            pl.col(schema.PSEUDONYM).cast(pl.String),
+            _status_column(file_schema),
+        ]
+        unfit = []
+        for name in fields:
+            target = schema.FIELD_DTYPES[name]
+            if name not in file_schema:
+                canonical.append(pl.lit(None, dtype=target).alias(name))
+            elif file_schema[name] == target:
+                canonical.append(pl.col(name))
+            else:
+                converted = pl.col(name).cast(target, strict=False)
+                canonical.append(converted)
+                unfit.append(
+                    (pl.col(name).is_not_null() & converted.is_null()).alias(_UNFIT + name)
+                )
+        own_extras = [pl.col(name) for name in extras if name in file_schema]
+        facts = [
+            pl.lit(index, dtype=pl.UInt32).alias(_FILE),
+            provider.ne_missing(pl.lit(item.manifest.provider)).alias(_OTHER_PROVIDER),
+            *unfit,
+        ]
+        frames.append(pl.scan_parquet(item.path).select(*canonical, *own_extras, *facts))
+    # Extra columns may be absent or typed differently per file; diagonal_relaxed fills them
+    # with null and widens numeric types, while the canonical columns already agree.
+    return pl.concat(frames, how="diagonal_relaxed"), [*_REQUIRED, *fields, *extras]
+
+
+def _row_facts(union: pl.LazyFrame) -> pl.LazyFrame:
+    """Per input (``_FILE``), the facts about its rows to compare with its manifest."""
+    status = pl.col(schema.STATUS)
     valid = status == "valid"
-    pseudonym = pl.col(schema.PSEUDONYM).cast(pl.String)
-    provider = pl.col(schema.PROVIDER).cast(pl.String)
-    return rows.select(
+    pseudonym = pl.col(schema.PSEUDONYM)
+    unfit = [name for name in union.collect_schema().names() if name.startswith(_UNFIT)]
+    return union.group_by(_FILE).agg(
         pl.len().alias("rows"),
         *[(status == name).sum().alias(name) for name in schema.STATUSES],
-        (~status.is_in(schema.STATUSES) | status.is_null()).sum().alias("unknown_status"),
-        provider.ne_missing(pl.lit(item.manifest.provider)).sum().alias("other_provider"),
+        status.is_null().sum().alias("unknown_status"),
+        pl.col(_OTHER_PROVIDER).sum().alias("other_provider"),
         (valid != pseudonym.is_not_null()).sum().alias("pseudonym_mismatch"),
         (valid & ~pseudonym.str.contains(schema.PSEUDONYM_PATTERN)).sum().alias("malformed"),
+        *[pl.col(name).sum() for name in unfit],
     )
 
 
-def _check_rows(used: Sequence[_Input]) -> None:
+def _write_checked(
+    frame: pl.LazyFrame,
+    out: Path,
+    manifest: Manifest,
+    facts: pl.LazyFrame,
+    used: Sequence[_Input],
+) -> None:
+    """Write the linked file and check the inputs' rows in the same pass over them.
+
+    The rows are read once: polars streams them to the file and to the row checks together.
+    The file is written under a temporary name and only renamed to ``out`` when every check
+    passed, so a refused link leaves nothing behind.
+    """
+    with atomic_path(out) as temporary:
+        sink = frame.sink_parquet(
+            temporary,
+            metadata=manifest.to_parquet_metadata(),
+            compression="zstd",
+            compression_level=_ZSTD_LEVEL,
+            lazy=True,
+        )
+        _, found = _read_rows(lambda: pl.collect_all([sink, facts]))
+        _check_rows(used, found)
+
+
+def _read_rows(run: Callable[[], _T]) -> _T:
+    """Run a pass over the inputs' rows; polars' errors become factlab's, without values."""
     try:
-        facts = pl.collect_all([_row_check(item) for item in used])
-    except Exception as exc:  # polars raises several types for corrupt files
-        raise InputError(f"cannot read the inputs' rows ({type(exc).__name__})") from None
+        return run()
+    except pl.exceptions.InvalidOperationError:
+        # A cast failed; polars' message may quote the offending value, so it is dropped.
+        raise DataError(
+            "cannot link: a field of an input cannot be converted to its canonical dtype"
+        ) from None
+    except Exception as exc:  # polars raises several types for corrupt or unreadable files
+        raise InputError(
+            f"cannot link: cannot read or combine the inputs' rows ({type(exc).__name__})"
+        ) from None
+
+
+def _check_rows(used: Sequence[_Input], found: pl.DataFrame) -> None:
+    """Refuse inputs whose rows disagree with their manifest or do not fit the linked file."""
+    by_file = {row[_FILE]: row for row in found.iter_rows(named=True)}
     problems: list[str] = []
-    for item, fact in zip(used, facts, strict=True):
-        row = fact.row(0, named=True)
+    unfit: list[str] = []
+    for index, item in enumerate(used):
+        # A file without rows has no group in the facts.
+        row = by_file.get(index) or dict.fromkeys(found.columns, 0)
         declared = item.manifest
         if row["rows"] != declared.rows:
             problems.append(
@@ -382,42 +488,17 @@ def _check_rows(used: Sequence[_Input]) -> None:
             problems.append(
                 f"{item.shown}: {row['malformed']} pseudonyms are not 32 hex characters"
             )
+        for column in found.columns:
+            if column.startswith(_UNFIT) and row[column]:
+                name = column.removeprefix(_UNFIT)
+                unfit.append(
+                    f"{item.shown}: {row[column]} value(s) of column {name} do not fit its "
+                    f"canonical dtype {schema.FIELD_DTYPES[name]}"
+                )
     if problems:
         raise LinkError("cannot link: " + "; ".join(problems))
-
-
-def _union(used: Sequence[_Input], schemas: dict[Path, pl.Schema]) -> pl.LazyFrame:
-    present = {name for file_schema in schemas.values() for name in file_schema}
-    fields = [name for name in schema.FIELD_DTYPES if name in present]
-    extras: list[str] = []
-    for file_schema in schemas.values():
-        extras.extend(
-            name
-            for name in file_schema
-            if name not in _REQUIRED and name not in schema.FIELD_DTYPES and name not in extras
-        )
-    frames = []
-    for item in used:
-        file_schema = schemas[item.path]
-        canonical = [
-            pl.col(schema.PROVIDER).cast(pl.String),
-            pl.col(schema.PSEUDONYM).cast(pl.String),
-            _status_column(file_schema).cast(schema.STATUS_DTYPE),
-            *[
-                (
-                    pl.col(name).cast(schema.FIELD_DTYPES[name])
-                    if name in file_schema
-                    else pl.lit(None, dtype=schema.FIELD_DTYPES[name]).alias(name)
-                )
-                for name in fields
-            ],
-        ]
-        own_extras = [pl.col(name) for name in extras if name in file_schema]
-        frames.append(pl.scan_parquet(item.path).select(*canonical, *own_extras))
-    # Extra columns may be absent or typed differently per file; diagonal_relaxed fills them
-    # with null and widens numeric types, while the canonical columns already agree.
-    combined = pl.concat(frames, how="diagonal_relaxed")
-    return combined.select(*_REQUIRED, *fields, *extras)
+    if unfit:
+        raise DataError("cannot link: " + "; ".join(unfit))
 
 
 def _sum_statuses(counts: Any) -> dict[str, int]:
@@ -438,11 +519,18 @@ def _sum_field_issues(used: Sequence[_Input]) -> dict[str, dict[str, int]]:
     return total
 
 
-def _input_entry(item: _Input) -> dict[str, Any]:
+def _sha256_of(paths: Sequence[Path]) -> dict[Path, str]:
+    """SHA-256 of every file, several at a time (hashlib releases the GIL while it hashes)."""
+    distinct = list(dict.fromkeys(paths))
+    with ThreadPoolExecutor(max_workers=min(len(distinct), os.cpu_count() or 1)) as pool:
+        return dict(zip(distinct, pool.map(file_sha256, distinct), strict=True))
+
+
+def _input_entry(item: _Input, sha256: dict[Path, str]) -> dict[str, Any]:
     return {
         "provider": item.manifest.provider,
         "file": item.shown.name,
-        "sha256": file_sha256(item.path),
+        "sha256": sha256[item.path],
         "sealed": item.path != item.shown,
         "rows": item.manifest.rows,
         "rows_by_status": _sum_statuses([item.manifest.rows_by_status]),
@@ -450,11 +538,11 @@ def _input_entry(item: _Input) -> dict[str, Any]:
     }
 
 
-def _superseded_entry(old: _Input, new: _Input) -> dict[str, Any]:
+def _superseded_entry(old: _Input, new: _Input, sha256: dict[Path, str]) -> dict[str, Any]:
     return {
         "provider": old.manifest.provider,
         "file": old.shown.name,
-        "sha256": file_sha256(old.path),
+        "sha256": sha256[old.path],
         "rows": old.manifest.rows,
         "created": old.manifest.created,
         "superseded_by": new.shown.name,

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import hashlib
+import tempfile
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 import polars as pl
+import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import factlab.cli.trusted  # noqa: F401  (registers the commands on factlab.cli.main)
 from factlab import schema
@@ -58,7 +62,7 @@ def deliver(folder: Path, name: str, frame: pl.DataFrame, **overrides: Any) -> P
         "key_fingerprint": FINGERPRINT,
         "rows": frame.height,
         "rows_by_status": by_status,
-        "provider": frame["provider"][0],
+        "provider": frame["provider"][0] if frame.height else None,
     }
     settings.update(overrides)
     path = folder / name
@@ -359,3 +363,181 @@ def test_cli_link_replace(tmp_path: Path) -> None:
     assert accepted.exit_code == 0, accepted.output
     assert "superseded: a-1.parquet (provider A) by a-2.parquet" in accepted.stderr
     assert read_manifest(out).rows == 2
+
+
+# --- row checks in the writing pass (issue #7) ---------------------------------------------------
+
+
+def test_a_failed_row_check_leaves_no_file_and_keeps_an_existing_one(tmp_path: Path) -> None:
+    good = deliver(tmp_path, "b.parquet", provider_frame("B", [1, 2]))
+    tampered = deliver(tmp_path, "a.parquet", provider_frame("A", [3, 4]), rows=5)
+    out = tmp_path / "linked.parquet"
+    with pytest.raises(LinkError, match="has 2 rows, its manifest says 5"):
+        link([good, tampered], out)
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["a.parquet", "b.parquet"]
+    out.write_bytes(b"an earlier result")
+    with pytest.raises(LinkError, match="has 2 rows, its manifest says 5"):
+        link([good, tampered], out, replace=True)
+    assert out.read_bytes() == b"an earlier result"
+    assert sorted(path.name for path in tmp_path.iterdir()) == [
+        "a.parquet",
+        "b.parquet",
+        "linked.parquet",
+    ]
+
+
+def test_link_reports_every_problem_of_every_file_at_once(tmp_path: Path) -> None:
+    malformed = provider_frame("A", [1, 2]).with_columns(
+        pl.Series("pseudonym", ["999993653", pseudonym(2)])
+    )
+    miscounted = provider_frame("B", [3, None])
+    paths = [
+        deliver(tmp_path, "a.parquet", malformed),
+        deliver(tmp_path, "b.parquet", miscounted, rows_by_status={"valid": 2}),
+    ]
+    with pytest.raises(LinkError) as caught:
+        link(paths, tmp_path / "linked.parquet")
+    message = str(caught.value)
+    assert "a.parquet: 1 pseudonyms are not 32 hex characters" in message
+    assert "b.parquet: has 1 rows with status valid, its manifest says 2" in message
+    assert "b.parquet: has 1 rows with status missing, its manifest says 0" in message
+    assert "999993653" not in message
+
+
+def test_link_reads_a_status_column_of_text(tmp_path: Path) -> None:
+    as_enum = provider_frame("A", [1, None, 2], ["valid", "sentinel", "valid"])
+    as_text = as_enum.with_columns(pl.col("bsn_status").cast(pl.String))
+    linked_enum = link([deliver(tmp_path, "enum.parquet", as_enum)], tmp_path / "enum-linked.pq")
+    linked_text = link([deliver(tmp_path, "text.parquet", as_text)], tmp_path / "text-linked.pq")
+    assert linked_text.rows_by_status == linked_enum.rows_by_status
+    assert pl.read_parquet(tmp_path / "text-linked.pq").equals(
+        pl.read_parquet(tmp_path / "enum-linked.pq")
+    )
+
+
+def test_link_refuses_unknown_status_names(tmp_path: Path) -> None:
+    frame = provider_frame("A", [1, 2, None]).with_columns(
+        pl.Series("bsn_status", ["valid", "valid", "unheard-of"])
+    )
+    path = deliver(tmp_path, "a.parquet", frame, rows_by_status={"valid": 2})
+    out = tmp_path / "linked.parquet"
+    with pytest.raises(LinkError, match=r"a\.parquet: 1 rows have an unknown status") as caught:
+        link([path], out)
+    assert "unheard-of" not in str(caught.value)
+    assert not out.exists()
+
+
+def test_link_counts_values_that_do_not_fit_per_file_and_column(tmp_path: Path) -> None:
+    wide = provider_frame("A", [1, 2, 3]).with_columns(
+        pl.Series("birth_year", [70_000, 2010, -40_000], dtype=pl.Int64)
+    )
+    fitting = provider_frame("B", [4]).with_columns(pl.Series("birth_year", [2011], dtype=pl.Int64))
+    paths = [deliver(tmp_path, "a.parquet", wide), deliver(tmp_path, "b.parquet", fitting)]
+    out = tmp_path / "linked.parquet"
+    with pytest.raises(DataError) as caught:
+        link(paths, out)
+    message = str(caught.value)
+    assert "a.parquet: 2 value(s) of column birth_year do not fit its canonical dtype" in message
+    assert "b.parquet" not in message
+    assert "70000" not in message
+    assert "40000" not in message
+    assert not out.exists()
+
+
+def test_a_manifest_mismatch_is_reported_before_values_that_do_not_fit(tmp_path: Path) -> None:
+    both = provider_frame("A", [1]).with_columns(pl.lit(70_000, dtype=pl.Int64).alias("birth_year"))
+    path = deliver(tmp_path, "a.parquet", both, rows=2)
+    with pytest.raises(LinkError, match="has 1 rows, its manifest says 2"):
+        link([path], tmp_path / "linked.parquet")
+
+
+def test_link_takes_a_provider_file_without_rows(tmp_path: Path) -> None:
+    empty = provider_frame("A", []).with_columns(
+        pl.col("pseudonym").cast(pl.String), pl.col("provider").cast(pl.String)
+    )
+    other = provider_frame("B", [1, 2])
+    paths = [
+        deliver(tmp_path, "a.parquet", empty, provider="A"),
+        deliver(tmp_path, "b.parquet", other),
+    ]
+    manifest = link(paths, tmp_path / "linked.parquet")
+    assert manifest.rows == pl.read_parquet(tmp_path / "linked.parquet").height == 2
+    assert [entry["rows"] for entry in manifest.inputs] == [0, 2]
+    lying = deliver(tmp_path, "a-lying.parquet", empty, provider="A", rows=3)
+    with pytest.raises(LinkError, match=r"a-lying\.parquet: has 0 rows, its manifest says 3"):
+        link([lying, paths[1]], tmp_path / "again.parquet")
+
+
+def test_link_refuses_a_column_name_it_reserves(tmp_path: Path) -> None:
+    frame = provider_frame("A", [1]).with_columns(pl.lit(7).alias("factlab.link.file"))
+    with pytest.raises(LinkError, match=r"column factlab\.link\.file has a name factlab reserves"):
+        link([deliver(tmp_path, "a.parquet", frame)], tmp_path / "linked.parquet")
+
+
+def test_link_refuses_unreadable_rows_with_an_input_error(tmp_path: Path) -> None:
+    good = deliver(tmp_path, "b.parquet", provider_frame("B", [1, 2]))
+    broken = deliver(tmp_path, "a.parquet", provider_frame("A", list(range(200))))
+    data = bytearray(broken.read_bytes())
+    # Zero the column chunks between the leading magic bytes and the footer, which stays readable.
+    footer_start = len(data) - 8 - int.from_bytes(data[-8:-4], "little")
+    data[4:footer_start] = bytes(footer_start - 4)
+    broken.write_bytes(bytes(data))
+    out = tmp_path / "linked.parquet"
+    with pytest.raises(InputError, match="cannot read or combine the inputs"):
+        link([good, broken], out)
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["a.parquet", "b.parquet"]
+
+
+def test_the_linked_file_is_zstd_compressed(three: list[Path], tmp_path: Path) -> None:
+    out = tmp_path / "linked.parquet"
+    link(three, out)
+    metadata = pq.ParquetFile(out).metadata
+    codecs = {
+        metadata.row_group(group).column(column).compression
+        for group in range(metadata.num_row_groups)
+        for column in range(metadata.num_columns)
+    }
+    assert codecs == {"ZSTD"}
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.lists(
+        st.lists(
+            st.tuples(
+                st.sampled_from(schema.STATUSES), st.integers(0, 30), st.integers(2000, 2020)
+            ),
+            max_size=12,
+        ),
+        min_size=1,
+        max_size=4,
+    )
+)
+def test_link_rows_are_the_inputs_rows_in_order(
+    deliveries: list[list[tuple[str, int, int]]],
+) -> None:
+    """Oracle: the linked rows are every input's rows, in input order, in plain Python."""
+    with tempfile.TemporaryDirectory() as folder:
+        paths, expected = [], []
+        for number, rows in enumerate(deliveries):
+            provider = f"P{number}"
+            people = [person if status == "valid" else None for status, person, _ in rows]
+            frame = provider_frame(
+                provider,
+                people,
+                [status for status, _, _ in rows],
+                birth_year=[year for _, _, year in rows],
+            ).with_columns(pl.col("pseudonym").cast(pl.String), pl.col("provider").cast(pl.String))
+            paths.append(deliver(Path(folder), f"{provider}.parquet", frame, provider=provider))
+            expected += [
+                (provider, pseudonym(person) if person is not None else None, status, year)
+                for (status, _, year), person in zip(rows, people, strict=True)
+            ]
+        manifest = link(paths, Path(folder) / "linked.parquet")
+        linked = pl.read_parquet(Path(folder) / "linked.parquet")
+    assert linked.columns == ["provider", "pseudonym", "bsn_status", "birth_year"]
+    assert linked.rows() == expected
+    assert manifest.rows == len(expected)
+    assert manifest.rows_by_status == {
+        status: sum(1 for row in expected if row[2] == status) for status in schema.STATUSES
+    }
