@@ -226,6 +226,7 @@ class AuditTrail:
         self._rows: dict[str, int] = {}
         self._details: dict[str, Any] = {}
         self._outputs: list[tuple[str, bool]] = []
+        self._input_sha256: dict[str, str] = {}
 
     def set_key_fingerprint(self, fingerprint: str | None) -> None:
         """Record the fingerprint of the pseudonymisation key the command used."""
@@ -238,6 +239,11 @@ class AuditTrail:
     def add_detail(self, name: str, value: Any) -> None:
         """Record a further non-secret fact (same rules as command arguments)."""
         self._details.update(_check_arguments({name: value}))
+
+    def set_input_sha256(self, path: str | Path, sha256: str) -> None:
+        """Record the SHA-256 of an input as the command read it (see ``audited``'s
+        ``hash_inputs``), so that the file need not be read a second time for the log."""
+        self._input_sha256[str(path)] = sha256
 
     def add_output(self, path: str | Path, *, digest: bool = True) -> None:
         """Record a further file the command wrote, hashed when the command succeeds.
@@ -256,6 +262,7 @@ def audited(
     output: str | Path | None = None,
     arguments: Mapping[str, Any] | None = None,
     log: str | Path | None = None,
+    hash_inputs: bool = True,
 ) -> Iterator[AuditTrail]:
     """Run a command's body and append its audit line on the way out, whatever the outcome.
 
@@ -263,12 +270,18 @@ def audited(
     An exception is recorded and re-raised. The log is opened first, so a command whose audit
     line could not be written does no work.
 
+    A command that hashes its inputs itself, from the very bytes it parses, passes
+    ``hash_inputs=False`` and reports each digest with ``trail.set_input_sha256``: every file is
+    then read once. An input it did not report (it failed before reading it) is hashed when the
+    line is written.
+
     Args:
         command: command name.
         inputs: data files the command reads (not key files: only their key id is logged).
         output: the file (or folder) the command writes; also places the default log.
         arguments: non-secret arguments, paths as given.
         log: explicit log path (else ``FACTLAB_AUDIT_LOG``, else beside ``output``).
+        hash_inputs: hash the inputs on entry (else see above).
 
     Raises:
         InputError: the audit log cannot be opened or written.
@@ -289,8 +302,20 @@ def audited(
     descriptor = _open_log(path)
     try:
         started, clock = _utc_now(), time.monotonic()
-        input_entries = [_file_entry(item) for item in inputs]
+        on_entry = [_file_entry(item) for item in inputs] if hash_inputs else None
         trail = AuditTrail()
+
+        def input_entries() -> list[dict[str, str | None]]:
+            if on_entry is not None:
+                return on_entry
+            reported = trail._input_sha256
+            return [
+                {"path": str(item), "sha256": reported[str(item)]}
+                if str(item) in reported
+                else _file_entry(item)
+                for item in inputs
+            ]
+
         error: dict[str, Any] | None = None
         try:
             yield trail
@@ -300,7 +325,7 @@ def audited(
                 _append(
                     descriptor,
                     path,
-                    _event(command, started, clock, checked, input_entries, [], trail, error),
+                    _event(command, started, clock, checked, input_entries(), [], trail, error),
                 )
             except InputError as audit_failure:
                 # The command's own error matters more to the operator; keep it on top.
@@ -311,7 +336,7 @@ def audited(
         _append(
             descriptor,
             path,
-            _event(command, started, clock, checked, input_entries, written, trail, None),
+            _event(command, started, clock, checked, input_entries(), written, trail, None),
         )
     finally:
         os.close(descriptor)

@@ -124,20 +124,24 @@ def bsn_status(canonical: pl.Expr) -> pl.Expr:
     nine_digits = all_digits & (canonical.str.len_bytes() == 9)
     number = _nine_digit_number(canonical, nine_digits)
     sentinel = (number == int(SENTINELS[0])) | (number == int(SENTINELS[1]))
-    status = (
+
+    def status(name: str) -> pl.Expr:
+        # an Enum value, not text: no string per row, and no text-to-Enum cast at the end
+        return pl.lit(name, dtype=schema.STATUS_DTYPE)
+
+    return (
         pl.when(canonical.is_null() | (canonical == ""))
-        .then(pl.lit("missing"))
+        .then(status("missing"))
         .when(~all_digits)
-        .then(pl.lit("non_digit"))
+        .then(status("non_digit"))
         .when(~nine_digits)
-        .then(pl.lit("bad_length"))
+        .then(status("bad_length"))
         .when(sentinel)
-        .then(pl.lit("sentinel"))
+        .then(status("sentinel"))
         .when(~_passes(number))
-        .then(pl.lit("checksum"))
-        .otherwise(pl.lit("valid"))
+        .then(status("checksum"))
+        .otherwise(status("valid"))
     )
-    return status.cast(schema.STATUS_DTYPE)
 
 
 def normalise_bsn_column(

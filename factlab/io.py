@@ -12,10 +12,13 @@ import contextlib
 import errno
 import hashlib
 import json
+import mmap
 import os
 import tempfile
 import tomllib
 from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Literal
 
@@ -27,9 +30,11 @@ from factlab.manifest import Manifest
 
 __all__ = [
     "TABLE_FORMATS",
+    "Export",
     "atomic_path",
     "export_format",
     "file_sha256",
+    "load_export",
     "parse_toml",
     "read_export",
     "read_table",
@@ -188,27 +193,183 @@ def _detect_delimiter(header: str) -> str:
     return best if counts[best] > 0 else ","
 
 
-def _decode_csv(path: Path, data: bytes, encoding: str | None) -> tuple[bytes, str]:
-    """Return the file as UTF-8 bytes (BOM removed) and the encoding it was read as."""
-    if encoding in ("utf-8", "utf-8-sig") or (encoding is None and data.startswith(_BOM)):
-        body = data.removeprefix(_BOM)
-        try:
-            body.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise InputError(
-                f"{path}: not valid UTF-8 at byte {exc.start}; give input.encoding in a mapping"
-            ) from None
-        return body, "utf-8-sig" if data.startswith(_BOM) else "utf-8"
-    if encoding is None:
-        try:
-            data.decode("utf-8")
-            return data, "utf-8"
-        except UnicodeDecodeError:
-            encoding = "cp1252"
+_ASCII_CHUNK = 1 << 23
+
+
+def _is_ascii(data: bytes | mmap.mmap) -> bool:
+    # a memory map has no isascii(): it is checked in slices (copies of 8 MiB, which is cheap)
+    return all(
+        data[start : start + _ASCII_CHUNK].isascii() for start in range(0, len(data), _ASCII_CHUNK)
+    )
+
+
+def _utf8_error(data: bytes | mmap.mmap) -> int | None:
+    """The offset of the first byte that makes ``data`` invalid UTF-8; None when it is valid.
+
+    Checked without decoding to a Python string: ASCII (most exports) in one fast pass, anything
+    else with Arrow's UTF-8 validation over the same bytes, which accepts exactly what Python's
+    strict decoder accepts. Only for invalid data is the position found by decoding.
+    """
+    if _is_ascii(data):
+        return None
+    import pyarrow as pa  # here: only files with non-ASCII bytes need it
+
+    offsets = pa.array([0, len(data)], type=pa.int64()).buffers()[1]
+    text = pa.LargeStringArray.from_buffers(1, offsets, pa.py_buffer(data))
     try:
-        return data.decode(encoding).encode("utf-8"), encoding
+        text.validate(full=True)
+        return None
+    except pa.ArrowInvalid:
+        pass
+    try:
+        bytes(data).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return exc.start
+    return None
+
+
+def _csv_source(
+    path: Path, data: bytes | mmap.mmap, encoding: str | None
+) -> tuple[Path | bytes, str]:
+    """What the CSV reader reads, and the encoding the file was read as.
+
+    A UTF-8 file is read as it is, a BOM included (the reader skips a leading BOM): from disk
+    when it is mapped into memory, else from the bytes read. A file in another encoding is
+    converted to UTF-8 bytes first.
+    """
+    as_is = data if isinstance(data, bytes) else path
+    bom = data[: len(_BOM)] == _BOM
+    if encoding in ("utf-8", "utf-8-sig") or (encoding is None and bom):
+        error = _utf8_error(data)
+        if error is not None:
+            at = error - len(_BOM) if bom else error  # counted after the BOM
+            raise InputError(
+                f"{path}: not valid UTF-8 at byte {at}; give input.encoding in a mapping"
+            )
+        return as_is, "utf-8-sig" if bom else "utf-8"
+    if encoding is None:
+        if _utf8_error(data) is None:
+            return as_is, "utf-8"
+        encoding = "cp1252"
+    try:
+        return bytes(data).decode(encoding).encode("utf-8"), encoding
     except UnicodeDecodeError as exc:
         raise InputError(f"{path}: cannot be read as {encoding} (byte {exc.start})") from None
+
+
+def _sha256(data: bytes | mmap.mmap) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _read_csv(
+    path: Path, delimiter: str | None, encoding: str | None
+) -> tuple[pl.DataFrame, dict[str, str], str]:
+    """The rows of a CSV export, how it was read, and the SHA-256 of its bytes.
+
+    The file is mapped into memory rather than read: its SHA-256 is computed in a second thread
+    (hashlib releases the interpreter lock) while the encoding is checked and the rows are
+    parsed, and nothing is copied for a UTF-8 file.
+    """
+    with contextlib.ExitStack() as stack:
+        handle = stack.enter_context(path.open("rb"))
+        data: bytes | mmap.mmap
+        try:
+            data = stack.enter_context(mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ))
+        except (OSError, ValueError):  # a file system without memory maps
+            data = handle.read()
+        # entered last, so left first: the hash is done before the memory map is closed
+        pool = stack.enter_context(ThreadPoolExecutor(max_workers=1))
+        digest = pool.submit(_sha256, data)
+        read = os.fstat(handle.fileno())
+        source, used = _csv_source(path, data, encoding)
+        start = source[:_SNIFF_BYTES] if isinstance(source, bytes) else data[:_SNIFF_BYTES]
+        header = start.removeprefix(_BOM).split(b"\n", 1)[0].decode("utf-8", "replace")
+        separator = delimiter or _detect_delimiter(header)
+        frame = pl.read_csv(
+            source,
+            separator=separator,
+            infer_schema=False,
+            truncate_ragged_lines=False,
+            glob=False,
+        )
+        sha256 = digest.result()
+    now = path.stat()
+    if (now.st_size, now.st_mtime_ns) != (read.st_size, read.st_mtime_ns):
+        raise InputError(f"{path}: the file changed while it was being read")
+    return frame, {"encoding": used, "delimiter": separator}, sha256
+
+
+@dataclass(frozen=True)
+class Export:
+    """A provider export as read: its rows, how it was read, and the SHA-256 of its bytes.
+
+    Attributes:
+        frame: the rows, values as they are (every CSV cell as text).
+        facts: ``format``; for CSV also ``encoding`` and ``delimiter``.
+        sha256: SHA-256 of the file, hex; for CSV of exactly the bytes that were parsed.
+    """
+
+    frame: pl.DataFrame
+    facts: dict[str, str]
+    sha256: str
+
+
+def load_export(
+    path: str | Path,
+    *,
+    delimiter: str | None = None,
+    encoding: str | None = None,
+    sheet: str | None = None,
+) -> Export:
+    """Read a provider export (CSV, Excel or Parquet) into memory as it is, and hash it.
+
+    Reads as :func:`read_export` does. The file is hashed while it is parsed, so that a command
+    reads it once for the rows, the manifest and the audit log.
+
+    Raises:
+        InputError: missing, unreadable, empty, without data rows, or of an unsupported type.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "export.csv"
+        >>> _ = path.write_bytes(b"BSN;Gemeente\\n999993653;Assen\\n")
+        >>> export = load_export(path)
+        >>> export.facts, export.frame.row(0), export.sha256 == file_sha256(path)
+        ({'format': 'csv', 'encoding': 'utf-8', 'delimiter': ';'}, ('999993653', 'Assen'), True)
+    """
+    path = Path(path)
+    kind = export_format(path)
+    if not path.is_file():
+        raise InputError(f"{path}: file not found")
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise InputError(f"{path}: cannot be read ({exc.strerror})") from None
+    if size == 0:
+        raise InputError(f"{path}: the file is empty")
+    facts = {"format": kind}
+    try:
+        if kind == "csv":
+            frame, read_as, sha256 = _read_csv(path, delimiter, encoding)
+            facts |= read_as
+        else:
+            # The SHA-256 is computed in a second thread while the file is parsed.
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                digest = pool.submit(file_sha256, path)
+                if kind == "xlsx":
+                    frame = pl.read_excel(path, sheet_name=sheet, engine="calamine")
+                else:
+                    frame = pl.read_parquet(path)
+                sha256 = digest.result()
+    except InputError:
+        raise
+    except PermissionError:
+        raise InputError(f"{path}: permission denied") from None
+    except Exception as exc:  # parsers raise many types; the message must not echo cell values
+        raise InputError(f"{path}: cannot be read as {kind} ({type(exc).__name__})") from None
+    if frame.height == 0:
+        raise InputError(f"{path}: the file has no data rows")
+    return Export(frame=frame, facts=facts, sha256=sha256)
 
 
 def read_export(
@@ -230,40 +391,8 @@ def read_export(
     Raises:
         InputError: missing, unreadable, empty, without data rows, or of an unsupported type.
     """
-    path = Path(path)
-    kind = export_format(path)
-    if not path.is_file():
-        raise InputError(f"{path}: file not found")
-    try:
-        size = path.stat().st_size
-    except OSError as exc:
-        raise InputError(f"{path}: cannot be read ({exc.strerror})") from None
-    if size == 0:
-        raise InputError(f"{path}: the file is empty")
-    facts = {"format": kind}
-    try:
-        if kind == "csv":
-            data = path.read_bytes()
-            body, used = _decode_csv(path, data, encoding)
-            header = body[:_SNIFF_BYTES].split(b"\n", 1)[0].decode("utf-8", errors="replace")
-            separator = delimiter or _detect_delimiter(header)
-            facts |= {"encoding": used, "delimiter": separator}
-            frame = pl.read_csv(
-                body, separator=separator, infer_schema=False, truncate_ragged_lines=False
-            )
-        elif kind == "xlsx":
-            frame = pl.read_excel(path, sheet_name=sheet, engine="calamine")
-        else:
-            frame = pl.read_parquet(path)
-    except InputError:
-        raise
-    except PermissionError:
-        raise InputError(f"{path}: permission denied") from None
-    except Exception as exc:  # parsers raise many types; the message must not echo cell values
-        raise InputError(f"{path}: cannot be read as {kind} ({type(exc).__name__})") from None
-    if frame.height == 0:
-        raise InputError(f"{path}: the file has no data rows")
-    return frame.lazy(), facts
+    export = load_export(path, delimiter=delimiter, encoding=encoding, sheet=sheet)
+    return export.frame.lazy(), export.facts
 
 
 #: File name extensions of result tables, see :func:`write_table`.

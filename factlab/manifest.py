@@ -14,8 +14,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import pyarrow.parquet as pq
-
 from factlab import schema
 from factlab._version import __version__
 from factlab.errors import InputError
@@ -107,6 +105,8 @@ def read_manifest(path: str | Path) -> Manifest:
         Traceback (most recent call last):
         factlab.errors.InputError: does-not-exist.parquet: file not found
     """
+    import pyarrow.parquet as pq  # here, not at the top: writing a manifest does not need pyarrow
+
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: file not found")

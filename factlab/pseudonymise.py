@@ -27,14 +27,16 @@ from factlab.errors import InputError
 from factlab.fields import (
     DEFAULT_DATE_FORMATS,
     apply_value_map,
+    is_plain_amount,
     read_birth_year,
     read_cost,
+    read_cost_text,
     read_date,
     read_sex,
     read_text,
     sex_is_unknown_code,
 )
-from factlab.io import file_sha256, read_export, write_parquet
+from factlab.io import load_export, write_parquet
 from factlab.keys import Key
 from factlab.manifest import Manifest
 from factlab.mapping import ColumnMapping, resolve_columns
@@ -55,6 +57,10 @@ _EXAMPLE_ROWS: Final = 5
 _PROVIDER_CODE: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
 _CANONICAL: Final = "_bsn_canonical"
 _ROW: Final = "_row"
+_NUMBER: Final = "_bsn_number"
+#: zstd level of the written file: level 1 takes about two thirds of the CPU time of the default
+#: level 3, for a file about 2 % larger (docs/performance.md).
+_ZSTD_LEVEL: Final = 1
 
 
 def hmac_pseudonym(message: pl.Expr, subkey: bytes) -> pl.Expr:
@@ -155,8 +161,109 @@ def _fallback_message(pieces: dict[str, pl.Expr]) -> pl.Expr:
     return pl.concat_str(parts, ignore_nulls=False)
 
 
+@dataclass
+class _Derived:
+    """Columns that each depend on one source column only: the parsed fields and their flags.
+
+    Every field of an export is read from one column (the BSN aside), so everything costly is
+    such a column. Each entry is (source column, stage, expression); an expression refers to its
+    source and to entries of the same source from earlier stages.
+    """
+
+    entries: dict[str, tuple[str, int, pl.Expr]] = field(default_factory=dict)
+
+    def source_of(self, expr: pl.Expr) -> str | None:
+        """The one source column ``expr`` depends on through entries, if it is one."""
+        sources = {self.entries[r][0] for r in expr.meta.root_names() if r in self.entries}
+        return sources.pop() if len(sources) == 1 else None
+
+    def add(self, source: str, name: str, expr: pl.Expr) -> pl.Expr:
+        """Register ``expr`` as the entry ``name`` of ``source`` and return its column.
+
+        An expression that also depends on another column is returned as it is, to be computed
+        row by row where it is used.
+        """
+        stages = []
+        for root in expr.meta.root_names():
+            if root != source:
+                entry = self.entries.get(root)
+                if entry is None or entry[0] != source:
+                    return expr
+                stages.append(entry[1])
+        self.entries[name] = (source, 1 + max(stages, default=-1), expr)
+        return pl.col(name)
+
+    def stages(self, sources: set[str]) -> list[dict[str, pl.Expr]]:
+        """The entries of ``sources``, by stage."""
+        stages: list[dict[str, pl.Expr]] = []
+        for name, (source, stage, expr) in self.entries.items():
+            if source in sources:
+                stages += [{} for _ in range(stage + 1 - len(stages))]
+                stages[stage][name] = expr
+        return stages
+
+
+# A column is parsed on its distinct values when a sample suggests few of them (dates, codes,
+# municipalities: a few thousand in millions of rows). Both ways give the same values; only the
+# time differs, and a column of mostly distinct values (amounts) is faster read row by row.
+_SAMPLE_ROWS: Final = 65_536
+_MAX_DISTINCT_SHARE: Final = 0.125
+
+
+def _few_distinct(frame: pl.DataFrame, sources: list[str]) -> list[str]:
+    """The text columns among ``sources`` that a sample suggests hold few distinct values."""
+    if not sources or frame.height == 0:
+        return []
+    sample = frame.head(_SAMPLE_ROWS).select(pl.col(sources).n_unique()).row(0)
+    limit = _MAX_DISTINCT_SHARE * min(frame.height, _SAMPLE_ROWS)
+    return [source for source, count in zip(sources, sample, strict=True) if count <= limit]
+
+
+def _by_distinct(
+    frame: pl.DataFrame, derived: _Derived, sources: list[str], needed: set[str]
+) -> tuple[pl.DataFrame, dict[str, pl.Expr], set[str]]:
+    """Compute the derived columns of ``sources`` on their distinct values, then spread them.
+
+    Returns the frame with the ``needed`` columns spread to the rows, expressions for the needed
+    columns that need no column of their own (a text already in canonical form is its source; a
+    flag that is false on every value is a constant), and the sources done this way.
+    """
+    distinct = pl.collect_all([frame.lazy().select(pl.col(s).unique()) for s in sources])
+    values = {s: d.get_column(s).drop_nulls() for s, d in zip(sources, distinct, strict=True)}
+    sources = [s for s in sources if values[s].len() <= _MAX_DISTINCT_SHARE * frame.height]
+    shortcuts: dict[str, pl.Expr] = {}
+    tables: dict[str, list[pl.Series]] = {}
+    for source in sources:
+        # Row i holds the i-th distinct value and what is derived from it; the last row holds
+        # null, for the rows where the source is null.
+        table = pl.DataFrame({source: values[source].extend_constant(None, 1)})
+        for stage in derived.stages({source}):
+            table = table.with_columns(expr.alias(name) for name, expr in stage.items())
+        for name in table.columns[1:]:
+            if name not in needed:
+                continue
+            column = table.get_column(name)
+            if column.dtype == pl.String and column.equals(table.get_column(source)):
+                shortcuts[name] = pl.col(source)
+            elif column.dtype == pl.Boolean and column.null_count() == 0 and not column.any():
+                shortcuts[name] = pl.lit(False)
+            else:
+                tables.setdefault(source, []).append(column)
+    # Each row's position in its source's table.
+    codes = frame.select(
+        pl.col(s).cast(pl.Enum(values[s])).to_physical().cast(pl.UInt32).fill_null(values[s].len())
+        for s in tables
+    )
+    spread = [
+        column.gather(codes.get_column(source))
+        for source, columns in tables.items()
+        for column in columns
+    ]
+    return frame.hstack(spread), shortcuts, set(sources)  # hstack: no copy of the columns
+
+
 def _plan(
-    frame: pl.LazyFrame,
+    source_frame: pl.DataFrame | pl.LazyFrame,
     key: Key,
     *,
     provider: str,
@@ -164,37 +271,31 @@ def _plan(
     source: str,
     decimal_comma: bool | None,
     fallback: tuple[str, ...] | None = None,
-    in_memory: bool = False,
 ) -> _Plan:
     _check_provider(provider)
-    source_schema = frame.collect_schema()
-    original = frame
+    source_schema = source_frame.collect_schema()
     found = resolve_columns(source_schema.names(), mapping, source=source)
-    bsn_column = found["bsn"]
-    frame = normalise_bsn_column(frame, bsn_column, canonical_name=_CANONICAL)
-    valid = pl.col(schema.STATUS) == "valid"
-    pseudonym = _hmac(pl.when(valid).then(pl.col(_CANONICAL)), key.pseudonym_key("bsn"))
-
+    derived = _Derived()
     outputs: dict[str, pl.Expr] = {}
     issues: list[tuple[str, str, pl.Expr]] = []
-    # Every parsed field becomes a column of its own, computed once, and the outputs and the
-    # quality flags refer to that column. Polars does not reliably share a sub-expression used
-    # in several places, and the date readers were evaluated up to four times per row.
-    stages: tuple[dict[str, pl.Expr], ...] = ({}, {})
+    # Columns computed from several columns, after the derived ones, row by row (cheap).
+    combined: dict[str, pl.Expr] = {}
 
-    def once(stage: int, name: str, expr: pl.Expr) -> pl.Expr:
-        column = f"_parsed_{name}"
-        stages[stage][column] = expr
-        return pl.col(column)
+    def text_of(name: str) -> pl.Expr:
+        src = found[name]
+        return read_text(pl.col(src), source_schema[src])
 
-    def present(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
-        return read_text(expr, dtype).is_not_null()
-
-    def unreadable(name: str, out: pl.Expr, src: str, extra_ok: pl.Expr | None = None) -> None:
-        flag = present(pl.col(src), source_schema[src]) & out.is_null()
+    def unreadable(
+        name: str, value: pl.Expr, extra_ok: pl.Expr | None = None, text: pl.Expr | None = None
+    ) -> None:
+        """Flag rows whose ``name`` column holds a value that could not be read."""
+        src = found[name]
+        text = text_of(name) if text is None else text
+        present = derived.add(src, f"_present_{name}", text.is_not_null())
+        flag = present & value.is_null()
         if extra_ok is not None:
             flag = flag & ~extra_ok
-        issues.append((name, "unreadable", flag))
+        issues.append((name, "unreadable", derived.add(src, f"_unreadable_{name}", flag)))
 
     dates: dict[str, pl.Expr] = {}
     for name in ("birth_date", "start_date", "end_date"):
@@ -202,50 +303,36 @@ def _plan(
             src = found[name]
             formats = (mapping.date_formats[name],) if name in mapping.date_formats else None
             parsed = read_date(pl.col(src), source_schema[src], formats or DEFAULT_DATE_FORMATS)
-            if in_memory and source_schema[src] == pl.String():
-                # A date column holds a few thousand distinct texts: parsing those and joining
-                # the dates back is ten times cheaper than trying every format on every row.
-                # Only for rows in memory: a lazy source would be scanned once more per column.
-                column = f"_parsed_{name}"
-                lookup = original.select(pl.col(src)).unique().with_columns(parsed.alias(column))
-                frame = frame.join(
-                    lookup, on=src, how="left", nulls_equal=True, maintain_order="left"
-                )
-                expr = pl.col(column)
-            else:
-                expr = once(0, name, parsed)
-            dates[name] = expr
-            unreadable(name, expr, src)
+            dates[name] = derived.add(src, f"_parsed_{name}", parsed)
+            unreadable(name, dates[name])
 
     if "birth_year" in found or "birth_date" in found:
-        year_src = found.get("birth_year")
-        year_expr = read_text(pl.col(year_src), source_schema[year_src]) if year_src else None
+        year_number = None
+        if "birth_year" in found:
+            # the birth year's text as a number, as read_birth_year would cast it
+            year_text = text_of("birth_year").cast(pl.Int32, strict=False)
+            year_number = derived.add(found["birth_year"], "_year_number", year_text)
         latest = datetime.now(UTC).year + 1
-        birth_year = once(
-            1,
-            "birth_year",
-            read_birth_year(year_expr, dates.get("birth_date"), latest_year=latest),
+        combined["_parsed_birth_year"] = read_birth_year(
+            year_number, dates.get("birth_date"), latest_year=latest
         )
+        birth_year = pl.col("_parsed_birth_year")
         outputs["birth_year"] = birth_year
-        if year_src:
-            unreadable("birth_year", birth_year, year_src)
+        if "birth_year" in found:
+            present = text_of("birth_year").is_not_null()
+            present = derived.add(found["birth_year"], "_present_birth_year", present)
+            issues.append(("birth_year", "unreadable", present & birth_year.is_null()))
         elif "birth_date" in dates:
             flag = dates["birth_date"].is_not_null() & birth_year.is_null()
             issues.append(("birth_year", "out_of_range", flag))
 
-    for name in ("sex",):
-        if name in found:
-            src = found[name]
-            text = once(
-                0,
-                f"{name}_text",
-                apply_value_map(
-                    read_text(pl.col(src), source_schema[src]), mapping.values.get(name, {})
-                ),
-            )
-            expr = once(1, name, read_sex(text, pl.String()))
-            outputs[name] = expr
-            unreadable(name, expr, src, sex_is_unknown_code(text, pl.String()))
+    if "sex" in found:
+        src = found["sex"]
+        sex_values = mapping.values.get("sex", {})
+        text = derived.add(src, "_text_sex", apply_value_map(text_of("sex"), sex_values))
+        outputs["sex"] = derived.add(src, "_parsed_sex", read_sex(text, pl.String()))
+        unknown = derived.add(src, "_unknown_sex", sex_is_unknown_code(text, pl.String()))
+        unreadable("sex", outputs["sex"], unknown)
 
     clashes = sorted(set(mapping.constants) & set(found))
     if clashes:
@@ -260,13 +347,9 @@ def _plan(
     texts: dict[str, pl.Expr] = {}
     for name in ("municipality", "domain", "financing", "care_form", "product_category"):
         if name in found:
-            src = found[name]
-            texts[name] = once(
-                0,
-                name,
-                apply_value_map(
-                    read_text(pl.col(src), source_schema[src]), mapping.values.get(name, {})
-                ),
+            values = mapping.values.get(name, {})
+            texts[name] = derived.add(
+                found[name], f"_parsed_{name}", apply_value_map(text_of(name), values)
             )
         elif name in mapping.constants:
             texts[name] = pl.lit(mapping.constants[name], dtype=pl.String)
@@ -276,11 +359,16 @@ def _plan(
             raise InputError(
                 f"{source}: derive.{name} needs the field {derivation.source}, which the file lacks"
             )
-        derived = origin.replace_strict(
+        mapped = origin.replace_strict(
             dict(derivation.values), default=None, return_dtype=pl.String
         )
-        issues.append((name, "unmapped", origin.is_not_null() & derived.is_null()))
-        texts[name] = derived if name not in texts else pl.coalesce([texts[name], derived])
+        unmapped = origin.is_not_null() & mapped.is_null()
+        origin_src = derived.source_of(origin)
+        if origin_src is not None:  # read from a column, not a constant
+            mapped = derived.add(origin_src, f"_derived_{name}", mapped)
+            unmapped = derived.add(origin_src, f"_unmapped_{name}", unmapped)
+        issues.append((name, "unmapped", unmapped))
+        texts[name] = mapped if name not in texts else pl.coalesce([texts[name], mapped])
     outputs |= texts
 
     for name in ("start_date", "end_date"):
@@ -291,20 +379,31 @@ def _plan(
 
     if "cost" in found:
         src = found["cost"]
-        cost = once(
-            0, "cost", read_cost(pl.col(src), source_schema[src], decimal_comma=decimal_comma)
-        )
-        outputs["cost"] = cost
-        unreadable("cost", cost, src)
+        if source_schema[src] == pl.String():
+            # Amounts are mostly distinct, so read row by row: the text and whether it is a
+            # plain amount are columns of their own, each computed once per row.
+            text = derived.add(src, "_text_cost", text_of("cost"))
+            plain = derived.add(
+                src, "_plain_cost", is_plain_amount(text, decimal_comma=decimal_comma)
+            )
+            cost = read_cost_text(text, decimal_comma=decimal_comma, plain=plain)
+            outputs["cost"] = derived.add(src, "_parsed_cost", cost)
+            unreadable("cost", outputs["cost"], text=text)
+        else:
+            cost = read_cost(pl.col(src), source_schema[src], decimal_comma=decimal_comma)
+            outputs["cost"] = derived.add(src, "_parsed_cost", cost)
+            unreadable("cost", outputs["cost"])
 
     fallback_fields = mapping.fallback_fields if fallback is None else fallback
     if fallback_fields:
+        postcode = None
+        if "postcode" in found:
+            src = found["postcode"]
+            postcode = derived.add(src, "_postcode", _postcode(pl.col(src), source_schema[src]))
         pieces = {
             "birth_date": dates.get("birth_date"),
             "sex": outputs.get("sex"),
-            "postcode": _postcode(pl.col(found["postcode"]), source_schema[found["postcode"]])
-            if "postcode" in found
-            else None,
+            "postcode": postcode,
             "birth_year": outputs.get("birth_year"),
             "municipality": texts.get("municipality"),
         }
@@ -317,6 +416,34 @@ def _plan(
         message = _fallback_message({name: pieces[name] for name in fallback_fields})  # type: ignore[misc]
         outputs[schema.FALLBACK_PSEUDONYM] = _hmac(message, key.pseudonym_key("fallback"))
         issues.append((schema.FALLBACK_PSEUDONYM, "incomplete", message.is_null()))
+
+    # Rows in memory: text columns with few distinct values are read on those values.
+    frame = source_frame
+    shortcuts: dict[str, pl.Expr] = {}
+    done: set[str] = set()
+    if isinstance(source_frame, pl.DataFrame):
+        used = [*outputs.values(), *combined.values(), *(flag for _, _, flag in issues)]
+        needed = {root for expr in used for root in expr.meta.root_names()}
+        read = {src for src, _, _ in derived.entries.values()}
+        candidates = sorted(src for src in read if source_schema[src] == pl.String())
+        frame, shortcuts, done = _by_distinct(
+            source_frame, derived, _few_distinct(source_frame, candidates), needed
+        )
+    row_by_row = {src for src, _, _ in derived.entries.values()} - done
+
+    bsn_column = found["bsn"]
+    planned = normalise_bsn_column(frame.lazy(), bsn_column, canonical_name=_CANONICAL)
+    valid = pl.col(schema.STATUS) == "valid"
+    pseudonym = _hmac(pl.when(valid).then(pl.col(_CANONICAL)), key.pseudonym_key("bsn"))
+    # The valid BSN as a number: the quality summary counts distinct clients on it.
+    number = pl.when(valid).then(pl.col(_CANONICAL).cast(pl.UInt32, strict=False))
+    planned = planned.with_row_index(_ROW, offset=1)
+    for stage in derived.stages(row_by_row):
+        planned = planned.with_columns(expr.alias(name) for name, expr in stage.items())
+    if shortcuts:
+        planned = planned.with_columns(expr.alias(name) for name, expr in shortcuts.items())
+    if combined:
+        planned = planned.with_columns(expr.alias(name) for name, expr in combined.items())
 
     ordered = [name for name in schema.FIELD_DTYPES if name in outputs]
     selected = [
@@ -331,11 +458,7 @@ def _plan(
     else:
         ordered_all = [schema.PSEUDONYM, schema.STATUS, schema.PROVIDER]
     flags = [flag.fill_null(False).alias(f"_issue_{i}") for i, (_, _, flag) in enumerate(issues)]
-    planned = frame.with_row_index(_ROW, offset=1)
-    for stage in stages:
-        if stage:
-            planned = planned.with_columns(expr.alias(name) for name, expr in stage.items())
-    planned = planned.select(pl.col(_ROW), *selected, *flags)
+    planned = planned.select(pl.col(_ROW), number.alias(_NUMBER), *selected, *flags)
     columns = [*ordered_all, *ordered]
     issue_list = [(name, reason, f"_issue_{i}") for i, (name, reason, _) in enumerate(issues)]
     return _Plan(planned, columns, issue_list)
@@ -345,6 +468,19 @@ def _first_rows(frame: pl.DataFrame, condition: pl.Expr) -> list[int]:
     """Row numbers of the first rows meeting ``condition`` (only the row column is filtered)."""
     rows = frame.select(pl.col(_ROW).filter(condition).head(_EXAMPLE_ROWS)).to_series()
     return [int(row) for row in rows]
+
+
+def _distinct_clients(frame: pl.DataFrame) -> tuple[int, int]:
+    """Distinct valid BSNs, and rows whose valid BSN occurs on more than one row.
+
+    Counted on the BSNs as numbers, sorted (much cheaper than hashing 32-character pseudonyms):
+    distinct BSNs have distinct pseudonyms, so these are the counts of the pseudonyms too.
+    """
+    numbers = frame.get_column(_NUMBER).drop_nulls().sort()
+    first = numbers.ne_missing(numbers.shift(1))  # the first row of a run of equal numbers
+    last = numbers.ne_missing(numbers.shift(-1))
+    distinct, alone, rows = first.sum(), (first & last).sum(), numbers.len()
+    return int(distinct), int(rows) - int(alone)
 
 
 def _quality(frame: pl.DataFrame, plan: _Plan) -> Quality:
@@ -365,14 +501,13 @@ def _quality(frame: pl.DataFrame, plan: _Plan) -> Quality:
         if name != "valid" and by_status[name]:
             rows = _first_rows(frame, pl.col(schema.STATUS) == name)
             example_rows.setdefault("bsn", {})[name] = rows
-    counts = frame[schema.PSEUDONYM].drop_nulls().value_counts()
-    duplicate_rows = int(counts.filter(pl.col("count") > 1)["count"].sum()) if len(counts) else 0
+    distinct, duplicate_rows = _distinct_clients(frame)
     return Quality(
         rows=frame.height,
         rows_by_status=by_status,
         field_issues=field_issues,
         example_rows=example_rows,
-        distinct_pseudonyms=counts.height,
+        distinct_pseudonyms=distinct,
         duplicate_pseudonym_rows=duplicate_rows,
     )
 
@@ -410,13 +545,12 @@ def pseudonymise(
         True
     """
     plan = _plan(
-        frame.lazy(),
+        frame,
         key,
         provider=provider,
         mapping=mapping or ColumnMapping(),
         source="input",
         decimal_comma=mapping.decimal_comma if mapping else None,
-        in_memory=isinstance(frame, pl.DataFrame),
     )
     result = plan.frame.select(plan.columns)
     return result.collect(engine="streaming") if isinstance(frame, pl.DataFrame) else result
@@ -445,18 +579,18 @@ def pseudonymise_with_quality(
     if decimal_comma is None:
         decimal_comma = mapping.decimal_comma
     plan = _plan(
-        frame.lazy(),
+        frame,
         key,
         provider=provider,
         mapping=mapping,
         source=source,
         decimal_comma=decimal_comma,
         fallback=fallback,
-        in_memory=isinstance(frame, pl.DataFrame),
     )
     collected = plan.frame.collect(engine="streaming")
     quality = _quality(collected, plan)
-    return Pseudonymised(frame=collected.select(plan.columns), quality=quality)
+    # Indexing keeps the columns as they are; a select would copy them into one chunk each.
+    return Pseudonymised(frame=collected[plan.columns], quality=quality)
 
 
 def pseudonymise_file(
@@ -491,15 +625,15 @@ def pseudonymise_file(
     mapping = mapping or ColumnMapping()
     input_path = Path(input_path)
     _check_provider(provider)
-    raw, facts = read_export(
+    export = load_export(
         input_path, delimiter=mapping.delimiter, encoding=mapping.encoding, sheet=mapping.sheet
     )
+    facts = export.facts
     decimal_comma = mapping.decimal_comma
     if decimal_comma is None and facts.get("delimiter") == ";":
         decimal_comma = True  # the Dutch CSV convention: ';' between fields, ',' in numbers
     result = pseudonymise_with_quality(
-        # read_export reads the whole export; as a DataFrame the plan may scan it more than once
-        raw.collect(),
+        export.frame,
         key,
         provider=provider,
         mapping=mapping,
@@ -518,7 +652,7 @@ def pseudonymise_file(
         rows_by_status=quality.rows_by_status,
         provider=provider,
         stage=1,
-        input_sha256=file_sha256(input_path),
+        input_sha256=export.sha256,
         input_format=facts["format"],
         field_issues=quality.field_issues,
         extra={
@@ -529,7 +663,7 @@ def pseudonymise_file(
             "duplicate_pseudonym_rows": quality.duplicate_pseudonym_rows,
         },
     )
-    write_parquet(result.frame, out, manifest)
+    write_parquet(result.frame, out, manifest, compression_level=_ZSTD_LEVEL)
     return Pseudonymised(frame=result.frame, quality=quality, manifest=manifest)
 
 

@@ -276,3 +276,28 @@ def test_concurrent_writers_do_not_interleave(tmp_path: Path) -> None:
     assert len(lines) == writers * count
     seen = {(e["arguments"]["writer"], e["arguments"]["number"]) for e in map(json.loads, lines)}
     assert seen == {(w, n) for w in range(writers) for n in range(count)}
+
+
+def test_inputs_hashed_by_the_command(files: tuple[Path, Path, Path]) -> None:
+    first, second, out = files
+    log = out.parent / "factlab-audit.jsonl"
+    reported = "ab" * 32  # what the command says it read; the log takes its word
+    with audited("pseudonymise", inputs=[first, second], output=out, hash_inputs=False) as trail:
+        # an input the command hashed itself is not read again; one it did not report is
+        # hashed when the line is written, after the command's work
+        trail.set_input_sha256(first, reported)
+        second.write_bytes(b"changed by the command")
+        out.write_bytes(b"done")
+    (event,) = read_audit_log(log)
+    assert event["inputs"] == [
+        {"path": str(first), "sha256": reported},
+        {"path": str(second), "sha256": file_sha256(second)},
+    ]
+    with (
+        pytest.raises(InputError),
+        audited("pseudonymise", inputs=[first], log=log, hash_inputs=False),
+    ):
+        raise InputError("a.parquet: cannot be read as csv (ComputeError)")
+    failed = read_audit_log(log)[-1]
+    assert failed["outcome"] == "error"
+    assert failed["inputs"] == [{"path": str(first), "sha256": file_sha256(first)}]

@@ -3,6 +3,7 @@ after a failure; the shipped example; one real run of ``python -m factlab``."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -409,3 +410,31 @@ def test_python_dash_m_factlab(key_files: KeyFiles, export: Path, tmp_path: Path
     assert lines(done.stderr) == [f"factlab: error: {tmp_path / 'none.csv'}: file not found"]
     assert done.stdout == ""
     assert not failed.exists()
+
+
+def test_the_input_is_hashed_once_for_manifest_and_audit_log(
+    key_files: KeyFiles,
+    export: Path,
+    tmp_path: Path,
+    audit_log: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    hashed: list[Path] = []
+    file_sha256 = sys.modules["factlab.audit"].file_sha256
+
+    def counting(path: str | Path) -> str:
+        hashed.append(Path(path))
+        return str(file_sha256(path))
+
+    for module in ("factlab.audit", "factlab.io"):
+        monkeypatch.setattr(sys.modules[module], "file_sha256", counting)
+    out = tmp_path / "P01.parquet"
+    code, _, stderr = run(
+        "pseudonymise", export, "--key", key_files.provider, "--provider", "P01", "--out", out
+    )
+    assert code == 0, stderr
+    digest = hashlib.sha256(export.read_bytes()).hexdigest()
+    assert read_manifest(out).input_sha256 == digest
+    (event,) = read_audit_log(audit_log)
+    assert event["inputs"] == [{"path": str(export), "sha256": digest}]
+    assert hashed == [out]  # only the output is hashed apart, for the audit line

@@ -7,8 +7,11 @@ from datetime import date, datetime
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from factlab.fields import (
+    _read_written_cost,
     apply_value_map,
     read_birth_year,
     read_cost,
@@ -193,3 +196,29 @@ def test_numeric_costs_are_kept() -> None:
     assert run(dutch, [1234.56, None]) == [1234.56, None]
     assert run(dutch, [1500]) == [1500.0]
     assert run(dutch, ["1.234,56"])[0] == pytest.approx(1234.56)
+
+
+# Amounts as people type them: digits, separators, signs, currency, spaces, exponents, Arabic-Indic
+# digits (which the separator rules' \d accepts), and letters.
+AMOUNT_PIECES = [*"0123456789", *"0123456789", ".", ",", "-", "+", " ", "\u00a0", "€", "EUR", "e"]
+AMOUNT_PIECES += ["\u0661", "1.500", "12,5", "1.234,56", "n.v.t."]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.lists(st.sampled_from(AMOUNT_PIECES), max_size=8).map("".join), max_size=30),
+    st.sampled_from([None, True, False]),
+)
+def test_plain_amounts_read_as_the_separator_rules_read_them(
+    values: list[str], decimal_comma: bool | None
+) -> None:
+    # read_cost casts plainly written amounts directly and applies the separator rules to the
+    # rest only; the rules alone, on every value, must give the same numbers.
+    def by_rules(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+        return _read_written_cost(read_text(expr, dtype), decimal_comma=decimal_comma)
+
+    def read(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+        return read_cost(expr, dtype, decimal_comma=decimal_comma)
+
+    values = [*values, "1.500", "12.345", "1234.5", "-12", "007.50", "1.5", ""]
+    assert run(read, values, pl.String()) == run(by_rules, values, pl.String())

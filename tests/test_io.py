@@ -5,20 +5,26 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from factlab import schema
 from factlab.errors import InputError
 from factlab.io import (
+    _utf8_error,
     atomic_path,
     export_format,
     file_sha256,
+    load_export,
     read_export,
     read_table,
     write_exclusive,
@@ -160,10 +166,10 @@ def test_permission_denied_while_reading(
     # the same path as above, for runs as root (which may read any file)
     path = write_export("e.csv", ["BSN", "999993653"])
 
-    def refuse(self: Path) -> bytes:
+    def refuse(self: Path, *args: object, **kwargs: object) -> object:
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(Path, "read_bytes", refuse)
+    monkeypatch.setattr(Path, "open", refuse)
     with pytest.raises(InputError, match="permission denied"):
         read_export(path)
 
@@ -451,3 +457,106 @@ def test_write_exclusive_sets_mode_and_never_overwrites(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["secret.key"]
     with pytest.raises(InputError, match="folder does not exist"):
         write_exclusive(tmp_path / "nowhere" / "x.key", b"x", mode=0o600)
+
+
+# --- reading once: encoding checks without decoding, and the hash of what was read ---------------
+
+# Byte sequences at the edges of UTF-8: overlong forms, surrogates, code points above U+10FFFF,
+# cut-off sequences, stray continuation bytes, and valid two-, three- and four-byte characters.
+UTF8_EDGES = [
+    b"\xc0\x80", b"\xc1\xbf", b"\xe0\x80\x80", b"\xed\xa0\x80", b"\xed\x9f\xbf", b"\xee\x80\x80",
+    b"\xf0\x8f\xbf\xbf", b"\xf4\x8f\xbf\xbf", b"\xf4\x90\x80\x80", b"\xf5\x80\x80\x80", b"\xff",
+    b"\x80", b"\xc3", b"\xe2\x82", b"\xc3\xab", b"\xe2\x82\xac", b"\xf0\x9d\x84\x9e", b"a", b"\n",
+]  # fmt: skip
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.one_of(st.sampled_from(UTF8_EDGES), st.binary(max_size=4)), max_size=12))
+def test_utf8_check_agrees_with_python(pieces: list[bytes]) -> None:
+    data = b"".join(pieces)
+    try:
+        data.decode("utf-8")
+        expected = None
+    except UnicodeDecodeError as exc:
+        expected = exc.start
+    assert _utf8_error(data) == expected
+
+
+def test_a_large_file_is_checked_whole(write_export: WriteExport, tmp_path: Path) -> None:
+    # more than one 8 MiB slice of the ASCII check, a character across the slice boundary
+    row = "999993653;Assen\n"
+    head = "BSN;Gemeente\n" + row * (((1 << 23) - 20) // len(row))
+    padding = "x" * ((1 << 23) - 1 - len(head.encode()) - len("999991723;"))
+    path = tmp_path / "large.csv"
+    data = (head + f"999991723;{padding}ë\n" + row * 10).encode()
+    assert data[(1 << 23) - 1 : (1 << 23) + 1] == "ë".encode()
+    path.write_bytes(data)
+    frame, facts = read_export(path)
+    assert facts["encoding"] == "utf-8"
+    assert frame.collect()["Gemeente"][-11].endswith("xë")
+    # one Windows-1252 byte far into the file: the whole file is Windows-1252
+    path.write_bytes((head + row * 1000).encode() + b"999991723;Zo\xeb\n")
+    frame, facts = read_export(path)
+    assert facts["encoding"] == "cp1252"
+    assert frame.collect()["Gemeente"][-1] == "Zoë"
+
+
+def test_the_byte_of_a_utf8_error_is_counted_after_the_bom(write_export: WriteExport) -> None:
+    path = write_export("e.csv", ["BSN;Naam", "999993653;Zoë"], encoding="cp1252")
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    with pytest.raises(InputError, match="not valid UTF-8 at byte 21;"):
+        read_export(path)  # the BOM says UTF-8; 0xEB is byte 21 of "BSN;Naam\n999993653;Zo\xeb"
+
+
+@pytest.mark.parametrize("name", ["e.csv", "e.xlsx", "e.parquet"])
+def test_load_export_hashes_the_file(tmp_path: Path, name: str) -> None:
+    path = tmp_path / name
+    source = pl.DataFrame({"BSN": ["999993653", "999991723"], "Gemeente": ["Assen", "Emmen"]})
+    if name.endswith(".csv"):
+        source.write_csv(path)
+    elif name.endswith(".xlsx"):
+        source.write_excel(path)
+    else:
+        source.write_parquet(path)
+    export = load_export(path)
+    assert export.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert export.frame.equals(source)
+    assert export.facts["format"] == name.split(".")[1]
+
+
+def test_a_file_name_with_pattern_characters(write_export: WriteExport) -> None:
+    path = write_export("export [1] *.csv", ["BSN;Gemeente", "999993653;Assen"])
+    frame, _ = read_export(path)
+    assert frame.collect().row(0) == ("999993653", "Assen")
+
+
+def test_a_file_that_changes_while_it_is_read(
+    write_export: WriteExport, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write_export("e.csv", ["BSN;Gemeente", "999993653;Assen"])
+    read_csv = pl.read_csv
+
+    def read_and_append(*args: Any, **kwargs: Any) -> pl.DataFrame:
+        frame = read_csv(*args, **kwargs)
+        with path.open("ab") as handle:
+            handle.write(b"999991723;Emmen\n")
+        return frame
+
+    monkeypatch.setattr(pl, "read_csv", read_and_append)
+    with pytest.raises(InputError, match="changed while it was being read"):
+        read_export(path)
+
+
+def test_without_memory_maps_the_file_is_read(
+    write_export: WriteExport, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(*args: object, **kwargs: object) -> object:
+        raise OSError(19, "No such device")  # what a file system without mmap says
+
+    monkeypatch.setattr(sys.modules["factlab.io"].mmap, "mmap", refuse)
+    for encoding in ("utf-8", "cp1252"):
+        path = write_export("e.csv", ["BSN;Naam", "999993653;Zoë"], encoding=encoding)
+        export = load_export(path)
+        assert export.frame.row(0) == ("999993653", "Zoë")
+        assert export.facts["encoding"] == encoding
+        assert export.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()

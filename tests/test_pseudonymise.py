@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import random
 import re
+import sys
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
@@ -25,6 +26,7 @@ from factlab.keys import Key, load_key, new_round_key, write_key
 from factlab.manifest import read_manifest
 from factlab.mapping import ColumnMapping, parse_mapping
 from factlab.pseudonymise import (
+    Pseudonymised,
     hmac_pseudonym,
     pseudonymise,
     pseudonymise_file,
@@ -638,3 +640,122 @@ def test_a_birth_date_outside_the_plausible_years_is_reported(round_key: Key) ->
     assert result.frame["birth_year"].to_list() == [None, 2012]
     assert result.quality.field_issues["birth_year"] == {"out_of_range": 1}
     assert result.quality.example_rows["birth_year"]["out_of_range"] == [1]
+
+
+# --- reading a column on its distinct values gives what reading it row by row gives --------------
+
+# Messy written forms of every field; drawn with replacement, so values repeat as in real exports.
+CELLS: dict[str, list[str | None]] = {
+    "BSN": ["999993653", "9999.93.653", " 999991723 ", "999993654", "000000000", "", None, "12x"],
+    "Geboortedatum": ["01-02-2010", "2010-02-01", "31-02-2010", "20100201", " ", None, "x"],
+    "Geboortejaar": ["2010", " 2011 ", "1850", "twee", "", None],
+    "Geslacht": ["V", "vrouw", " m ", "onbekend", "?", "J", "", None],
+    "Gemeente": ["Assen", " Assen", "ASSEN", "Emmen ", "", None],
+    "Domein": ["JH", "jeugdhulp", "jeugdbescherming", None],
+    "Productcategorie": ["45", "43", " 45", "99", "", None],
+    "Startdatum": ["2013-01-01", "01-01-2013", "01/02/2013", "2013-01-01 08:00", "nooit", None],
+    "Einddatum": ["2012-12-31", "2013-02-01", "", None, "31.12.2013"],
+    "Kosten": ["12,50", "1.000", "1.234,56", "99.95", "€ 5", "n.v.t.", "-7", "1e3", "", None],
+    "Postcode": ["9401 ab", "9401AB", "nope", None],
+}
+#: Values already in canonical form: read on distinct values, such a column is passed through.
+CLEAN: dict[str, list[str | None]] = {
+    "Geslacht": ["M", "V", "X", None],
+    "Gemeente": ["Assen", "Emmen", None],
+    "Domein": ["jeugdhulp", "jeugdbescherming"],
+    "Productcategorie": ["45", "43", None],
+    "Startdatum": ["2013-01-01", "2013-02-01", None],
+    "Einddatum": ["2013-01-01", None],
+}
+DERIVING = parse_mapping(
+    {
+        "version": 1,
+        "values": {"sex": {"J": "M"}, "domain": {"JH": "jeugdhulp"}},
+        "derive": {"care_form": {"from": "product_category", "map": {"45": "ambulant"}}},
+        "constants": {"financing": "ZIN"},
+        "fallback": {"fields": ["birth_date", "sex", "postcode"]},
+    }
+)
+
+
+def messy_export(rng: random.Random, rows: int, *, clean: bool = False) -> pl.DataFrame:
+    pools = CELLS | CLEAN if clean else CELLS
+    return pl.DataFrame(
+        {name: [rng.choice(cells) for _ in range(rows)] for name, cells in pools.items()},
+        schema=dict.fromkeys(pools, pl.String),
+    )
+
+
+def read_both_ways(
+    export: pl.DataFrame, key: Key, mapping: ColumnMapping | None, monkeypatch: pytest.MonkeyPatch
+) -> tuple[Pseudonymised, Pseudonymised]:
+    module = sys.modules["factlab.pseudonymise"]
+    results = []
+    for share in (1.0, -1.0):  # every text column on its distinct values; none
+        monkeypatch.setattr(module, "_MAX_DISTINCT_SHARE", share)
+        results.append(
+            pseudonymise_with_quality(
+                export, key, provider="P01", mapping=mapping, decimal_comma=True
+            )
+        )
+    return results[0], results[1]
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    rows=st.integers(1, 40),
+    deriving=st.booleans(),
+    clean=st.booleans(),
+)
+def test_distinct_values_and_row_by_row_agree(
+    round_key: Key, seed: int, rows: int, deriving: bool, clean: bool
+) -> None:
+    export = messy_export(random.Random(seed), rows, clean=clean)
+    mapping = DERIVING if deriving else None
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        distinct, row_by_row = read_both_ways(export, round_key, mapping, monkeypatch)
+    assert distinct.frame.equals(row_by_row.frame)
+    assert distinct.quality == row_by_row.quality
+    # a LazyFrame is always read row by row
+    lazy = pseudonymise_with_quality(
+        export.lazy(), round_key, provider="P01", mapping=mapping, decimal_comma=True
+    )
+    assert lazy.frame.equals(distinct.frame)
+    assert lazy.quality == distinct.quality
+
+
+def test_a_large_export_is_read_on_distinct_values(
+    round_key: Key, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    module = sys.modules["factlab.pseudonymise"]
+    spread: list[set[str]] = []
+    by_distinct = module._by_distinct
+
+    def spy(*args: object) -> object:
+        result = by_distinct(*args)
+        spread.append(result[2])
+        return result
+
+    monkeypatch.setattr(module, "_by_distinct", spy)
+    export = messy_export(random.Random(7), 4000)
+    result = pseudonymise_with_quality(export, round_key, provider="P01", mapping=DERIVING)
+    # every text column but the BSN (which is never read this way) had few distinct values
+    assert spread == [set(CELLS) - {"BSN"}]
+    monkeypatch.setattr(module, "_MAX_DISTINCT_SHARE", -1.0)
+    row_by_row = pseudonymise_with_quality(export, round_key, provider="P01", mapping=DERIVING)
+    assert result.frame.equals(row_by_row.frame)
+    assert result.quality == row_by_row.quality
+    assert result.quality.field_issues["sex"]["unreadable"] > 0  # the data is messy indeed
+
+
+def test_distinct_pseudonym_counts_match_the_pseudonyms(test_bsns: tuple[str, ...]) -> None:
+    rng = random.Random(11)
+    clients = rng.sample(test_bsns, 300)
+    cells = [rng.choice(clients) for _ in range(1000)] + ["", "000000000", "999993654"]
+    key = new_round_key("counts")
+    result = pseudonymise_with_quality(pl.DataFrame({"BSN": cells}), key, provider="P01")
+    per_pseudonym = Counter(result.frame["pseudonym"].drop_nulls().to_list())
+    assert result.quality.distinct_pseudonyms == len(per_pseudonym)
+    shared = sum(count for count in per_pseudonym.values() if count > 1)
+    assert result.quality.duplicate_pseudonym_rows == shared

@@ -95,8 +95,14 @@ def pseudonymise_command(
         "mapping": mapping_path,
         "fallback": fallback,
     }
+    # The input is hashed once, from the bytes that are parsed, for the manifest and this log.
     with audited(
-        "pseudonymise", inputs=[input_path], output=out, arguments=arguments, log=audit_log
+        "pseudonymise",
+        inputs=[input_path],
+        output=out,
+        arguments=arguments,
+        log=audit_log,
+        hash_inputs=False,
     ) as trail:
         mapping = load_mapping(mapping_path) if mapping_path else ColumnMapping()
         key = load_key_interactive(key_path, passphrase_env)
@@ -106,6 +112,8 @@ def pseudonymise_command(
             result = pseudonymise_file(
                 input_path, key, provider=provider, out=out, mapping=mapping, fallback=fields
             )
+        if result.manifest is not None and result.manifest.input_sha256 is not None:
+            trail.set_input_sha256(input_path, result.manifest.input_sha256)
         trail.add_rows({"total": result.quality.rows, **result.quality.rows_by_status})
     info(f"wrote {out} (provider {provider}, key fingerprint {key.fingerprint})")
     for line in quality_lines(result.quality):
