@@ -416,7 +416,9 @@ def main() -> None:
     parser.add_argument(
         "--repeats", type=int, help="runs per step, the best is kept (default 3; 1 with --quick)"
     )
-    parser.add_argument("--steps", default="*", help="glob of step names, e.g. 'factlab.*'")
+    parser.add_argument(
+        "--steps", default="*", help="globs of step names, comma-separated, e.g. 'factlab.*'"
+    )
     parser.add_argument("--data", type=Path, default=Path(tempfile.gettempdir()) / "factlab-bench")
     parser.add_argument("--out", type=Path, help="results JSON (default: results[-quick].json)")
     parser.add_argument("--timeout", type=float, default=1800, help="seconds per step run")
@@ -455,7 +457,7 @@ def main() -> None:
         for work in WORK:
             for implementation in IMPLEMENTATIONS:
                 name = step_name(implementation, work)
-                if not fnmatch.fnmatch(name, args.steps):
+                if not any(fnmatch.fnmatch(name, glob) for glob in args.steps.split(",")):
                     continue
                 # The quick mode places pandas at the smallest size only: it is the slowest
                 # reference by far, and the full run measures it at every size.
