@@ -24,6 +24,7 @@ import itertools
 import json
 import math
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -280,7 +281,7 @@ def count(
         >>> result.table.select("care_form", "unique_clients").rows()
         [('ambulant', 2), ('verblijf', 1), (None, 2)]
     """
-    frame, facts = _open(source)
+    frame, facts, digest = _open(source)
     fallback: dict[str, Any] | None = None
     if use_fallback:
         if schema.FALLBACK_PSEUDONYM not in frame.collect_schema().names():
@@ -380,6 +381,8 @@ def count(
     }
     unique_clients = int(total["unique_clients"])
     multi = sum(clients for providers, clients in distribution.items() if providers >= 2)
+    if digest is not None:
+        facts["sha256"] = digest.result()
     return CountResult(
         by=dims,
         period=chosen_period,
@@ -438,7 +441,11 @@ def _provider_overlap(
     )
 
 
-def _open(source: pl.DataFrame | pl.LazyFrame | str | Path) -> tuple[pl.LazyFrame, dict[str, Any]]:
+def _open(
+    source: pl.DataFrame | pl.LazyFrame | str | Path,
+) -> tuple[pl.LazyFrame, dict[str, Any], Future[str] | None]:
+    """The rows, the source's facts, and the SHA-256 of a file, being computed beside the count."""
+    digest: Future[str] | None = None
     if isinstance(source, pl.DataFrame | pl.LazyFrame):
         frame, facts = source.lazy(), {}
     else:
@@ -450,9 +457,13 @@ def _open(source: pl.DataFrame | pl.LazyFrame | str | Path) -> tuple[pl.LazyFram
                 "(link the provider files first)"
             )
         frame = pl.scan_parquet(path)
+        # Hashing the file for provenance overlaps with counting it.
+        hasher = ThreadPoolExecutor(max_workers=1)
+        digest = hasher.submit(file_sha256, path)
+        hasher.shutdown(wait=False)
         facts = {
             "file": path.name,
-            "sha256": file_sha256(path),
+            "sha256": None,  # filled in from ``digest`` when the counts are done
             "format": manifest.format,
             "scheme": manifest.scheme,
             "stage": manifest.stage,
@@ -468,7 +479,7 @@ def _open(source: pl.DataFrame | pl.LazyFrame | str | Path) -> tuple[pl.LazyFram
     ]
     if missing:
         raise InputError(f"{source if facts else 'frame'}: lacks column(s) {', '.join(missing)}")
-    return frame, facts
+    return frame, facts, digest
 
 
 def _check_statuses(frame: pl.LazyFrame, columns: pl.Schema) -> None:
@@ -652,10 +663,10 @@ def _with_trajectories(rows: pl.DataFrame, *, has_care_form: bool, checked: bool
         starts_new.cum_sum().alias(_TRAJECTORY),
         pl.when(~no_client).then(first_row.cum_sum()).alias(_CLIENT),
     )
-    return rows.with_columns(
-        scatter(order, numbered.get_column(_TRAJECTORY)),
-        scatter(order, numbered.get_column(_CLIENT)),
-    )
+    # Both columns go back to the rows' order at once: Polars releases the GIL while it writes.
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        back = list(pool.map(lambda column: scatter(order, column), numbered.get_columns()))
+    return rows.with_columns(back)
 
 
 def _secondary_key(rows: pl.DataFrame, *, has_care_form: bool) -> tuple[pl.Series, int]:

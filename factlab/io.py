@@ -16,7 +16,7 @@ import mmap
 import os
 import tempfile
 import tomllib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +40,7 @@ __all__ = [
     "read_table",
     "read_toml",
     "sidecar_path",
+    "sink_parquet_checked",
     "write_exclusive",
     "write_json",
     "write_parquet",
@@ -163,6 +164,37 @@ def write_parquet(
                 compression=compression,
                 compression_level=compression_level,
             )
+
+
+def sink_parquet_checked(
+    frame: pl.LazyFrame,
+    path: str | Path,
+    manifest: Manifest,
+    *,
+    alongside: Sequence[pl.LazyFrame],
+    check: Callable[[list[pl.DataFrame]], None],
+    run: Callable[[Callable[[], list[pl.DataFrame]]], list[pl.DataFrame]] = lambda go: go(),
+    compression: Literal["zstd", "lz4"] = "zstd",
+    compression_level: int | None = None,
+) -> None:
+    """Stream ``frame`` to ``path`` and compute ``alongside`` in the same pass; keep the file
+    only if ``check`` accepts their results.
+
+    Polars reads the shared inputs once for the file and for ``alongside``. The file is written
+    under a temporary name and renamed to ``path`` only when ``check`` returns; if it raises, no
+    file is left (an existing ``path`` is kept). ``run`` wraps the pass, e.g. to turn Polars'
+    errors into factlab's.
+    """
+    with atomic_path(path) as temporary:
+        sink = frame.sink_parquet(
+            temporary,
+            metadata=manifest.to_parquet_metadata(),
+            compression=compression,
+            compression_level=compression_level,
+            lazy=True,
+        )
+        results = run(lambda: pl.collect_all([sink, *alongside]))
+        check(results[1:])
 
 
 _CSV_SUFFIXES = (".csv", ".txt", ".tsv")

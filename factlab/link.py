@@ -29,7 +29,7 @@ import polars as pl
 from factlab import schema
 from factlab.errors import DataError, InputError, LinkError
 from factlab.fallback import fallback_report
-from factlab.io import atomic_path, file_sha256
+from factlab.io import file_sha256, sink_parquet_checked
 from factlab.keys import Key
 from factlab.manifest import Manifest, read_manifest
 from factlab.pseudonymise import second_stage
@@ -422,16 +422,16 @@ def _write_checked(
     The file is written under a temporary name and only renamed to ``out`` when every check
     passed, so a refused link leaves nothing behind.
     """
-    with atomic_path(out) as temporary:
-        sink = frame.sink_parquet(
-            temporary,
-            metadata=manifest.to_parquet_metadata(),
-            compression="zstd",
-            compression_level=_ZSTD_LEVEL,
-            lazy=True,
-        )
-        _, found = _read_rows(lambda: pl.collect_all([sink, facts]))
-        _check_rows(used, found)
+    sink_parquet_checked(
+        frame,
+        out,
+        manifest,
+        alongside=[facts],
+        check=lambda results: _check_rows(used, results[0]),
+        run=_read_rows,
+        compression="zstd",
+        compression_level=_ZSTD_LEVEL,
+    )
 
 
 def _read_rows(run: Callable[[], _T]) -> _T:

@@ -27,6 +27,7 @@ from factlab.io import (
     load_export,
     read_export,
     read_table,
+    sink_parquet_checked,
     write_exclusive,
     write_parquet,
     write_table,
@@ -560,3 +561,31 @@ def test_without_memory_maps_the_file_is_read(
         assert export.frame.row(0) == ("999993653", "Zoë")
         assert export.facts["encoding"] == encoding
         assert export.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+# --- writing and checking in one pass ------------------------------------------------------------
+
+
+def test_sink_parquet_checked_keeps_the_file_only_when_the_check_passes(tmp_path: Path) -> None:
+    rows = pl.LazyFrame({"pseudonym": ["a" * 32, "b" * 32], "provider": ["P01", "P01"]})
+    tally = rows.select(pl.len().alias("rows"))
+    seen: list[int] = []
+    out = tmp_path / "out.parquet"
+    sink_parquet_checked(
+        rows, out, manifest(), alongside=[tally], check=lambda got: seen.append(got[0].item())
+    )
+    assert seen == [2]
+    assert pl.read_parquet(out).equals(rows.collect())
+    assert read_manifest(out).rows == 2
+
+    def refuse(got: list[pl.DataFrame]) -> None:
+        raise InputError(f"refused after {got[0].item()} rows")
+
+    before = out.read_bytes()
+    with pytest.raises(InputError, match="refused after 2 rows"):
+        sink_parquet_checked(rows, out, manifest(), alongside=[tally], check=refuse)
+    assert out.read_bytes() == before  # the existing file is kept
+    fresh = tmp_path / "fresh.parquet"
+    with pytest.raises(InputError):
+        sink_parquet_checked(rows, fresh, manifest(), alongside=[tally], check=refuse)
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["out.parquet"]
