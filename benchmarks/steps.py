@@ -7,6 +7,7 @@ other). The parent reads the process's peak memory and CPU time from ``os.wait4`
 
 from __future__ import annotations
 
+import importlib
 import json
 import shutil
 import sys
@@ -238,43 +239,6 @@ def _pandas_rows(here: Path) -> Any:
     return alt_pandas.load(here / "linked.parquet", (common.PERIOD_START, common.PERIOD_END))
 
 
-@step("pandas.count.unique")
-def pandas_count_unique(here: Path) -> tuple[float, Figures]:
-    import alt_pandas
-
-    started = time.perf_counter()
-    figures = alt_pandas.count(_pandas_rows(here), ())
-    return time.perf_counter() - started, figures
-
-
-@step("pandas.count.cells")
-def pandas_count_cells(here: Path) -> tuple[float, Figures]:
-    import alt_pandas
-
-    started = time.perf_counter()
-    figures = alt_pandas.count(_pandas_rows(here), common.DIMENSIONS)
-    return time.perf_counter() - started, figures
-
-
-@step("pandas.overlap")
-def pandas_overlap(here: Path) -> tuple[float, Figures]:
-    import alt_pandas
-
-    started = time.perf_counter()
-    figures = alt_pandas.overlap(_pandas_rows(here))
-    return time.perf_counter() - started, figures
-
-
-@step("pandas.analyse")
-def pandas_analyse(here: Path) -> tuple[float, Figures]:
-    import alt_pandas
-
-    started = time.perf_counter()
-    rows = _pandas_rows(here)
-    figures = alt_pandas.count(rows, common.DIMENSIONS) | alt_pandas.overlap(rows)
-    return time.perf_counter() - started, figures
-
-
 @step("pandas.e2e")
 def pandas_e2e(here: Path) -> tuple[float, Figures]:
     import alt_pandas
@@ -363,41 +327,33 @@ def _duckdb_rows(here: Path) -> Any:
     return con
 
 
-@step("duckdb.count.unique")
-def duckdb_count_unique(here: Path) -> tuple[float, Figures]:
-    import alt_duckdb
+def _analyses(implementation: str, rows: Callable[[Path], Any]) -> None:
+    """Register count.unique, count.cells, overlap and analyse of an alternative.
 
-    started = time.perf_counter()
-    figures = alt_duckdb.count(_duckdb_rows(here), ())
-    return time.perf_counter() - started, figures
+    Both alternatives' modules (``alt_pandas``, ``alt_duckdb``) have ``count(rows, dims)`` and
+    ``overlap(rows)``; ``rows`` loads the linked rows of a folder, inside the timed work.
+    """
+    works: dict[str, Callable[[Any, Any], Figures]] = {
+        "count.unique": lambda alt, loaded: alt.count(loaded, ()),
+        "count.cells": lambda alt, loaded: alt.count(loaded, common.DIMENSIONS),
+        "overlap": lambda alt, loaded: alt.overlap(loaded),
+        "analyse": lambda alt, loaded: alt.count(loaded, common.DIMENSIONS) | alt.overlap(loaded),
+    }
+    for work, compute in works.items():
 
+        def measured(
+            here: Path, compute: Callable[[Any, Any], Figures] = compute
+        ) -> tuple[float, Figures]:
+            alt = importlib.import_module(f"alt_{implementation}")
+            started = time.perf_counter()
+            figures = compute(alt, rows(here))
+            return time.perf_counter() - started, figures
 
-@step("duckdb.count.cells")
-def duckdb_count_cells(here: Path) -> tuple[float, Figures]:
-    import alt_duckdb
-
-    started = time.perf_counter()
-    figures = alt_duckdb.count(_duckdb_rows(here), common.DIMENSIONS)
-    return time.perf_counter() - started, figures
-
-
-@step("duckdb.overlap")
-def duckdb_overlap(here: Path) -> tuple[float, Figures]:
-    import alt_duckdb
-
-    started = time.perf_counter()
-    figures = alt_duckdb.overlap(_duckdb_rows(here))
-    return time.perf_counter() - started, figures
+        STEPS[f"{implementation}.{work}"] = measured
 
 
-@step("duckdb.analyse")
-def duckdb_analyse(here: Path) -> tuple[float, Figures]:
-    import alt_duckdb
-
-    started = time.perf_counter()
-    con = _duckdb_rows(here)
-    figures = alt_duckdb.count(con, common.DIMENSIONS) | alt_duckdb.overlap(con)
-    return time.perf_counter() - started, figures
+_analyses("pandas", _pandas_rows)
+_analyses("duckdb", _duckdb_rows)
 
 
 @step("duckdb.e2e")
