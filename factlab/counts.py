@@ -33,7 +33,7 @@ from typing import Any, Final
 import polars as pl
 
 from factlab import schema
-from factlab._clients import client_keys, client_order, new_client, scatter
+from factlab._clients import HIGH, LOW, client_keys, client_order, key_halves
 from factlab._version import __version__
 from factlab.errors import ConfigError, DataError, InputError
 from factlab.fallback import fallback_report, resolve_fallback
@@ -94,8 +94,6 @@ _LATEST: Final = 2**31
 _GROUP_STRIDE: Final = 2**33
 # Packed (number, cell) pairs must stay below this (UInt64).
 _PACKED_LIMIT: Final = 2**64
-# Start days in a sort key: days since the earliest start fit (dates are 32-bit day numbers).
-_START_SPAN: Final = 2**32
 
 # Internal columns; a leading underscore keeps them apart from any dimension name.
 _CLIENT: Final = "_client"
@@ -305,23 +303,27 @@ def count(
     age_date = chosen_period.end if chosen_period is not None else reference
     has_care_form = "care_form" in columns
     # The one pass over the file: the rows counted, with only the columns needed.
-    needed = [_CLIENT, _STATUS, _PROVIDER, _START, _END, _INVERTED]
+    needed = [_STATUS, _PROVIDER, _START, _END, _INVERTED]
     needed += ["care_form"] if has_care_form else []
     needed += ["birth_year" if dim == "age_group" else dim for dim in dims]
-    rows = _with_identity(frame).select(list(dict.fromkeys(needed))).collect()
-    # Provider, care form and the plain dimensions as Enums: integer codes from here on.
+    # Provider, care form and the plain dimensions become Enums: integer codes from here on.
     plain = [dim for dim in dims if dim not in ("age_group", "municipality")]
-    rows = _enums(
-        rows, list(dict.fromkeys([_PROVIDER, *(["care_form"] if has_care_form else []), *plain]))
+    coded = list(dict.fromkeys([_PROVIDER, *(["care_form"] if has_care_form else []), *plain]))
+    rows, high, low = _rows_and_clients(
+        _with_identity(frame),
+        list(dict.fromkeys(needed)),
+        coded=coded,
+        # Pseudonyms of a linked file were validated by link; those of a frame are checked here.
+        checked=bool(facts) and not use_fallback,
     )
+    rows = _enums(rows, coded)
     # Trajectories first: they turn pseudonyms into small client numbers, which makes the
-    # per-client municipality window in _with_dimensions much cheaper. Pseudonyms of a linked
-    # file were validated by link; those of a frame are checked there.
-    rows = _with_trajectories(
-        rows, has_care_form=has_care_form, checked=bool(facts) and not use_fallback
-    )
+    # per-client municipality window in _with_dimensions much cheaper. From here on the rows are
+    # in client order.
+    rows = _with_trajectories(rows, high, low, has_care_form=has_care_form)
+    del high, low
     columns_kept = (*dims, _CLIENT, _STATUS, _PROVIDER, _TRAJECTORY, _INVERTED)
-    compact = _with_dimensions(rows, dims, age_date).select(columns_kept).collect()
+    compact = _with_dimensions(rows, dims, age_date).select(columns_kept).collect().rechunk()
     del rows
     # The other dimensions as Enums too: the group-bys below then hash small integers.
     work = _enums(compact, dims)
@@ -330,14 +332,16 @@ def count(
     if table is None:
         table = _margins(dims, *pl.collect_all(_cell_queries(work.lazy(), dims)))
     provider_labels = _categories(work, _PROVIDER)
-    # Each client's distinct providers, sorted by client: one UInt64 per (client, provider).
+    # Each client's distinct providers: one UInt64 per (client, provider). The rows are in
+    # client order and, within a client, in provider order (the provider leads the secondary key
+    # of the trajectories), so equal pairs are next to each other without a sort.
     pair = pl.col(_CLIENT).cast(pl.UInt64) * len(provider_labels) + pl.col(
         _PROVIDER
     ).to_physical().cast(pl.UInt64)
     client_providers, by_provider_status = pl.collect_all(
         [
             work.lazy()
-            .select(pair.drop_nulls().sort().alias("pair"))
+            .select(pair.drop_nulls().alias("pair"))
             .filter(pl.col("pair").ne_missing(pl.col("pair").shift(1)))
             .select(
                 (pl.col("pair") // len(provider_labels)).alias("client"),
@@ -352,11 +356,11 @@ def count(
             ),
         ]
     )
+    client_providers = client_providers.rechunk()
+    # A client's providers are one run of rows: its run length is its number of providers.
+    runs = client_providers.get_column("client").rle().struct.field("len")
     providers_per_client = (
-        client_providers.group_by("client")
-        .agg(pl.len().alias("providers"))
-        .group_by("providers")
-        .agg(pl.len().alias("clients"))
+        runs.alias("providers").to_frame().group_by("providers").agg(pl.len().alias("clients"))
     )
     shared = None
     if not use_fallback:
@@ -571,6 +575,36 @@ def _age_group(birth_year: pl.Expr, on: date) -> pl.Expr:
     return pl.coalesce(*labels, pl.lit(UNKNOWN))
 
 
+def _rows_and_clients(
+    frame: pl.LazyFrame, needed: list[str], *, coded: list[str], checked: bool
+) -> tuple[pl.DataFrame, pl.Series, pl.Series]:
+    """The rows with the ``needed`` columns, and their clients as two ``UInt64`` keys.
+
+    A linked file's pseudonyms (``checked``) are read as integers within the scan, so their text is
+    never held in memory; should one not read as 32 hex characters after all, the text is read
+    again and keyed as :func:`factlab._clients.client_keys` keys an analyst's frame. Text columns
+    among ``coded`` are read as Categoricals (which :func:`_enums` turns into Enums faster).
+    """
+    columns = frame.collect_schema()
+    read = [
+        pl.col(name).cast(pl.Categorical())
+        if name in coded and columns[name] == pl.String()
+        else name
+        for name in needed
+    ]
+    if checked:
+        halves = key_halves(pl.col(_CLIENT))
+        unread = (halves[0].is_null() | halves[1].is_null()) & pl.col(_CLIENT).is_not_null()
+        # One chunk per column: a scan yields one per morsel, and gathers across many chunks
+        # are several times slower.
+        rows = frame.select(*halves, *read, unread.alias("_unread")).collect().rechunk()
+        if not rows.get_column("_unread").any():
+            return rows.select(needed), rows.get_column(HIGH), rows.get_column(LOW)
+    rows = frame.select(_CLIENT, *read).collect().rechunk()
+    high, low = client_keys(rows.get_column(_CLIENT), checked=False)
+    return rows.select(needed), high, low
+
+
 def _with_identity(frame: pl.LazyFrame) -> pl.LazyFrame:
     """Add the client (pseudonym of valid rows only), status and provider as plain columns."""
     status = pl.col(schema.STATUS).cast(schema.STATUS_DTYPE)
@@ -618,63 +652,63 @@ def _latest_municipality() -> pl.Expr:
     return pl.when(pl.col(_CLIENT).is_not_null()).then(latest).otherwise(municipality)
 
 
-def _with_trajectories(rows: pl.DataFrame, *, has_care_form: bool, checked: bool) -> pl.DataFrame:
-    """Number every row's trajectory: one client's touching episodes of one form at one provider.
+def _with_trajectories(
+    rows: pl.DataFrame, high: pl.Series, low: pl.Series, *, has_care_form: bool
+) -> pl.DataFrame:
+    """``rows`` in client order, each with its client number and trajectory number.
 
-    In the order (client, provider and care form, start), a row starts a new trajectory when its
-    key differs from the previous row's or when it starts more than a day after every earlier
-    episode of its key has ended. That "latest end so far within the key" is a cumulative maximum
-    that must restart at each key; instead of a per-group window, each key's ends are lifted by
-    its group number times a stride wider than any day range, so one running maximum over the
-    whole frame never carries a value from one key into the next. Rows with equal starts may come
-    in any order: each of them starts no later than the others end, so none of them starts a
-    trajectory after another.
+    A trajectory is one client's touching episodes of one form at one provider. In the order
+    (client, provider and care form, start), a row starts a new trajectory when its key differs
+    from the previous row's or when it starts more than a day after every earlier episode of its
+    key has ended. That "latest end so far within the key" is a cumulative maximum that must
+    restart at each key; instead of a per-group window, each key's ends are lifted by its group
+    number times a stride wider than any day range, so one running maximum over the whole frame
+    never carries a value from one key into the next. Rows with equal starts may come in any
+    order: each of them starts no later than the others end, so none of them starts a trajectory
+    after another.
 
-    The order is found on integers only, in two single-key sorts (a multi-key sort of text is
-    several times slower): first by one ``UInt64`` packing the (provider, care form) code and the
-    start day, then, stably, by the first 64 bits of the pseudonym. Should two clients share those
-    64 bits (about once in 10^6 rounds of 10^7 clients), the other 64 tell them apart and both are
-    sorted on. The numbers are computed in that order and written back to the rows' own order, so
-    the text columns are never moved.
+    The order comes from one sort of integers (:func:`factlab._clients.client_order`, on the
+    pseudonym's halves ``high`` and ``low`` and the key of :func:`_secondary_key`). The rows stay
+    in that order: every later step is indifferent to row order, and the one that is not, each
+    client's distinct providers, then needs no sort of its own.
 
-    ``rows`` must hold the provider (and care form) as Enums. The client column is replaced by a
-    small client number (null for rows without a valid BSN), numbered in the same order, which
-    keeps later steps compact.
+    ``rows`` must hold the provider (and care form) as Enums. The client column is a small client
+    number (null for rows without a valid BSN), numbered in client order.
     """
-    high, low = client_keys(rows[_CLIENT], checked=checked)
-    secondary, first_day = _secondary_key(rows, has_care_form=has_care_form)
+    secondary, first_day, span = _secondary_key(rows, has_care_form=has_care_form)
     ordered = client_order(high, low, secondary)
-    order = ordered.get_column("row")
-    # Gathered in one select: Polars moves the columns in parallel.
-    in_order = pl.DataFrame({"secondary": secondary, _END: rows[_END]}).select(
-        pl.all().gather(order), high=ordered.get_column("high"), low=ordered.get_column("low")
+    # Gathered in one select: Polars moves the columns in parallel. The start is not moved: it is
+    # read back from the sort key below.
+    in_order = pl.concat(
+        [ordered, rows.drop(_START).select(pl.all().gather(ordered.get_column("row")))],
+        how="horizontal",
     )
-    key = pl.col("secondary") // _START_SPAN
-    day = (pl.col("secondary") % _START_SPAN).cast(pl.Int64)
+    key = pl.col("within") // span
+    day = (pl.col("within") % span).cast(pl.Int64)
     start = pl.when(day == 0).then(_EARLIEST).otherwise(day + (first_day - 1))
-    no_client = pl.col("high").is_null()
-    first_row = new_client("high", "low")
-    new_key = first_row | key.ne_missing(key.shift(1)).fill_null(True) | no_client
+    no_client = ~pl.col("known")
+    new_key = pl.col("first") | key.ne_missing(key.shift(1)).fill_null(True) | no_client
     group = new_key.cum_sum().cast(pl.Int64)
     lifted_end = group * _GROUP_STRIDE + (pl.col(_END) - _EARLIEST)
     previous_end = lifted_end.cum_max().shift(1) - group * _GROUP_STRIDE + _EARLIEST
     starts_new = new_key | (start > previous_end + 1)
-    numbered = in_order.select(
+    return in_order.with_columns(
         starts_new.cum_sum().alias(_TRAJECTORY),
-        pl.when(~no_client).then(first_row.cum_sum()).alias(_CLIENT),
-    )
-    # Both columns go back to the rows' order at once: Polars releases the GIL while it writes.
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        back = list(pool.map(lambda column: scatter(order, column), numbered.get_columns()))
-    return rows.with_columns(back)
+        pl.when(~no_client).then(pl.col("first").cum_sum()).alias(_CLIENT),
+        # Null on rows without a client (their keys are not kept); nothing reads it there.
+        start.alias(_START),
+    ).drop("row", "within", "first", "known")
 
 
-def _secondary_key(rows: pl.DataFrame, *, has_care_form: bool) -> tuple[pl.Series, int]:
-    """One ``UInt64`` per row ordering by (provider and care form, start day); the first day.
+def _secondary_key(rows: pl.DataFrame, *, has_care_form: bool) -> tuple[pl.Series, int, int]:
+    """One ``UInt64`` per row ordering by (provider and care form, start day); the first day; the
+    span of the day part.
 
-    The key is ``code * 2**32 + day``: ``code`` numbers the (provider, care form) pair from the
+    The key is ``code * span + day``: ``code`` numbers the (provider, care form) pair from the
     Enum codes of both, ``day`` counts from the earliest known start (``first_day`` is day 1;
-    0 = unknown start, which sorts first).
+    0 = unknown start, which sorts first), and ``span`` is the power of two just above the last
+    day, so that the key takes as few bits as it can (:func:`factlab._clients.client_order` keeps
+    more of the pseudonym the fewer bits the key needs).
     """
     code = rows[_PROVIDER].to_physical().cast(pl.UInt64)
     if has_care_form:
@@ -687,13 +721,15 @@ def _secondary_key(rows: pl.DataFrame, *, has_care_form: bool) -> tuple[pl.Serie
     start = rows[_START]
     known = start.filter(start != _EARLIEST)
     first_day = int(known.min()) if len(known) else 0  # type: ignore[arg-type]
+    last_day = int(known.max()) - (first_day - 1) if len(known) else 0  # type: ignore[arg-type]
+    span = 2 ** last_day.bit_length()
     day = rows.select(
         pl.when(pl.col(_START) == _EARLIEST)
         .then(0)
         .otherwise(pl.col(_START) - (first_day - 1))
         .cast(pl.UInt64)
     ).to_series()
-    return code * _START_SPAN + day, first_day
+    return code * span + day, first_day, span
 
 
 def _categories(frame: pl.DataFrame, name: str) -> pl.Series:

@@ -23,7 +23,7 @@ from typing import Any, Final, TypeAlias
 import polars as pl
 
 from factlab import schema
-from factlab._clients import client_keys, client_order, new_client
+from factlab._clients import client_keys, client_order
 from factlab.errors import ConfigError, DataError, InputError
 from factlab.io import file_sha256
 from factlab.manifest import read_manifest
@@ -390,12 +390,10 @@ def _matrix(rows: pl.DataFrame, by: str, *, checked: bool) -> pl.DataFrame:
     ordered = client_order(high, low, code)
     # In client order, a client's distinct values are the rows where the client or value changes.
     pairs = (
-        ordered.with_columns(a=code.gather(ordered.get_column("row")))
-        .lazy()
-        .filter(pl.col("high").is_not_null())
-        .with_columns(new_client("high", "low").alias("first"))
-        .filter(pl.col("first") | pl.col("a").ne_missing(pl.col("a").shift(1)))
-        .select(pl.col("first").cum_sum().alias("client"), "a")
+        ordered.lazy()
+        .filter("known")
+        .filter(pl.col("first") | pl.col("within").ne_missing(pl.col("within").shift(1)))
+        .select(pl.col("first").cum_sum().alias("client"), pl.col("within").alias("a"))
         .collect()
     )
     labels = (

@@ -1,15 +1,15 @@
 """Clients as integers (factlab._clients) and the counts and overlaps built on them.
 
-The fast path reads a pseudonym's two 64-bit halves as integers and sorts on the first half only,
-checking for clients that share it. These tests force every branch: shared first halves
-(collisions), text that is not a pseudonym, and the validated pseudonyms of a linked file.
+The fast path reads a pseudonym's two 64-bit halves as integers and sorts once, on a 128-bit key
+of the pseudonym's bits and the order within a client, checking for clients the key cannot tell
+apart. These tests force every branch: shared first halves, clients the key cannot tell apart
+(the exact route), text that is not a pseudonym, and the validated pseudonyms of a linked file.
 """
 
 from __future__ import annotations
 
 import importlib
 import itertools
-import random
 from datetime import date
 from pathlib import Path
 
@@ -18,7 +18,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from factlab._clients import client_keys, client_order, new_client, scatter
+from factlab._clients import client_keys, client_order
 from factlab.counts import count
 from factlab.periods import parse_period
 
@@ -51,6 +51,33 @@ def test_counts_match_the_oracle_whatever_the_pseudonyms_look_like(
     )
     expected = test_counts.oracle(rows, dims, parse_period(period) if period else None)
     assert test_counts.table_as_dict(count(frame, by=dims, period=period)) == expected
+
+
+def exact_route(high: pl.Series, low: pl.Series, within: pl.Series) -> pl.DataFrame:
+    """client_order as if the one sort could not tell some clients apart."""
+    clients_module = importlib.import_module("factlab._clients")
+    return clients_module._order_on_all_keys(
+        pl.DataFrame({"high": high, "low": low, "within": within})
+    )
+
+
+@pytest.mark.parametrize(
+    ("seed", "dims", "period"),
+    [(32, ("care_form", "financing"), "2025"), (33, ("municipality", "provider"), None)],
+)
+def test_counts_match_the_oracle_on_the_exact_route(
+    monkeypatch: pytest.MonkeyPatch, seed: int, dims: tuple[str, ...], period: str | None
+) -> None:
+    monkeypatch.setattr(importlib.import_module("factlab.counts"), "client_order", exact_route)
+    monkeypatch.setattr(overlap_module, "client_order", exact_route)
+    rows = test_counts.synthetic_rows(seed)
+    frame = test_counts.frame_of(rows)
+    expected = test_counts.oracle(rows, dims, parse_period(period) if period else None)
+    counted = count(frame, by=dims, period=period)
+    assert test_counts.table_as_dict(counted) == expected
+    assert counted.overlap is not None
+    chosen = parse_period(period) if period else None
+    assert counted.overlap.matrix.equals(overlap_module.overlap(frame, period=chosen).matrix)
 
 
 def test_collisions_in_a_linked_file_are_resolved(tmp_path: Path) -> None:
@@ -115,6 +142,30 @@ def test_client_keys_read_halves_or_rank_text() -> None:
     assert high[0] != high[1]
 
 
+def check_order(texts: list[str | None], within: list[int]) -> pl.DataFrame:
+    """client_order of ``texts`` and ``within``, checked against the order a plain sort gives."""
+    high, low = client_keys(pl.Series(texts, dtype=pl.String), checked=True)
+    ordered = client_order(high, low, pl.Series(within, dtype=pl.UInt64))
+    order = ordered["row"].to_list()
+    assert sorted(order) == list(range(len(texts)))
+    keyed = [(texts[row] is None, texts[row] or "", within[row]) for row in order]
+    # Clients in sorted order of their keys, no client last, and "within" sorted per client.
+    assert [key[:2] for key in keyed] == sorted(key[:2] for key in keyed)
+    for first, second in itertools.pairwise(keyed):
+        if first[:2] == second[:2] and not first[0]:
+            assert first[2] <= second[2]
+    assert ordered["known"].to_list() == [not key[0] for key in keyed]
+    known = [index for index, key in enumerate(keyed) if not key[0]]
+    assert [ordered["within"][index] for index in known] == [keyed[index][2] for index in known]
+    # "first" marks exactly the first row of each client.
+    expected = [
+        not key[0] and (index == 0 or keyed[index - 1][:2] != key[:2])
+        for index, key in enumerate(keyed)
+    ]
+    assert ordered["first"].to_list() == expected
+    return ordered
+
+
 @settings(max_examples=60, deadline=None)
 @given(
     clients=st.lists(st.integers(0, 5), min_size=0, max_size=40),
@@ -130,30 +181,34 @@ def test_client_order_groups_each_client_and_sorts_within(
         None if client == 0 else (prefix or f"{client:016x}") + f"{client * 7:016x}"
         for client in clients
     ]
-    high, low = client_keys(pl.Series(texts, dtype=pl.String), checked=True)
-    ordered = client_order(high, low, pl.Series(within, dtype=pl.UInt64))
-    order = ordered["row"].to_list()
-    assert sorted(order) == list(range(len(clients)))
-    keyed = [(texts[row] is None, texts[row] or "", within[row]) for row in order]
-    # Clients in sorted order of their keys, no client last, and "within" sorted per client.
-    assert [key[:2] for key in keyed] == sorted(key[:2] for key in keyed)
-    for first, second in itertools.pairwise(keyed):
-        if first[:2] == second[:2] and not first[0]:
-            assert first[2] <= second[2]
-    starts = ordered.select(new_client("high", "low")).to_series().to_list()
-    clients_seen = {text for text in texts if text is not None}
-    assert sum(start for start, key in zip(starts, keyed, strict=True) if not key[0]) == len(
-        clients_seen
-    )
+    check_order(texts, within)
 
 
-def test_scatter_inverts_a_permutation() -> None:
-    rng = random.Random(5)
-    order = list(range(50))
-    rng.shuffle(order)
-    values = pl.Series("v", [rng.randint(0, 9) for _ in order])
-    out = scatter(pl.Series(order, dtype=pl.UInt32), values)
-    assert [out[row] for row in order] == values.to_list()
+def test_clients_the_sort_key_cannot_tell_apart_are_sorted_on_all_keys(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two clients that differ only in the last bits of the pseudonym, the bits the sort key
+    gives to ``within`` and the row number: the one sort would interleave them, so the exact
+    route takes over."""
+    clients_module = importlib.import_module("factlab._clients")
+    exact = clients_module._order_on_all_keys
+    calls: list[int] = []
+
+    def spy(keys: pl.DataFrame) -> pl.DataFrame:
+        calls.append(keys.height)
+        return exact(keys)
+
+    monkeypatch.setattr(clients_module, "_order_on_all_keys", spy)
+    a, b = "0" * 16 + "0" * 15 + "4", "0" * 16 + "0" * 15 + "5"  # differ in the last bit
+    texts = [a, b, a, None, b, a]
+    ordered = check_order(texts, [3, 0, 1, 2, 2, 0])
+    assert calls == [6]
+    assert ordered["first"].sum() == 2
+    calls.clear()
+    # 0x40 and 5 differ above the five bits the key gives to within (2) and the row (3).
+    c = "0" * 16 + "0" * 14 + "40"
+    check_order([c if text == a else text for text in texts], [3, 0, 1, 2, 2, 0])
+    assert calls == []
 
 
 @pytest.mark.parametrize(
