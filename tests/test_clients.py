@@ -101,6 +101,21 @@ def test_collisions_in_a_linked_file_are_resolved(tmp_path: Path) -> None:
     )
 
 
+def test_a_linked_file_whose_pseudonyms_are_not_hex_is_counted_from_its_text(
+    tmp_path: Path,
+) -> None:
+    """count reads a linked file's pseudonyms as integers in its scan; text that does not read as
+    32 hex characters (a hand-made file: link refuses such pseudonyms) sends it back to the text."""
+    rows = test_counts.synthetic_rows(34)
+    frame = test_counts.frame_of(rows).with_columns(
+        pl.col("pseudonym").map_elements(as_text, return_dtype=pl.String)
+    )
+    path = test_overlap.write_linked(frame, tmp_path / "linked.parquet")
+    for dims, period in ((("care_form", "financing"), "2025"), (("municipality",), None)):
+        expected = test_counts.oracle(rows, dims, parse_period(period) if period else None)
+        assert test_counts.table_as_dict(count(path, by=dims, period=period)) == expected
+
+
 @pytest.mark.parametrize("form", [collide, as_text])
 @pytest.mark.parametrize("by", ["provider", "care_form"])
 def test_overlap_matches_the_oracle_whatever_the_pseudonyms_look_like(
