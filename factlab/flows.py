@@ -8,8 +8,9 @@ from ambulant care to residence is *ended* under ambulant and *new* under reside
 
 A trajectory is a continuous run of one care form at one provider for one client: episodes that
 overlap or adjoin (the next starts at most one day after the run so far ends) are merged. The merge
-is vectorised: sort the episodes, take the running maximum of the end date within each
-(client, provider, care form), and start a new run where an episode begins after that reach.
+is vectorised: sort the episodes (one sort of integers, see :mod:`factlab._clients`), take the
+running maximum of the end date within each (client, provider, care form), and start a new run
+where an episode begins after that reach.
 
 A trajectory that starts in a period is *repeat use* when the client had youth care (any
 trajectory, at any provider) that ended in the N years before the start (5 by default), with at
@@ -28,6 +29,7 @@ from typing import Any, Final
 import polars as pl
 
 from factlab import schema
+from factlab._clients import order_by_client
 from factlab.errors import ConfigError
 from factlab.overlap import (
     INTERNAL_NOTICE,
@@ -128,8 +130,12 @@ def _grouping_sets(frame: pl.LazyFrame, by: str | None) -> pl.LazyFrame:
     ).explode("dimension", _VALUE)
 
 
-def _trajectories(rows: pl.LazyFrame, keep: Iterable[str] = ()) -> pl.LazyFrame:
-    """Merge the linkable episodes into trajectories (lazy); ``keep`` takes the first episode's."""
+def _trajectories(rows: pl.LazyFrame, keep: Iterable[str] = (), *, checked: bool) -> pl.LazyFrame:
+    """Merge the linkable episodes into trajectories; ``keep`` takes the first episode's.
+
+    ``checked``: the pseudonyms are a linked file's, validated by link (see
+    :func:`factlab._clients.client_keys`).
+    """
     extra = [name for name in dict.fromkeys(keep) if name not in _TRAJECTORY_KEYS]
     keys = list(_TRAJECTORY_KEYS)
     episodes = (
@@ -142,7 +148,15 @@ def _trajectories(rows: pl.LazyFrame, keep: Iterable[str] = ()) -> pl.LazyFrame:
             pl.col("start_date").is_null().alias("_unknown_start"),
             pl.col("end_date").is_null().alias("_ongoing"),
         )
-        .sort([*keys, "_start", "_end"], nulls_last=True)
+        .collect()
+        .rechunk()
+    )
+    # In the order (client, provider, care form, start, end), found with one sort of integers:
+    # a sort on the text keys took most of the time.
+    order = order_by_client(episodes, keys[0], [*keys[1:], "_start", "_end"], checked=checked)
+    in_order = (
+        episodes.select(pl.all().gather(order))
+        .lazy()
         .with_columns(pl.struct(keys).rle_id().cast(pl.Int64).alias("_group"))
     )
     # A running maximum of the end date per (client, provider, care form) without a window
@@ -153,24 +167,45 @@ def _trajectories(rows: pl.LazyFrame, keep: Iterable[str] = ()) -> pl.LazyFrame:
     reach = packed.cum_max().shift(1) - pl.col("_group") * _GROUP_STRIDE
     same_group = (pl.col("_group") == pl.col("_group").shift(1)).fill_null(False)
     new_run = ~same_group | ((_day_number("_start") - reach) > 1)
-    return (
-        episodes.with_columns(new_run.cum_sum().alias("_trajectory"))
-        .group_by("_trajectory")
-        .agg(
-            *(pl.col(name).first() for name in keys),
-            pl.when(pl.col("_unknown_start").any())
-            .then(None)
-            .otherwise(pl.col("_start").min())
-            .alias("start_date"),
-            pl.when(pl.col("_ongoing").any())
-            .then(None)
-            .otherwise(pl.col("_end").max())
-            .alias("end_date"),
-            pl.len().cast(pl.Int64).alias("episodes"),
-            # Rows are sorted by start within each trajectory: the first is its first episode.
-            *(pl.col(name).first() for name in extra),
-        )
-        .drop("_trajectory")
+    # A trajectory's rows are consecutive: its first row gives its keys, start and kept columns
+    # (rows are sorted by start), its last row the running maximum of the end, and running counts
+    # of rows, unknown starts and ongoing episodes tell the rest, without a group-by.
+    marked = in_order.with_columns(
+        new_run.alias("_first"),
+        new_run.shift(-1).fill_null(True).alias("_last"),
+        (packed.cum_max() - pl.col("_group") * _GROUP_STRIDE - _DAY_OFFSET).alias("_reach"),
+        pl.int_range(pl.len(), dtype=pl.Int64).alias("_position"),
+        *(
+            pl.col(flag).cum_sum().alias(f"{flag}_so_far")
+            for flag in ("_unknown_start", "_ongoing")
+        ),
+    )
+    firsts = marked.filter("_first").select(
+        "_group",
+        *keys,
+        pl.col("_start").alias("_first_start"),
+        *extra,
+        pl.col("_position").alias("_from"),
+        *(
+            (pl.col(f"{flag}_so_far") - pl.col(flag)).alias(f"{flag}_before")
+            for flag in ("_unknown_start", "_ongoing")
+        ),
+    )
+    lasts = marked.filter("_last").select(
+        "_reach", "_position", "_unknown_start_so_far", "_ongoing_so_far"
+    )
+    unknown_start = pl.col("_unknown_start_so_far") > pl.col("_unknown_start_before")
+    ongoing = pl.col("_ongoing_so_far") > pl.col("_ongoing_before")
+    return pl.concat([firsts, lasts], how="horizontal").select(
+        "_group",
+        *keys,
+        pl.when(unknown_start).then(None).otherwise(pl.col("_first_start")).alias("start_date"),
+        pl.when(ongoing)
+        .then(None)
+        .otherwise(pl.col("_reach").cast(pl.Int32).cast(pl.Date))
+        .alias("end_date"),
+        (pl.col("_position") - pl.col("_from") + 1).alias("episodes"),
+        *extra,
     )
 
 
@@ -209,11 +244,13 @@ def trajectories(source: LinkedSource, *, keep: Iterable[str] = ()) -> pl.DataFr
     """
     keep = tuple(keep)
     linked = scan_linked(source, columns=(_CARE_FORM, *keep), dates=True)
-    return (
-        _trajectories(linked.frame, keep)
-        .sort([*_TRAJECTORY_KEYS, "start_date"], nulls_last=True)
-        .collect()
-    )
+    checked = linked.provenance.get("format") == schema.FORMAT_LINKED
+    merged = _trajectories(linked.frame, keep, checked=checked).collect()
+    # The merge's order is the order asked for, but for a trajectory of unknown start: it comes
+    # first in its (client, provider, care form) and goes last (nulls last). A stable sort on the
+    # group number moves it.
+    last = pl.col("_group") * 2 + pl.col("start_date").is_null()
+    return merged.sort(last, maintain_order=True).drop("_group")
 
 
 def _in_period(column: str, period: Period) -> pl.Expr:
@@ -221,10 +258,11 @@ def _in_period(column: str, period: Period) -> pl.Expr:
 
 
 def _flagged_starts(
-    rows: pl.LazyFrame, period: Period, keep: Iterable[str], years: int
+    rows: pl.LazyFrame, period: Period, keep: Iterable[str], years: int, *, checked: bool
 ) -> pl.LazyFrame:
     """Trajectories starting in ``period``, with ``_repeat`` telling whether they are repeat use."""
-    trajectory = _trajectories(rows, keep)
+    # Made once: both the started trajectories and the earlier ends come from it.
+    trajectory = _trajectories(rows, keep, checked=checked).collect().drop("_group").lazy()
     started = trajectory.filter(_in_period("start_date", period)).with_columns(
         pl.col("start_date").dt.offset_by("-2d").alias("_latest_end"),
         pl.col("start_date").dt.offset_by(f"-{years}y").alias("_earliest_end"),
@@ -411,7 +449,8 @@ def repeat_use(
     extra = (_CARE_FORM,) if by is None else (_CARE_FORM, by)
     linked = scan_linked(source, columns=extra, dates=True)
     rows = linked.frame
-    flagged = _flagged_starts(rows, period, () if by is None else (by,), years)
+    checked = linked.provenance.get("format") == schema.FORMAT_LINKED
+    flagged = _flagged_starts(rows, period, () if by is None else (by,), years, checked=checked)
     table = _sorted_groups([_repeat_table(flagged, rows, period, by)]).select(
         "dimension", "value", *_REPEAT_COUNTS[:2], "repeat_share", *_REPEAT_COUNTS[2:]
     )
@@ -532,7 +571,10 @@ def flows(
     )
     columns = ["dimension", "value", *_FLOW_COUNTS, *_FLOW_LEFT_OUT]
     if repeat_years is not None:
-        flagged = _flagged_starts(rows, to_period, () if by is None else (by,), repeat_years)
+        checked = linked.provenance.get("format") == schema.FORMAT_LINKED
+        flagged = _flagged_starts(
+            rows, to_period, () if by is None else (by,), repeat_years, checked=checked
+        )
         repeat = _repeat_table(flagged, rows, to_period, by)
         table = table.join(
             repeat, on=["dimension", "value"], how="full", coalesce=True, nulls_equal=True

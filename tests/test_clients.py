@@ -18,12 +18,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from factlab._clients import client_keys, client_order
+from factlab._clients import client_keys, client_order, order_by_client
 from factlab.counts import count
 from factlab.periods import parse_period
 
 test_counts = importlib.import_module("test_counts")
 test_overlap = importlib.import_module("test_overlap")
+test_flows = importlib.import_module("test_flows")
+flows_module = importlib.import_module("factlab.flows")
 overlap_module = importlib.import_module("factlab.overlap")
 
 
@@ -250,4 +252,62 @@ def test_count_gives_the_provider_overlap_of_its_rows(
     diagonal = counted.overlap.unique_clients()
     assert sum(diagonal.values()) == sum(
         providers * clients for providers, clients in counted.clients_by_provider_count.items()
+    )
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.sampled_from([None, "a" * 32, "b" * 32, "0" * 31 + "1"]),
+            st.sampled_from([None, "P1", "P2", "Q"]),
+            st.one_of(st.none(), st.integers(-3, 3)),
+        ),
+        min_size=16,
+        max_size=30,
+    ),
+    wide=st.booleans(),
+)
+def test_order_by_client_is_the_order_of_a_plain_sort(
+    rows: list[tuple[str | None, str | None, int | None]], wide: bool
+) -> None:
+    """Rows equal in every column may come in any order, and so may rows without a client (they
+    come last): the sorted values are compared."""
+    frame = pl.DataFrame(
+        rows, schema={"p": pl.String, "x": pl.String, "n": pl.Int64}, orient="row"
+    ).with_columns(pl.int_range(pl.len()).alias(f"w{index}") for index in range(14))
+    # wide: 14 more columns of up to 30 distinct values, 5 bits each: more than 64 bits to pack
+    then = ["x", "n", *(f"w{index}" for index in range(14))] if wide else ["x", "n"]
+    ordered = frame[order_by_client(frame, "p", then, checked=True)].select("p", *then)
+    expected = frame.sort(["p", *then], nulls_last=True).select("p", *then)
+    with_client = pl.col("p").is_not_null()
+    assert ordered.filter(with_client).equals(expected.filter(with_client))
+    assert ordered["p"].is_null().to_list() == expected["p"].is_null().to_list()
+
+
+@pytest.mark.parametrize("form", [None, collide, as_text])
+def test_trajectories_and_repeat_use_of_a_linked_file_match_the_oracles(
+    tmp_path: Path, form: object
+) -> None:
+    """flows orders episodes with the integer sort; a linked file's pseudonyms take the fast
+    route, other text is ranked, and clients sharing a first half stay apart."""
+    records = test_flows.seeded_records(35)
+    frame = test_flows.linked_frame(records)
+    if form is not None:
+        frame = frame.with_columns(pl.col("pseudonym").map_elements(form, return_dtype=pl.String))
+    path = test_flows.write_linked(frame, tmp_path / "linked.parquet")
+    client_of = {
+        (form(test_flows.pseudonym(client)) if form else test_flows.pseudonym(client)): client
+        for client in range(200)
+    }
+    result = flows_module.trajectories(path)
+    expected = test_flows.oracle_trajectory_rows(records)
+    assert test_flows.trajectory_rows(result, client_of) == expected
+    # Sorted as documented: by pseudonym, provider, care form and start, unknown starts last.
+    keys = ["pseudonym", "provider", "care_form", "start_date"]
+    assert result.select(keys).equals(result.select(keys).sort(keys, nulls_last=True))
+    period = parse_period("2024")
+    total = test_flows.total_row(flows_module.repeat_use(path, period).table)
+    assert (total["trajectories_started"], total["trajectories_repeat"]) == (
+        test_flows.oracle_repeat(records, period, 5)
     )

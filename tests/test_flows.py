@@ -273,22 +273,30 @@ def test_trajectories_merge_overlapping_and_adjoining_episodes() -> None:
     }
 
 
+def trajectory_rows(result: pl.DataFrame, client_of: dict[str, int]) -> list[tuple[Any, ...]]:
+    """The trajectories of ``result`` as sorted tuples, clients by number."""
+    return sorted(
+        (client_of[p], provider, form, str(start), str(end), n)
+        for p, provider, form, start, end, n in result.select(
+            "pseudonym", "provider", "care_form", "start_date", "end_date", "episodes"
+        ).iter_rows()
+    )
+
+
+def oracle_trajectory_rows(records: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    """The oracle's trajectories as the same sorted tuples."""
+    return sorted(
+        (t["client"], t["provider"], t["care_form"], str(t["start"]), str(t["end"]), t["episodes"])
+        for t in oracle_trajectories(records)
+    )
+
+
 @pytest.mark.parametrize("seed", [4, 5, 6])
 def test_trajectories_match_plain_python_merge(seed: int) -> None:
     records = seeded_records(seed)
     result = trajectories(linked_frame(records), keep=["municipality"])
     by_pseudonym = {pseudonym(client): client for client in range(200)}
-    got = sorted(
-        (by_pseudonym[p], provider, form, str(start), str(end), n)
-        for p, provider, form, start, end, n in result.select(
-            "pseudonym", "provider", "care_form", "start_date", "end_date", "episodes"
-        ).iter_rows()
-    )
-    expected = sorted(
-        (t["client"], t["provider"], t["care_form"], str(t["start"]), str(t["end"]), t["episodes"])
-        for t in oracle_trajectories(records)
-    )
-    assert got == expected
+    assert trajectory_rows(result, by_pseudonym) == oracle_trajectory_rows(records)
     assert "municipality" in result.columns
 
 
