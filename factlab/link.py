@@ -295,36 +295,60 @@ def _castable(source: pl.DataType, target: pl.DataType) -> bool:
 
 
 def _check_columns(schemas: dict[Path, pl.Schema], shown: dict[Path, Path]) -> None:
-    problems: list[str] = []
+    # The same problem in several files is told once, with the files.
+    found: dict[str, list[str]] = defaultdict(list)
+    expected = {
+        schema.PROVIDER: pl.String(),
+        schema.PSEUDONYM: pl.String(),
+        schema.STATUS: pl.String(),
+        **schema.FIELD_DTYPES,
+    }
     for read_path, file_schema in schemas.items():
-        path = shown[read_path]
+        path = str(shown[read_path])
         missing = [name for name in _REQUIRED if name not in file_schema]
         if missing:
-            problems.append(f"{path}: lacks column(s) {', '.join(missing)}")
-        expected = {
-            schema.PROVIDER: pl.String(),
-            schema.PSEUDONYM: pl.String(),
-            schema.STATUS: pl.String(),
-            **schema.FIELD_DTYPES,
-        }
+            found[f"lacks column(s) {', '.join(missing)}"].append(path)
         for name, target in expected.items():
             if name in file_schema and not _castable(file_schema[name], target):
-                problems.append(
-                    f"{path}: column {name} has dtype {file_schema[name]}, not {target}"
-                )
+                found[f"column {name} has dtype {file_schema[name]}, not {target}"].append(path)
     extras: dict[str, dict[pl.DataType, list[str]]] = defaultdict(lambda: defaultdict(list))
     for read_path, file_schema in schemas.items():
         for name, dtype in file_schema.items():
             if name.startswith(_RESERVED):
-                problems.append(f"{shown[read_path]}: column {name} has a name factlab reserves")
+                found[f"column {name} has a name factlab reserves"].append(str(shown[read_path]))
             elif name not in _REQUIRED and name not in schema.FIELD_DTYPES:
                 extras[name][dtype].append(str(shown[read_path]))
+    problems = [_in_files(problem, paths) for problem, paths in found.items()]
     for name, dtypes in extras.items():
         if len(dtypes) > 1 and not all(dtype.is_numeric() for dtype in dtypes):
-            parts = [f"{dtype} in {', '.join(files)}" for dtype, files in dtypes.items()]
+            parts = [f"{dtype} in {_files(files)}" for dtype, files in dtypes.items()]
             problems.append(f"column {name} has different dtypes: " + " vs ".join(parts))
     if problems:
         raise LinkError("cannot link: " + "; ".join(problems))
+
+
+#: Files named in a problem told for several files; the rest are counted.
+_FILES_SHOWN: Final = 3
+
+
+def _in_files(problem: str, paths: list[str]) -> str:
+    """``problem`` with the files it was found in (a few named, the rest counted).
+
+    Example:
+        >>> _in_files("lacks column(s) provider", ["a.parquet"])
+        'a.parquet: lacks column(s) provider'
+        >>> _in_files("lacks column(s) provider", [f"{n}.parquet" for n in "abcde"])
+        'lacks column(s) provider in 5 files: a.parquet, b.parquet, c.parquet and 2 more'
+    """
+    if len(paths) == 1:
+        return f"{paths[0]}: {problem}"
+    return f"{problem} in {len(paths)} files: {_files(paths)}"
+
+
+def _files(paths: list[str]) -> str:
+    """A few of ``paths`` by name, the rest counted."""
+    more = len(paths) - _FILES_SHOWN
+    return ", ".join(paths[:_FILES_SHOWN]) + (f" and {more} more" if more > 0 else "")
 
 
 def _status_column(file_schema: pl.Schema) -> pl.Expr:

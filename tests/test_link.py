@@ -291,6 +291,29 @@ def test_link_refuses_missing_columns_and_wrong_dtypes(tmp_path: Path) -> None:
     assert "b.parquet: column birth_year has dtype String" in message
 
 
+def test_a_problem_of_many_files_is_told_once(tmp_path: Path) -> None:
+    """Forty files with the same wrong dtypes give one line per problem, not one per file."""
+    paths = [
+        deliver(
+            tmp_path,
+            f"p{index:02d}.parquet",
+            provider_frame(f"P{index:02d}", [index]).with_columns(
+                pl.lit("2010").alias("birth_year"), pl.lit("x").alias("cost")
+            ),
+        )
+        for index in range(1, 41)
+    ]
+    with pytest.raises(LinkError) as caught:
+        link(paths, tmp_path / "linked.parquet")
+    message = str(caught.value)
+    assert message.count("in 40 files") == 2
+    assert "column birth_year has dtype String, not Int16 in 40 files: " in message
+    assert "p02.parquet, " in message
+    assert "p03.parquet and 37 more" in message
+    assert "p04.parquet" not in message
+    assert not (tmp_path / "linked.parquet").exists()
+
+
 def test_link_harmonises_dtypes(tmp_path: Path) -> None:
     wide = provider_frame("A", [1]).with_columns(
         pl.lit(2011, dtype=pl.Int64).alias("birth_year"),
