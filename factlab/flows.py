@@ -244,8 +244,7 @@ def trajectories(source: LinkedSource, *, keep: Iterable[str] = ()) -> pl.DataFr
     """
     keep = tuple(keep)
     linked = scan_linked(source, columns=(_CARE_FORM, *keep), dates=True)
-    checked = linked.provenance.get("format") == schema.FORMAT_LINKED
-    merged = _trajectories(linked.frame, keep, checked=checked).collect()
+    merged = _trajectories(linked.frame, keep, checked=linked.validated).collect()
     # The merge's order is the order asked for, but for a trajectory of unknown start: it comes
     # first in its (client, provider, care form) and goes last (nulls last). A stable sort on the
     # group number moves it.
@@ -449,8 +448,9 @@ def repeat_use(
     extra = (_CARE_FORM,) if by is None else (_CARE_FORM, by)
     linked = scan_linked(source, columns=extra, dates=True)
     rows = linked.frame
-    checked = linked.provenance.get("format") == schema.FORMAT_LINKED
-    flagged = _flagged_starts(rows, period, () if by is None else (by,), years, checked=checked)
+    flagged = _flagged_starts(
+        rows, period, () if by is None else (by,), years, checked=linked.validated
+    )
     table = _sorted_groups([_repeat_table(flagged, rows, period, by)]).select(
         "dimension", "value", *_REPEAT_COUNTS[:2], "repeat_share", *_REPEAT_COUNTS[2:]
     )
@@ -571,9 +571,8 @@ def flows(
     )
     columns = ["dimension", "value", *_FLOW_COUNTS, *_FLOW_LEFT_OUT]
     if repeat_years is not None:
-        checked = linked.provenance.get("format") == schema.FORMAT_LINKED
         flagged = _flagged_starts(
-            rows, to_period, () if by is None else (by,), repeat_years, checked=checked
+            rows, to_period, () if by is None else (by,), repeat_years, checked=linked.validated
         )
         repeat = _repeat_table(flagged, rows, to_period, by)
         table = table.join(

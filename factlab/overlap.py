@@ -77,6 +77,12 @@ class LinkedInput:
     name: str
     provenance: Mapping[str, Any] = field(default_factory=dict)
 
+    @property
+    def validated(self) -> bool:
+        """The rows are a linked file's, whose pseudonyms link validated (32 lowercase hex
+        characters each), so they can be read as integers without checking them again."""
+        return self.provenance.get("format") == schema.FORMAT_LINKED
+
 
 def scan_linked(
     source: LinkedSource, *, columns: Iterable[str] = (), dates: bool = False
@@ -339,20 +345,19 @@ def overlap(
     check_time(period, on)
     linked = scan_linked(source, columns=(by,), dates=period is not None or on is not None)
     rows = restrict_time(linked.frame, period=period, on=on)
-    checked = linked.provenance.get("format") == schema.FORMAT_LINKED
     # The one pass over the file; the rest works on these rows in memory.
     collected = rows.select(
         schema.PSEUDONYM, schema.STATUS, by, linkable().alias(_LINKABLE)
     ).collect()
     rows = collected.lazy()
-    matrix = _matrix(collected, by, checked=checked).lazy()
-    left_out = rows.filter(~linkable())
+    matrix = _matrix(collected, by, checked=linked.validated).lazy()
+    left_out = rows.filter(~pl.col(_LINKABLE))
     by_value = (
         left_out.group_by(pl.col(by).alias(by))
         .agg(pl.len().cast(pl.Int64).alias("rows_without_valid_bsn"))
         .sort(by, nulls_last=True)
     )
-    used = rows.filter(linkable()).select(pl.len().cast(pl.Int64).alias("rows"))
+    used = rows.filter(_LINKABLE).select(pl.len().cast(pl.Int64).alias("rows"))
     matrix_df, status_df, by_value_df, used_df = pl.collect_all(
         [matrix, rows_without_valid_bsn(rows), by_value, used]
     )
