@@ -39,10 +39,13 @@ def build(data: Path, copies: int) -> Path:
     source = common.folder(data, 10_000_000)
     if not (source / "ready.json").is_file():
         raise SystemExit("make the 10^7 data first: python benchmarks/run.py --sizes 10000000")
+    common.prepare(data, 10_000_000)  # brings the 10^7 files up to date, if they are not
     here = data / f"scale{copies}"
     ready = here / "ready.json"
     if ready.is_file():
-        return here
+        made = json.loads(ready.read_text())
+        if made.get("factlab_files") == common.FACTLAB_FILES:
+            return here
     (here / "pseudonymised").mkdir(parents=True, exist_ok=True)
     files = []
     for path in sorted((source / "pseudonymised").glob("*.parquet")):
@@ -51,16 +54,19 @@ def build(data: Path, copies: int) -> Path:
             provider = f"C{copy}{manifest.provider}"
             pseudonym = pl.col(schema.PSEUDONYM)
             rows = pl.scan_parquet(path).with_columns(
-                pl.lit(provider).alias(schema.PROVIDER),
+                pl.lit(provider, dtype=schema.TEXT_DTYPE).alias(schema.PROVIDER),
                 pl.when(pseudonym.is_not_null())
                 .then(pl.lit(f"{copy:x}") + pseudonym.str.slice(1))
                 .alias(schema.PSEUDONYM),
             )
             target = here / "pseudonymised" / f"{provider}.parquet"
+            target.unlink(missing_ok=True)
             write_parquet(rows, target, replace(manifest, provider=provider))
             files.append(target)
+    (here / "linked.parquet").unlink(missing_ok=True)
     link(files, here / "linked.parquet", key=common.bench_key())
-    ready.write_text(json.dumps({"copies": copies, "files": len(files)}))
+    made = {"copies": copies, "files": len(files), "factlab_files": common.FACTLAB_FILES}
+    ready.write_text(json.dumps(made))
     return here
 
 

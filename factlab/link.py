@@ -7,7 +7,9 @@ checked before any row is read; then each file's rows are checked against its ow
 truncated or edited file is refused as well.
 
 The linked file is the union of the inputs' rows. Canonical fields keep the dtypes of
-:data:`factlab.schema.FIELD_DTYPES`; a column one provider did not deliver is null for its rows.
+:data:`factlab.schema.FIELD_DTYPES` (text fields and the provider are Categorical; an input
+with String columns, as earlier versions wrote, is read as well); a column one provider did not
+deliver is null for its rows.
 Rows are streamed from the inputs to the output, so files larger than memory can be linked. They
 are read once: the row checks run in the pass that writes the linked file, which is written under
 a temporary name and appears only when every check passed.
@@ -283,7 +285,7 @@ def _file_schema(item: _Input) -> pl.Schema:
 def _castable(source: pl.DataType, target: pl.DataType) -> bool:
     if source == target:
         return True
-    if target == pl.String():
+    if target in (pl.String(), schema.TEXT_DTYPE):
         return isinstance(source, pl.String | pl.Categorical | pl.Enum)
     if target == pl.Date():
         return isinstance(source, pl.Date | pl.Datetime)
@@ -298,7 +300,7 @@ def _check_columns(schemas: dict[Path, pl.Schema], shown: dict[Path, Path]) -> N
     # The same problem in several files is told once, with the files.
     found: dict[str, list[str]] = defaultdict(list)
     expected = {
-        schema.PROVIDER: pl.String(),
+        schema.PROVIDER: schema.TEXT_DTYPE,
         schema.PSEUDONYM: pl.String(),
         schema.STATUS: pl.String(),
         **schema.FIELD_DTYPES,
@@ -310,7 +312,8 @@ def _check_columns(schemas: dict[Path, pl.Schema], shown: dict[Path, Path]) -> N
             found[f"lacks column(s) {', '.join(missing)}"].append(path)
         for name, target in expected.items():
             if name in file_schema and not _castable(file_schema[name], target):
-                found[f"column {name} has dtype {file_schema[name]}, not {target}"].append(path)
+                wanted = "text" if target in (pl.String(), schema.TEXT_DTYPE) else target
+                found[f"column {name} has dtype {file_schema[name]}, not {wanted}"].append(path)
     extras: dict[str, dict[pl.DataType, list[str]]] = defaultdict(lambda: defaultdict(list))
     for read_path, file_schema in schemas.items():
         for name, dtype in file_schema.items():
@@ -385,7 +388,7 @@ def _union(
     frames = []
     for index, item in enumerate(used):
         file_schema = schemas[item.path]
-        provider = pl.col(schema.PROVIDER).cast(pl.String)
+        provider = pl.col(schema.PROVIDER).cast(schema.TEXT_DTYPE)
         canonical = [
             provider,
             pl.col(schema.PSEUDONYM).cast(pl.String),

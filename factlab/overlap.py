@@ -366,7 +366,7 @@ def overlap(
         matrix=matrix_df,
         rows_used=int(used_df.item()),
         rows_without_valid_bsn=status_counts(status_df),
-        left_out_by_value=by_value_df,
+        left_out_by_value=by_value_df.with_columns(_as_text(by_value_df.get_column(by))),
         period=period,
         on=on,
         source=linked.provenance,
@@ -406,7 +406,18 @@ def _matrix(rows: pl.DataFrame, by: str, *, checked: bool) -> pl.DataFrame:
         if values.null_count()
         else distinct
     )
-    return matrix_of_pairs(pairs, labels, by)
+    return matrix_of_pairs(pairs, _as_text(labels), by)
+
+
+def _as_text(values: pl.Series) -> pl.Series:
+    """Values for a result table: a Categorical column (as the linked file's text fields are,
+    :data:`factlab.schema.TEXT_DTYPE`) becomes String, as in every result table; others stay.
+
+    Example:
+        >>> _as_text(pl.Series(["P1"], dtype=pl.Categorical)).dtype
+        String
+    """
+    return values.cast(pl.String) if isinstance(values.dtype, pl.Categorical) else values
 
 
 def matrix_of_pairs(pairs: pl.DataFrame, labels: pl.Series, by: str) -> pl.DataFrame:

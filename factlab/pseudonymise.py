@@ -208,6 +208,10 @@ class _Derived:
 # time differs, and a column of mostly distinct values (amounts) is faster read row by row.
 _SAMPLE_ROWS: Final = 65_536
 _MAX_DISTINCT_SHARE: Final = 0.125
+#: The text fields of the output (Categorical, see :data:`factlab.schema.TEXT_DTYPE`).
+_TEXT_FIELDS: Final = frozenset(
+    name for name, dtype in schema.FIELD_DTYPES.items() if dtype == schema.TEXT_DTYPE
+)
 
 
 def _few_distinct(frame: pl.DataFrame, sources: list[str]) -> list[str]:
@@ -219,17 +223,33 @@ def _few_distinct(frame: pl.DataFrame, sources: list[str]) -> list[str]:
     return [source for source, count in zip(sources, sample, strict=True) if count <= limit]
 
 
+def _categories(dtype: pl.DataType) -> pl.Categories:
+    assert isinstance(dtype, pl.Categorical)
+    return dtype.categories
+
+
 def _by_distinct(
-    frame: pl.DataFrame, derived: _Derived, sources: list[str], needed: set[str]
+    frame: pl.DataFrame,
+    derived: _Derived,
+    sources: list[str],
+    needed: set[str],
+    categorical: set[str],
 ) -> tuple[pl.DataFrame, dict[str, pl.Expr], set[str]]:
     """Compute the derived columns of ``sources`` on their distinct values, then spread them.
+
+    Each source is coded once as a Categorical with categories of its own, so its distinct values
+    and each row's position among them come from one pass (a ``unique`` and a lookup would hash
+    every value twice). The columns named in ``categorical`` (text fields of the output) are
+    spread as Categoricals, which only copies a small code per row; the others as they are.
 
     Returns the frame with the ``needed`` columns spread to the rows, expressions for the needed
     columns that need no column of their own (a text already in canonical form is its source; a
     flag that is false on every value is a constant), and the sources done this way.
     """
-    distinct = pl.collect_all([frame.lazy().select(pl.col(s).unique()) for s in sources])
-    values = {s: d.get_column(s).drop_nulls() for s, d in zip(sources, distinct, strict=True)}
+    coded = frame.select(pl.col(s).cast(pl.Categorical(pl.Categories.random())) for s in sources)
+    # Category i is the value coded i. (A category may be null: a code the categories reserved
+    # and never gave a value; no row holds it.)
+    values = {s: _categories(coded.schema[s]).to_series() for s in sources}
     sources = [s for s in sources if values[s].len() <= _MAX_DISTINCT_SHARE * frame.height]
     shortcuts: dict[str, pl.Expr] = {}
     tables: dict[str, list[pl.Series]] = {}
@@ -243,17 +263,16 @@ def _by_distinct(
             if name not in needed:
                 continue
             column = table.get_column(name)
-            if column.dtype == pl.String and column.equals(table.get_column(source)):
+            if name in categorical:
+                tables.setdefault(source, []).append(column.cast(schema.TEXT_DTYPE))
+            elif column.dtype == pl.String and column.equals(table.get_column(source)):
                 shortcuts[name] = pl.col(source)
             elif column.dtype == pl.Boolean and column.null_count() == 0 and not column.any():
                 shortcuts[name] = pl.lit(False)
             else:
                 tables.setdefault(source, []).append(column)
     # Each row's position in its source's table.
-    codes = frame.select(
-        pl.col(s).cast(pl.Enum(values[s])).to_physical().cast(pl.UInt32).fill_null(values[s].len())
-        for s in tables
-    )
+    codes = coded.select(pl.col(s).to_physical().fill_null(values[s].len()) for s in tables)
     spread = [
         column.gather(codes.get_column(source))
         for source, columns in tables.items()
@@ -368,7 +387,9 @@ def _plan(
             mapped = derived.add(origin_src, f"_derived_{name}", mapped)
             unmapped = derived.add(origin_src, f"_unmapped_{name}", unmapped)
         issues.append((name, "unmapped", unmapped))
-        texts[name] = mapped if name not in texts else pl.coalesce([texts[name], mapped])
+        if name in texts:  # either may be a Categorical column (see _by_distinct)
+            mapped = pl.coalesce([texts[name].cast(pl.String), mapped.cast(pl.String)])
+        texts[name] = mapped
     outputs |= texts
 
     for name in ("start_date", "end_date"):
@@ -426,8 +447,18 @@ def _plan(
         needed = {root for expr in used for root in expr.meta.root_names()}
         read = {src for src, _, _ in derived.entries.values()}
         candidates = sorted(src for src in read if source_schema[src] == pl.String())
+        # text fields that are one derived column each: spread as Categoricals
+        categorical = {
+            outputs[name].meta.output_name()
+            for name in _TEXT_FIELDS & set(outputs)
+            if outputs[name].meta.is_column()
+        }
         frame, shortcuts, done = _by_distinct(
-            source_frame, derived, _few_distinct(source_frame, candidates), needed
+            source_frame,
+            derived,
+            _few_distinct(source_frame, candidates),
+            needed,
+            categorical & set(derived.entries),
         )
     row_by_row = {src for src, _, _ in derived.entries.values()} - done
 
@@ -449,7 +480,8 @@ def _plan(
     selected = [
         pseudonym.alias(schema.PSEUDONYM),
         pl.col(schema.STATUS),
-        pl.lit(provider, dtype=pl.String).alias(schema.PROVIDER),
+        pl.lit(provider, dtype=schema.TEXT_DTYPE).alias(schema.PROVIDER),
+        # a text field spread from distinct values is Categorical already: its cast costs nothing
         *[outputs[name].cast(schema.FIELD_DTYPES[name]).alias(name) for name in ordered],
     ]
     if schema.FALLBACK_PSEUDONYM in outputs:

@@ -128,6 +128,27 @@ def test_link_keeps_every_row_and_field(three: list[Path], tmp_path: Path) -> No
                 assert part[name].null_count() == part.height, (provider, name)
 
 
+def test_files_with_text_columns_link_like_categorical_ones(
+    three: list[Path], tmp_path: Path
+) -> None:
+    # Earlier versions wrote the text fields and the provider as String columns; such files
+    # link to the same rows, with the linked file's Categorical dtypes.
+    (tmp_path / "as_text").mkdir()
+    as_text = []
+    for path in three:
+        frame = pl.read_parquet(path).with_columns(pl.col(pl.Categorical).cast(pl.String))
+        as_text.append(deliver(tmp_path / "as_text", path.name, frame))
+    assert any(pl.read_parquet(path).schema.get("care_form") == pl.String() for path in as_text)
+    link(three, tmp_path / "linked.parquet")
+    link(as_text, tmp_path / "linked_from_text.parquet")
+    linked = pl.read_parquet(tmp_path / "linked.parquet")
+    from_text = pl.read_parquet(tmp_path / "linked_from_text.parquet")
+    assert from_text.equals(linked)
+    assert from_text.schema == linked.schema
+    for name in ("provider", "care_form", "municipality", "financing", "domain"):
+        assert from_text.schema[name] == schema.TEXT_DTYPE, name
+
+
 def test_link_manifest(three: list[Path], tmp_path: Path) -> None:
     out = tmp_path / "linked.parquet"
     returned = link(three, out)

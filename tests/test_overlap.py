@@ -268,6 +268,14 @@ def test_reads_a_linked_file_and_records_provenance(tmp_path: Path) -> None:
     path = write_linked(frame, tmp_path / "linked.parquet")
     from_file = overlap(path)
     assert from_file.matrix.equals(overlap(frame).matrix)
+    # Categorical values (as a linked file holds them) give the same text tables
+    categorical = frame.with_columns(pl.col("provider", "care_form").cast(schema.TEXT_DTYPE))
+    for by in ("provider", "care_form"):
+        expected, got = overlap(frame, by=by), overlap(categorical, by=by)
+        assert got.matrix.equals(expected.matrix)
+        assert got.matrix.schema == expected.matrix.schema
+        assert got.left_out_by_value.equals(expected.left_out_by_value)
+        assert got.left_out_by_value.schema[by] == pl.String()
     assert from_file.source["format"] == schema.FORMAT_LINKED
     assert from_file.source["key_fingerprint"] == "0" * 16
     assert len(from_file.source["sha256"]) == 64

@@ -268,7 +268,7 @@ def test_output_dtypes(round_key: Key) -> None:
     out = pseudonymise(full_export(), round_key, provider="P01")
     assert out.schema["pseudonym"] == pl.String()
     assert out.schema["bsn_status"] == schema.STATUS_DTYPE
-    assert out.schema["provider"] == pl.String()
+    assert out.schema["provider"] == schema.TEXT_DTYPE == pl.Categorical()
     for name, dtype in schema.FIELD_DTYPES.items():
         assert out.schema[name] == dtype, name
     assert out["provider"].to_list() == ["P01"] * 3
@@ -544,6 +544,32 @@ def test_pseudonymise_file_writes_the_manifest(
     assert frame["cost"].to_list() == [1234.56, 12.5, None, None, None]
     assert frame["start_date"].to_list()[:2] == [date(2013, 1, 1), date(2012, 12, 31)]
     assert [p.name for p in tmp_path.iterdir() if p.suffix == ".parquet"] == ["P01.parquet"]
+
+
+def test_text_fields_are_categorical_and_files_concatenate(
+    round_key: Key, write_export: WriteExport, tmp_path: Path
+) -> None:
+    # Two providers with different values in the same fields, one of them a constant; the
+    # steward's files hold them as dictionary-encoded (Categorical) columns, and frames read from
+    # the two files can be put together as they are.
+    one = write_export("one.csv", ["BSN;Gemeente;Zorgvorm", "999993653;Assen;ambulant"])
+    two = write_export(
+        "two.csv", ["BSN;Gemeente", "999991723;Emmen", "999993653; Assen ", "999993654;"]
+    )
+    mapping = parse_mapping({"version": 1, "constants": {"care_form": "verblijf"}})
+    outs = [tmp_path / "P01.parquet", tmp_path / "P02.parquet"]
+    pseudonymise_file(one, round_key, provider="P01", out=outs[0])
+    pseudonymise_file(two, round_key, provider="P02", out=outs[1], mapping=mapping)
+    frames = [pl.read_parquet(out) for out in outs]
+    for frame in frames:
+        for name in ("provider", "municipality", "care_form"):
+            assert frame.schema[name] == schema.TEXT_DTYPE, name
+    both = pl.concat(frames)
+    assert both["provider"].to_list() == ["P01", "P02", "P02", "P02"]
+    assert both["municipality"].to_list() == ["Assen", "Emmen", "Assen", None]
+    assert both["care_form"].to_list() == ["ambulant", "verblijf", "verblijf", "verblijf"]
+    # the same values as text, for whoever needs text
+    assert both["municipality"].cast(pl.String).to_list() == ["Assen", "Emmen", "Assen", None]
 
 
 def test_comma_files_read_a_decimal_point(

@@ -603,6 +603,8 @@ def test_round_2014_through_the_steward_gives_the_2014_table(
         frames.append(done.frame)
     active = pl.concat(frames, how="diagonal_relaxed").filter(active_on(REFERENCE_DATE_2014))
     table = active.group_by("care_form", "financing").agg(pl.col("pseudonym").n_unique().alias("n"))
+    # text fields are Categorical: cast them to join a table of text
+    table = table.with_columns(pl.col("care_form", "financing").cast(pl.String))
     joined = expected_2014().join(table, on=["care_form", "financing"], how="left")
     assert joined["n"].to_list() == joined["unique_clients"].to_list()
     assert active["pseudonym"].n_unique() == UNIQUE_CLIENTS_2014
