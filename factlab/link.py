@@ -94,8 +94,8 @@ def link(
         LinkError: the files cannot be linked (format, scheme, stage, round, key or provider
             conflicts, a key of the wrong kind or round, a sealed file without a recipient, or a
             file whose rows do not match its manifest).
-        DataError: values of a field do not fit its canonical dtype (reported per file and
-            column, after any LinkError about the rows).
+        DataError: values of a field do not fit its canonical dtype (reported per column with
+            the files and their counts, after any LinkError about the rows).
 
     Example:
         >>> import tempfile, hashlib, pathlib
@@ -480,7 +480,7 @@ def _check_rows(used: Sequence[_Input], found: pl.DataFrame) -> None:
     """Refuse inputs whose rows disagree with their manifest or do not fit the linked file."""
     by_file = {row[_FILE]: row for row in found.iter_rows(named=True)}
     problems: list[str] = []
-    unfit: list[str] = []
+    unfit: dict[str, list[tuple[str, int]]] = defaultdict(list)  # column: (file, values)
     for index, item in enumerate(used):
         # A file without rows has no group in the facts.
         row = by_file.get(index) or dict.fromkeys(found.columns, 0)
@@ -517,15 +517,34 @@ def _check_rows(used: Sequence[_Input], found: pl.DataFrame) -> None:
             )
         for column in found.columns:
             if column.startswith(_UNFIT) and row[column]:
-                name = column.removeprefix(_UNFIT)
-                unfit.append(
-                    f"{item.shown}: {row[column]} value(s) of column {name} do not fit its "
-                    f"canonical dtype {schema.FIELD_DTYPES[name]}"
-                )
+                unfit[column.removeprefix(_UNFIT)].append((str(item.shown), int(row[column])))
     if problems:
         raise LinkError("cannot link: " + "; ".join(problems))
     if unfit:
-        raise DataError("cannot link: " + "; ".join(unfit))
+        raise DataError(
+            "cannot link: " + "; ".join(_unfit(name, found) for name, found in unfit.items())
+        )
+
+
+def _unfit(name: str, files: list[tuple[str, int]]) -> str:
+    """Values of column ``name`` that do not fit its dtype, told once for all files.
+
+    Example:
+        >>> _unfit("birth_year", [("a.parquet", 2)])
+        'a.parquet: 2 value(s) of column birth_year do not fit its canonical dtype Int16'
+        >>> told = _unfit("cost", [(name, 1) for name in "abcd"])
+        >>> told.split(":")[0]
+        '4 value(s) of column cost do not fit its canonical dtype Float64'
+        >>> told.split(": ")[1]
+        'a (1), b (1), c (1) and 1 more'
+    """
+    problem = (
+        f"value(s) of column {name} do not fit its canonical dtype {schema.FIELD_DTYPES[name]}"
+    )
+    if len(files) == 1:
+        return f"{files[0][0]}: {files[0][1]} {problem}"
+    total = sum(values for _, values in files)
+    return f"{total} {problem}: " + _files([f"{path} ({values})" for path, values in files])
 
 
 def _sum_statuses(counts: Any) -> dict[str, int]:

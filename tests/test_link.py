@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import tempfile
 from datetime import date, datetime
 from pathlib import Path
@@ -486,6 +487,26 @@ def test_link_counts_values_that_do_not_fit_per_file_and_column(tmp_path: Path) 
     assert "70000" not in message
     assert "40000" not in message
     assert not out.exists()
+
+
+def test_values_that_do_not_fit_in_many_files_are_told_once_per_column(tmp_path: Path) -> None:
+    paths = []
+    for index in range(5):
+        frame = provider_frame(f"P{index}", [10 * index + 1, 10 * index + 2]).with_columns(
+            pl.Series("birth_year", [70_000 + index, 2010], dtype=pl.Int64),
+            pl.Series("start_date", [datetime(2025, 1, 1), datetime(2025, 2, 1)]),
+        )
+        paths.append(deliver(tmp_path, f"p{index}.parquet", frame))
+    with pytest.raises(DataError) as caught:
+        link(paths, tmp_path / "linked.parquet")
+    message = str(caught.value)
+    assert message.count("birth_year") == 1
+    assert "5 value(s) of column birth_year do not fit its canonical dtype Int16" in message
+    assert re.search(
+        r"p0\.parquet \(1\), \S*p1\.parquet \(1\), \S*p2\.parquet \(1\) and 2 more", message
+    )
+    assert "start_date" not in message  # a datetime becomes a date: it fits
+    assert "70000" not in message
 
 
 def test_a_manifest_mismatch_is_reported_before_values_that_do_not_fit(tmp_path: Path) -> None:
