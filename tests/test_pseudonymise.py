@@ -572,6 +572,21 @@ def test_text_fields_are_categorical_and_files_concatenate(
     assert both["municipality"].cast(pl.String).to_list() == ["Assen", "Emmen", "Assen", None]
 
 
+def test_a_file_stores_only_its_own_text_values(
+    round_key: Key, write_export: WriteExport, tmp_path: Path
+) -> None:
+    # Categoricals share one set of categories in the process; a file's dictionary must still
+    # hold only the values of its own rows, not those another export brought into the process.
+    other = write_export("other.csv", ["BSN;Gemeente", "999993653;Elders"])
+    mine = write_export("mine.csv", ["BSN;Gemeente", "999991723;Assen"])
+    pseudonymise_file(other, round_key, provider="P01", out=tmp_path / "other.parquet")
+    pseudonymise_file(mine, round_key, provider="P02", out=tmp_path / "mine.parquet")
+    table = pq.read_table(tmp_path / "mine.parquet")
+    for name in ("provider", "municipality"):
+        stored = table.column(name).combine_chunks()
+        assert stored.dictionary.to_pylist() == [{"provider": "P02", "municipality": "Assen"}[name]]
+
+
 def test_comma_files_read_a_decimal_point(
     round_key: Key, write_export: WriteExport, tmp_path: Path
 ) -> None:
