@@ -612,7 +612,8 @@ def _with_identity(frame: pl.LazyFrame) -> pl.LazyFrame:
     return frame.with_columns(
         pl.when(valid).then(pl.col(schema.PSEUDONYM).cast(pl.String)).alias(_CLIENT),
         status.alias(_STATUS),
-        pl.col(schema.PROVIDER).cast(pl.String).fill_null(UNKNOWN).alias(_PROVIDER),
+        # Categorical, as a linked file holds it: no text per row is made
+        pl.col(schema.PROVIDER).cast(schema.TEXT_DTYPE).fill_null(UNKNOWN).alias(_PROVIDER),
     )
 
 

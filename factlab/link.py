@@ -522,7 +522,7 @@ def _check_rows(used: Sequence[_Input], found: pl.DataFrame) -> None:
         raise LinkError("cannot link: " + "; ".join(problems))
     if unfit:
         raise DataError(
-            "cannot link: " + "; ".join(_unfit(name, found) for name, found in unfit.items())
+            "cannot link: " + "; ".join(_unfit(name, files) for name, files in unfit.items())
         )
 
 
