@@ -2,7 +2,7 @@
 
 Every size gets its own folder ``<data>/n<rows>/`` with:
 
-- ``exports/P01.csv`` … — one messy provider export each, written by :mod:`factlab.synth`
+- ``exports/P01.csv`` … — one messy provider export each, written by :mod:`factlab.synth.draw`
   (realistic BSN mess, Dutch and English column names, ``;``/``,``, UTF-8 and Windows-1252);
 - ``exports.json`` — how each export is written (delimiter, encoding, names, date format), which
   the alternatives are given, as a provider would tell them;
@@ -28,18 +28,12 @@ from typing import Any, Final
 import polars as pl
 
 from factlab import schema
-from factlab.keys import Key, write_key
+from factlab.keys.round_keys import Key, write_key
 from factlab.periods import Period
 from factlab.periods import parse_period as parse_period_text
-from factlab.synth import (
-    COLUMN_NAMES,
-    ExportForm,
-    Messiness,
-    SynthConfig,
-    synth_frame,
-    synthesise,
-    write_export,
-)
+from factlab.synth.config import Messiness, SynthConfig
+from factlab.synth.draw import synth_frame, synthesise
+from factlab.synth.write import COLUMN_NAMES, ExportForm, write_export
 
 #: The counting period every count step uses (the synthetic data's period).
 PERIOD: Final = "2024"
@@ -156,8 +150,8 @@ def prepare(data: Path, rows: int, *, log: Any = print) -> dict[str, Any]:
 
 def _factlab_files(here: Path, exports: list[tuple[str, Path]]) -> None:
     """The pseudonymised files and the linked file of the exports (provider, path)."""
-    from factlab.link import link
-    from factlab.pseudonymise import pseudonymise_file
+    from factlab.analysis.link import link
+    from factlab.steward.pseudonymise import pseudonymise_file
 
     key = bench_key()
     (here / "pseudonymised").mkdir(exist_ok=True)

@@ -32,8 +32,8 @@ def build(data: Path, copies: int) -> Path:
     import polars as pl
 
     from factlab import schema
+    from factlab.analysis.link import link
     from factlab.io import write_parquet
-    from factlab.link import link
     from factlab.manifest import read_manifest
 
     source = common.folder(data, 10_000_000)

@@ -50,7 +50,7 @@ def _pseudonym_figures(statuses: dict[str, int], pseudonyms: Any) -> Figures:
 def factlab_pseudonymise_api(here: Path) -> tuple[float, Figures]:
     import polars as pl
 
-    from factlab.pseudonymise import pseudonymise
+    from factlab.steward.pseudonymise import pseudonymise
 
     frame = pl.read_parquet(here / "bsn.parquet")
     key = common.bench_key().provider_key()
@@ -84,7 +84,7 @@ def _linked_inputs(here: Path) -> list[Path]:
 
 @step("factlab.link")
 def factlab_link(here: Path) -> tuple[float, Figures]:
-    from factlab.link import link
+    from factlab.analysis.link import link
 
     out = _outdir(here, "factlab-link") / "linked.parquet"
     started = time.perf_counter()
@@ -93,7 +93,7 @@ def factlab_link(here: Path) -> tuple[float, Figures]:
 
 
 def _factlab_count(here: Path, dims: tuple[str, ...]) -> Figures:
-    from factlab.counts import count
+    from factlab.analysis.counts import count
 
     return _count_figures(count(here / "linked.parquet", by=dims, period=common.PERIOD), dims)
 
@@ -113,7 +113,7 @@ def _count_figures(result: Any, dims: tuple[str, ...]) -> Figures:
 
 def _factlab_overlap(here: Path) -> Figures:
 
-    from factlab.overlap import overlap
+    from factlab.analysis.overlap import overlap
 
     return _overlap_figures(overlap(here / "linked.parquet", period=common.parse_period()))
 
@@ -155,7 +155,7 @@ def factlab_overlap(here: Path) -> tuple[float, Figures]:
 @step("factlab.analyse")
 def factlab_analyse(here: Path) -> tuple[float, Figures]:
     """Count and provider overlap together: count() makes the overlap in the same pass."""
-    from factlab.counts import count
+    from factlab.analysis.counts import count
 
     started = time.perf_counter()
     result = count(here / "linked.parquet", by=common.DIMENSIONS, period=common.PERIOD)
@@ -166,9 +166,9 @@ def factlab_analyse(here: Path) -> tuple[float, Figures]:
 
 @step("factlab.e2e")
 def factlab_e2e(here: Path) -> tuple[float, Figures]:
-    from factlab.counts import count
-    from factlab.link import link
-    from factlab.pseudonymise import pseudonymise_file
+    from factlab.analysis.counts import count
+    from factlab.analysis.link import link
+    from factlab.steward.pseudonymise import pseudonymise_file
 
     out = _outdir(here, "factlab-e2e")
     key = common.bench_key()
@@ -208,7 +208,7 @@ def pandas_pseudonymise_api(here: Path) -> tuple[float, Figures]:
 def pandas_pseudonymise_file(here: Path) -> tuple[float, Figures]:
     import alt_pandas
 
-    from factlab.synth import COLUMN_NAMES, ExportForm
+    from factlab.synth.write import COLUMN_NAMES, ExportForm
 
     out = _outdir(here, "pandas-file") / "all.parquet"
     started = time.perf_counter()
@@ -289,7 +289,7 @@ def duckdb_pseudonymise_api(here: Path) -> tuple[float, Figures]:
 def duckdb_pseudonymise_file(here: Path) -> tuple[float, Figures]:
     import alt_duckdb
 
-    from factlab.synth import COLUMN_NAMES, ExportForm
+    from factlab.synth.write import COLUMN_NAMES, ExportForm
 
     con = alt_duckdb.connect()
     out = _outdir(here, "duckdb-file") / "all.parquet"

@@ -24,10 +24,8 @@ Example:
 
 from __future__ import annotations
 
-import importlib
-import sys
-import types
-from typing import TYPE_CHECKING, Any
+import importlib as _importlib
+from typing import TYPE_CHECKING
 
 from factlab._version import __version__
 from factlab.errors import (
@@ -40,124 +38,100 @@ from factlab.errors import (
 )
 
 if TYPE_CHECKING:
-    from factlab.corrections import corrections_2014, load_corrections
-    from factlab.costs import CostResult, costs
-    from factlab.counts import CountResult, count, write_counts
-    from factlab.disclosure import (
-        ProtectedTable,
-        Protection,
-        disclosure_2014,
-        load_rules,
-        preset,
-        protect,
-    )
-    from factlab.estimation import Estimate, estimate
-    from factlab.fallback import FallbackReport, fallback_report
-    from factlab.flows import FlowResult, RepeatResult, flows, repeat_use
-    from factlab.keys import Key, load_key, new_round_key, write_key
-    from factlab.link import link
-    from factlab.manifest import Manifest, read_manifest
-    from factlab.mapping import ColumnMapping, load_mapping
-    from factlab.overlap import OverlapResult, overlap
-    from factlab.periods import Period, parse_period
-    from factlab.pseudonymise import (
-        Pseudonymised,
-        Quality,
-        pseudonymise,
-        pseudonymise_file,
-        second_stage,
-    )
-    from factlab.recipients import (
+    from factlab.analysis.costs import CostResult, costs
+    from factlab.analysis.counts import CountResult, count, write_counts
+    from factlab.analysis.flows import FlowResult, RepeatResult, flows, repeat_use
+    from factlab.analysis.link import link
+    from factlab.analysis.overlap import OverlapResult, overlap
+    from factlab.disclosure.protect import ProtectedTable, Protection, protect
+    from factlab.disclosure.rules import disclosure_2014, load_rules, preset
+    from factlab.estimation.corrections import corrections_2014, load_corrections
+    from factlab.estimation.estimate import Estimate, estimate
+    from factlab.keys.pseudonym import second_stage
+    from factlab.keys.recipients import (
         load_recipient_private,
         load_recipient_public,
         new_recipient,
         write_recipient,
     )
-    from factlab.seal import seal, unseal
+    from factlab.keys.round_keys import Key, load_key, new_round_key, write_key
+    from factlab.keys.seal import seal, unseal
+    from factlab.manifest import Manifest, read_manifest
+    from factlab.periods import Period, parse_period
+    from factlab.steward.fallback import FallbackReport, fallback_report
+    from factlab.steward.mapping import ColumnMapping, load_mapping
+    from factlab.steward.pseudonymise import (
+        Pseudonymised,
+        Quality,
+        pseudonymise,
+        pseudonymise_file,
+    )
 
 # The public names below are imported on first use (PEP 562), so that ``import factlab`` and the
 # command-line tool load only what a task needs: the disclosure, estimation and report modules
 # pull in SciPy, NumPy, matplotlib and xlsxwriter, about a second of start-up together.
 _LAZY: dict[str, str] = {
-    "ColumnMapping": "factlab.mapping",
-    "CostResult": "factlab.costs",
-    "CountResult": "factlab.counts",
-    "Estimate": "factlab.estimation",
-    "FallbackReport": "factlab.fallback",
-    "FlowResult": "factlab.flows",
-    "Key": "factlab.keys",
+    "ColumnMapping": "factlab.steward.mapping",
+    "CostResult": "factlab.analysis.costs",
+    "CountResult": "factlab.analysis.counts",
+    "Estimate": "factlab.estimation.estimate",
+    "FallbackReport": "factlab.steward.fallback",
+    "FlowResult": "factlab.analysis.flows",
+    "Key": "factlab.keys.round_keys",
     "Manifest": "factlab.manifest",
-    "OverlapResult": "factlab.overlap",
+    "OverlapResult": "factlab.analysis.overlap",
     "Period": "factlab.periods",
-    "ProtectedTable": "factlab.disclosure",
-    "Protection": "factlab.disclosure",
-    "Pseudonymised": "factlab.pseudonymise",
-    "Quality": "factlab.pseudonymise",
-    "RepeatResult": "factlab.flows",
-    "corrections_2014": "factlab.corrections",
-    "costs": "factlab.costs",
-    "count": "factlab.counts",
-    "disclosure_2014": "factlab.disclosure",
-    "estimate": "factlab.estimation",
-    "fallback_report": "factlab.fallback",
-    "flows": "factlab.flows",
-    "link": "factlab.link",
-    "load_corrections": "factlab.corrections",
-    "load_key": "factlab.keys",
-    "load_mapping": "factlab.mapping",
-    "load_recipient_private": "factlab.recipients",
-    "load_recipient_public": "factlab.recipients",
-    "load_rules": "factlab.disclosure",
-    "new_recipient": "factlab.recipients",
-    "new_round_key": "factlab.keys",
-    "overlap": "factlab.overlap",
+    "ProtectedTable": "factlab.disclosure.protect",
+    "Protection": "factlab.disclosure.protect",
+    "Pseudonymised": "factlab.steward.pseudonymise",
+    "Quality": "factlab.steward.pseudonymise",
+    "RepeatResult": "factlab.analysis.flows",
+    "corrections_2014": "factlab.estimation.corrections",
+    "costs": "factlab.analysis.costs",
+    "count": "factlab.analysis.counts",
+    "disclosure_2014": "factlab.disclosure.rules",
+    "estimate": "factlab.estimation.estimate",
+    "fallback_report": "factlab.steward.fallback",
+    "flows": "factlab.analysis.flows",
+    "link": "factlab.analysis.link",
+    "load_corrections": "factlab.estimation.corrections",
+    "load_key": "factlab.keys.round_keys",
+    "load_mapping": "factlab.steward.mapping",
+    "load_recipient_private": "factlab.keys.recipients",
+    "load_recipient_public": "factlab.keys.recipients",
+    "load_rules": "factlab.disclosure.rules",
+    "new_recipient": "factlab.keys.recipients",
+    "new_round_key": "factlab.keys.round_keys",
+    "overlap": "factlab.analysis.overlap",
     "parse_period": "factlab.periods",
-    "preset": "factlab.disclosure",
-    "protect": "factlab.disclosure",
-    "pseudonymise": "factlab.pseudonymise",
-    "pseudonymise_file": "factlab.pseudonymise",
+    "preset": "factlab.disclosure.rules",
+    "protect": "factlab.disclosure.protect",
+    "pseudonymise": "factlab.steward.pseudonymise",
+    "pseudonymise_file": "factlab.steward.pseudonymise",
     "read_manifest": "factlab.manifest",
-    "repeat_use": "factlab.flows",
-    "seal": "factlab.seal",
-    "second_stage": "factlab.pseudonymise",
-    "unseal": "factlab.seal",
-    "write_counts": "factlab.counts",
-    "write_key": "factlab.keys",
-    "write_recipient": "factlab.recipients",
+    "repeat_use": "factlab.analysis.flows",
+    "seal": "factlab.keys.seal",
+    "second_stage": "factlab.keys.pseudonym",
+    "unseal": "factlab.keys.seal",
+    "write_counts": "factlab.analysis.counts",
+    "write_key": "factlab.keys.round_keys",
+    "write_recipient": "factlab.keys.recipients",
 }
 
-#: Public functions named like the module that holds them (``factlab.seal`` is both).
-_SHADOWED = frozenset(name for name, module in _LAZY.items() if module == f"factlab.{name}")
 
-
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'factlab' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+    value = getattr(_importlib.import_module(module), name)
     globals()[name] = value  # later look-ups no longer come here
     return value
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+    # The public API, and nothing of the machinery behind it.
+    return sorted(__all__)
 
-
-class _Package(types.ModuleType):
-    """The factlab package, which keeps its public functions when a same-named module loads.
-
-    Importing the submodule ``factlab.seal`` makes Python set the package attribute ``seal`` to
-    that module, which would hide the public function ``factlab.seal`` (bound lazily, so not yet
-    there). The module stays reachable as ``sys.modules["factlab.seal"]``.
-    """
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        if name in _SHADOWED and isinstance(value, types.ModuleType):
-            return
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _Package
 
 __all__ = [
     "ColumnMapping",

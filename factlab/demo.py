@@ -25,20 +25,26 @@ from typing import Final
 
 import polars as pl
 
+from factlab.analysis.counts import CountResult, count, write_counts
+from factlab.analysis.link import link
+from factlab.analysis.overlap import OverlapResult, overlap
 from factlab.audit import AUDIT_FILE_NAME
-from factlab.corrections import corrections_2014
-from factlab.counts import CountResult, count, write_counts
-from factlab.disclosure import Protection, disclosure_2014, protect, write_protected
+from factlab.disclosure.protect import Protection, protect, write_protected
+from factlab.disclosure.rules import disclosure_2014
 from factlab.errors import DataError, InputError
-from factlab.estimation import Estimate, estimate, write_estimate
-from factlab.keys import new_round_key, write_key
-from factlab.link import link
+from factlab.estimation.corrections import corrections_2014
+from factlab.estimation.estimate import Estimate, estimate, write_estimate
+from factlab.keys.recipients import new_recipient, write_recipient
+from factlab.keys.round_keys import new_round_key, write_key
+from factlab.keys.seal import seal
 from factlab.manifest import Manifest
-from factlab.overlap import OverlapResult, overlap
-from factlab.pseudonymise import pseudonymise_file
-from factlab.recipients import new_recipient, write_recipient
-from factlab.round2014 import REFERENCE_DATE_2014, UNIQUE_CLIENTS_2014, expected_2014, round_2014
-from factlab.seal import seal
+from factlab.steward.pseudonymise import pseudonymise_file
+from factlab.synth.round2014 import (
+    REFERENCE_DATE_2014,
+    UNIQUE_CLIENTS_2014,
+    expected_2014,
+    round_2014,
+)
 
 __all__ = ["DemoResult", "check_2014", "run_demo"]
 

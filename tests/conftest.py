@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from factlab.keys import Key, new_round_key, write_key
+from factlab.keys.round_keys import Key, new_round_key, write_key
 
 #: Proef-valid numbers of the test range named in DOMAIN.md, used as fixed examples.
 KNOWN_TEST_BSNS = ("999993653", "999991723", "999995078")
@@ -56,8 +56,8 @@ def vector_key() -> Key:
 def fast_argon2(monkeypatch: pytest.MonkeyPatch) -> None:
     """Cheap Argon2id parameters for new passphrase-protected files (they are stored in the file,
     so loading still reads them from there)."""
-    monkeypatch.setattr("factlab._keyfile.MEMORY_KIB", 1024)
-    monkeypatch.setattr("factlab._keyfile.ITERATIONS", 1)
+    monkeypatch.setattr("factlab.keys._keyfile.MEMORY_KIB", 1024)
+    monkeypatch.setattr("factlab.keys._keyfile.ITERATIONS", 1)
 
 
 @pytest.fixture(scope="session")

@@ -20,7 +20,7 @@ import polars as pl
 import pyarrow.parquet as pq
 import pytest
 
-from factlab.keys import Key
+from factlab.keys.round_keys import Key
 
 if TYPE_CHECKING:
     from collections.abc import Callable

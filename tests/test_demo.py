@@ -16,7 +16,7 @@ import factlab.cli.demo  # noqa: F401  (registers ``factlab demo``)
 from factlab.cli import main
 from factlab.demo import check_2014, run_demo
 from factlab.errors import DataError, InputError
-from factlab.round2014 import expected_2014, round_2014_frame
+from factlab.synth.round2014 import expected_2014, round_2014_frame
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "analyst" / "analyst.py"
 

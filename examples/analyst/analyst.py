@@ -14,7 +14,7 @@ from pathlib import Path
 import polars as pl
 
 import factlab
-from factlab.round2014 import REFERENCE_DATE_2014, round_2014
+from factlab.synth.round2014 import REFERENCE_DATE_2014, round_2014
 
 
 def main(workdir: Path) -> dict[str, int]:

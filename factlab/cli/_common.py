@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from factlab.errors import FactlabError, InputError, KeyFileError
-from factlab.keys import Key
+from factlab.keys.round_keys import Key
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -96,7 +96,7 @@ def passphrase_from(env_var: str | None, *, prompt: bool, confirm: bool = False)
 
 def load_key_interactive(path: str, env_var: str | None) -> Key:
     """Load a key file, asking for the passphrase only when the file is protected."""
-    from factlab.keys import is_protected, load_key
+    from factlab.keys.round_keys import is_protected, load_key
 
     passphrase = passphrase_from(env_var, prompt=is_protected(path) and env_var is None)
     return load_key(path, passphrase=passphrase)

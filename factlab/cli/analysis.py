@@ -19,15 +19,15 @@ import polars as pl
 
 from factlab import schema
 from factlab._version import __version__
+from factlab.analysis.costs import DEFAULT_COST_DIMENSIONS, costs
+from factlab.analysis.flows import DEFAULT_REPEAT_YEARS, flows
+from factlab.analysis.overlap import overlap
 from factlab.audit import audited
 from factlab.cli import main
 from factlab.cli._common import audit_log_option, guarded, info, progress
-from factlab.costs import DEFAULT_COST_DIMENSIONS, costs
 from factlab.errors import ConfigError
-from factlab.flows import DEFAULT_REPEAT_YEARS, flows
 from factlab.io import TABLE_FORMATS, write_table
 from factlab.manifest import now_iso
-from factlab.overlap import overlap
 from factlab.periods import Period, parse_date, parse_period
 
 #: Parquet key-value metadata key of an analysis output.

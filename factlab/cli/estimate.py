@@ -11,8 +11,8 @@ from rich.table import Table
 
 from factlab.cli import main
 from factlab.cli._common import guarded, info
-from factlab.corrections import corrections_2014, load_corrections
-from factlab.estimation import ROUNDING, Estimate, estimate, write_estimate
+from factlab.estimation.corrections import corrections_2014, load_corrections
+from factlab.estimation.estimate import ROUNDING, Estimate, estimate, write_estimate
 
 _BUILTIN = {"2014": corrections_2014}
 

@@ -15,7 +15,7 @@ from factlab.cli._common import (
     passphrase_env_option,
     passphrase_from,
 )
-from factlab.keys import new_round_key, read_key_header, write_key
+from factlab.keys.round_keys import new_round_key, read_key_header, write_key
 
 __all__ = ["key_group"]
 

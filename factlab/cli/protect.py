@@ -11,9 +11,9 @@ import polars as pl
 
 from factlab.cli import main
 from factlab.cli._common import guarded, info, progress, warn
-from factlab.disclosure import FORMAT_PROTECTED, protect, write_protected
-from factlab.disclosure_lattice import KNOWN_MEASURES
-from factlab.disclosure_rules import PRESETS, DisclosureRules, load_rules, preset
+from factlab.disclosure.lattice import KNOWN_MEASURES
+from factlab.disclosure.protect import FORMAT_PROTECTED, protect, write_protected
+from factlab.disclosure.rules import PRESETS, DisclosureRules, load_rules, preset
 from factlab.errors import ConfigError, DataError, InputError
 from factlab.io import TABLE_FORMATS, read_table, write_json
 

@@ -11,9 +11,9 @@ from factlab.cli import main
 from factlab.cli._common import audit_log_option, guarded, info, progress, refuse_existing, warn
 from factlab.errors import ConfigError
 from factlab.manifest import read_manifest
-from factlab.report import REPORT_FORMATS, build_report, write_report
-from factlab.report_config import RoundConfig, load_round_config
-from factlab.report_model import INTERNAL_MARK
+from factlab.report.build import REPORT_FORMATS, build_report, write_report
+from factlab.report.config import RoundConfig, load_round_config
+from factlab.report.model import INTERNAL_MARK
 
 
 @main.command("report")

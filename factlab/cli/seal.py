@@ -21,15 +21,15 @@ from factlab.cli._common import (
     progress,
 )
 from factlab.cli.keys import key_group
-from factlab.manifest import Manifest
-from factlab.recipients import (
+from factlab.keys.recipients import (
     load_recipient_private,
     load_recipient_public,
     new_recipient,
     recipient_is_protected,
     write_recipient,
 )
-from factlab.seal import seal, unseal
+from factlab.keys.seal import seal, unseal
+from factlab.manifest import Manifest
 
 __all__ = ["key_new_recipient", "seal_command", "unseal_command"]
 

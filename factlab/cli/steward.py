@@ -20,8 +20,8 @@ from factlab.cli._common import (
     refuse_existing,
 )
 from factlab.manifest import read_manifest
-from factlab.mapping import ColumnMapping, load_mapping
-from factlab.pseudonymise import Quality, pseudonymise_file
+from factlab.steward.mapping import ColumnMapping, load_mapping
+from factlab.steward.pseudonymise import Quality, pseudonymise_file
 
 __all__ = ["inspect_command", "pseudonymise_command"]
 

@@ -13,10 +13,15 @@ from factlab.cli import main
 from factlab.cli._common import guarded, info, progress
 from factlab.errors import ConfigError
 from factlab.io import write_json
-from factlab.round2014 import REFERENCE_DATE_2014, UNIQUE_CLIENTS_2014, expected_2014, round_2014
-from factlab.synth import synthesise
-from factlab.synth_config import Messiness, SynthConfig
-from factlab.synth_write import ProviderExport, SynthResult
+from factlab.synth.config import Messiness, SynthConfig
+from factlab.synth.draw import synthesise
+from factlab.synth.round2014 import (
+    REFERENCE_DATE_2014,
+    UNIQUE_CLIENTS_2014,
+    expected_2014,
+    round_2014,
+)
+from factlab.synth.write import ProviderExport, SynthResult
 
 __all__ = ["synth_command"]
 

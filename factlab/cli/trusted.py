@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from factlab.analysis.counts import count, count_output_format, write_counts
+from factlab.analysis.link import link
 from factlab.audit import audited
 from factlab.cli import main
 from factlab.cli._common import (
@@ -19,10 +21,8 @@ from factlab.cli._common import (
     refuse_existing,
     warn,
 )
-from factlab.counts import count, count_output_format, write_counts
 from factlab.errors import ConfigError
-from factlab.link import link
-from factlab.recipients import load_recipient_private, recipient_is_protected
+from factlab.keys.recipients import load_recipient_private, recipient_is_protected
 
 
 @main.command("link")

@@ -1,0 +1,684 @@
+"""Counting unique clients, registrations and trajectories in a linked file.
+
+The rules (see ``docs/counting.md``):
+
+- A unique client is a distinct pseudonym of a row whose ``bsn_status`` is ``valid``. Rows without a
+  valid BSN cannot be linked; they give the bounds ``unique_clients_lower`` (none of them is a new
+  person) and ``unique_clients_upper`` (each of them is a new person).
+- A period counts every row in care at any moment in it; a reference date counts the rows in care on
+  that day (:mod:`factlab.periods`).
+- A trajectory is a run of one client's episodes of one care form at one provider that overlap or
+  touch (the next starts at most one day after the run so far ends). Each row without a valid BSN
+  is a trajectory of its own: it cannot be joined to any other.
+- In a table by dimensions every subset of the dimensions gets its rows, with the omitted
+  dimensions null; a margin counts a client once however many cells they are in. Missing values
+  show as ``unknown``, so null always means "total over this dimension".
+- By municipality, a client who moved counts in the municipality of their most recent row.
+
+Counts are exact and meant for the trusted party only: publication needs disclosure control.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any, Final
+
+import polars as pl
+
+from factlab import schema
+from factlab._version import __version__
+from factlab.analysis._clients import HIGH, LOW, client_keys, key_halves
+from factlab.analysis._table import (
+    CLIENT,
+    PROVIDER,
+    STATUS,
+    TRAJECTORY,
+    cell_table,
+    enum_labels,
+)
+from factlab.analysis._trajectories import (
+    END,
+    INVERTED,
+    START,
+    with_dates,
+    with_trajectories,
+)
+from factlab.analysis.overlap import OverlapResult, matrix_of_pairs
+from factlab.errors import ConfigError, DataError, InputError
+from factlab.io import atomic_path, file_sha256
+from factlab.manifest import now_iso, read_manifest
+from factlab.periods import Period, active_in, active_on, parse_date, parse_period
+from factlab.steward.fallback import fallback_report, resolve_fallback
+
+__all__ = [
+    "AGE_GROUPS",
+    "DIMENSIONS",
+    "NOTE",
+    "UNKNOWN",
+    "CountResult",
+    "count",
+    "count_output_format",
+    "write_counts",
+]
+
+#: Dimensions a table can be broken down by (each needs its field in the linked file;
+#: ``age_group`` needs ``birth_year`` and a period or reference date).
+DIMENSIONS: Final = (
+    "municipality",
+    "care_form",
+    "financing",
+    "domain",
+    "product_category",
+    "provider",
+    "sex",
+    "birth_year",
+    "age_group",
+)
+#: Age groups as (lowest age, highest age or None, label); age = reference year − birth year.
+AGE_GROUPS: Final[tuple[tuple[int, int | None, str], ...]] = (
+    (0, 3, "0-3"),
+    (4, 11, "4-11"),
+    (12, 17, "12-17"),
+    (18, 22, "18-22"),
+    (23, None, "23+"),
+)
+#: Shown for a missing value in a dimension, so that null only ever means "total".
+UNKNOWN: Final = "unknown"
+#: What every count output says about itself.
+NOTE: Final = (
+    "exact counts, internal to the trusted party; not for publication without disclosure control"
+)
+#: Key of the counts' metadata in a Parquet output's key-value metadata.
+METADATA_KEY: Final = "factlab.counts"
+
+# Age groups sort by age, not as text; unknown sorts after them.
+_AGE_ORDER: Final = {label: index for index, (_, _, label) in enumerate(AGE_GROUPS)}
+_OUTPUT_FORMATS: Final = {".json": "json", ".csv": "csv", ".parquet": "parquet"}
+_NOT_VALID: Final = tuple(status for status in schema.STATUSES if status != "valid")
+
+
+@dataclass(frozen=True)
+class CountResult:
+    """Exact counts of one linked file, for one period, reference date or all rows.
+
+    Attributes:
+        by: the dimensions of ``table``, in the order asked.
+        period: the period counted (clients in care at any moment in it), or None.
+        reference_date: the reference date counted (clients in care on it), or None.
+        table: one row per cell and per margin: a column per dimension (null = total over it),
+            then ``unique_clients``, ``unique_clients_upper``, ``sum_of_cells`` (sum of the
+            unique clients of the finest cells inside the row), ``registrations``,
+            ``trajectories``, ``rows_without_valid_bsn`` and ``rows_sentinel``. Without
+            dimensions it has one row, the total.
+        unique_clients: distinct valid pseudonyms counted.
+        registrations: rows counted, whatever their BSN status.
+        trajectories: merged episodes (see the module docstring).
+        sum_of_cells: sum over the finest cells of their unique clients (a client in two cells
+            counts twice); equal to ``unique_clients`` without dimensions.
+        unique_clients_lower: lower bound of the persons counted (= ``unique_clients``).
+        unique_clients_upper: upper bound: lower plus every row without a valid BSN.
+        rows_without_valid_bsn: rows counted whose status is not ``valid``.
+        rows_sentinel: of those, rows whose BSN was a sentinel (unknown / unborn child).
+        rows_by_status: rows counted per BSN status (all statuses, zeros included).
+        rows_without_valid_bsn_by_provider: per provider, rows per non-valid status.
+        clients_multi_provider: clients counted at two or more providers.
+        share_multi_provider: their share of ``unique_clients`` (None when there are none).
+        clients_by_provider_count: number of clients by their number of providers (1, 2, ...).
+        rows_end_before_start: rows counted whose end date was before their start date; they
+            were counted as lasting their start day only.
+        source: non-secret facts about the counted file (from its manifest), if it was a file.
+        fallback: when the fallback key was used, what it linked (see
+            :class:`factlab.steward.fallback.FallbackReport`); None when it was not used.
+        overlap: the overlap between providers of the same rows, as
+            :func:`factlab.analysis.overlap.overlap` gives it (made in the same pass, at little
+            cost; a missing provider shows as ``unknown``); None when the fallback key was used,
+            since the overlap links valid BSNs only.
+    """
+
+    by: tuple[str, ...]
+    period: Period | None
+    reference_date: date | None
+    table: pl.DataFrame
+    unique_clients: int
+    registrations: int
+    trajectories: int
+    sum_of_cells: int
+    unique_clients_lower: int
+    unique_clients_upper: int
+    rows_without_valid_bsn: int
+    rows_sentinel: int
+    rows_by_status: dict[str, int]
+    rows_without_valid_bsn_by_provider: dict[str, dict[str, int]]
+    clients_multi_provider: int
+    share_multi_provider: float | None
+    clients_by_provider_count: dict[int, int]
+    rows_end_before_start: int
+    source: dict[str, Any] = field(default_factory=dict)
+    fallback: dict[str, Any] | None = None
+    overlap: OverlapResult | None = None
+
+    def metadata(self) -> dict[str, Any]:
+        """What an output of these counts says about itself (exact, internal, provenance)."""
+        return {
+            "exact": True,
+            "internal": True,
+            "note": NOTE,
+            "by": list(self.by),
+            "period": self.period.label if self.period else None,
+            "reference_date": self.reference_date.isoformat() if self.reference_date else None,
+            "linked_by_fallback": self.fallback is not None,
+            "source": dict(self.source),
+            "factlab_version": __version__,
+            "created": now_iso(),
+        }
+
+    def summary(self) -> dict[str, Any]:
+        """The totals as a JSON-ready object with stable names (see ``docs/counting.md``).
+
+        Example:
+            >>> import polars as pl
+            >>> from factlab import schema
+            >>> frame = pl.DataFrame({
+            ...     "pseudonym": ["a" * 32, None],
+            ...     "bsn_status": pl.Series(["valid", "missing"], dtype=schema.STATUS_DTYPE),
+            ...     "provider": ["A", "B"],
+            ... })
+            >>> summary = count(frame).summary()
+            >>> (summary["unique_clients_lower"], summary["unique_clients_upper"])
+            (1, 2)
+        """
+        return {
+            "unique_clients": self.unique_clients,
+            "registrations": self.registrations,
+            "trajectories": self.trajectories,
+            "sum_of_cells": self.sum_of_cells,
+            "clients_multi_provider": self.clients_multi_provider,
+            "share_multi_provider": self.share_multi_provider,
+            "unique_clients_lower": self.unique_clients_lower,
+            "unique_clients_upper": self.unique_clients_upper,
+            "rows_without_valid_bsn": self.rows_without_valid_bsn,
+            "rows_sentinel": self.rows_sentinel,
+            "rows_end_before_start": self.rows_end_before_start,
+            "rows_by_status": dict(self.rows_by_status),
+            "rows_without_valid_bsn_by_provider": {
+                provider: dict(statuses)
+                for provider, statuses in self.rows_without_valid_bsn_by_provider.items()
+            },
+            "clients_by_provider_count": {
+                str(number): clients for number, clients in self.clients_by_provider_count.items()
+            },
+            "by": list(self.by),
+            "period": self.period.label if self.period else None,
+            "period_start": self.period.start.isoformat() if self.period else None,
+            "period_end": self.period.end.isoformat() if self.period else None,
+            "reference_date": self.reference_date.isoformat() if self.reference_date else None,
+            "fallback": dict(self.fallback) if self.fallback is not None else None,
+            "metadata": self.metadata(),
+        }
+
+
+def count(
+    source: pl.DataFrame | pl.LazyFrame | str | Path,
+    *,
+    by: Sequence[str] = (),
+    period: Period | str | None = None,
+    on: date | str | None = None,
+    use_fallback: bool = False,
+) -> CountResult:
+    """Count unique clients, registrations and trajectories, in total or by dimensions.
+
+    Args:
+        source: linked rows, or the path of a linked file (its manifest is checked first).
+        by: dimensions of the table, from :data:`DIMENSIONS` (each present in the data).
+        period: count clients in care at any moment in this period (e.g. ``"2025"``,
+            ``"2025H1"``); ``age_group`` then uses the period's last day.
+        on: count clients in care on this reference date (``"2025-12-31"``).
+        use_fallback: link rows without a valid BSN through the keyed fallback pseudonym
+            (:mod:`factlab.steward.fallback`); the result's ``fallback`` then says how many rows and
+            clients that concerned. Off by default.
+
+    Returns:
+        The counts; ``table`` holds every cell and margin.
+
+    Raises:
+        ConfigError: unknown, absent or repeated dimensions, both ``period`` and ``on``, or
+            ``age_group`` without a period or reference date.
+        InputError: the path is not a linked factlab file, or lacks a required column.
+        DataError: a period or reference date is asked of data without care dates.
+
+    Example:
+        >>> import polars as pl
+        >>> from factlab import schema
+        >>> frame = pl.DataFrame({
+        ...     "pseudonym": ["a" * 32, "a" * 32, "b" * 32],
+        ...     "bsn_status": pl.Series(["valid"] * 3, dtype=schema.STATUS_DTYPE),
+        ...     "provider": ["A", "B", "B"],
+        ...     "care_form": ["ambulant", "verblijf", "ambulant"],
+        ... })
+        >>> result = count(frame, by=["care_form"])
+        >>> (result.unique_clients, result.sum_of_cells, result.clients_multi_provider)
+        (2, 3, 1)
+        >>> result.table.select("care_form", "unique_clients").rows()
+        [('ambulant', 2), ('verblijf', 1), (None, 2)]
+    """
+    frame, facts, digest = _open(source)
+    fallback: dict[str, Any] | None = None
+    if use_fallback:
+        if schema.FALLBACK_PSEUDONYM not in frame.collect_schema().names():
+            raise DataError(
+                "use_fallback: the data hold no fallback_pseudonym column "
+                "(stewards pseudonymise with --fallback to deliver one)"
+            )
+        fallback = fallback_report(frame).to_dict()
+        frame = resolve_fallback(frame)
+    columns = frame.collect_schema()
+    _check_statuses(frame, columns)
+    chosen_period = parse_period(period) if isinstance(period, str) else period
+    reference = parse_date(on, what="reference date") if isinstance(on, str) else on
+    dims = _check_request(tuple(by), columns, chosen_period, reference)
+
+    frame = with_dates(frame, columns, timed=chosen_period is not None or reference is not None)
+    if chosen_period is not None:
+        frame = frame.filter(active_in(chosen_period))
+    elif reference is not None:
+        frame = frame.filter(active_on(reference))
+    age_date = chosen_period.end if chosen_period is not None else reference
+    has_care_form = "care_form" in columns
+    # The one pass over the file: the rows counted, with only the columns needed.
+    needed = [STATUS, PROVIDER, START, END, INVERTED]
+    needed += ["care_form"] if has_care_form else []
+    needed += ["birth_year" if dim == "age_group" else dim for dim in dims]
+    # Provider, care form and the plain dimensions become Enums: integer codes from here on.
+    plain = [dim for dim in dims if dim not in ("age_group", "municipality")]
+    coded = list(dict.fromkeys([PROVIDER, *(["care_form"] if has_care_form else []), *plain]))
+    rows, high, low = _rows_and_clients(
+        _with_identity(frame),
+        list(dict.fromkeys(needed)),
+        coded=coded,
+        # Pseudonyms of a linked file were validated by link; those of a frame are checked here.
+        checked=bool(facts) and not use_fallback,
+    )
+    rows = _enums(rows, coded)
+    # Trajectories first: they turn pseudonyms into small client numbers, which makes the
+    # per-client municipality window in _with_dimensions much cheaper. From here on the rows are
+    # in client order.
+    rows = with_trajectories(rows, high, low, has_care_form=has_care_form)
+    del high, low
+    columns_kept = (*dims, CLIENT, STATUS, PROVIDER, TRAJECTORY, INVERTED)
+    compact = _with_dimensions(rows, dims, age_date).select(columns_kept).collect().rechunk()
+    del rows
+    # The other dimensions as Enums too: the group-bys below then hash small integers.
+    work = _enums(compact, dims)
+    del compact
+    table = cell_table(work, dims, orders={"age_group": _AGE_ORDER})
+    provider_labels = enum_labels(work, PROVIDER)
+    # Each client's distinct providers: one UInt64 per (client, provider). The rows are in
+    # client order and, within a client, in provider order (the provider leads the secondary key
+    # of the trajectories), so equal pairs are next to each other without a sort.
+    pair = pl.col(CLIENT).cast(pl.UInt64) * len(provider_labels) + pl.col(
+        PROVIDER
+    ).to_physical().cast(pl.UInt64)
+    client_providers, by_provider_status = pl.collect_all(
+        [
+            work.lazy()
+            .select(pair.drop_nulls().alias("pair"))
+            .filter(pl.col("pair").ne_missing(pl.col("pair").shift(1)))
+            .select(
+                (pl.col("pair") // len(provider_labels)).alias("client"),
+                (pl.col("pair") % len(provider_labels)).alias("a"),
+            ),
+            work.lazy()
+            .group_by(PROVIDER, STATUS)
+            .agg(
+                pl.len().alias("rows"),
+                pl.col(INVERTED).sum().alias("end_before_start"),
+                pl.col(CLIENT).is_null().sum().alias("without_client"),
+            ),
+        ]
+    )
+    client_providers = client_providers.rechunk()
+    # A client's providers are one run of rows: its run length is its number of providers.
+    runs = client_providers.get_column("client").rle().struct.field("len")
+    providers_per_client = (
+        runs.alias("providers").to_frame().group_by("providers").agg(pl.len().alias("clients"))
+    )
+    shared = None
+    if not use_fallback:
+        shared = _provider_overlap(
+            client_providers, provider_labels, by_provider_status, chosen_period, reference, facts
+        )
+    del work
+    total = table.filter(
+        pl.all_horizontal(pl.lit(True), *[pl.col(dim).is_null() for dim in dims])
+    ).row(0, named=True)
+
+    rows_by_status = dict.fromkeys(schema.STATUSES, 0)
+    without_valid: dict[str, dict[str, int]] = {}
+    for provider, status, rows, *_ in by_provider_status.sort(PROVIDER, STATUS).iter_rows():
+        rows_by_status[status] += rows
+        per_provider = without_valid.setdefault(provider, dict.fromkeys(_NOT_VALID, 0))
+        if status != "valid":
+            per_provider[status] += rows
+    distribution = {
+        int(providers): int(clients)
+        for providers, clients in providers_per_client.sort("providers").iter_rows()
+    }
+    unique_clients = int(total["unique_clients"])
+    multi = sum(clients for providers, clients in distribution.items() if providers >= 2)
+    if digest is not None:
+        facts["sha256"] = digest.result()
+    return CountResult(
+        by=dims,
+        period=chosen_period,
+        reference_date=reference,
+        table=table,
+        unique_clients=unique_clients,
+        registrations=int(total["registrations"]),
+        trajectories=int(total["trajectories"]),
+        sum_of_cells=int(total["sum_of_cells"]),
+        unique_clients_lower=unique_clients,
+        unique_clients_upper=int(total["unique_clients_upper"]),
+        rows_without_valid_bsn=int(total["rows_without_valid_bsn"]),
+        rows_sentinel=int(total["rows_sentinel"]),
+        rows_by_status=rows_by_status,
+        rows_without_valid_bsn_by_provider=without_valid,
+        clients_multi_provider=multi,
+        share_multi_provider=multi / unique_clients if unique_clients else None,
+        clients_by_provider_count=distribution,
+        rows_end_before_start=int(by_provider_status["end_before_start"].sum()),
+        source=facts,
+        fallback=fallback,
+        overlap=shared,
+    )
+
+
+def _provider_overlap(
+    client_providers: pl.DataFrame,
+    providers: pl.Series,
+    by_provider_status: pl.DataFrame,
+    period: Period | None,
+    on: date | None,
+    source: dict[str, Any],
+) -> OverlapResult:
+    """The provider overlap of the rows counted, from each client's distinct providers."""
+    left_out = by_provider_status.filter(pl.col("without_client") > 0)
+    per_status = dict(
+        left_out.group_by(pl.col(STATUS).cast(pl.String)).agg(pl.col("without_client").sum()).rows()
+    )
+    by_value = (
+        left_out.group_by(pl.col(PROVIDER).cast(pl.String).alias(schema.PROVIDER))
+        .agg(pl.col("without_client").sum().cast(pl.Int64).alias("rows_without_valid_bsn"))
+        .sort(schema.PROVIDER)
+    )
+    used = by_provider_status.select(pl.col("rows").sum() - pl.col("without_client").sum()).item()
+    return OverlapResult(
+        by=schema.PROVIDER,
+        matrix=matrix_of_pairs(client_providers, providers, schema.PROVIDER),
+        rows_used=int(used),
+        rows_without_valid_bsn=dict.fromkeys(_NOT_VALID, 0) | per_status,
+        left_out_by_value=by_value,
+        period=period,
+        on=on,
+        source=source,
+    )
+
+
+def _open(
+    source: pl.DataFrame | pl.LazyFrame | str | Path,
+) -> tuple[pl.LazyFrame, dict[str, Any], Future[str] | None]:
+    """The rows, the source's facts, and the SHA-256 of a file, being computed beside the count."""
+    digest: Future[str] | None = None
+    if isinstance(source, pl.DataFrame | pl.LazyFrame):
+        frame, facts = source.lazy(), {}
+    else:
+        path = Path(source)
+        manifest = read_manifest(path)
+        if manifest.format != schema.FORMAT_LINKED:
+            raise InputError(
+                f"{path}: format is {manifest.format!r}, expected {schema.FORMAT_LINKED!r} "
+                "(link the provider files first)"
+            )
+        frame = pl.scan_parquet(path)
+        # Hashing the file for provenance overlaps with counting it.
+        hasher = ThreadPoolExecutor(max_workers=1)
+        digest = hasher.submit(file_sha256, path)
+        hasher.shutdown(wait=False)
+        facts = {
+            "file": path.name,
+            "sha256": None,  # filled in from ``digest`` when the counts are done
+            "format": manifest.format,
+            "scheme": manifest.scheme,
+            "stage": manifest.stage,
+            "round": manifest.round,
+            "key_id": manifest.key_id,
+            "key_fingerprint": manifest.key_fingerprint,
+            "rows": manifest.rows,
+            "providers": [entry.get("provider") for entry in manifest.inputs],
+        }
+    columns = frame.collect_schema()
+    missing = [
+        name for name in (schema.PSEUDONYM, schema.STATUS, schema.PROVIDER) if name not in columns
+    ]
+    if missing:
+        raise InputError(f"{source if facts else 'frame'}: lacks column(s) {', '.join(missing)}")
+    return frame, facts, digest
+
+
+def _check_statuses(frame: pl.LazyFrame, columns: pl.Schema) -> None:
+    """Refuse a status column (of a frame) with values that are not BSN statuses, or nulls."""
+    if columns[schema.STATUS] == schema.STATUS_DTYPE:
+        bad = frame.select(pl.col(schema.STATUS).is_null().sum()).collect().item()
+    else:
+        status = pl.col(schema.STATUS).cast(pl.String)
+        unknown = status.is_null() | ~status.is_in(schema.STATUSES)
+        bad = frame.select(unknown.sum()).collect().item()
+    if bad:
+        raise DataError(
+            f"column {schema.STATUS}: {bad} row(s) without a BSN status "
+            f"(expected one of {', '.join(schema.STATUSES)})"
+        )
+
+
+def _check_request(
+    by: tuple[str, ...], columns: pl.Schema, period: Period | None, reference: date | None
+) -> tuple[str, ...]:
+    available = [
+        dim
+        for dim in DIMENSIONS
+        if (dim == "age_group" and "birth_year" in columns) or dim in columns
+    ]
+    problems: list[str] = []
+    for dim in by:
+        if dim not in DIMENSIONS:
+            problems.append(f"by: unknown dimension {dim!r}; valid: {', '.join(available)}")
+        elif dim not in available:
+            problems.append(
+                f"by: dimension {dim!r} is not in the data; valid: {', '.join(available)}"
+            )
+    repeated = sorted({dim for dim in by if by.count(dim) > 1})
+    if repeated:
+        problems.append(f"by: dimension(s) given twice: {', '.join(repeated)}")
+    if period is not None and reference is not None:
+        problems.append("period/on: give a period or a reference date, not both")
+    if "age_group" in by and period is None and reference is None:
+        problems.append("by: age_group needs a period or a reference date to compute ages at")
+    if problems:
+        raise ConfigError("count", problems)
+    return by
+
+
+def _enums(rows: pl.DataFrame, names: Sequence[str]) -> pl.DataFrame:
+    """``rows`` with the text columns among ``names`` as Enums of their own values, sorted."""
+    text = [name for name in names if rows.schema[name] in (pl.String(), pl.Categorical())]
+    return rows.with_columns(
+        pl.col(name).cast(pl.Enum(rows[name].unique().drop_nulls().sort().cast(pl.String)))
+        for name in text
+    )
+
+
+def _age_group(birth_year: pl.Expr, on: date) -> pl.Expr:
+    age = pl.lit(on.year, dtype=pl.Int32) - birth_year.cast(pl.Int32)
+    # A birth year after the reference year is a data error, not an age: it shows as unknown.
+    labels = [
+        pl.when(age >= lowest if highest is None else age.is_between(lowest, highest)).then(
+            pl.lit(label)
+        )
+        for lowest, highest, label in AGE_GROUPS
+    ]
+    return pl.coalesce(*labels, pl.lit(UNKNOWN))
+
+
+def _rows_and_clients(
+    frame: pl.LazyFrame, needed: list[str], *, coded: list[str], checked: bool
+) -> tuple[pl.DataFrame, pl.Series, pl.Series]:
+    """The rows with the ``needed`` columns, and their clients as two ``UInt64`` keys.
+
+    A linked file's pseudonyms (``checked``) are read as integers within the scan, so their text is
+    never held in memory; should one not read as 32 hex characters after all, the text is read again
+    and keyed as :func:`factlab.analysis._clients.client_keys` keys an analyst's frame. Text columns
+    among ``coded`` are read as Categoricals (which :func:`_enums` turns into Enums faster).
+    """
+    columns = frame.collect_schema()
+    read = [
+        pl.col(name).cast(pl.Categorical())
+        if name in coded and columns[name] == pl.String()
+        else name
+        for name in needed
+    ]
+    if checked:
+        halves = key_halves(pl.col(CLIENT))
+        unread = (halves[0].is_null() | halves[1].is_null()) & pl.col(CLIENT).is_not_null()
+        # One chunk per column: a scan yields one per morsel, and gathers across many chunks
+        # are several times slower.
+        rows = frame.select(*halves, *read, unread.alias("_unread")).collect().rechunk()
+        if not rows.get_column("_unread").any():
+            return rows.select(needed), rows.get_column(HIGH), rows.get_column(LOW)
+    rows = frame.select(CLIENT, *read).collect().rechunk()
+    high, low = client_keys(rows.get_column(CLIENT), checked=False)
+    return rows.select(needed), high, low
+
+
+def _with_identity(frame: pl.LazyFrame) -> pl.LazyFrame:
+    """Add the client (pseudonym of valid rows only), status and provider as plain columns."""
+    status = pl.col(schema.STATUS).cast(schema.STATUS_DTYPE)
+    valid = (status == "valid") & pl.col(schema.PSEUDONYM).is_not_null()
+    return frame.with_columns(
+        pl.when(valid).then(pl.col(schema.PSEUDONYM).cast(pl.String)).alias(CLIENT),
+        status.alias(STATUS),
+        # Categorical, as a linked file holds it: no text per row is made
+        pl.col(schema.PROVIDER).cast(schema.TEXT_DTYPE).fill_null(UNKNOWN).alias(PROVIDER),
+    )
+
+
+def _with_dimensions(rows: pl.DataFrame, dims: tuple[str, ...], on: date | None) -> pl.LazyFrame:
+    expressions = []
+    for dim in dims:
+        if dim == "age_group":
+            assert on is not None  # _check_request refuses age_group without a date
+            expressions.append(_age_group(pl.col("birth_year"), on).alias(dim))
+        elif dim == "municipality":
+            expressions.append(_latest_municipality().fill_null(UNKNOWN).alias(dim))
+        elif isinstance(dtype := rows.schema[dim], pl.Enum):
+            # Widening the Enum by "unknown" keeps its codes: no text is made.
+            categories = dtype.categories.to_list()
+            widened = pl.Enum([*categories, *([UNKNOWN] if UNKNOWN not in categories else [])])
+            expressions.append(pl.col(dim).cast(widened).fill_null(UNKNOWN).alias(dim))
+        else:
+            expressions.append(pl.col(dim).cast(pl.String).fill_null(UNKNOWN).alias(dim))
+    return rows.lazy().with_columns(expressions)
+
+
+def _latest_municipality() -> pl.Expr:
+    """Each client's municipality: that of their known-municipality row that started last.
+
+    Ties go to the row that ends last (ongoing counts as last), then to the alphabetically last
+    municipality, so the choice never depends on row order. Rows without a valid BSN keep their own.
+    """
+    municipality = pl.col("municipality").cast(pl.String)
+    latest = (
+        municipality.sort_by(
+            [municipality.is_not_null(), pl.col(START), pl.col(END), municipality],
+            nulls_last=False,
+        )
+        .last()
+        .over(CLIENT)
+    )
+    return pl.when(pl.col(CLIENT).is_not_null()).then(latest).otherwise(municipality)
+
+
+def count_output_format(path: str | Path) -> str:
+    """``json``, ``csv`` or ``parquet`` from the output file's name; ConfigError otherwise.
+
+    Example:
+        >>> count_output_format("counts.csv")
+        'csv'
+    """
+    suffix = Path(path).suffix.lower()
+    if suffix not in _OUTPUT_FORMATS:
+        raise ConfigError(
+            "out", [f"out: {Path(path).name}: expected a .json, .csv or .parquet file"]
+        )
+    return _OUTPUT_FORMATS[suffix]
+
+
+def write_counts(result: CountResult, path: str | Path) -> list[Path]:
+    """Write counts to ``path`` atomically; the format follows the extension.
+
+    - ``.json`` without dimensions: the :meth:`CountResult.summary` object.
+    - ``.json`` with dimensions: ``{"metadata": ..., "summary": ..., "rows": [...]}``.
+    - ``.parquet``: the table, with ``{"metadata": ..., "summary": ...}`` as JSON under the
+      key-value metadata key ``factlab.analysis.counts``.
+    - ``.csv``: the table (an empty cell in a dimension column is a total), and beside it
+      ``<name>.meta.json`` with ``{"metadata": ..., "summary": ...}``.
+
+    Returns:
+        The files written.
+
+    Example:
+        >>> import tempfile, pathlib, json
+        >>> import polars as pl
+        >>> from factlab import schema
+        >>> frame = pl.DataFrame({
+        ...     "pseudonym": ["a" * 32],
+        ...     "bsn_status": pl.Series(["valid"], dtype=schema.STATUS_DTYPE),
+        ...     "provider": ["A"],
+        ... })
+        >>> out = pathlib.Path(tempfile.mkdtemp()) / "counts.json"
+        >>> _ = write_counts(count(frame), out)
+        >>> json.loads(out.read_text())["metadata"]["exact"]
+        True
+    """
+    path = Path(path)
+    kind = count_output_format(path)
+    summary = result.summary()
+    metadata = summary.pop("metadata")
+    described = {"metadata": metadata, "summary": summary}
+    if kind == "json":
+        document = (
+            summary | {"metadata": metadata}
+            if not result.by
+            else described | {"rows": result.table.to_dicts()}
+        )
+        with atomic_path(path) as temporary:
+            temporary.write_text(
+                json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+            )
+        return [path]
+    if kind == "parquet":
+        with atomic_path(path) as temporary:
+            result.table.write_parquet(
+                temporary, metadata={METADATA_KEY: json.dumps(described, sort_keys=True)}
+            )
+        return [path]
+    sidecar = path.with_name(path.name + ".meta.json")
+    with atomic_path(path) as temporary, atomic_path(sidecar) as temporary_sidecar:
+        result.table.write_csv(temporary)
+        temporary_sidecar.write_text(
+            json.dumps(described, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+        )
+    return [path, sidecar]

@@ -1,0 +1,596 @@
+"""Linking pseudonymised provider files into one file (the trusted party's first step).
+
+Linking is refused unless every input is a ``factlab-pseudonymised`` file and all inputs share the
+pseudonymisation scheme, stage, round, key id and key fingerprint: pseudonyms made with different
+keys never match, so linking them would silently count every client once per key. Manifests are
+checked before any row is read; then each file's rows are checked against its own manifest, so a
+truncated or edited file is refused as well.
+
+The linked file is the union of the inputs' rows. Canonical fields keep the dtypes of
+:data:`factlab.schema.FIELD_DTYPES` (text fields and the provider are Categorical; an input
+with String columns, as earlier versions wrote, is read as well); a column one provider did not
+deliver is null for its rows.
+Rows are streamed from the inputs to the output, so files larger than memory can be linked. They
+are read once: the row checks run in the pass that writes the linked file, which is written under
+a temporary name and appears only when every check passed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final, TypeVar
+
+import polars as pl
+
+from factlab import schema
+from factlab.errors import DataError, InputError, LinkError
+from factlab.io import file_sha256, sink_parquet_checked
+from factlab.keys.pseudonym import second_stage
+from factlab.keys.recipients import RecipientPrivateKey
+from factlab.keys.round_keys import Key
+from factlab.keys.seal import is_sealed, read_sealed_manifest, unseal_to_temporary
+from factlab.manifest import Manifest, read_manifest
+from factlab.steward.fallback import fallback_report
+
+__all__ = ["SINGLE_STAGE_WARNING", "link"]
+
+#: Manifest fields that must be equal in every input for their pseudonyms to be comparable.
+_MUST_AGREE: Final = ("scheme", "stage", "round", "key_id", "key_fingerprint")
+#: Fields whose values are identifiers of keys: errors name the files that differ, not the values.
+_QUIET_FIELDS: Final = frozenset({"key_id", "key_fingerprint"})
+_REQUIRED: Final = (schema.PROVIDER, schema.PSEUDONYM, schema.STATUS)
+#: Names of the per-row facts the row checks read beside the linked columns. The prefix is
+#: reserved: an input column that starts with it is refused.
+_RESERVED: Final = "factlab.link."
+_FILE: Final = _RESERVED + "file"
+_OTHER_PROVIDER: Final = _RESERVED + "other_provider"
+_UNFIT: Final = _RESERVED + "unfit."
+#: zstd level of the linked file: level 1 writes in two thirds of the CPU time of the default
+#: level (3) for a file 2 % larger; reading is as fast (docs/performance.md, "Link").
+_ZSTD_LEVEL: Final = 1
+
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True)
+class _Input:
+    path: Path  # where the rows are read (a private decrypted copy for a sealed input)
+    manifest: Manifest
+    shown: Path  # the path the user gave, for messages and the manifest
+
+
+def link(
+    paths: Sequence[str | Path],
+    out: str | Path,
+    *,
+    replace: bool = False,
+    key: Key | None = None,
+    recipient: RecipientPrivateKey | None = None,
+) -> Manifest:
+    """Link pseudonymised provider files into one linked Parquet file.
+
+    Args:
+        paths: the providers' pseudonymised files (plain or sealed), in delivery order.
+        out: the linked file to write (atomically; nothing is written on any error).
+        replace: allow a provider to appear more than once; its last file in ``paths`` then
+            supersedes its earlier ones completely (recorded in the manifest's ``extra``).
+        key: the trusted party's round key or link key. With it, every pseudonym is replaced by a
+            second-stage pseudonym and no first-stage pseudonym is kept (``stage`` 2). Without it
+            the file is single-stage (``stage`` 1), for one organisation's own use only.
+        recipient: the trusted party's private recipient key, to open sealed inputs.
+
+    Returns:
+        The manifest written into ``out``.
+
+    Raises:
+        InputError: a file is missing, not Parquet, not a factlab file, or its rows cannot be
+            read.
+        KeyFileError: a sealed input cannot be opened with ``recipient``.
+        LinkError: the files cannot be linked (format, scheme, stage, round, key or provider
+            conflicts, a key of the wrong kind or round, a sealed file without a recipient, or a
+            file whose rows do not match its manifest).
+        DataError: values of a field do not fit its canonical dtype (reported per column with
+            the files and their counts, after any LinkError about the rows).
+
+    Example:
+        >>> import tempfile, hashlib, pathlib
+        >>> import polars as pl
+        >>> from factlab import io, schema
+        >>> folder = pathlib.Path(tempfile.mkdtemp())
+        >>> def deliver(provider):
+        ...     frame = pl.DataFrame({
+        ...         "pseudonym": [hashlib.sha256(b"client-1").hexdigest()[:32]],
+        ...         "bsn_status": pl.Series(["valid"], dtype=schema.STATUS_DTYPE),
+        ...         "provider": [provider],
+        ...     })
+        ...     by_status = {status: 0 for status in schema.STATUSES} | {"valid": 1}
+        ...     manifest = Manifest(
+        ...         format=schema.FORMAT_PSEUDONYMISED, scheme=schema.SCHEME, round="r",
+        ...         key_id="k", key_fingerprint="fp", rows=1, rows_by_status=by_status,
+        ...         provider=provider)
+        ...     io.write_parquet(frame, folder / f"{provider}.parquet", manifest)
+        ...     return folder / f"{provider}.parquet"
+        >>> linked = link([deliver("A"), deliver("B")], folder / "linked.parquet")
+        >>> (linked.format, linked.stage, linked.rows)
+        ('factlab-linked', 1, 2)
+        >>> [entry["provider"] for entry in linked.inputs]
+        ['A', 'B']
+    """
+    if not paths:
+        raise LinkError("link: no input files given")
+    out = Path(out)
+    if key is not None and not key.can_link:
+        raise LinkError(
+            f"a {key.kind} key cannot link: linking applies the second stage, which needs the "
+            "trusted party's round key or link key"
+        )
+    with contextlib.ExitStack() as stack:
+        inputs = [_open_input(Path(path), recipient, stack) for path in paths]
+        _check_manifests(inputs, out)
+        if key is not None:
+            _check_key(key, inputs)
+        used, superseded = _select_deliveries(inputs, replace=replace)
+        schemas = {item.path: _file_schema(item) for item in used}
+        _check_columns(schemas, {item.path: item.shown for item in used})
+
+        union, columns = _union(used, schemas)
+        frame = union.select(columns)
+        first = used[0].manifest
+        extra: dict[str, Any] = {
+            "stages": "two-stage" if key is not None else "single-stage",
+        }
+        if key is None:
+            extra["warning"] = SINGLE_STAGE_WARNING
+        if schema.FALLBACK_PSEUDONYM in columns:
+            # What the fallback key would link; counts use it only when asked. Counted on the
+            # first-stage pseudonyms: the second stage maps them one to one, so the counts are
+            # the same without computing the second stage twice.
+            extra["fallback"] = _read_rows(lambda: fallback_report(frame)).to_dict()
+        if key is not None:
+            frame = second_stage(frame, key)
+        sha256 = _sha256_of([item.path for item in used] + [old.path for old, _ in superseded])
+        if superseded:
+            extra["superseded"] = [_superseded_entry(old, new, sha256) for old, new in superseded]
+        manifest = Manifest(
+            format=schema.FORMAT_LINKED,
+            scheme=first.scheme,
+            round=first.round,
+            key_id=first.key_id,
+            key_fingerprint=first.key_fingerprint,
+            rows=sum(item.manifest.rows for item in used),
+            rows_by_status=_sum_statuses(item.manifest.rows_by_status for item in used),
+            provider=None,
+            stage=2 if key is not None else 1,
+            field_issues=_sum_field_issues(used),
+            inputs=[_input_entry(item, sha256) for item in used],
+            extra=extra,
+        )
+        _write_checked(frame, out, manifest, _row_facts(union), used)
+    return manifest
+
+
+#: What a single-stage linked file says about itself.
+SINGLE_STAGE_WARNING: Final = (
+    "single-stage: linked without the trusted party's key, so the pseudonyms are the stewards' "
+    "first-stage pseudonyms; anyone holding the provider key can re-identify them. For one "
+    "organisation's own use only."
+)
+
+
+def _open_input(
+    path: Path, recipient: RecipientPrivateKey | None, stack: contextlib.ExitStack
+) -> _Input:
+    """Read an input's manifest; a sealed input's header is checked, then it is decrypted."""
+    if not is_sealed(path):
+        return _Input(path, read_manifest(path), path)
+    if recipient is None:
+        raise LinkError(f"{path}: the file is sealed; give the recipient's private key to open it")
+    manifest = read_sealed_manifest(path, recipient)
+    plain = stack.enter_context(unseal_to_temporary(path, recipient))
+    return _Input(plain, manifest, path)
+
+
+def _check_key(key: Key, inputs: Sequence[_Input]) -> None:
+    """The key must be the round key (or its link key) that the inputs were made under."""
+    first = inputs[0].manifest
+    problems = [
+        name
+        for name, ours in (
+            ("round", key.round),
+            ("key id", key.key_id),
+            ("key fingerprint", key.fingerprint),
+            ("scheme", key.scheme),
+        )
+        if ours != getattr(first, name.replace(" ", "_"))
+    ]
+    if problems:
+        raise LinkError(
+            f"cannot link: the key does not belong to the files' round ({', '.join(problems)} "
+            "differ); use the round key or link key of the round the files were made in"
+        )
+    if any(item.manifest.stage != 1 for item in inputs):
+        raise LinkError("cannot link: the second stage applies to first-stage files only")
+
+
+def _check_manifests(inputs: Sequence[_Input], out: Path) -> None:
+    problems: list[str] = []
+    for item in inputs:
+        if item.manifest.format != schema.FORMAT_PSEUDONYMISED:
+            problems.append(
+                f"{item.shown}: format is {item.manifest.format!r}, "
+                f"expected {schema.FORMAT_PSEUDONYMISED!r}"
+            )
+        if not item.manifest.provider:
+            problems.append(f"{item.shown}: the manifest names no provider")
+    for name in _MUST_AGREE:
+        groups: dict[Any, list[str]] = defaultdict(list)
+        for item in inputs:
+            groups[getattr(item.manifest, name)].append(str(item.shown))
+        if len(groups) > 1:
+            if name in _QUIET_FIELDS:
+                parts = [", ".join(files) for files in groups.values()]
+            else:
+                parts = [f"{value!r} in {', '.join(files)}" for value, files in groups.items()]
+            problems.append(f"the files differ in {name}: " + " vs ".join(parts))
+    resolved_out = out.resolve()
+    for item in inputs:
+        if item.shown.resolve() == resolved_out:
+            problems.append(f"{item.shown}: the output would overwrite this input")
+    if problems:
+        raise LinkError("cannot link: " + "; ".join(problems))
+
+
+def _select_deliveries(
+    inputs: Sequence[_Input], *, replace: bool
+) -> tuple[list[_Input], list[tuple[_Input, _Input]]]:
+    """The inputs to use and the (superseded, superseding) pairs, keeping the argument order."""
+    by_provider: dict[str, list[_Input]] = defaultdict(list)
+    for item in inputs:
+        by_provider[str(item.manifest.provider)].append(item)
+    duplicates = {provider: items for provider, items in by_provider.items() if len(items) > 1}
+    if duplicates and not replace:
+        described = [
+            f"provider {provider!r} in {', '.join(str(item.shown) for item in items)}"
+            for provider, items in duplicates.items()
+        ]
+        raise LinkError(
+            "cannot link: the same provider appears more than once ("
+            + "; ".join(described)
+            + "); pass replace to let the later delivery supersede the earlier"
+        )
+    latest = {provider: items[-1] for provider, items in by_provider.items()}
+    used = [item for item in inputs if latest[str(item.manifest.provider)] is item]
+    superseded = [
+        (item, latest[str(item.manifest.provider)])
+        for item in inputs
+        if latest[str(item.manifest.provider)] is not item
+    ]
+    return used, superseded
+
+
+def _file_schema(item: _Input) -> pl.Schema:
+    try:
+        return pl.scan_parquet(item.path).collect_schema()
+    except Exception as exc:  # polars raises several types for unreadable files
+        raise InputError(
+            f"{item.shown}: cannot be read as Parquet ({type(exc).__name__})"
+        ) from None
+
+
+def _castable(source: pl.DataType, target: pl.DataType) -> bool:
+    if source == target:
+        return True
+    if target in (pl.String(), schema.TEXT_DTYPE):
+        return isinstance(source, pl.String | pl.Categorical | pl.Enum)
+    if target == pl.Date():
+        return isinstance(source, pl.Date | pl.Datetime)
+    if target.is_integer():
+        return source.is_integer()
+    if target.is_float():
+        return source.is_numeric()
+    return False
+
+
+def _check_columns(schemas: dict[Path, pl.Schema], shown: dict[Path, Path]) -> None:
+    # The same problem in several files is told once, with the files.
+    found: dict[str, list[str]] = defaultdict(list)
+    expected = {
+        schema.PROVIDER: schema.TEXT_DTYPE,
+        schema.PSEUDONYM: pl.String(),
+        schema.STATUS: pl.String(),
+        **schema.FIELD_DTYPES,
+    }
+    for read_path, file_schema in schemas.items():
+        path = str(shown[read_path])
+        missing = [name for name in _REQUIRED if name not in file_schema]
+        if missing:
+            found[f"lacks column(s) {', '.join(missing)}"].append(path)
+        for name, target in expected.items():
+            if name in file_schema and not _castable(file_schema[name], target):
+                wanted = "text" if target in (pl.String(), schema.TEXT_DTYPE) else target
+                found[f"column {name} has dtype {file_schema[name]}, not {wanted}"].append(path)
+    extras: dict[str, dict[pl.DataType, list[str]]] = defaultdict(lambda: defaultdict(list))
+    for read_path, file_schema in schemas.items():
+        for name, dtype in file_schema.items():
+            if name.startswith(_RESERVED):
+                found[f"column {name} has a name factlab reserves"].append(str(shown[read_path]))
+            elif name not in _REQUIRED and name not in schema.FIELD_DTYPES:
+                extras[name][dtype].append(str(shown[read_path]))
+    problems = [_in_files(problem, paths) for problem, paths in found.items()]
+    for name, dtypes in extras.items():
+        if len(dtypes) > 1 and not all(dtype.is_numeric() for dtype in dtypes):
+            parts = [f"{dtype} in {_files(files)}" for dtype, files in dtypes.items()]
+            problems.append(f"column {name} has different dtypes: " + " vs ".join(parts))
+    if problems:
+        raise LinkError("cannot link: " + "; ".join(problems))
+
+
+#: Files named in a problem told for several files; the rest are counted.
+_FILES_SHOWN: Final = 3
+
+
+def _in_files(problem: str, paths: list[str]) -> str:
+    """``problem`` with the files it was found in (a few named, the rest counted).
+
+    Example:
+        >>> _in_files("lacks column(s) provider", ["a.parquet"])
+        'a.parquet: lacks column(s) provider'
+        >>> _in_files("lacks column(s) provider", [f"{n}.parquet" for n in "abcde"])
+        'lacks column(s) provider in 5 files: a.parquet, b.parquet, c.parquet and 2 more'
+    """
+    if len(paths) == 1:
+        return f"{paths[0]}: {problem}"
+    return f"{problem} in {len(paths)} files: {_files(paths)}"
+
+
+def _files(paths: list[str]) -> str:
+    """A few of ``paths`` by name, the rest counted."""
+    more = len(paths) - _FILES_SHOWN
+    return ", ".join(paths[:_FILES_SHOWN]) + (f" and {more} more" if more > 0 else "")
+
+
+def _status_column(file_schema: pl.Schema) -> pl.Expr:
+    """The status column with factlab's Enum dtype; a status that is not one of its names is null.
+
+    A column that already has the Enum dtype (every file factlab writes) is taken as it is, which
+    saves a pass over every row. Other columns are read as text and cast leniently: the row
+    checks count the rows whose status is null (missing or unknown) and refuse the file.
+    """
+    if file_schema.get(schema.STATUS) == schema.STATUS_DTYPE:
+        return pl.col(schema.STATUS)
+    return pl.col(schema.STATUS).cast(pl.String).cast(schema.STATUS_DTYPE, strict=False)
+
+
+def _union(
+    used: Sequence[_Input], schemas: dict[Path, pl.Schema]
+) -> tuple[pl.LazyFrame, list[str]]:
+    """The inputs' rows in canonical dtypes, with per-row facts for the row checks.
+
+    Returns the union and the linked file's columns (the union's other columns are the facts).
+    Casts are lenient so that every problem is counted and reported at once (see
+    :func:`_check_rows`); a value that does not fit its canonical dtype becomes null and is
+    counted in ``_UNFIT`` + column name. Nothing is written unless no row has a problem.
+    """
+    present = {name for file_schema in schemas.values() for name in file_schema}
+    fields = [name for name in schema.FIELD_DTYPES if name in present]
+    extras: list[str] = []
+    for file_schema in schemas.values():
+        extras.extend(
+            name
+            for name in file_schema
+            if name not in _REQUIRED and name not in schema.FIELD_DTYPES and name not in extras
+        )
+    frames = []
+    for index, item in enumerate(used):
+        file_schema = schemas[item.path]
+        provider = pl.col(schema.PROVIDER).cast(schema.TEXT_DTYPE)
+        canonical = [
+            provider,
+            pl.col(schema.PSEUDONYM).cast(pl.String),
+            _status_column(file_schema),
+        ]
+        unfit = []
+        for name in fields:
+            target = schema.FIELD_DTYPES[name]
+            if name not in file_schema:
+                canonical.append(pl.lit(None, dtype=target).alias(name))
+            elif file_schema[name] == target:
+                canonical.append(pl.col(name))
+            else:
+                converted = pl.col(name).cast(target, strict=False)
+                canonical.append(converted)
+                unfit.append(
+                    (pl.col(name).is_not_null() & converted.is_null()).alias(_UNFIT + name)
+                )
+        own_extras = [pl.col(name) for name in extras if name in file_schema]
+        facts = [
+            pl.lit(index, dtype=pl.UInt32).alias(_FILE),
+            provider.ne_missing(pl.lit(item.manifest.provider)).alias(_OTHER_PROVIDER),
+            *unfit,
+        ]
+        frames.append(pl.scan_parquet(item.path).select(*canonical, *own_extras, *facts))
+    # Extra columns may be absent or typed differently per file; diagonal_relaxed fills them
+    # with null and widens numeric types, while the canonical columns already agree.
+    return pl.concat(frames, how="diagonal_relaxed"), [*_REQUIRED, *fields, *extras]
+
+
+def _row_facts(union: pl.LazyFrame) -> pl.LazyFrame:
+    """Per input (``_FILE``), the facts about its rows to compare with its manifest."""
+    status = pl.col(schema.STATUS)
+    valid = status == "valid"
+    pseudonym = pl.col(schema.PSEUDONYM)
+    unfit = [name for name in union.collect_schema().names() if name.startswith(_UNFIT)]
+    return union.group_by(_FILE).agg(
+        pl.len().alias("rows"),
+        *[(status == name).sum().alias(name) for name in schema.STATUSES],
+        status.is_null().sum().alias("unknown_status"),
+        pl.col(_OTHER_PROVIDER).sum().alias("other_provider"),
+        (valid != pseudonym.is_not_null()).sum().alias("pseudonym_mismatch"),
+        (valid & ~pseudonym.str.contains(schema.PSEUDONYM_PATTERN)).sum().alias("malformed"),
+        *[pl.col(name).sum() for name in unfit],
+    )
+
+
+def _write_checked(
+    frame: pl.LazyFrame,
+    out: Path,
+    manifest: Manifest,
+    facts: pl.LazyFrame,
+    used: Sequence[_Input],
+) -> None:
+    """Write the linked file and check the inputs' rows in the same pass over them.
+
+    The rows are read once: polars streams them to the file and to the row checks together.
+    The file is written under a temporary name and only renamed to ``out`` when every check
+    passed, so a refused link leaves nothing behind.
+    """
+    sink_parquet_checked(
+        frame,
+        out,
+        manifest,
+        alongside=[facts],
+        check=lambda results: _check_rows(used, results[0]),
+        run=_read_rows,
+        compression="zstd",
+        compression_level=_ZSTD_LEVEL,
+    )
+
+
+def _read_rows(run: Callable[[], _T]) -> _T:
+    """Run a pass over the inputs' rows; polars' errors become factlab's, without values."""
+    try:
+        return run()
+    except pl.exceptions.InvalidOperationError:
+        # A cast failed; polars' message may quote the offending value, so it is dropped.
+        raise DataError(
+            "cannot link: a field of an input cannot be converted to its canonical dtype"
+        ) from None
+    except Exception as exc:  # polars raises several types for corrupt or unreadable files
+        raise InputError(
+            f"cannot link: cannot read or combine the inputs' rows ({type(exc).__name__})"
+        ) from None
+
+
+def _check_rows(used: Sequence[_Input], found: pl.DataFrame) -> None:
+    """Refuse inputs whose rows disagree with their manifest or do not fit the linked file."""
+    by_file = {row[_FILE]: row for row in found.iter_rows(named=True)}
+    problems: list[str] = []
+    unfit: dict[str, list[tuple[str, int]]] = defaultdict(list)  # column: (file, values)
+    for index, item in enumerate(used):
+        # A file without rows has no group in the facts.
+        row = by_file.get(index) or dict.fromkeys(found.columns, 0)
+        declared = item.manifest
+        if row["rows"] != declared.rows:
+            problems.append(
+                f"{item.shown}: has {row['rows']} rows, its manifest says {declared.rows}"
+            )
+        unknown = set(declared.rows_by_status) - set(schema.STATUSES)
+        if unknown:
+            problems.append(f"{item.shown}: manifest has unknown status(es) {sorted(unknown)}")
+        for name in schema.STATUSES:
+            stated = declared.rows_by_status.get(name, 0)
+            if row[name] != stated:
+                problems.append(
+                    f"{item.shown}: has {row[name]} rows with status {name}, "
+                    f"its manifest says {stated}"
+                )
+        if row["unknown_status"]:
+            problems.append(f"{item.shown}: {row['unknown_status']} rows have an unknown status")
+        if row["other_provider"]:
+            problems.append(
+                f"{item.shown}: {row['other_provider']} rows name another provider "
+                "than its manifest"
+            )
+        if row["pseudonym_mismatch"]:
+            problems.append(
+                f"{item.shown}: {row['pseudonym_mismatch']} rows have a pseudonym that does not "
+                "match their status (only valid rows carry one)"
+            )
+        if row["malformed"]:
+            problems.append(
+                f"{item.shown}: {row['malformed']} pseudonyms are not 32 hex characters"
+            )
+        for column in found.columns:
+            if column.startswith(_UNFIT) and row[column]:
+                unfit[column.removeprefix(_UNFIT)].append((str(item.shown), int(row[column])))
+    if problems:
+        raise LinkError("cannot link: " + "; ".join(problems))
+    if unfit:
+        raise DataError(
+            "cannot link: " + "; ".join(_unfit(name, files) for name, files in unfit.items())
+        )
+
+
+def _unfit(name: str, files: list[tuple[str, int]]) -> str:
+    """Values of column ``name`` that do not fit its dtype, told once for all files.
+
+    Example:
+        >>> _unfit("birth_year", [("a.parquet", 2)])
+        'a.parquet: 2 value(s) of column birth_year do not fit its canonical dtype Int16'
+        >>> told = _unfit("cost", [(name, 1) for name in "abcd"])
+        >>> told.split(":")[0]
+        '4 value(s) of column cost do not fit its canonical dtype Float64'
+        >>> told.split(": ")[1]
+        'a (1), b (1), c (1) and 1 more'
+    """
+    problem = (
+        f"value(s) of column {name} do not fit its canonical dtype {schema.FIELD_DTYPES[name]}"
+    )
+    if len(files) == 1:
+        return f"{files[0][0]}: {files[0][1]} {problem}"
+    total = sum(values for _, values in files)
+    return f"{total} {problem}: " + _files([f"{path} ({values})" for path, values in files])
+
+
+def _sum_statuses(counts: Any) -> dict[str, int]:
+    total = dict.fromkeys(schema.STATUSES, 0)
+    for by_status in counts:
+        for name in schema.STATUSES:
+            total[name] += int(by_status.get(name, 0))
+    return total
+
+
+def _sum_field_issues(used: Sequence[_Input]) -> dict[str, dict[str, int]]:
+    total: dict[str, dict[str, int]] = {}
+    for item in used:
+        for column, reasons in item.manifest.field_issues.items():
+            column_total = total.setdefault(column, {})
+            for reason, number in reasons.items():
+                column_total[reason] = column_total.get(reason, 0) + int(number)
+    return total
+
+
+def _sha256_of(paths: Sequence[Path]) -> dict[Path, str]:
+    """SHA-256 of every file, several at a time (hashlib releases the GIL while it hashes)."""
+    distinct = list(dict.fromkeys(paths))
+    with ThreadPoolExecutor(max_workers=min(len(distinct), os.cpu_count() or 1)) as pool:
+        return dict(zip(distinct, pool.map(file_sha256, distinct), strict=True))
+
+
+def _input_entry(item: _Input, sha256: dict[Path, str]) -> dict[str, Any]:
+    return {
+        "provider": item.manifest.provider,
+        "file": item.shown.name,
+        "sha256": sha256[item.path],
+        "sealed": item.path != item.shown,
+        "rows": item.manifest.rows,
+        "rows_by_status": _sum_statuses([item.manifest.rows_by_status]),
+        "created": item.manifest.created,
+    }
+
+
+def _superseded_entry(old: _Input, new: _Input, sha256: dict[Path, str]) -> dict[str, Any]:
+    return {
+        "provider": old.manifest.provider,
+        "file": old.shown.name,
+        "sha256": sha256[old.path],
+        "rows": old.manifest.rows,
+        "created": old.manifest.created,
+        "superseded_by": new.shown.name,
+    }

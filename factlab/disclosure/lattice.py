@@ -1,0 +1,530 @@
+"""The structure of a count table for disclosure control: its lattice of cells and relations.
+
+A count table (see :mod:`factlab.disclosure.protect`) is a lattice of cells: every combination of
+dimension values at every level of aggregation, where a null dimension means "total over it".
+Each cell is tied to the cells one level below it by a *relation* per measure:
+
+* **union** (unique clients): every child <= the margin <= the sum of the children;
+* **additive** (registrations, or margins defined as sums of cells): the margin = the sum.
+
+Tables of a year and its halves are one lattice with one more key column (the part column,
+null for the whole year): the year is the union of its halves. Cells the rules declare empty by
+definition (structural empties) are marked; they must count 0 and are public knowledge.
+:func:`prepare` validates a count table and builds its lattice; the audit
+(:mod:`factlab.disclosure.audit`) works on it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Final
+
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+
+from factlab.disclosure.rules import DisclosureRules
+from factlab.errors import DataError, InputError
+
+__all__ = ["KNOWN_MEASURES", "Lattice", "mask_of", "prepare"]
+
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
+
+#: Count columns a count table may carry besides its dimensions.
+KNOWN_MEASURES: Final = frozenset(
+    {
+        "unique_clients",
+        "registrations",
+        "trajectories",
+        "sum_of_cells",
+        "unique_clients_lower",
+        "unique_clients_upper",
+        "rows_without_valid_bsn",
+        "rows_sentinel",
+    }
+)
+#: Numeric columns that are dimensions, not counts.
+NUMERIC_DIMENSIONS: Final = frozenset({"birth_year"})
+#: The measures protected when the rules name none, with their margin relation.
+DEFAULT_MEASURES: Final = (("unique_clients", "union"), ("registrations", "additive"))
+
+_CELL = "_cell"
+_LEVEL = "_level"
+
+
+@dataclass(frozen=True)
+class Lattice:
+    """A count table prepared for disclosure control: complete grid, cell order, relations.
+
+    Internal to the disclosure step (holds the exact counts); built by :func:`prepare`.
+
+    Attributes:
+        cells: one row per cell in a stable order: the key columns (part column first, when
+            there are parts, null for the whole table), then the exact measures.
+        dimensions: the table's dimensions.
+        part_column: name of the part column, or None for a single table.
+        whole_label: label of the whole table (used for the part column in outputs).
+        measures: protected measures, in order.
+        margins: margin relation per measure (``union``, ``additive`` or ``sum_of_cells``).
+        values: exact counts, shape (measures, cells).
+        primary: cells that are secret under the primary rule (never a structural empty).
+        structural: cells that are empty by definition (the rules' ``structural_empty``): 0 in
+            every measure, known to everyone, never suppressed.
+        structural_matches: per declared selection, the number of cells it matches (0 when it
+            names a dimension the table lacks or a value that does not occur).
+        edge_child, edge_group: one entry per (child cell, relation group).
+        group_parent, group_key: parent cell and key column index of each relation group.
+        group_equal: per measure and group, whether the relation is an equality.
+        additive_keys: per measure, the key columns over which margins are sums of cells.
+        dominance: pairs (a, b) of measure indexes with measure a <= measure b in every cell.
+        dropped_columns: input columns that are neither dimensions nor protected measures.
+    """
+
+    cells: pl.DataFrame
+    dimensions: tuple[str, ...]
+    part_column: str | None
+    whole_label: str
+    measures: tuple[str, ...]
+    margins: tuple[str, ...]
+    values: IntArray
+    primary: BoolArray
+    structural: BoolArray
+    structural_matches: tuple[int, ...]
+    edge_child: IntArray
+    edge_group: IntArray
+    group_parent: IntArray
+    group_key: IntArray
+    group_equal: BoolArray
+    additive_keys: tuple[tuple[str, ...], ...]
+    dominance: tuple[tuple[int, int], ...]
+    dropped_columns: tuple[str, ...]
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        """Key columns: the part column (if any) and the dimensions."""
+        part = (self.part_column,) if self.part_column else ()
+        return (*part, *self.dimensions)
+
+    @property
+    def size(self) -> int:
+        """Number of cells."""
+        return self.cells.height
+
+    def key_frame(self) -> pl.DataFrame:
+        """The key columns in cell order, with the whole table's label filled in."""
+        frame = self.cells.select(self.keys)
+        if self.part_column:
+            frame = frame.with_columns(pl.col(self.part_column).fill_null(self.whole_label))
+        return frame
+
+
+def _collect(frame: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
+    return frame.collect() if isinstance(frame, pl.LazyFrame) else frame
+
+
+def _resolve_measures(
+    columns: Sequence[str], rules: DisclosureRules
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    if rules.measures is not None:
+        chosen = [(rule.name, rule.margins) for rule in rules.measures]
+    else:
+        chosen = [(name, relation) for name, relation in DEFAULT_MEASURES if name in columns]
+        if not chosen:
+            raise InputError("count table: no unique_clients or registrations column to protect")
+    missing = [name for name, _ in chosen if name not in columns]
+    if missing:
+        raise InputError(f"count table: lacks the measure column(s) {', '.join(missing)}")
+    return tuple(name for name, _ in chosen), tuple(margin for _, margin in chosen)
+
+
+def _resolve_dimensions(
+    frame: pl.DataFrame, measures: Sequence[str], rules: DisclosureRules
+) -> tuple[str, ...]:
+    if rules.dimensions is not None:
+        missing = [name for name in rules.dimensions if name not in frame.columns]
+        if missing:
+            raise InputError(f"count table: lacks the dimension column(s) {', '.join(missing)}")
+        return rules.dimensions
+    # A numeric column that is not a known dimension is taken for a count: never publish it
+    # as a label. Known count columns that are not protected are dropped for the same reason.
+    return tuple(
+        name
+        for name, dtype in frame.schema.items()
+        if name not in measures
+        and name not in KNOWN_MEASURES
+        and (not dtype.is_numeric() or name in NUMERIC_DIMENSIONS)
+    )
+
+
+def _check_frame(
+    frame: pl.DataFrame, label: str, keys: Sequence[str], measures: Sequence[str]
+) -> None:
+    problems: list[str] = []
+    for name in measures:
+        column = frame.get_column(name)
+        if not (column.dtype.is_integer() or column.dtype.is_float() or column.dtype == pl.Null):
+            problems.append(f"column {name}: not numeric")
+            continue
+        checks = (
+            (column.is_null(), "missing value"),
+            (column.cast(pl.Float64) < 0, "negative count"),
+            (column.cast(pl.Float64) != column.cast(pl.Float64).round(0), "not a whole number"),
+        )
+        for mask, reason in checks:
+            rows = mask.fill_null(False).arg_true()
+            if rows.len():
+                problems.append(f"row {rows[0] + 1}, column {name}: {reason}")
+    if not keys and frame.height != 1:
+        problems.append("a table without dimensions must have exactly one row")
+    duplicated = frame.select(keys).is_duplicated().arg_true() if keys else pl.Series([])
+    if duplicated.len():
+        problems.append(f"row {duplicated[0] + 1}: dimension values occur more than once")
+    if problems:
+        raise DataError(f"count table {label}: " + "; ".join(problems))
+
+
+def _level_expr(keys: Sequence[str]) -> pl.Expr:
+    terms = [
+        pl.col(name).is_not_null().cast(pl.Int64) * (1 << bit) for bit, name in enumerate(keys)
+    ]
+    return pl.sum_horizontal(terms) if terms else pl.lit(0, dtype=pl.Int64)
+
+
+def _complete_grid(
+    frame: pl.DataFrame,
+    dims: Sequence[str],
+    part_column: str | None,
+    measures: Sequence[str],
+    labels: Sequence[str | None],
+) -> pl.DataFrame:
+    """Every combination of dimension values at every level; a combination not counted is 0."""
+    # Absence of a row is itself information, so the protected table always spans the grid.
+    present = frame.select(
+        *([pl.col(part_column)] if part_column else []), _level_expr(dims).alias(_LEVEL)
+    ).unique()
+    full = (1 << len(dims)) - 1
+    for label in labels:
+        have = (
+            present
+            if part_column is None
+            else present.filter(pl.col(part_column).eq_missing(pl.lit(label, dtype=pl.String)))
+        )
+        found = set(have.get_column(_LEVEL).to_list())
+        for level in range(full + 1):
+            if level not in found:
+                named = [dims[bit] for bit in range(len(dims)) if level >> bit & 1] or ["none"]
+                table = "" if part_column is None else f" {label or 'whole'}"
+                raise DataError(
+                    f"count table{table}: no rows for the level with dimensions "
+                    f"{', '.join(named)} given (all margin rows must be present)"
+                )
+    values = {name: frame.get_column(name).drop_nulls().unique().sort() for name in dims}
+    pieces = []
+    for level in range(full + 1):
+        grid = pl.DataFrame({"_one": [1]})
+        for bit, name in enumerate(dims):
+            column = values[name] if level >> bit & 1 else pl.Series(name, [None], pl.String)
+            grid = grid.join(column.to_frame(name), how="cross")
+        pieces.append(grid)
+    grid = pl.concat(pieces)
+    if part_column is not None:
+        grid = pl.DataFrame({part_column: pl.Series(list(labels), dtype=pl.String)}).join(
+            grid, how="cross"
+        )
+    keys = [*([part_column] if part_column else []), *dims]
+    if not keys:
+        return frame  # a single total, checked to be one row
+    grid = grid.drop("_one")
+    return grid.join(frame, on=keys, how="left", nulls_equal=True).with_columns(
+        pl.col(name).fill_null(0) for name in measures
+    )
+
+
+def _sums_of_cells(
+    cells: pl.DataFrame, dims: Sequence[str], part_column: str | None, measure: str
+) -> pl.DataFrame:
+    """Replace the margins of ``measure`` by sums of the most detailed cells."""
+    detail = cells.filter(pl.all_horizontal(pl.col(name).is_not_null() for name in dims))
+    part = [part_column] if part_column else []
+    sums = []
+    for level in range(1 << len(dims)):
+        kept = [name for bit, name in enumerate(dims) if level >> bit & 1]
+        dropped = [name for name in dims if name not in kept]
+        grouped = detail.group_by([*part, *kept]).agg(pl.col(measure).sum().alias("_sum"))
+        sums.append(grouped.with_columns(pl.lit(None, dtype=pl.String).alias(n) for n in dropped))
+    keys = [*part, *dims]
+    table = pl.concat([frame.select(*keys, "_sum") for frame in sums])
+    return (
+        cells.join(table, on=keys, how="left", nulls_equal=True)
+        .with_columns(pl.col("_sum").fill_null(0).alias(measure))
+        .drop("_sum")
+    )
+
+
+def _structural(
+    cells: pl.DataFrame,
+    keys: Sequence[str],
+    dims: Sequence[str],
+    measures: Sequence[str],
+    rules: DisclosureRules,
+) -> tuple[BoolArray, tuple[int, ...]]:
+    """Mark the cells of declared structural empties; refuse one that holds clients."""
+    selections = rules.structural_empty
+    if not selections:
+        return np.zeros(cells.height, dtype=bool), ()
+    # A selection naming a dimension this table lacks says nothing about its cells: in a table
+    # by care form alone, JB/JR is the total over financing, which is not empty.
+    conditions = [
+        pl.all_horizontal(pl.col(name).eq(value) for name, value in selection.items()).fill_null(
+            False
+        )
+        if all(name in dims for name in selection)
+        else pl.lit(False)
+        for selection in selections
+    ]
+    hits = cells.select(
+        *[condition.alias(f"_s{index}") for index, condition in enumerate(conditions)],
+        pl.any_horizontal(pl.col(m) != 0 for m in measures).alias("_occupied"),
+    )
+    by_selection = hits.select(pl.exclude("_occupied")).to_numpy().astype(bool)
+    marked: BoolArray = np.asarray(by_selection.any(axis=1), dtype=bool)
+    wrong = np.flatnonzero(marked & hits.get_column("_occupied").to_numpy().astype(bool))
+    if wrong.size:
+        first = int(wrong[0])
+        row = cells.row(first, named=True)
+        where = ", ".join(f"{k}={row[k]}" for k in keys if row[k] is not None)
+        declared = int(np.argmax(by_selection[first])) + 1
+        raise DataError(
+            f"count table: cell {where} is declared structurally empty "
+            f"(structural_empty[{declared}]) but its count is not 0 ({wrong.size} such "
+            "cell(s)): the declaration or the data is wrong"
+        )
+    return marked, tuple(int(n) for n in by_selection.sum(axis=0))
+
+
+def _edges(cells: pl.DataFrame, keys: Sequence[str]) -> tuple[IntArray, IntArray, IntArray]:
+    """(child, parent, key index) for every cell and every non-null key column of it."""
+    parents = cells.select(*keys, pl.col(_CELL).alias("_parent"))
+    pieces = []
+    for index, name in enumerate(keys):
+        children = cells.filter(pl.col(name).is_not_null()).select(
+            *[pl.lit(None, dtype=pl.String).alias(k) if k == name else pl.col(k) for k in keys],
+            pl.col(_CELL).alias("_child"),
+        )
+        joined = children.join(parents, on=list(keys), how="inner", nulls_equal=True)
+        pieces.append(
+            joined.select("_child", "_parent", pl.lit(index, dtype=pl.Int64).alias("_key"))
+        )
+    if not pieces:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, empty
+    edges = pl.concat(pieces).sort("_parent", "_key", "_child")
+    return (
+        edges.get_column("_child").to_numpy().astype(np.int64),
+        edges.get_column("_parent").to_numpy().astype(np.int64),
+        edges.get_column("_key").to_numpy().astype(np.int64),
+    )
+
+
+def prepare(
+    counts: pl.DataFrame | pl.LazyFrame,
+    rules: DisclosureRules,
+    *,
+    parts: Mapping[str, pl.DataFrame | pl.LazyFrame] | None = None,
+    label: str = "whole",
+    part_column: str = "period",
+) -> Lattice:
+    """Validate a count table (and its parts) and build its lattice of cells and relations.
+
+    Raises:
+        InputError: a dimension or measure column is missing.
+        DataError: bad counts, duplicate cells, missing margin levels, counts that break
+            the relations (e.g. a margin larger than the sum of its cells), or a count other
+            than 0 in a declared structural empty.
+    """
+    whole = _collect(counts)
+    measures, margins = _resolve_measures(whole.columns, rules)
+    dims = _resolve_dimensions(whole, measures, rules)
+    frames: dict[str | None, pl.DataFrame] = {None: whole}
+    for part_name, part_frame in (parts or {}).items():
+        frames[part_name] = _collect(part_frame)
+    use_parts = bool(parts)
+    if use_parts and any(part_column in frame.columns for frame in frames.values()):
+        raise DataError(
+            f"count table: already has a column {part_column!r}; name the parts otherwise"
+        )
+    normalised = []
+    for name, frame in frames.items():
+        shown = name or label
+        missing = [column for column in (*dims, *measures) if column not in frame.columns]
+        if missing:
+            raise InputError(f"count table {shown}: lacks the column(s) {', '.join(missing)}")
+        _check_frame(frame, shown, dims, measures)
+        selected = frame.select(
+            *[pl.col(d).cast(pl.String) for d in dims],
+            *[pl.col(m).cast(pl.Int64) for m in measures],
+        )
+        if use_parts:
+            selected = selected.with_columns(pl.lit(name, dtype=pl.String).alias(part_column))
+        normalised.append(selected)
+    part = part_column if use_parts else None
+    labels: list[str | None] = list(frames) if use_parts else [None]
+    cells = _complete_grid(pl.concat(normalised), dims, part, measures, labels)
+    for measure, margin in zip(measures, margins, strict=True):
+        if margin == "sum_of_cells":
+            cells = _sums_of_cells(cells, dims, part, measure)
+    keys = [*([part] if part else []), *dims]
+    cells = (
+        cells.sort(keys, nulls_last=False)
+        .with_row_index(_CELL)
+        .with_columns(pl.col(_CELL).cast(pl.Int64))
+    )
+    structural, matches = _structural(cells, keys, dims, measures, rules)
+    child, parent, key = _edges(cells, keys)
+    # One relation group per (parent cell, key column): the parent and its children over it.
+    group_ids, edge_group = np.unique(parent * max(len(keys), 1) + key, return_inverse=True)
+    group_parent = (group_ids // max(len(keys), 1)).astype(np.int64)
+    group_key = (group_ids % max(len(keys), 1)).astype(np.int64)
+    values = np.vstack([cells.get_column(m).to_numpy().astype(np.int64) for m in measures])
+    equal, additive_keys = _relations(
+        cells,
+        values,
+        child,
+        edge_group.astype(np.int64),
+        group_parent,
+        group_key,
+        keys,
+        measures,
+        margins,
+        part,
+    )
+    return Lattice(
+        cells=cells.drop(_CELL),
+        dimensions=dims,
+        part_column=part,
+        whole_label=label,
+        measures=measures,
+        margins=margins,
+        values=values,
+        primary=_primary(values, rules) & ~structural,
+        structural=structural,
+        structural_matches=matches,
+        edge_child=child,
+        edge_group=edge_group.astype(np.int64),
+        group_parent=group_parent,
+        group_key=group_key,
+        group_equal=equal,
+        additive_keys=additive_keys,
+        dominance=_dominance(values),
+        dropped_columns=tuple(c for c in whole.columns if c not in (*dims, *measures)),
+    )
+
+
+def _relations(
+    cells: pl.DataFrame,
+    values: IntArray,
+    child: IntArray,
+    edge_group: IntArray,
+    group_parent: IntArray,
+    group_key: IntArray,
+    keys: Sequence[str],
+    measures: Sequence[str],
+    margins: Sequence[str],
+    part: str | None,
+) -> tuple[BoolArray, tuple[tuple[str, ...], ...]]:
+    """Check the relations on the exact counts; decide which groups are equalities."""
+    groups = group_parent.size
+    equal = np.zeros((len(measures), groups), dtype=bool)
+    additive_keys = []
+    # Parts of a period share clients, so over the part column a margin is always a union.
+    regular = group_key != (list(keys).index(part) if part else -1)
+    for m, (measure, margin) in enumerate(zip(measures, margins, strict=True)):
+        child_values = values[m, child]
+        sums = np.bincount(edge_group, weights=child_values, minlength=groups)
+        largest = np.zeros(groups, dtype=np.int64)
+        np.maximum.at(largest, edge_group, child_values)
+        parent_values = values[m, group_parent]
+        is_sum = sums == parent_values
+        if margin != "union":
+            broken = regular & ~is_sum
+            _raise_broken(cells, keys, measure, broken, group_parent, group_key, "equal to the sum")
+        broken = ~(regular & (margin != "union")) & (
+            (parent_values < largest) | (parent_values > sums)
+        )
+        _raise_broken(
+            cells,
+            keys,
+            measure,
+            broken,
+            group_parent,
+            group_key,
+            "between the largest cell and the sum",
+        )
+        additive = []
+        for index, name in enumerate(keys):
+            in_key = group_key == index
+            forced = name != part and margin != "union"
+            if forced or bool(np.all(is_sum[in_key])):
+                equal[m, in_key] = True
+                additive.append(name)
+        additive_keys.append(tuple(additive))
+    return equal, tuple(additive_keys)
+
+
+def _raise_broken(
+    cells: pl.DataFrame,
+    keys: Sequence[str],
+    measure: str,
+    broken: BoolArray,
+    group_parent: IntArray,
+    group_key: IntArray,
+    expected: str,
+) -> None:
+    if not broken.any():
+        return
+    first = int(np.argmax(broken))
+    row = cells.row(int(group_parent[first]), named=True)
+    where = ", ".join(f"{k}={row[k]}" for k in keys if row[k] is not None) or "grand total"
+    raise DataError(
+        f"count table: {measure}: {int(broken.sum())} margin(s) over {keys[group_key[first]]} "
+        f"not {expected} of their cells (first at {where})"
+    )
+
+
+def _dominance(values: IntArray) -> tuple[tuple[int, int], ...]:
+    count = values.shape[0]
+    return tuple(
+        (a, b)
+        for a in range(count)
+        for b in range(count)
+        if a != b and bool(np.all(values[a] <= values[b]))
+    )
+
+
+def _primary(values: IntArray, rules: DisclosureRules) -> BoolArray:
+    small = (values >= 1) & (values <= rules.secret_max)
+    zero = (values == 0) if rules.zero_is_secret else np.zeros_like(small)
+    return np.asarray((small | zero).any(axis=0), dtype=bool)
+
+
+def mask_of(lattice: Lattice, cells: pl.DataFrame) -> BoolArray:
+    """A boolean per lattice cell: listed in ``cells`` (matched on the key columns)."""
+    keys = list(lattice.keys)
+    missing = [k for k in keys if k not in cells.columns]
+    if missing:
+        raise InputError(f"suppressed cells: lack the column(s) {', '.join(missing)}")
+    listed = cells.select(pl.col(k).cast(pl.String) for k in keys).unique()
+    marked = (
+        lattice.key_frame()
+        .with_row_index("_row")
+        .join(
+            listed.with_columns(pl.lit(True).alias("_hit")), on=keys, how="left", nulls_equal=True
+        )
+        .sort("_row")
+    )
+    if marked.height != lattice.size:
+        raise DataError("suppressed cells: ambiguous key columns")
+    return marked.get_column("_hit").fill_null(False).to_numpy().astype(bool)

@@ -1,0 +1,358 @@
+"""Round keys, provider keys, link keys, subkey derivation and key files.
+
+A round key is a 256-bit secret from the operating system's CSPRNG, made by the key custodian of
+the trusted party for one counting round. Every purpose gets its own subkey through HKDF-SHA-256
+with a context label, so one secret never serves two purposes::
+
+    round secret R                       (key custodian; kept offline, destroyed after the round)
+      ├─ stage-1 key P = HKDF(R, "factlab|<scheme>|round=<round>|purpose=stage1-key")
+      │    ├─ BSN pseudonym key       HKDF(P, "...|purpose=pseudonym|id=bsn")
+      │    ├─ fallback pseudonym key  HKDF(P, "...|purpose=pseudonym|id=fallback")
+      │    └─ fingerprint             HKDF(P, "...|purpose=fingerprint")
+      └─ stage-2 key S = HKDF(R, "...|purpose=stage2-key")
+           ├─ BSN stage-2 key         HKDF(S, "...|purpose=stage2|id=bsn")
+           └─ fallback stage-2 key    HKDF(S, "...|purpose=stage2|id=fallback")
+
+Three kinds of key file follow from this:
+
+- ``round``: holds R; can do everything. Only the key custodian holds it.
+- ``provider``: holds P (``factlab key export-provider``). Stewards pseudonymise with it; it makes
+  the same first-stage pseudonyms as R but cannot make second-stage ones.
+- ``link``: holds S (``factlab key export-link``). The linking party applies the second stage with
+  it; it cannot make first-stage pseudonyms, so it cannot enumerate BSNs against the files it
+  receives.
+
+The fingerprint identifies the stage-1 key: files made with R or with a provider key derived from
+it carry the same fingerprint, and a link key carries it too so linking can check every file.
+
+Key files are JSON. Their secret is either stored as is (the file must then be guarded like the key
+itself; it is written with mode 0600) or sealed with a passphrase: Argon2id (memory-hard) derives a
+key-encryption key, AES-256-GCM encrypts the secret, and the file's header is the associated
+data, so the header cannot be altered without the passphrase check failing (see
+:mod:`factlab.keys._keyfile`).
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Final, Literal
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from factlab import schema
+from factlab.errors import KeyFileError
+from factlab.keys._keyfile import is_locked, lock, read_document, unlock, write_document
+from factlab.manifest import now_iso
+
+__all__ = [
+    "Key",
+    "KeyKind",
+    "load_key",
+    "new_round_key",
+    "write_key",
+]
+
+KeyKind = Literal["round", "provider", "link"]
+
+SECRET_BYTES: Final = 32
+KEY_FILE_VERSION: Final = 1
+# Where the secret is stored, as is or passphrase-protected.
+_PLAIN_FIELD: Final = "secret"
+_SEALED_FIELD: Final = "ciphertext"
+
+
+def hkdf(secret: bytes, label: str, length: int = SECRET_BYTES) -> bytes:
+    """HKDF-SHA-256 without salt, with ``label`` (UTF-8) as the info string."""
+    return HKDF(algorithm=hashes.SHA256(), length=length, salt=None, info=label.encode()).derive(
+        secret
+    )
+
+
+def context_label(scheme: str, round_name: str, purpose: str, identifier: str | None = None) -> str:
+    """The HKDF info string for one purpose (see the module docstring and docs/scheme.md).
+
+    Example:
+        >>> context_label("factlab-hmac-sha256-v1", "2026", "pseudonym", "bsn")
+        'factlab|factlab-hmac-sha256-v1|round=2026|purpose=pseudonym|id=bsn'
+    """
+    label = f"factlab|{scheme}|round={round_name}|purpose={purpose}"
+    return label if identifier is None else f"{label}|id={identifier}"
+
+
+@dataclass(frozen=True, repr=False)
+class Key:
+    """A round, provider or link key, with its non-secret description.
+
+    The secret never appears in ``repr`` or ``str``; use :attr:`fingerprint` to tell keys apart.
+
+    Attributes:
+        kind: ``round`` (the round secret), ``provider`` (stage-1 key only) or ``link`` (stage-2
+            key only).
+        round: name of the counting round.
+        key_id: random identifier of the round key (shared by the keys derived from it).
+        created: creation time of the round key, ISO 8601 UTC.
+        scheme: pseudonymisation scheme version.
+
+    Example:
+        >>> key = new_round_key("demo-2026")
+        >>> key.kind, key.round
+        ('round', 'demo-2026')
+        >>> "secret" in repr(key)
+        False
+    """
+
+    kind: KeyKind
+    round: str
+    key_id: str
+    created: str
+    scheme: str = schema.SCHEME
+    _secret: bytes = field(default=b"")
+    #: a link key cannot recompute the stage-1 fingerprint, so it carries it
+    _fingerprint: str | None = field(default=None, compare=False)
+
+    def __repr__(self) -> str:
+        return (
+            f"Key(kind={self.kind!r}, round={self.round!r}, key_id={self.key_id!r}, "
+            f"fingerprint={self.fingerprint!r})"
+        )
+
+    __str__ = __repr__
+
+    def _label(self, purpose: str, identifier: str | None = None) -> str:
+        return context_label(self.scheme, self.round, purpose, identifier)
+
+    @property
+    def _stage1(self) -> bytes:
+        if self.kind == "provider":
+            return self._secret
+        if self.kind == "link":
+            raise KeyFileError(
+                "a link key cannot make first-stage pseudonyms: stewards use a provider key"
+            )
+        return hkdf(self._secret, self._label("stage1-key"))
+
+    @property
+    def _stage2(self) -> bytes:
+        if self.kind == "link":
+            return self._secret
+        if self.kind == "provider":
+            raise KeyFileError(
+                "a provider key cannot make second-stage pseudonyms: linking needs the trusted "
+                "party's round key or link key"
+            )
+        return hkdf(self._secret, self._label("stage2-key"))
+
+    @property
+    def fingerprint(self) -> str:
+        """Public fingerprint of the stage-1 key, e.g. ``3f2a-91c0-5be4-0d17-a8e2``."""
+        if self.kind == "link":
+            return self._fingerprint or ""
+        digest = hkdf(self._stage1, self._label("fingerprint"), length=10).hex()
+        return "-".join(digest[i : i + 4] for i in range(0, 20, 4))
+
+    @property
+    def can_pseudonymise(self) -> bool:
+        """Whether this key makes first-stage pseudonyms (round and provider keys)."""
+        return self.kind in ("round", "provider")
+
+    @property
+    def can_link(self) -> bool:
+        """Whether this key makes second-stage pseudonyms (round and link keys)."""
+        return self.kind in ("round", "link")
+
+    def provider_key(self) -> Key:
+        """The provider (stage-1) key a steward receives; a provider key returns itself."""
+        if self.kind == "provider":
+            return self
+        return replace(self, kind="provider", _secret=self._stage1, _fingerprint=None)
+
+    def link_key(self) -> Key:
+        """The link (stage-2) key the linking party receives; a link key returns itself."""
+        if self.kind == "link":
+            return self
+        return replace(self, kind="link", _secret=self._stage2, _fingerprint=self.fingerprint)
+
+    def pseudonym_key(self, identifier: str = "bsn") -> bytes:
+        """The stage-1 HMAC key for one identifier type (``bsn`` or ``fallback``).
+
+        Raises:
+            KeyFileError: this is a link key.
+        """
+        return hkdf(self._stage1, self._label("pseudonym", identifier))
+
+    def stage2_key(self, identifier: str = "bsn") -> bytes:
+        """The trusted party's second-stage HMAC key for one identifier type.
+
+        Raises:
+            KeyFileError: this is a provider key.
+        """
+        return hkdf(self._stage2, self._label("stage2", identifier))
+
+
+def new_round_key(round_name: str) -> Key:
+    """Make a new round key: 256 bits from the operating system's CSPRNG.
+
+    Raises:
+        KeyFileError: the round name is empty or contains ``|`` (it is part of every label).
+    """
+    name = round_name.strip()
+    if not name or "|" in name or len(name) > 100:
+        raise KeyFileError("round name must be 1-100 characters without '|'")
+    return Key(
+        kind="round",
+        round=name,
+        key_id=secrets.token_hex(8),
+        created=now_iso(),
+        _secret=secrets.token_bytes(SECRET_BYTES),
+    )
+
+
+def _header(key: Key) -> dict[str, Any]:
+    return {
+        "factlab_key_file": KEY_FILE_VERSION,
+        "kind": key.kind,
+        "scheme": key.scheme,
+        "round": key.round,
+        "key_id": key.key_id,
+        "created": key.created,
+        "fingerprint": key.fingerprint,
+    }
+
+
+def _associated_data(document: Mapping[str, Any]) -> bytes:
+    header = {name: document[name] for name in _HEADER_FIELDS}
+    return json.dumps(
+        {"header": header, "protection": document["protection"]}, sort_keys=True
+    ).encode()
+
+
+def _protect(document: Mapping[str, Any], secret: bytes, passphrase: str | None) -> dict[str, Any]:
+    # Key files hash the passphrase as typed (no Unicode normalisation), as they always have:
+    # normalising now would lock out a file whose passphrase has decomposed accents.
+    return lock(
+        document,
+        secret,
+        passphrase,
+        plain_field=_PLAIN_FIELD,
+        sealed_field=_SEALED_FIELD,
+        associated_data=_associated_data,
+        normalise=False,
+    )
+
+
+def write_key(
+    key: Key, path: str | Path, *, passphrase: str | None = None, force: bool = False
+) -> None:
+    """Write ``key`` to a new key file with mode 0600.
+
+    Args:
+        key: the key to store.
+        path: where to write; an existing file is refused unless ``force``.
+        passphrase: when given, the secret is sealed with Argon2id + AES-256-GCM.
+        force: overwrite an existing file.
+
+    Raises:
+        KeyFileError: the file exists (without ``force``), or the passphrase is too short.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "round.key"
+        >>> write_key(new_round_key("demo"), path)
+        >>> oct(path.stat().st_mode & 0o777)
+        '0o600'
+    """
+    path = Path(path)
+    if path.exists() and not force:
+        raise KeyFileError(f"{path}: file exists (use --force to overwrite)")
+    document = _protect(_header(key), key._secret, passphrase)
+    write_document(path, document, mode=0o600, force=force)
+
+
+def read_key_header(path: str | Path) -> dict[str, Any]:
+    """Read a key file's non-secret header (kind, round, key id, fingerprint, protection)."""
+    document = _read_document(Path(path))
+    header = {name: document[name] for name in _HEADER_FIELDS}
+    header["protected"] = is_locked(document)
+    return header
+
+
+_HEADER_FIELDS: Final = (
+    "factlab_key_file",
+    "kind",
+    "scheme",
+    "round",
+    "key_id",
+    "created",
+    "fingerprint",
+)
+
+
+def _read_document(path: Path) -> dict[str, Any]:
+    document = read_document(path, "key file")
+    if "factlab_key_file" not in document:
+        raise KeyFileError(f"{path}: not a factlab key file")
+    if document["factlab_key_file"] != KEY_FILE_VERSION:
+        raise KeyFileError(f"{path}: unsupported key file version")
+    missing = [name for name in (*_HEADER_FIELDS, "protection") if name not in document]
+    if missing:
+        raise KeyFileError(f"{path}: damaged key file (missing {', '.join(missing)})")
+    if document["kind"] not in ("round", "provider", "link"):
+        raise KeyFileError(f"{path}: unknown key kind")
+    if not isinstance(document["protection"], dict):
+        raise KeyFileError(f"{path}: damaged key file (field 'protection')")
+    return document
+
+
+def is_protected(path: str | Path) -> bool:
+    """Whether a key file's secret is sealed with a passphrase."""
+    return bool(read_key_header(path)["protected"])
+
+
+def load_key(path: str | Path, *, passphrase: str | None = None) -> Key:
+    """Load a key file; a protected one needs its passphrase.
+
+    Raises:
+        KeyFileError: not found, not a key file, damaged, passphrase missing or wrong.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "round.key"
+        >>> key = new_round_key("demo")
+        >>> write_key(key, path)
+        >>> load_key(path).fingerprint == key.fingerprint
+        True
+    """
+    path = Path(path)
+    document = _read_document(path)
+    secret = unlock(
+        document,
+        passphrase,
+        source=str(path),
+        plain_field=_PLAIN_FIELD,
+        sealed_field=_SEALED_FIELD,
+        associated_data=_associated_data,
+        normalise=False,
+    )
+    if len(secret) != SECRET_BYTES:
+        raise KeyFileError(f"{path}: damaged key file (secret has the wrong length)")
+    key = Key(
+        kind=document["kind"],
+        round=str(document["round"]),
+        key_id=str(document["key_id"]),
+        created=str(document["created"]),
+        scheme=str(document["scheme"]),
+        _secret=secret,
+        _fingerprint=str(document["fingerprint"]) if document["kind"] == "link" else None,
+    )
+    if key.scheme != schema.SCHEME:
+        raise KeyFileError(
+            f"{path}: key is for scheme {key.scheme}, this factlab uses {schema.SCHEME}"
+        )
+    if key.fingerprint != document["fingerprint"]:
+        raise KeyFileError(f"{path}: damaged key file (fingerprint does not match the secret)")
+    return key

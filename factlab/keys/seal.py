@@ -1,0 +1,478 @@
+"""Sealed files: a pseudonymised Parquet file encrypted for the trusted party alone.
+
+The trusted party makes a recipient key pair (X25519, :mod:`factlab.keys.recipients`) and hands out
+the public half (``NAME.pub``). A provider seals its pseudonymised file with it; only the holder
+of the private half can open it.
+
+Layout of a sealed file::
+
+    b"factlab-sealed-v1\\n"
+    u32 header length | header (canonical JSON, in the clear)
+    u32 wrapped length | HPKE(recipient, info = label + header) of a random 256-bit file key
+    chunks: AES-256-GCM(file key, nonce = chunk counter,
+                        aad = SHA-256(header) | counter | final flag) of 1 MiB of the file each
+
+The header holds the file's factlab manifest, so a manifest can be checked before decryption
+(:func:`read_sealed_manifest`); it also names the recipient key id, the payload size and SHA-256.
+The header is bound to the file key (HPKE ``info``) and to every chunk (associated data), so it
+cannot be altered; the counter and final flag make reordered, dropped or truncated chunks fail.
+HPKE base mode authenticates the content, not the sender: anyone with the public key can seal a
+file, so linking still checks the manifest's key fingerprint (see ``docs/sealed-files.md``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import os
+import secrets
+import shutil
+import struct
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO, Final
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hpke
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from factlab import schema
+from factlab._version import __version__
+from factlab.errors import InputError, KeyFileError
+from factlab.io import atomic_path
+from factlab.keys.recipients import (
+    RecipientPrivateKey,
+    RecipientPublicKey,
+)
+from factlab.manifest import Manifest, now_iso, read_manifest
+
+__all__ = [
+    "SealedHeader",
+    "is_sealed",
+    "open_sealed",
+    "read_sealed_header",
+    "read_sealed_manifest",
+    "seal",
+    "unseal",
+    "unseal_to_temporary",
+]
+
+MAGIC: Final = b"factlab-sealed-v1\n"
+SEALED_FORMAT: Final = "factlab-sealed"
+CHUNK_SIZE: Final = 1 << 20
+_SUITE: Final = hpke.Suite(hpke.KEM.X25519, hpke.KDF.HKDF_SHA256, hpke.AEAD.AES_256_GCM)
+_SUITE_NAME: Final = {
+    "kem": "DHKEM(X25519, HKDF-SHA256)",
+    "kdf": "HKDF-SHA256",
+    "aead": "AES-256-GCM",
+    "payload": "AES-256-GCM chunks",
+}
+_WRAP_INFO: Final = b"factlab-sealed-v1 file key\x00"
+_CHUNK_LABEL: Final = b"factlab-sealed-v1 chunk\x00"
+_TAG: Final = 16
+_LENGTH: Final = struct.Struct(">I")
+# Bounds on what a header may claim, so a crafted file cannot make us allocate without limit.
+_MAX_HEADER: Final = 1 << 20
+_MAX_WRAPPED: Final = 4096
+_CHUNK_RANGE: Final = (1 << 10, 1 << 26)
+
+
+def _canonical(document: dict[str, Any]) -> bytes:
+    return json.dumps(document, sort_keys=True, separators=(",", ":")).encode("utf-8")
+
+
+@dataclass(frozen=True)
+class SealedHeader:
+    """The clear header of a sealed file: what it holds and for whom, without the content.
+
+    Attributes:
+        manifest: the sealed Parquet file's factlab manifest.
+        recipient_name: name of the recipient key it is sealed for.
+        recipient_key_id: key id of that recipient key.
+        payload_size: size of the sealed Parquet file in bytes.
+        payload_sha256: SHA-256 of the sealed Parquet file.
+        chunk_size: plaintext bytes per encrypted chunk.
+        source_name: file name of the Parquet file when it was sealed.
+        sealed_at: time of sealing, ISO 8601 UTC.
+        factlab_version: version of factlab that sealed it.
+    """
+
+    manifest: Manifest
+    recipient_name: str
+    recipient_key_id: str
+    payload_size: int
+    payload_sha256: str
+    chunk_size: int
+    source_name: str
+    sealed_at: str
+    factlab_version: str
+
+    def _document(self) -> dict[str, Any]:
+        return {
+            "format": SEALED_FORMAT,
+            "version": 1,
+            "suite": dict(_SUITE_NAME),
+            "recipient": {"name": self.recipient_name, "key_id": self.recipient_key_id},
+            "payload": {
+                "size": self.payload_size,
+                "sha256": self.payload_sha256,
+                "chunk_size": self.chunk_size,
+                "source_name": self.source_name,
+            },
+            "manifest": json.loads(self.manifest.to_json()),
+            "sealed_at": self.sealed_at,
+            "factlab_version": self.factlab_version,
+        }
+
+    @property
+    def chunks(self) -> int:
+        """Number of encrypted chunks (an empty payload still has one, final chunk)."""
+        return max(1, -(-self.payload_size // self.chunk_size))
+
+
+def _parse_header(raw: bytes, source: str) -> SealedHeader:
+    try:
+        document = json.loads(raw.decode("utf-8"))
+        if not isinstance(document, dict):
+            raise ValueError("not an object")
+        if document.get("format") != SEALED_FORMAT or document.get("version") != 1:
+            raise InputError(f"{source}: unsupported sealed file format or version")
+        if document.get("suite") != _SUITE_NAME:
+            raise InputError(f"{source}: sealed with an unsupported cipher suite")
+        recipient, payload = document["recipient"], document["payload"]
+        header = SealedHeader(
+            manifest=Manifest.from_json(json.dumps(document["manifest"]), source=source),
+            recipient_name=str(recipient["name"]),
+            recipient_key_id=str(recipient["key_id"]),
+            payload_size=int(payload["size"]),
+            payload_sha256=str(payload["sha256"]),
+            chunk_size=int(payload["chunk_size"]),
+            source_name=str(payload["source_name"]),
+            sealed_at=str(document["sealed_at"]),
+            factlab_version=str(document["factlab_version"]),
+        )
+    except (UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
+        raise InputError(f"{source}: damaged header (not a valid sealed-file header)") from exc
+    low, high = _CHUNK_RANGE
+    if not low <= header.chunk_size <= high or header.payload_size < 0:
+        raise InputError(f"{source}: damaged header (payload size or chunk size out of range)")
+    return header
+
+
+def _read_exactly(handle: BinaryIO, size: int, source: str) -> bytes:
+    data = handle.read(size)
+    if len(data) != size:
+        raise InputError(f"{source}: truncated")
+    return data
+
+
+def _read_front(handle: BinaryIO, source: str) -> tuple[SealedHeader, bytes, bytes]:
+    """Read magic, header and wrapped key; return the header, its raw bytes and the wrapped key."""
+    if handle.read(len(MAGIC)) != MAGIC:
+        raise InputError(f"{source}: not a factlab sealed file")
+    (header_length,) = _LENGTH.unpack(_read_exactly(handle, _LENGTH.size, source))
+    if header_length > _MAX_HEADER:
+        raise InputError(f"{source}: damaged header (length out of range)")
+    header_raw = _read_exactly(handle, header_length, source)
+    header = _parse_header(header_raw, source)
+    (wrapped_length,) = _LENGTH.unpack(_read_exactly(handle, _LENGTH.size, source))
+    if wrapped_length > _MAX_WRAPPED:
+        raise InputError(f"{source}: damaged header (wrapped key length out of range)")
+    return header, header_raw, _read_exactly(handle, wrapped_length, source)
+
+
+def read_sealed_header(
+    path: str | Path, recipient: RecipientPrivateKey | None = None
+) -> SealedHeader:
+    """Read a sealed file's clear header without decrypting the content.
+
+    Without ``recipient`` the header is read as is: fine for routing and early checks, but anyone
+    who can write the file could have changed it. With the recipient's private key, the header is
+    also authenticated (by unwrapping the file key, which is bound to it), still without
+    decrypting the content.
+
+    Raises:
+        InputError: not a sealed file, damaged, truncated or tampered.
+        KeyFileError: sealed for another recipient.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: file not found")
+    with open(path, "rb") as handle:
+        header, header_raw, wrapped = _read_front(handle, str(path))
+    if recipient is not None:
+        _unwrap(header, header_raw, wrapped, recipient, str(path))
+    return header
+
+
+def is_sealed(path: str | Path) -> bool:
+    """Whether ``path`` is a factlab sealed file (by its first bytes; False if unreadable)."""
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(len(MAGIC)) == MAGIC
+    except OSError:
+        return False
+
+
+def read_sealed_manifest(
+    path: str | Path, recipient: RecipientPrivateKey | None = None
+) -> Manifest:
+    """The factlab manifest of a sealed file, read before (and without) decryption.
+
+    See :func:`read_sealed_header` for what ``recipient`` adds.
+
+    Example:
+        >>> read_sealed_manifest("missing.sealed")  # doctest: +IGNORE_EXCEPTION_DETAIL
+        Traceback (most recent call last):
+        factlab.errors.InputError: missing.sealed: file not found
+    """
+    return read_sealed_header(path, recipient).manifest
+
+
+def _wrap_info(header_raw: bytes) -> bytes:
+    return _WRAP_INFO + header_raw
+
+
+def _chunk_aad(header_digest: bytes, counter: int, final: bool) -> bytes:
+    return _CHUNK_LABEL + header_digest + counter.to_bytes(8, "big") + bytes([final])
+
+
+def _nonce(counter: int) -> bytes:
+    return counter.to_bytes(12, "big")
+
+
+def seal(
+    path: str | Path,
+    recipient: RecipientPublicKey,
+    out: str | Path,
+    *,
+    progress: Callable[[int], None] | None = None,
+) -> SealedHeader:
+    """Encrypt a factlab Parquet file for ``recipient``; write it atomically to ``out``.
+
+    Args:
+        path: a factlab Parquet file (its manifest goes in the clear header).
+        recipient: the trusted party's public key.
+        out: where to write the sealed file.
+        progress: called with the number of bytes encrypted after each chunk.
+
+    Returns:
+        The sealed file's header.
+
+    Raises:
+        InputError: ``path`` is not a factlab file, or it changed while being sealed.
+
+    Example:
+        >>> import tempfile, pathlib, polars as pl
+        >>> from factlab.io import write_parquet
+        >>> folder = pathlib.Path(tempfile.mkdtemp())
+        >>> frame = pl.DataFrame({"pseudonym": [None], "bsn_status": ["missing"],
+        ...     "provider": ["A"]})
+        >>> manifest = Manifest(format="factlab-pseudonymised", scheme="factlab-hmac-sha256-v1",
+        ...     round="demo", key_id="k", key_fingerprint="f", rows=1,
+        ...     rows_by_status={"missing": 1}, provider="A")
+        >>> write_parquet(frame, folder / "a.parquet", manifest)
+        >>> from factlab.keys.recipients import new_recipient
+        >>> private, public = new_recipient("ttp")
+        >>> header = seal(folder / "a.parquet", public, folder / "a.sealed")
+        >>> read_sealed_manifest(folder / "a.sealed").provider
+        'A'
+        >>> open_sealed(folder / "a.sealed", private) == (folder / "a.parquet").read_bytes()
+        True
+    """
+    path = Path(path)
+    manifest = read_manifest(path)
+    size = path.stat().st_size
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(CHUNK_SIZE):
+            digest.update(block)
+    header = SealedHeader(
+        manifest=manifest,
+        recipient_name=recipient.name,
+        recipient_key_id=recipient.key_id,
+        payload_size=size,
+        payload_sha256=digest.hexdigest(),
+        chunk_size=CHUNK_SIZE,
+        source_name=path.name,
+        sealed_at=now_iso(),
+        factlab_version=__version__,
+    )
+    header_raw = _canonical(header._document())
+    header_digest = hashlib.sha256(header_raw).digest()
+    file_key = secrets.token_bytes(32)
+    wrapped = _SUITE.encrypt(file_key, recipient.x25519(), info=_wrap_info(header_raw))
+    cipher = AESGCM(file_key)
+    check = hashlib.sha256()
+    with atomic_path(out) as temporary, open(path, "rb") as source, open(temporary, "wb") as sink:
+        sink.write(MAGIC + _LENGTH.pack(len(header_raw)) + header_raw)
+        sink.write(_LENGTH.pack(len(wrapped)) + wrapped)
+        for counter in range(header.chunks):
+            block = source.read(CHUNK_SIZE)
+            check.update(block)
+            final = counter == header.chunks - 1
+            aad = _chunk_aad(header_digest, counter, final)
+            sink.write(cipher.encrypt(_nonce(counter), block, aad))
+            if progress is not None:
+                progress(len(block))
+        if source.read(1) or check.hexdigest() != header.payload_sha256:
+            raise InputError(f"{path}: the file changed while it was being sealed")
+    return header
+
+
+def _unwrap(
+    header: SealedHeader,
+    header_raw: bytes,
+    wrapped: bytes,
+    recipient: RecipientPrivateKey,
+    source: str,
+) -> bytes:
+    if header.recipient_key_id != recipient.key_id:
+        raise KeyFileError(
+            f"{source}: sealed for another recipient (key id {header.recipient_key_id}, "
+            f"not {recipient.key_id})"
+        )
+    try:
+        return _SUITE.decrypt(wrapped, recipient.secret, info=_wrap_info(header_raw))
+    except InvalidTag:
+        raise InputError(f"{source}: damaged or tampered (authentication failed)") from None
+
+
+def _open_into(
+    path: Path,
+    recipient: RecipientPrivateKey,
+    sink: BinaryIO,
+    progress: Callable[[int], None] | None = None,
+) -> SealedHeader:
+    """Decrypt ``path`` into ``sink`` chunk by chunk; on an error the caller discards the sink."""
+    source = str(path)
+    if not path.is_file():
+        raise InputError(f"{path}: file not found")
+    with open(path, "rb") as handle:
+        header, header_raw, wrapped = _read_front(handle, source)
+        expected = handle.tell() + header.payload_size + header.chunks * _TAG
+        actual = os.fstat(handle.fileno()).st_size
+        file_key = _unwrap(header, header_raw, wrapped, recipient, source)
+        if actual < expected:
+            raise InputError(f"{source}: truncated ({expected - actual} bytes missing)")
+        if actual > expected:
+            raise InputError(f"{source}: damaged or tampered (data after the last chunk)")
+        cipher = AESGCM(file_key)
+        header_digest = hashlib.sha256(header_raw).digest()
+        check = hashlib.sha256()
+        remaining = header.payload_size
+        for counter in range(header.chunks):
+            length = min(header.chunk_size, remaining)
+            remaining -= length
+            block = _read_exactly(handle, length + _TAG, source)
+            aad = _chunk_aad(header_digest, counter, counter == header.chunks - 1)
+            try:
+                plain = cipher.decrypt(_nonce(counter), block, aad)
+            except InvalidTag:
+                raise InputError(
+                    f"{source}: damaged or tampered (authentication failed in chunk {counter})"
+                ) from None
+            check.update(plain)
+            sink.write(plain)
+            if progress is not None:
+                progress(len(plain))
+    if check.hexdigest() != header.payload_sha256:
+        raise InputError(f"{source}: damaged or tampered (content hash does not match header)")
+    return header
+
+
+def _check_inner_manifest(
+    header: SealedHeader, parquet: str | pa.BufferReader, source: str
+) -> None:
+    try:
+        metadata = pq.ParquetFile(parquet).metadata.metadata or {}
+        inner = Manifest.from_json(metadata[schema.MANIFEST_KEY.encode()].decode(), source=source)
+    except Exception as exc:  # pyarrow raises several types for content that is not Parquet
+        raise InputError(f"{source}: the sealed content is not a factlab Parquet file") from exc
+    # The sealer wrote both manifests; a mismatch means the clear one misdescribes the content.
+    if inner != header.manifest:
+        raise InputError(
+            f"{source}: the manifest in the sealed header does not match the file's own manifest"
+        )
+
+
+def open_sealed(path: str | Path, recipient: RecipientPrivateKey) -> bytes:
+    """Decrypt a sealed file in memory and return the Parquet file's bytes.
+
+    Raises:
+        InputError: not a sealed file, damaged, tampered or truncated.
+        KeyFileError: sealed for another recipient.
+    """
+    path = Path(path)
+    buffer = io.BytesIO()
+    header = _open_into(path, recipient, buffer)
+    data = buffer.getvalue()
+    _check_inner_manifest(header, pa.BufferReader(data), str(path))
+    return data
+
+
+def unseal(
+    path: str | Path,
+    recipient: RecipientPrivateKey,
+    out: str | Path,
+    *,
+    progress: Callable[[int], None] | None = None,
+) -> SealedHeader:
+    """Decrypt a sealed file to the Parquet file ``out``; on any failure nothing is written.
+
+    ``progress``, when given, is called with the number of bytes decrypted after each chunk.
+
+    Raises:
+        InputError: not a sealed file, damaged, tampered or truncated.
+        KeyFileError: sealed for another recipient.
+
+    Example:
+        >>> from factlab.keys.recipients import new_recipient
+        >>> unseal("missing.sealed", new_recipient("ttp")[0], "out.parquet")
+        ... # doctest: +IGNORE_EXCEPTION_DETAIL
+        Traceback (most recent call last):
+        factlab.errors.InputError: missing.sealed: file not found
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: file not found")
+    with atomic_path(out) as temporary:
+        with open(temporary, "wb") as sink:
+            header = _open_into(path, recipient, sink, progress)
+        _check_inner_manifest(header, str(temporary), str(path))
+    return header
+
+
+@contextlib.contextmanager
+def unseal_to_temporary(
+    path: str | Path, recipient: RecipientPrivateKey, *, folder: str | Path | None = None
+) -> Iterator[Path]:
+    """Decrypt a sealed file into a private temporary folder; yield the Parquet file's path.
+
+    The folder (mode 0700, under ``folder`` or the system's temporary folder) and the decrypted
+    file are removed when the block ends, also on an error. Put the temporary folder on
+    encrypted storage or a RAM disk: the decrypted file is pseudonymised personal data.
+
+    Example:
+        >>> import polars as pl
+        >>> def count_rows(sealed, private):
+        ...     with unseal_to_temporary(sealed, private) as parquet:
+        ...         return pl.scan_parquet(parquet).select(pl.len()).collect().item()
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: file not found")
+    private_folder = Path(tempfile.mkdtemp(prefix="factlab-unsealed-", dir=folder))
+    try:
+        os.chmod(private_folder, 0o700)
+        target = private_folder / "unsealed.parquet"
+        unseal(path, recipient, target)
+        yield target
+    finally:
+        shutil.rmtree(private_folder, ignore_errors=True)

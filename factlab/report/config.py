@@ -1,0 +1,435 @@
+"""The round configuration of a report (``ROUND.toml``): what to tabulate, how to protect it.
+
+The file is TOML, versioned, and validated before any row is read: every problem is collected and
+reported at once, each with the path of its field (see ``docs/reports.md``). Without a file the
+defaults apply: all rows, the dimensions municipality, care form and financing that the data
+hold, anonymised provider labels, the CBS disclosure preset and no corrections.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
+from itertools import pairwise
+from pathlib import Path
+from typing import Any, Final
+
+from factlab.analysis.counts import DIMENSIONS
+from factlab.disclosure.rules import PRESETS, DisclosureRules, load_rules, rules_from_mapping
+from factlab.errors import ConfigError, FactlabError, InputError
+from factlab.estimation.corrections import Corrections, load_corrections
+from factlab.io import file_sha256
+from factlab.periods import Period, parse_date, parse_period
+
+__all__ = [
+    "DEFAULT_DIMENSIONS",
+    "REPORT_DIMENSIONS",
+    "RoundConfig",
+    "load_round_config",
+    "parse_round_config",
+]
+
+#: Versions of the round configuration format this module reads.
+SUPPORTED_VERSIONS: Final = (1,)
+#: Dimensions tabulated when the configuration names none (those present in the data).
+DEFAULT_DIMENSIONS: Final = ("municipality", "care_form", "financing")
+#: Dimensions a report can tabulate. ``provider`` is left out: providers appear in the overlap
+#: and data-quality sections under their (anonymised) labels, never as raw codes in a table.
+REPORT_DIMENSIONS: Final = tuple(name for name in DIMENSIONS if name != "provider")
+#: The cross table shown when the configuration does not choose one and both are tabulated.
+DEFAULT_CROSS: Final = ("care_form", "financing")
+
+_TOP_KEYS: Final = (
+    "version",
+    "title",
+    "region",
+    "period",
+    "parts",
+    "reference_date",
+    "dimensions",
+    "cross",
+    "providers",
+    "disclosure",
+    "corrections",
+)
+_PROVIDER_KEYS: Final = ("anonymise",)
+_CORRECTION_KEYS: Final = ("file", "rounding")
+# Each table of a report chooses its own measures and dimensions, so a round config may not.
+_REPORT_DECIDES: Final = ("measures", "table")
+
+
+@dataclass(frozen=True)
+class RoundConfig:
+    """Settings of one round's report; validated on construction (ConfigError lists all problems).
+
+    Attributes:
+        title: title of the report.
+        region: the region the round covers, e.g. ``Drenthe``.
+        period: count clients in care at any moment in this period (None: see below).
+        parts: sub-periods of ``period`` that together cover it without overlap (e.g. its
+            halves); they are protected together with the period.
+        reference_date: count clients in care on this day instead of in a period. With neither
+            a period nor a reference date every row counts.
+        dimensions: dimensions to tabulate, one table each (None: those of
+            :data:`DEFAULT_DIMENSIONS` that the data hold).
+        cross: two dimensions shown as a cross table with the sum of its cells (None: care form ×
+            financing when both are tabulated, or the corrections' dimensions; empty: none).
+        anonymise_providers: show providers as ``A``, ``B``, ... instead of their codes.
+        rules: disclosure rules; the report decides each table's measures and dimensions.
+        corrections: an optional corrections model (its dimensions become the cross table).
+        corrections_rounding: corrected totals are model estimates, published as multiples of
+            this (at least the rules' rounding base).
+        source: where the configuration came from (a path, or ``defaults``).
+        files: (what, name and SHA-256) of every file the configuration read, for provenance.
+
+    Example:
+        >>> RoundConfig(period=parse_period("2025"), parts=(parse_period("2025H1"),
+        ...     parse_period("2025H2"))).parts[1].label
+        '2025H2'
+        >>> RoundConfig(dimensions=("postcode",))  # doctest: +IGNORE_EXCEPTION_DETAIL
+        Traceback (most recent call last):
+        factlab.errors.ConfigError: round config: 1 problem(s): dimensions: unknown ...
+    """
+
+    title: str = "Youth care round report"
+    region: str | None = None
+    period: Period | None = None
+    parts: tuple[Period, ...] = ()
+    reference_date: date | None = None
+    dimensions: tuple[str, ...] | None = None
+    cross: tuple[str, ...] | None = None
+    anonymise_providers: bool = True
+    rules: DisclosureRules = field(default_factory=lambda: PRESETS["cbs"])
+    corrections: Corrections | None = None
+    corrections_rounding: int = 10
+    source: str = "defaults"
+    files: tuple[tuple[str, str], ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "parts", tuple(self.parts))
+        if self.dimensions is not None:
+            object.__setattr__(self, "dimensions", tuple(self.dimensions))
+        if self.cross is not None:
+            object.__setattr__(self, "cross", tuple(self.cross))
+        problems = _semantic_problems(self)
+        if problems:
+            raise ConfigError("round config", problems)
+
+    @property
+    def time_label(self) -> str:
+        """The counted time in words, e.g. ``period 2025`` or ``reference date 2025-12-31``."""
+        if self.period is not None:
+            return f"period {self.period.label}"
+        if self.reference_date is not None:
+            return f"reference date {self.reference_date.isoformat()}"
+        return "all rows (no period or reference date)"
+
+    def chosen_dimensions(self, available: Sequence[str]) -> tuple[str, ...]:
+        """The dimensions to tabulate, given the columns the data hold."""
+        if self.dimensions is not None:
+            return self.dimensions
+        return tuple(name for name in DEFAULT_DIMENSIONS if name in available)
+
+    def chosen_cross(self, dimensions: Sequence[str]) -> tuple[str, str] | None:
+        """The cross table's (row, column) dimensions, or None for no cross table."""
+        if self.corrections is not None:
+            return (self.corrections.row_dimension, self.corrections.column_dimension)
+        if self.cross is not None:
+            return (self.cross[0], self.cross[1]) if self.cross else None
+        if all(name in dimensions for name in DEFAULT_CROSS):
+            return DEFAULT_CROSS
+        return None
+
+
+def _parts_problems(period: Period | None, parts: Sequence[Period]) -> list[str]:
+    if not parts:
+        return []
+    if period is None:
+        return ["parts: need a period to be parts of"]
+    problems = []
+    labels = [part.label for part in parts]
+    if len(set(labels)) != len(labels) or period.label in labels:
+        problems.append("parts: labels must differ from each other and from the period")
+    ordered = sorted(parts, key=lambda part: part.start)
+    covered = ordered[0].start == period.start and ordered[-1].end == period.end
+    touching = all(
+        following.start == previous.end + timedelta(days=1)
+        for previous, following in pairwise(ordered)
+    )
+    if not (covered and touching):
+        # The relation "period <= sum of parts" only holds when the parts cover it.
+        problems.append(
+            f"parts: must cover period {period.label} from its first to its last day, "
+            "without gaps or overlaps"
+        )
+    return problems
+
+
+def _dimension_problems(config: RoundConfig) -> list[str]:
+    problems = []
+    dims = config.dimensions or ()
+    for name in dims:
+        if name == "provider":
+            problems.append(
+                "dimensions: 'provider' is not tabulated; providers appear in the overlap and "
+                "data-quality sections under their labels"
+            )
+        elif name not in REPORT_DIMENSIONS:
+            problems.append(
+                f"dimensions: unknown dimension {name!r} (choose from "
+                f"{', '.join(REPORT_DIMENSIONS)})"
+            )
+    if len(set(dims)) != len(dims):
+        problems.append("dimensions: a dimension is named twice")
+    timed = config.period is not None or config.reference_date is not None
+    if "age_group" in dims and not timed:
+        problems.append("dimensions: age_group needs a period or reference_date")
+    cross = config.cross
+    if cross is not None and cross:
+        if len(cross) != 2 or cross[0] == cross[1]:
+            problems.append("cross: must name two different dimensions, or be [] for none")
+        elif config.dimensions is not None and any(name not in dims for name in cross):
+            problems.append("cross: both dimensions must be among dimensions")
+    corrections = config.corrections
+    if corrections is not None:
+        wanted = (corrections.row_dimension, corrections.column_dimension)
+        if cross is not None and tuple(cross) != wanted:
+            problems.append(
+                f"cross: the corrections model counts {' × '.join(wanted)}; "
+                "leave cross out or give the same two dimensions"
+            )
+        if config.dimensions is not None and any(name not in dims for name in wanted):
+            problems.append(
+                f"dimensions: must include the corrections' dimensions {', '.join(wanted)}"
+            )
+    return problems
+
+
+def _semantic_problems(config: RoundConfig) -> list[str]:
+    problems = []
+    if not config.title.strip():
+        problems.append("title: must not be empty")
+    if config.period is not None and config.reference_date is not None:
+        problems.append("period/reference_date: give a period or a reference date, not both")
+    problems += _parts_problems(config.period, config.parts)
+    problems += _dimension_problems(config)
+    rounding = config.corrections_rounding
+    if isinstance(rounding, bool) or not isinstance(rounding, int) or rounding < 1:
+        problems.append("corrections.rounding: must be a whole number >= 1")
+    elif rounding < config.rules.rounding_base:
+        problems.append(
+            f"corrections.rounding: must be at least the disclosure rounding base "
+            f"({config.rules.rounding_base})"
+        )
+    return problems
+
+
+# --- reading a file ------------------------------------------------------------------------------
+
+
+def _unknown(data: Mapping[str, Any], known: Sequence[str], prefix: str) -> list[str]:
+    return [f"{prefix}{key}: unknown key" for key in data if key not in known]
+
+
+def _text(data: Mapping[str, Any], key: str, problems: list[str]) -> str | None:
+    value = data.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        problems.append(f"{key}: must be non-empty text")
+        return None
+    return value
+
+
+def _names(data: Mapping[str, Any], key: str, problems: list[str]) -> tuple[str, ...] | None:
+    value = data.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        problems.append(f"{key}: must be a list of names")
+        return None
+    return tuple(value)
+
+
+def _time(
+    data: Mapping[str, Any], problems: list[str]
+) -> tuple[Period | None, tuple[Period, ...], date | None]:
+    period = reference = None
+    parts: list[Period] = []
+    if (text := _text(data, "period", problems)) is not None:
+        try:
+            period = parse_period(text)
+        except ConfigError as exc:
+            problems += [f"period: {problem}" for problem in exc.problems]
+    if (text := _text(data, "reference_date", problems)) is not None:
+        try:
+            reference = parse_date(text, what="reference_date")
+        except ConfigError as exc:
+            problems += exc.problems
+    for index, text in enumerate(_names(data, "parts", problems) or (), start=1):
+        try:
+            parts.append(parse_period(text))
+        except ConfigError as exc:
+            problems += [f"parts[{index}]: {problem}" for problem in exc.problems]
+    return period, tuple(parts), reference
+
+
+def _section(data: Mapping[str, Any], key: str, problems: list[str]) -> Mapping[str, Any]:
+    value = data.get(key, {})
+    if not isinstance(value, Mapping):
+        problems.append(f"{key}: must be a table ([{key}])")
+        return {}
+    return value
+
+
+def _file_entry(what: str, path: Path) -> tuple[str, str]:
+    return (what, f"{path.name} (sha256 {file_sha256(path)})")
+
+
+def _rules(
+    section: Mapping[str, Any], base_dir: Path, problems: list[str], files: list[tuple[str, str]]
+) -> DisclosureRules:
+    problems += [
+        f"disclosure.{key}: not used in a round config (the report chooses each table's "
+        "measures and dimensions)"
+        for key in _REPORT_DECIDES
+        if key in section
+    ]
+    inline = {key: value for key, value in section.items() if key not in _REPORT_DECIDES}
+    if "rules" in inline:
+        if len(inline) > 1:
+            problems.append("disclosure.rules: give a rules file or inline rules, not both")
+            return PRESETS["cbs"]
+        if not isinstance(inline["rules"], str) or not inline["rules"].strip():
+            problems.append("disclosure.rules: must be the path of a rules file")
+            return PRESETS["cbs"]
+        path = base_dir / inline["rules"]
+        try:
+            rules = load_rules(path)
+        except FactlabError as exc:
+            details = exc.problems if isinstance(exc, ConfigError) else [str(exc)]
+            problems += [f"disclosure.rules: {detail}" for detail in details]
+            return PRESETS["cbs"]
+        files.append(_file_entry("disclosure rules", path))
+        return rules
+    try:
+        return rules_from_mapping({"version": 1, **inline}, source="disclosure")
+    except ConfigError as exc:
+        problems += [f"disclosure.{problem}" for problem in exc.problems]
+        return PRESETS["cbs"]
+
+
+def _corrections(
+    section: Mapping[str, Any], base_dir: Path, problems: list[str], files: list[tuple[str, str]]
+) -> tuple[Corrections | None, int]:
+    problems += _unknown(section, _CORRECTION_KEYS, "corrections.")
+    rounding = section.get("rounding", 10)
+    if isinstance(rounding, bool) or not isinstance(rounding, int) or rounding < 1:
+        problems.append("corrections.rounding: must be a whole number >= 1")
+        rounding = 10
+    name = section.get("file")
+    if name is None:
+        return None, rounding
+    if not isinstance(name, str) or not name.strip():
+        problems.append("corrections.file: must be the path of a corrections file")
+        return None, rounding
+    path = base_dir / name
+    try:
+        corrections = load_corrections(path)
+    except FactlabError as exc:
+        details = exc.problems if isinstance(exc, ConfigError) else [str(exc)]
+        problems += [f"corrections.file: {detail}" for detail in details]
+        return None, rounding
+    files.append(_file_entry("corrections", path))
+    return corrections, rounding
+
+
+def parse_round_config(
+    data: Mapping[str, Any], *, source: str = "round config", base_dir: str | Path = "."
+) -> RoundConfig:
+    """Validate a parsed round configuration and build a :class:`RoundConfig`.
+
+    Files the configuration names (rules, corrections) are read relative to ``base_dir``.
+
+    Raises:
+        ConfigError: listing every problem at once, each with the path of its field.
+
+    Example:
+        >>> parse_round_config({"version": 1, "period": "2025", "parts": ["2025H1"]})
+        Traceback (most recent call last):
+        factlab.errors.ConfigError: round config: 1 problem(s): parts: must cover period 2025 from its first to its last day, without gaps or overlaps
+    """  # noqa: E501
+    problems = _unknown(data, _TOP_KEYS, "")
+    if "version" not in data:
+        problems.append("version: missing (use version = 1)")
+    elif data["version"] not in SUPPORTED_VERSIONS or isinstance(data["version"], bool):
+        problems.append("version: unsupported version (supported: 1)")
+    title = _text(data, "title", problems)
+    region = _text(data, "region", problems)
+    period, parts, reference = _time(data, problems)
+    dimensions = _names(data, "dimensions", problems)
+    cross = _names(data, "cross", problems)
+    providers = _section(data, "providers", problems)
+    problems += _unknown(providers, _PROVIDER_KEYS, "providers.")
+    anonymise = providers.get("anonymise", True)
+    if not isinstance(anonymise, bool):
+        problems.append("providers.anonymise: must be true or false")
+        anonymise = True
+    base = Path(base_dir)
+    files: list[tuple[str, str]] = []
+    rules = _rules(_section(data, "disclosure", problems), base, problems, files)
+    corrections, rounding = _corrections(
+        _section(data, "corrections", problems), base, problems, files
+    )
+    try:
+        config = RoundConfig(
+            title=title or RoundConfig.title,
+            region=region,
+            period=period,
+            parts=parts,
+            reference_date=reference,
+            dimensions=dimensions,
+            cross=cross,
+            anonymise_providers=anonymise,
+            rules=rules,
+            corrections=corrections,
+            corrections_rounding=rounding,
+            source=source,
+            files=tuple(files),
+        )
+    except ConfigError as exc:
+        problems += [problem for problem in exc.problems if problem not in problems]
+    if problems:
+        raise ConfigError(source, problems)
+    return config
+
+
+def load_round_config(path: str | Path) -> RoundConfig:
+    """Read and validate a round configuration file (TOML).
+
+    Raises:
+        InputError: the file (or a file it names) is missing or unreadable.
+        ConfigError: the file is not TOML or breaks the schema (all problems at once).
+
+    Example:
+        >>> import pathlib, tempfile
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "round.toml"
+        >>> _ = path.write_text('version = 1\\ntitle = "Drenthe 2025"\\nperiod = "2025"\\n')
+        >>> load_round_config(path).time_label
+        'period 2025'
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(f"{path}: file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: cannot read the round config ({type(exc).__name__})") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(str(path), [f"not valid TOML: {exc}"]) from None
+    config = parse_round_config(data, source=str(path), base_dir=path.parent)
+    return replace(config, files=(_file_entry("round config", path), *config.files))

@@ -1,0 +1,440 @@
+"""``factlab pseudonymise`` and ``factlab inspect``: exit codes, files, one-line errors, no output
+after a failure; the shipped example; one real run of ``python -m factlab``."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import polars as pl
+import pytest
+from click.testing import CliRunner
+
+import factlab.cli.keys
+import factlab.cli.steward  # registers the steward's commands on main
+from factlab import schema
+from factlab.audit import read_audit_log
+from factlab.cli import main
+from factlab.errors import ConfigError, InputError, KeyFileError
+from factlab.keys.round_keys import Key, write_key
+from factlab.manifest import read_manifest
+
+if TYPE_CHECKING:
+    from conftest import KeyFiles
+
+assert factlab.cli.keys  # imported for their side effect
+assert factlab.cli.steward
+
+pytestmark = pytest.mark.usefixtures("fast_argon2")
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "steward"
+PASSPHRASE = "correct horse battery staple"
+WriteExport = Callable[..., Path]
+EXPORT_LINES = [
+    "BSN;Naam;Geboortedatum;Gemeente;Kosten",
+    "9999.93.653;Zoë;01-02-2010;Assen;1.234,56",
+    "999 991 723;Daan;02-03-2011;Emmen;12,5",
+    "999993654;Fenna;;Assen;",
+    "000000000;Sara;;;",
+    ";Bram;;;",
+]
+
+
+def run(*args: object, env: dict[str, str] | None = None) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, [str(a) for a in args], env=env)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def lines(text: str) -> list[str]:
+    """Non-empty lines (the progress display may leave an empty line behind on a non-terminal)."""
+    return [line for line in text.splitlines() if line.strip()]
+
+
+@pytest.fixture
+def export(write_export: WriteExport) -> Path:
+    return write_export("export.csv", EXPORT_LINES)
+
+
+# --- success -------------------------------------------------------------------------------------
+
+
+def test_pseudonymise_then_inspect(
+    key_files: KeyFiles, export: Path, tmp_path: Path, audit_log: Path
+) -> None:
+    out = tmp_path / "P01.parquet"
+    code, stdout, stderr = run(
+        "pseudonymise", export, "--key", key_files.provider, "--provider", "P01", "--out", out
+    )
+    assert code == 0, stderr
+    assert stdout == ""  # everything but a command's result goes to stderr
+    summary = lines(stderr)
+    assert summary[0] == f"wrote {out} (provider P01, key fingerprint {key_files.key.fingerprint})"
+    assert "rows: 5" in summary
+    assert "  valid BSN:     2" in summary
+    assert "    checksum: 1 (first rows: 3)" in summary
+    assert "    sentinel: 1 (first rows: 4)" in summary
+    assert "    missing: 1 (first rows: 5)" in summary
+    frame = pl.read_parquet(out)
+    assert frame.height == 5
+    assert frame["bsn_status"].to_list() == ["valid", "valid", "checksum", "sentinel", "missing"]
+    assert "Naam" not in frame.columns
+    assert frame["cost"].to_list()[:2] == [1234.56, 12.5]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["P01.parquet", "export.csv", "keys"]
+    (event,) = read_audit_log(audit_log)
+    assert event["command"] == "pseudonymise"
+    assert event["outcome"] == "ok"
+    assert event["key_fingerprint"] == key_files.key.fingerprint
+    assert event["rows"]["total"] == 5
+
+    code, stdout, stderr = run("inspect", out)
+    assert code == 0, stderr
+    assert "format:          factlab-pseudonymised (stage 1)" in stdout
+    assert f"key fingerprint: {key_files.key.fingerprint}" in stdout
+    assert "provider:        P01" in stdout
+    assert "rows: 5" in stdout
+    assert "distinct pseudonyms: 2; rows sharing a pseudonym: 0" in stdout
+
+    code, stdout, _ = run("inspect", out, "--json")
+    assert code == 0
+    document = json.loads(stdout)
+    assert document == json.loads(read_manifest(out).to_json())
+    assert document["rows_by_status"]["checksum"] == 1
+
+
+def test_round_key_and_provider_key_give_the_same_file_rows(
+    key_files: KeyFiles, export: Path, tmp_path: Path
+) -> None:
+    outs = []
+    for name, key in (("round", key_files.round), ("provider", key_files.provider)):
+        outs.append(tmp_path / f"{name}.parquet")
+        code, _, stderr = run(
+            "pseudonymise", export, "--key", key, "--provider", "P01", "--out", outs[-1]
+        )
+        assert code == 0, stderr
+    assert pl.read_parquet(outs[0]).equals(pl.read_parquet(outs[1]))
+    assert read_manifest(outs[0]).key_fingerprint == read_manifest(outs[1]).key_fingerprint
+
+
+def test_passphrase_from_the_environment(round_key: Key, export: Path, tmp_path: Path) -> None:
+    key_path, out = tmp_path / "provider.key", tmp_path / "P01.parquet"
+    write_key(round_key.provider_key(), key_path, passphrase=PASSPHRASE)
+    code, stdout, stderr = run(
+        "pseudonymise",
+        export,
+        "--key",
+        key_path,
+        "--provider",
+        "P01",
+        "--out",
+        out,
+        "--passphrase-env",
+        "FACTLAB_TEST_PW",
+        env={"FACTLAB_TEST_PW": PASSPHRASE},
+    )
+    assert code == 0, stderr
+    assert read_manifest(out).key_fingerprint == round_key.fingerprint
+    assert PASSPHRASE not in stdout + stderr
+
+
+def test_existing_output_needs_force(key_files: KeyFiles, export: Path, tmp_path: Path) -> None:
+    out = tmp_path / "P01.parquet"
+    out.write_bytes(b"previous delivery")
+    args = ["pseudonymise", export, "--key", key_files.provider, "--provider", "P01", "--out", out]
+    code, _, stderr = run(*args)
+    assert code != 0
+    assert "exists (use --force to overwrite)" in stderr
+    assert out.read_bytes() == b"previous delivery"
+    code, _, stderr = run(*args, "--force")
+    assert code == 0, stderr
+    assert read_manifest(out).rows == 5
+
+
+def test_fallback_flag(key_files: KeyFiles, write_export: WriteExport, tmp_path: Path) -> None:
+    path = write_export("e.csv", ["BSN;Geboortedatum;Geslacht;Postcode", ";01-02-2010;V;9401 AB"])
+    out = tmp_path / "o.parquet"
+    code, _, stderr = run(
+        "pseudonymise", path, "--key", key_files.provider, "--provider", "P1", "--out", out
+    )
+    assert code == 0, stderr
+    assert schema.FALLBACK_PSEUDONYM not in pl.read_parquet(out).columns
+    code, _, stderr = run(
+        "pseudonymise",
+        path,
+        *("--key", key_files.provider, "--provider", "P1", "--out", out),
+        "--fallback",
+        "--force",
+    )
+    assert code == 0, stderr
+    frame = pl.read_parquet(out)
+    assert frame[schema.FALLBACK_PSEUDONYM].str.len_chars().to_list() == [32]
+    assert "postcode" not in frame.columns
+
+
+def test_the_shipped_example(key_files: KeyFiles, tmp_path: Path) -> None:
+    out = tmp_path / "P01.parquet"
+    code, _, stderr = run(
+        "pseudonymise",
+        EXAMPLE / "export.csv",
+        *("--key", key_files.provider, "--provider", "P01", "--out", out),
+        "--mapping",
+        EXAMPLE / "mapping.toml",
+    )
+    assert code == 0, stderr
+    summary = lines(stderr)
+    # the same numbers as the walk-through in examples/steward/README.md
+    readme = (EXAMPLE / "README.md").read_text(encoding="utf-8")
+    for line in summary[1:]:
+        assert line in readme, line
+    frame = pl.read_parquet(out)
+    assert frame.height == 13
+    assert frame["bsn_status"].value_counts().sort("bsn_status").rows() == [
+        ("valid", 10),
+        ("missing", 1),
+        ("sentinel", 1),
+        ("checksum", 1),
+    ]
+    assert frame["pseudonym"].n_unique() == 8  # seven clients and null
+    assert frame["financing"].unique().to_list() == ["ZIN"]
+    assert frame["care_form"].to_list()[:4] == [
+        "ambulant",
+        "verblijf",
+        "ambulant",
+        "dagbehandeling",
+    ]
+    assert frame["sex"].to_list()[:3] == ["V", "V", "M"]  # J/M mean jongen/meisje in this file
+    assert frame["cost"].to_list()[:3] == [1234.56, 12500.0, 850.0]
+    assert frame["birth_year"][6] is None
+    manifest = read_manifest(out)
+    assert manifest.extra["read_as"] == {"encoding": "cp1252", "delimiter": ";"}
+    assert manifest.field_issues == {
+        "birth_date": {"unreadable": 1},
+        "care_form": {"unmapped": 1},
+    }
+
+
+# --- failures: one line, non-zero exit, no output file --------------------------------------------
+
+
+def assert_failed(result: tuple[int, str, str], exit_code: int, *fragments: str) -> str:
+    code, stdout, stderr = result
+    assert code == exit_code, stderr
+    error = lines(stderr)
+    assert len(error) == 1, stderr
+    assert error[0].startswith("factlab: error: ")
+    for fragment in fragments:
+        assert fragment in error[0]
+    assert stdout == ""
+    return error[0]
+
+
+def no_output(folder: Path) -> None:
+    leftovers = [p.name for p in folder.iterdir() if "parquet" in p.name]
+    assert leftovers == [], "a failed run must leave no output (nor a temporary file)"
+
+
+def pseudonymise_args(export: Path, key: Path, out: Path) -> list[object]:
+    return ["pseudonymise", export, "--key", key, "--provider", "P01", "--out", out]
+
+
+def test_missing_input(key_files: KeyFiles, tmp_path: Path) -> None:
+    out = tmp_path / "o.parquet"
+    result = run(*pseudonymise_args(tmp_path / "none.csv", key_files.provider, out))
+    assert_failed(result, InputError.exit_code, "none.csv: file not found")
+    no_output(tmp_path)
+
+
+def test_unreadable_input(key_files: KeyFiles, tmp_path: Path) -> None:
+    broken = tmp_path / "export.xlsx"
+    broken.write_bytes(b"PK\x03\x04 this is no workbook")
+    result = run(*pseudonymise_args(broken, key_files.provider, tmp_path / "o.parquet"))
+    assert_failed(result, InputError.exit_code, "cannot be read as xlsx")
+    no_output(tmp_path)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file")
+def test_input_without_read_permission(key_files: KeyFiles, export: Path, tmp_path: Path) -> None:
+    export.chmod(0)
+    try:
+        result = run(*pseudonymise_args(export, key_files.provider, tmp_path / "o.parquet"))
+        assert_failed(result, InputError.exit_code, "permission denied")
+    finally:
+        export.chmod(0o600)
+    no_output(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [(b"", "the file is empty"), (b"BSN;Naam\r\n", "the file has no data rows")],
+)
+def test_empty_input(key_files: KeyFiles, tmp_path: Path, content: bytes, reason: str) -> None:
+    path = tmp_path / "export.csv"
+    path.write_bytes(content)
+    result = run(*pseudonymise_args(path, key_files.provider, tmp_path / "o.parquet"))
+    assert_failed(result, InputError.exit_code, reason)
+    no_output(tmp_path)
+
+
+def test_unsupported_input(key_files: KeyFiles, tmp_path: Path) -> None:
+    path = tmp_path / "export.xls"
+    path.write_bytes(b"\xd0\xcf\x11\xe0")
+    result = run(*pseudonymise_args(path, key_files.provider, tmp_path / "o.parquet"))
+    assert_failed(result, InputError.exit_code, "unsupported file type '.xls'")
+    no_output(tmp_path)
+
+
+def test_no_bsn_column(key_files: KeyFiles, write_export: WriteExport, tmp_path: Path) -> None:
+    path = write_export("export.csv", ["Naam;Gemeente", "Zoë;Assen"])
+    result = run(*pseudonymise_args(path, key_files.provider, tmp_path / "o.parquet"))
+    assert_failed(result, InputError.exit_code, "no BSN column")
+    no_output(tmp_path)
+
+
+def test_bad_mapping(key_files: KeyFiles, export: Path, tmp_path: Path) -> None:
+    mapping = tmp_path / "mapping.toml"
+    mapping.write_text('version = 1\n[colums]\nbsn = "BSN"\n[input]\ndelimiter = ";;"\n')
+    args = [*pseudonymise_args(export, key_files.provider, tmp_path / "o.parquet")]
+    result = run(*args, "--mapping", mapping)
+    assert_failed(
+        result,
+        ConfigError.exit_code,
+        "2 problem(s)",
+        "colums: unknown key",
+        "input.delimiter: must be one character",
+    )
+    no_output(tmp_path)
+    result = run(*args, "--mapping", tmp_path / "none.toml")
+    assert_failed(result, InputError.exit_code, "mapping file not found")
+    no_output(tmp_path)
+
+
+def test_mapping_that_does_not_fit_the_file(
+    key_files: KeyFiles, export: Path, tmp_path: Path
+) -> None:
+    mapping = tmp_path / "mapping.toml"
+    mapping.write_text('version = 1\n[columns]\nbsn = "BSN cliënt"\n')
+    args = pseudonymise_args(export, key_files.provider, tmp_path / "o.parquet")
+    result = run(*args, "--mapping", mapping)
+    assert_failed(result, InputError.exit_code, "mapped column 'BSN cliënt' for bsn")
+    no_output(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        ("not a key", "not a factlab key file"),
+        ('{"factlab_key_file": 1, "kind": "round"}', "damaged key file"),
+    ],
+)
+def test_wrong_key_file(export: Path, tmp_path: Path, content: str, reason: str) -> None:
+    key = tmp_path / "provider.key"
+    key.write_text(content)
+    result = run(*pseudonymise_args(export, key, tmp_path / "o.parquet"))
+    assert_failed(result, KeyFileError.exit_code, reason)
+    no_output(tmp_path)
+
+
+def test_missing_key_file(export: Path, tmp_path: Path) -> None:
+    result = run(*pseudonymise_args(export, tmp_path / "none.key", tmp_path / "o.parquet"))
+    assert_failed(result, KeyFileError.exit_code, "key file not found")
+    no_output(tmp_path)
+
+
+def test_link_key_is_refused(key_files: KeyFiles, export: Path, tmp_path: Path) -> None:
+    result = run(*pseudonymise_args(export, key_files.link, tmp_path / "o.parquet"))
+    assert_failed(result, KeyFileError.exit_code, "link key cannot make first-stage pseudonyms")
+    no_output(tmp_path)
+
+
+def test_wrong_passphrase(round_key: Key, export: Path, tmp_path: Path) -> None:
+    key = tmp_path / "provider.key"
+    write_key(round_key.provider_key(), key, passphrase=PASSPHRASE)
+    args = pseudonymise_args(export, key, tmp_path / "o.parquet")
+    result = run(*args, "--passphrase-env", "FACTLAB_TEST_PW", env={"FACTLAB_TEST_PW": "wrong!!!!"})
+    error = assert_failed(result, KeyFileError.exit_code, "wrong passphrase or damaged key file")
+    assert "wrong!!!!" not in error
+    no_output(tmp_path)
+
+
+def test_passphrase_needed_but_not_given(round_key: Key, export: Path, tmp_path: Path) -> None:
+    key = tmp_path / "provider.key"
+    write_key(round_key.provider_key(), key, passphrase=PASSPHRASE)
+    args = pseudonymise_args(export, key, tmp_path / "o.parquet")
+    code, _, stderr = run(*args, "--passphrase-env", "FACTLAB_TEST_UNSET", env={})
+    assert code != 0
+    assert "FACTLAB_TEST_UNSET is not set" in stderr
+    code, _, stderr = run(*args)  # no terminal to ask on
+    assert code != 0
+    assert "--passphrase-env" in stderr
+    no_output(tmp_path)
+
+
+def test_bad_provider_code(key_files: KeyFiles, export: Path, tmp_path: Path) -> None:
+    out = tmp_path / "o.parquet"
+    result = run(
+        "pseudonymise", export, "--key", key_files.provider, "--provider", "P 1", "--out", out
+    )
+    assert_failed(result, InputError.exit_code, "provider code")
+    no_output(tmp_path)
+
+
+def test_inspect_of_foreign_files(tmp_path: Path) -> None:
+    plain = tmp_path / "plain.parquet"
+    pl.DataFrame({"a": [1]}).write_parquet(plain)
+    assert_failed(run("inspect", plain), InputError.exit_code, "no factlab manifest")
+    assert_failed(run("inspect", tmp_path / "none.parquet"), InputError.exit_code, "not found")
+
+
+# --- a real process ------------------------------------------------------------------------------
+
+
+def test_python_dash_m_factlab(key_files: KeyFiles, export: Path, tmp_path: Path) -> None:
+    out = tmp_path / "P01.parquet"
+    command = [sys.executable, "-m", "factlab", "pseudonymise", str(export)]
+    command += ["--key", str(key_files.provider), "--provider", "P01", "--out", str(out)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert read_manifest(out).rows == 5
+    assert f"key fingerprint {key_files.key.fingerprint}" in done.stderr
+    # and a failing one: the error class's exit code, one line, no file
+    failed = tmp_path / "failed.parquet"
+    command = [sys.executable, "-m", "factlab", "pseudonymise", str(tmp_path / "none.csv")]
+    command += ["--key", str(key_files.provider), "--provider", "P01", "--out", str(failed)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == InputError.exit_code
+    assert lines(done.stderr) == [f"factlab: error: {tmp_path / 'none.csv'}: file not found"]
+    assert done.stdout == ""
+    assert not failed.exists()
+
+
+def test_the_input_is_hashed_once_for_manifest_and_audit_log(
+    key_files: KeyFiles,
+    export: Path,
+    tmp_path: Path,
+    audit_log: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    hashed: list[Path] = []
+    file_sha256 = sys.modules["factlab.audit"].file_sha256
+
+    def counting(path: str | Path) -> str:
+        hashed.append(Path(path))
+        return str(file_sha256(path))
+
+    for module in ("factlab.audit", "factlab.io"):
+        monkeypatch.setattr(sys.modules[module], "file_sha256", counting)
+    out = tmp_path / "P01.parquet"
+    code, _, stderr = run(
+        "pseudonymise", export, "--key", key_files.provider, "--provider", "P01", "--out", out
+    )
+    assert code == 0, stderr
+    digest = hashlib.sha256(export.read_bytes()).hexdigest()
+    assert read_manifest(out).input_sha256 == digest
+    (event,) = read_audit_log(audit_log)
+    assert event["inputs"] == [{"path": str(export), "sha256": digest}]
+    assert hashed == [out]  # only the output is hashed apart, for the audit line

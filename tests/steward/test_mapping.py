@@ -1,0 +1,329 @@
+"""Column mappings: validation, all problems at once; resolving columns."""
+
+from __future__ import annotations
+
+import copy
+import re
+import tomllib
+from dataclasses import FrozenInstanceError
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from factlab.errors import ConfigError, InputError
+from factlab.steward import mapping as mapping_module
+from factlab.steward.mapping import ColumnMapping, load_mapping, parse_mapping, resolve_columns
+
+ROOT = Path(__file__).resolve().parents[2]
+
+FULL = """
+version = 1
+
+[input]
+delimiter = ";"
+encoding = "CP1252"
+decimal_comma = true
+sheet = "Cliënten"
+
+[columns]
+bsn = "BSN cliënt"
+start_date = "Datum aanvang"
+
+[date_formats]
+start_date = "%d-%m-%Y"
+
+[values.sex]
+J = "jongen"
+M = "meisje"
+
+[derive.care_form]
+from = "product_category"
+map = { "45" = "ambulant", "43" = "verblijf" }
+
+[constants]
+financing = "ZIN"
+
+[fallback]
+fields = ["birth_date", "sex", "postcode"]
+"""
+
+
+def problems_of(document: dict[str, Any]) -> list[str]:
+    with pytest.raises(ConfigError) as error:
+        parse_mapping(document, source="m.toml")
+    assert error.value.source == "m.toml"
+    assert str(error.value).startswith(f"m.toml: {len(error.value.problems)} problem(s): ")
+    return error.value.problems
+
+
+# --- validation ----------------------------------------------------------------------------------
+
+
+def test_a_full_mapping_is_read() -> None:
+    mapping = parse_mapping(tomllib.loads(FULL), source="m.toml")
+    assert dict(mapping.columns) == {"bsn": "BSN cliënt", "start_date": "Datum aanvang"}
+    assert dict(mapping.date_formats) == {"start_date": "%d-%m-%Y"}
+    assert dict(mapping.values["sex"]) == {"J": "jongen", "M": "meisje"}
+    assert mapping.derive["care_form"].source == "product_category"
+    assert dict(mapping.derive["care_form"].values) == {"45": "ambulant", "43": "verblijf"}
+    assert dict(mapping.constants) == {"financing": "ZIN"}
+    assert (mapping.delimiter, mapping.encoding, mapping.decimal_comma, mapping.sheet) == (
+        ";",
+        "cp1252",
+        True,
+        "Cliënten",
+    )
+    assert mapping.fallback_fields == ("birth_date", "sex", "postcode")
+    assert mapping.source == "m.toml"
+
+
+def test_the_smallest_mapping_is_the_default() -> None:
+    mapping = parse_mapping({"version": 1})
+    assert mapping == ColumnMapping(source="mapping")
+    assert mapping.fallback_fields is None
+    assert mapping.delimiter is None
+
+
+def test_a_mapping_is_immutable_and_its_document_untouched() -> None:
+    document = tomllib.loads(FULL)
+    before = copy.deepcopy(document)
+    mapping = parse_mapping(document)
+    assert document == before
+    with pytest.raises(FrozenInstanceError):
+        mapping.delimiter = ","  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        mapping.columns["bsn"] = "other"  # type: ignore[index]
+    with pytest.raises(TypeError):
+        mapping.values["sex"]["J"] = "x"  # type: ignore[index]
+    document["columns"]["bsn"] = "changed later"
+    assert mapping.columns["bsn"] == "BSN cliënt"
+
+
+def test_all_problems_are_reported_at_once_with_their_paths() -> None:
+    document = {
+        "colums": {},
+        "input": {"delimiter": ";;", "encoding": "ebcdic", "quote": '"', "decimal_comma": "yes"},
+        "columns": {"bsn": 3, "shoe_size": "Maat"},
+        "date_formats": {"cost": "%d", "start_date": "dd-mm-yyyy"},
+        "values": {"bsn": {"1": "2"}, "sex": {"J": 1}},
+        "derive": {
+            "care_form": {"from": "care_form", "map": {}, "extra": 1},
+            "domain": {"from": "nothing", "map": {"a": "b"}},
+        },
+        "constants": {"financing": 5, "birth_date": "2000-01-01"},
+        "fallback": {"fields": ["birth_date", "bsn", "birth_date"], "salt": "x"},
+    }
+    problems = problems_of(document)
+    expected_paths = [
+        "colums: unknown key",
+        "version: required",
+        "input.delimiter: must be one character",
+        "input.encoding: must be one of",
+        "input.quote: unknown key",
+        "input.decimal_comma: must be a bool",
+        "columns.bsn: must be a string",
+        "columns.shoe_size: unknown field",
+        "date_formats.cost: not a date field",
+        "date_formats.start_date: not a strftime format",
+        "values.bsn: value maps apply to",
+        "values.sex.J: must be a string",
+        "derive.care_form.extra: unknown key",
+        "derive.care_form.from: a field cannot be derived from itself",
+        "derive.care_form.map: required",
+        "derive.domain.from: must name one of",
+        "constants.financing: must be a string",
+        "constants.birth_date: constants apply to",
+        "fallback.salt: unknown key",
+        "fallback.fields[1]: must be one of",
+        "fallback.fields: a field is named twice",
+    ]
+    for path in expected_paths:
+        assert sum(problem.startswith(path) for problem in problems) == 1, (path, problems)
+    assert len(problems) == len(expected_paths), problems
+
+
+@pytest.mark.parametrize(
+    ("document", "problem"),
+    [
+        ({"version": 2}, "version: unsupported (2)"),
+        ({"version": "1"}, "version: unsupported ('1')"),
+        ({"version": True}, "version: unsupported (True)"),
+        ({"version": 1.0}, "version: unsupported (1.0)"),
+        ({"version": 1, "columns": "bsn"}, "columns: must be a table"),
+        ({"version": 1, "input": []}, "input: must be a table"),
+        ({"version": 1, "derive": {"care_form": "product_category"}}, "derive.care_form:"),
+        ({"version": 1, "fallback": {"fields": []}}, "fallback.fields: must be a non-empty list"),
+        ({"version": 1, "fallback": {"fields": "sex"}}, "fallback.fields: must be a non-empty"),
+        (
+            {"version": 1, "columns": {"financing": "F"}, "constants": {"financing": "ZIN"}},
+            "constants.financing: also given in columns or derive",
+        ),
+        (
+            {
+                "version": 1,
+                "derive": {"care_form": {"from": "product_category", "map": {"45": "a"}}},
+                "constants": {"care_form": "ambulant"},
+            },
+            "constants.care_form: also given in columns or derive",
+        ),
+    ],
+)
+def test_single_problems(document: dict[str, Any], problem: str) -> None:
+    problems = problems_of(document)
+    assert any(p.startswith(problem) for p in problems), problems
+
+
+def test_unknown_key_is_named_by_its_path() -> None:
+    assert problems_of({"version": 1, "colums": {"bsn": "BSN"}}) == ["colums: unknown key"]
+
+
+# --- files ---------------------------------------------------------------------------------------
+
+
+def test_load_mapping(tmp_path: Path) -> None:
+    path = tmp_path / "mapping.toml"
+    path.write_text(FULL, encoding="utf-8")
+    mapping = load_mapping(path)
+    assert mapping.source == str(path)
+    assert mapping.columns["bsn"] == "BSN cliënt"
+
+
+def test_load_mapping_problems(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="mapping file not found"):
+        load_mapping(tmp_path / "none.toml")
+    bad_toml = tmp_path / "bad.toml"
+    bad_toml.write_text("version = 1\n[columns\n")
+    with pytest.raises(ConfigError, match="not valid TOML") as error:
+        load_mapping(bad_toml)
+    assert error.value.source == str(bad_toml)
+    not_utf8 = tmp_path / "cp1252.toml"
+    not_utf8.write_bytes('version = 1\n[columns]\nbsn = "BSN cliënt"\n'.encode("cp1252"))
+    with pytest.raises(InputError, match="not UTF-8"):
+        load_mapping(not_utf8)
+    invalid = tmp_path / "invalid.toml"
+    invalid.write_text('version = 1\n[columns]\nbsn = "BSN"\nnaam = "Naam"\n')
+    with pytest.raises(ConfigError, match=r"invalid\.toml: 1 problem\(s\): columns\.naam"):
+        load_mapping(invalid)
+
+
+def _toml_blocks(text: str) -> list[str]:
+    return re.findall(r"```toml\n(.*?)```", text, re.DOTALL)
+
+
+def test_the_documented_mappings_are_valid() -> None:
+    blocks = _toml_blocks((ROOT / "docs" / "steward.md").read_text(encoding="utf-8"))
+    docstring = mapping_module.__doc__ or ""
+    example = docstring.split("Example mapping (``version`` is required)::", 1)[1]
+    blocks.append(example.split('"""')[0])
+    assert len(blocks) >= 2
+    for block in blocks:
+        mapping = parse_mapping(tomllib.loads(block), source="doc")
+        assert mapping.columns  # a documented example shows at least the column names
+
+
+def test_the_example_mapping_is_valid() -> None:
+    mapping = load_mapping(ROOT / "examples" / "steward" / "mapping.toml")
+    assert mapping.columns
+    assert mapping.date_formats
+    assert mapping.values
+    assert mapping.derive
+    assert mapping.constants
+
+
+# --- resolving columns ---------------------------------------------------------------------------
+
+
+def test_dutch_names_are_recognised() -> None:
+    columns = [
+        "Naam",
+        "BSN",
+        "Geboortedatum",
+        "Geslacht",
+        "Woongemeente",
+        "Domein",
+        "Financieringsvorm",
+        "Zorgvorm",
+        "Productcategorie",
+        "Begindatum",
+        "Einddatum",
+        "Kosten",
+        "Postcode",
+        "Opmerking",
+    ]
+    assert resolve_columns(columns, ColumnMapping()) == {
+        "bsn": "BSN",
+        "birth_date": "Geboortedatum",
+        "sex": "Geslacht",
+        "municipality": "Woongemeente",
+        "domain": "Domein",
+        "financing": "Financieringsvorm",
+        "care_form": "Zorgvorm",
+        "product_category": "Productcategorie",
+        "start_date": "Begindatum",
+        "end_date": "Einddatum",
+        "cost": "Kosten",
+        "postcode": "Postcode",
+    }
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "BSN cliënt",
+        "bsn_client",
+        "Client-BSN",
+        "B.S.N.",
+        " bsn ",
+        "Burgerservicenummer",
+        "BSNCLIËNT",
+    ],
+)
+def test_case_spaces_punctuation_and_accents_are_ignored(name: str) -> None:
+    assert resolve_columns(["x", name], ColumnMapping()) == {"bsn": name}
+
+
+def test_the_result_follows_the_canonical_field_order() -> None:
+    found = resolve_columns(["Kosten", "Gemeente", "BSN", "Geb. datum"], ColumnMapping())
+    assert list(found) == ["bsn", "birth_date", "municipality", "cost"]
+
+
+def test_two_columns_that_look_alike_are_ambiguous() -> None:
+    with pytest.raises(InputError) as error:
+        resolve_columns(["BSN", "Burgerservicenummer", "Naam"], ColumnMapping(), source="e.csv")
+    message = str(error.value)
+    assert message.startswith("e.csv: ")
+    assert "'BSN'" in message
+    assert "'Burgerservicenummer'" in message
+    assert "look like bsn" in message
+    with pytest.raises(InputError, match="look like birth_date"):
+        resolve_columns(["BSN", "Geboortedatum", "geb_datum"], ColumnMapping())
+
+
+def test_the_mapping_settles_ambiguity_and_wins_over_names() -> None:
+    mapping = parse_mapping({"version": 1, "columns": {"bsn": "Burgerservicenummer"}})
+    found = resolve_columns(["BSN", "Burgerservicenummer"], mapping)
+    assert found == {"bsn": "Burgerservicenummer"}
+    mapping = parse_mapping({"version": 1, "columns": {"bsn": "Nummer", "cost": "Bedrag incl"}})
+    found = resolve_columns(["Nummer", "BSN", "Bedrag incl", "Kosten"], mapping)
+    assert found["bsn"] == "Nummer"
+    assert found["cost"] == "Bedrag incl"
+
+
+def test_a_mapped_column_must_exist() -> None:
+    mapping = parse_mapping({"version": 1, "columns": {"bsn": "BSN cliënt", "sex": "Sekse"}})
+    with pytest.raises(InputError) as error:
+        resolve_columns(["BSN"], mapping, source="e.csv")
+    message = str(error.value)
+    assert "mapped column 'BSN cliënt' for bsn is not in the file" in message
+    assert "mapped column 'Sekse' for sex is not in the file" in message
+
+
+def test_no_bsn_column() -> None:
+    with pytest.raises(InputError, match=r"e\.csv: no BSN column"):
+        resolve_columns(["Naam", "Gemeente"], ColumnMapping(), source="e.csv")
+
+
+def test_resolve_does_not_consume_its_input() -> None:
+    columns = iter(["BSN", "Gemeente"])
+    assert resolve_columns(columns, ColumnMapping()) == {"bsn": "BSN", "municipality": "Gemeente"}
