@@ -159,7 +159,10 @@ def _factlab_files(here: Path, exports: list[tuple[str, Path]]) -> None:
     for provider, path in exports:
         out = here / "pseudonymised" / f"{provider}.parquet"
         out.unlink(missing_ok=True)
-        pseudonymise_file(path, key.provider_key(), provider=provider, out=out)
+        # the realistic mess has a provider without BSNs (GGZ, 2016)
+        pseudonymise_file(
+            path, key.provider_key(), provider=provider, out=out, allow_no_valid_bsn=True
+        )
         outputs.append(out)
     (here / "linked.parquet").unlink(missing_ok=True)
     link(outputs, here / "linked.parquet", key=key)

@@ -11,6 +11,11 @@ The public API, in the order data flows::
                   seal, unseal
     synthetic     the synth module (seeded provider exports, the 2014 round)
 
+Every public function checks the types of its arguments first and raises one ``TypeError`` that
+says what to pass (``link("a.parquet", ...)`` asks for a list; a path where a key belongs asks for
+``factlab.load_key(path)``). Problems with files and data raise the ``FactlabError`` subclasses;
+what factlab can go on with but you should fix is a ``FactlabWarning``.
+
 Example:
     >>> import polars as pl
     >>> import factlab
@@ -32,6 +37,7 @@ from factlab.errors import (
     ConfigError,
     DataError,
     FactlabError,
+    FactlabWarning,
     InputError,
     KeyFileError,
     LinkError,
@@ -141,6 +147,7 @@ __all__ = [
     "DataError",
     "Estimate",
     "FactlabError",
+    "FactlabWarning",
     "FallbackReport",
     "FlowResult",
     "InputError",

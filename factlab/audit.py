@@ -2,13 +2,15 @@
 
 A line says who ran what, when, on which files (paths as given, SHA-256 of the bytes), with which
 key (fingerprint only), how many rows, and how it ended. It never holds a client value or a
-secret: arguments whose name marks them as secret are refused, and the message of an exception
+secret: arguments whose name marks them as secret are refused (those naming the environment
+variable that holds one are recorded only as given or not), and the message of an exception
 that is not a :class:`~factlab.errors.FactlabError` is not recorded, because third-party errors
 (Polars, pyarrow) may quote the data they choked on.
 
 Lines are appended with ``O_APPEND`` and a single ``write`` each, so concurrent commands writing
-the same log do not interleave. The log is opened before the command does any work: a command
-whose audit line cannot be written does not run. See ``docs/audit-log.md`` for the fields.
+the same log do not interleave. The log is opened before the command does any work, and the
+command's outputs are held back (:func:`factlab.outputs.held_outputs`) until its line is written:
+a command whose audit line cannot be written leaves no output. See ``docs/audit-log.md``.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from typing import Any, Final
 from factlab._version import __version__
 from factlab.errors import FactlabError, InputError
 from factlab.io import file_sha256
+from factlab.outputs import HeldOutputs, held_outputs
 
 __all__ = [
     "AUDIT_ENV",
@@ -47,9 +50,18 @@ AUDIT_FILE_NAME: Final = "factlab-audit.jsonl"
 #: Version of the line layout; bump it when a field changes meaning.
 AUDIT_FORMAT: Final = 1
 
-# Argument names that can only hold a secret. `*_env` names (the name of an environment variable
-# holding a passphrase) are allowed: the variable's name is not the secret.
-_SECRET_WORDS: Final = ("passphrase", "password", "secret", "token", "private_key")
+# Argument names that can only hold a secret: refused. A `*_env` name among them names the
+# environment variable that holds the secret; its value is recorded only as given (true) or not
+# (null), because a hurried user may have typed the passphrase itself where the name belongs.
+_SECRET_WORDS: Final = (
+    "passphrase",
+    "password",
+    "secret",
+    "token",
+    "private_key",
+    "key_material",
+    "credential",
+)
 _Scalar = str | int | float | bool | None
 
 
@@ -136,8 +148,11 @@ def _check_arguments(arguments: Mapping[str, Any]) -> dict[str, Any]:
     cleaned: dict[str, Any] = {}
     for name, value in arguments.items():
         lowered = name.lower()
-        if not lowered.endswith("_env") and any(word in lowered for word in _SECRET_WORDS):
-            raise TypeError(f"audit argument {name!r} looks secret; it must not be logged")
+        if any(word in lowered for word in _SECRET_WORDS):
+            if not lowered.endswith("_env"):
+                raise TypeError(f"audit argument {name!r} looks secret; it must not be logged")
+            cleaned[name] = True if value else None
+            continue
         cleaned[name] = _plain(name, value)
     return cleaned
 
@@ -153,12 +168,24 @@ def _plain(name: str, value: Any) -> Any:
     raise TypeError(f"audit argument {name!r}: only strings, numbers, paths or lists of them")
 
 
-def _file_entry(path: str | Path) -> dict[str, str | None]:
+def _file_entry(path: str | Path, held: HeldOutputs | None = None) -> dict[str, str | None]:
+    # A held output is hashed under its temporary name: the bytes that will be published.
+    waiting = held.temporary_of(path) if held is not None else None
     try:
-        digest: str | None = file_sha256(path)
-    except OSError:
+        digest: str | None = file_sha256(waiting or path)
+    except (OSError, InputError):  # missing, unreadable, or no regular file (a FIFO would hang)
         digest = None
     return {"path": str(path), "sha256": digest}
+
+
+def _check_output_folder(output: str | Path | None) -> None:
+    """A missing output folder is named as such, not as an audit log that cannot be opened."""
+    if output is None:
+        return
+    output = Path(output)
+    folder = output if output.is_dir() else output.parent
+    if not folder.is_dir():
+        raise InputError(f"{output}: the output folder does not exist")
 
 
 def _error_entry(exc: BaseException) -> dict[str, Any]:
@@ -263,12 +290,21 @@ def audited(
     arguments: Mapping[str, Any] | None = None,
     log: str | Path | None = None,
     hash_inputs: bool = True,
+    overwrite: bool = True,
+    hold_outputs: bool = True,
 ) -> Iterator[AuditTrail]:
     """Run a command's body and append its audit line on the way out, whatever the outcome.
 
     Inputs are hashed on entry (what the command read); outputs are hashed only on success.
     An exception is recorded and re-raised. The log is opened first, so a command whose audit
     line could not be written does no work.
+
+    The files factlab's writers finish in the body are held back under their temporary names
+    (:func:`factlab.outputs.held_outputs`) and published only after the line saying the command
+    succeeded is written; if it cannot be written they are removed, so no output exists without
+    its audit line. Should publishing then fail (a file of that name appeared meanwhile), a
+    second line records the error. A body that reads back what it wrote passes
+    ``hold_outputs=False``; its files are then published as they are written.
 
     A command that hashes its inputs itself, from the very bytes it parses, passes
     ``hash_inputs=False`` and reports each digest with ``trail.set_input_sha256``: every file is
@@ -282,22 +318,28 @@ def audited(
         arguments: non-secret arguments, paths as given.
         log: explicit log path (else ``FACTLAB_AUDIT_LOG``, else beside ``output``).
         hash_inputs: hash the inputs on entry (else see above).
+        overwrite: let held outputs replace existing files (``--force``); without it an
+            existing file, even one that appeared while the command ran, is never replaced.
+        hold_outputs: hold outputs until the line is written (see above).
 
     Raises:
-        InputError: the audit log cannot be opened or written.
+        InputError: the output folder does not exist, or the audit log cannot be opened or
+            written (then no held output is published).
         TypeError: an argument looks secret or is not a plain value (a programming error).
 
     Example:
         >>> import tempfile, pathlib
+        >>> from factlab.io import write_json
         >>> folder = pathlib.Path(tempfile.mkdtemp())
-        >>> with audited("demo", output=folder / "out.txt") as trail:
-        ...     _ = (folder / "out.txt").write_text("done")
+        >>> with audited("demo", output=folder / "out.json") as trail:
+        ...     write_json(folder / "out.json", {"done": True})
         ...     trail.add_rows({"total": 1})
         >>> line = read_audit_log(folder / "factlab-audit.jsonl")[-1]
         >>> line["outcome"], line["rows"], line["outputs"][0]["sha256"][:8]
-        ('ok', {'total': 1}, 'a4c3ed04')
+        ('ok', {'total': 1}, 'db54d810')
     """
     checked = _check_arguments(arguments or {})
+    _check_output_folder(output)
     path = audit_log_path(output, log)
     descriptor = _open_log(path)
     try:
@@ -316,28 +358,55 @@ def audited(
                 for item in inputs
             ]
 
-        error: dict[str, Any] | None = None
-        try:
-            yield trail
-        except BaseException as exc:
-            error = _error_entry(exc)
+        def failed(exc: BaseException, outputs: list[dict[str, str | None]]) -> None:
             try:
                 _append(
                     descriptor,
                     path,
-                    _event(command, started, clock, checked, input_entries(), [], trail, error),
+                    _event(
+                        command,
+                        started,
+                        clock,
+                        checked,
+                        input_entries(),
+                        outputs,
+                        trail,
+                        _error_entry(exc),
+                    ),
                 )
             except InputError as audit_failure:
                 # The command's own error matters more to the operator; keep it on top.
                 exc.add_note(f"factlab: also failed to write the audit line: {audit_failure}")
-            raise
-        written = [] if output is None or Path(output).is_dir() else [(str(output), True)]
-        written += trail._outputs
-        _append(
-            descriptor,
-            path,
-            _event(command, started, clock, checked, input_entries(), written, trail, None),
+
+        holding = (
+            held_outputs(overwrite=overwrite, inputs=inputs)
+            if hold_outputs
+            else contextlib.nullcontext(None)
         )
+        with holding as held:
+            try:
+                yield trail
+            except BaseException as exc:
+                failed(exc, [])
+                raise
+            written = [] if output is None or Path(output).is_dir() else [(str(output), True)]
+            written += trail._outputs
+            outputs = [
+                _file_entry(item, held) if digest else {"path": item, "sha256": None}
+                for item, digest in written
+            ]
+            # Written before any held output is published: if it fails, they are removed.
+            _append(
+                descriptor,
+                path,
+                _event(command, started, clock, checked, input_entries(), outputs, trail, None),
+            )
+            if held is not None:
+                try:
+                    held.publish()
+                except BaseException as exc:
+                    failed(exc, [])
+                    raise
     finally:
         os.close(descriptor)
 
@@ -348,7 +417,7 @@ def _event(
     clock: float,
     arguments: dict[str, Any],
     inputs: list[dict[str, str | None]],
-    outputs: list[tuple[str, bool]],
+    outputs: list[dict[str, str | None]],
     trail: AuditTrail,
     error: dict[str, Any] | None,
 ) -> AuditEvent:
@@ -357,10 +426,7 @@ def _event(
         command=command,
         arguments=arguments,
         inputs=inputs,
-        outputs=[
-            _file_entry(item) if digest else {"path": item, "sha256": None}
-            for item, digest in outputs
-        ],
+        outputs=outputs,
         key_fingerprint=trail._key_fingerprint,
         rows=dict(trail._rows),
         details=dict(trail._details),

@@ -34,10 +34,12 @@ from factlab.disclosure.rules import disclosure_2014
 from factlab.errors import DataError, InputError
 from factlab.estimation.corrections import corrections_2014
 from factlab.estimation.estimate import Estimate, estimate, write_estimate
+from factlab.io import atomic_path
 from factlab.keys.recipients import new_recipient, write_recipient
 from factlab.keys.round_keys import new_round_key, write_key
 from factlab.keys.seal import seal
 from factlab.manifest import Manifest
+from factlab.outputs import csv_safe
 from factlab.steward.pseudonymise import pseudonymise_file
 from factlab.synth.round2014 import (
     REFERENCE_DATE_2014,
@@ -142,7 +144,8 @@ def run_demo(outdir: str | Path, *, seed: int = 2014, step: Step | None = None) 
     totals = count(linked, on=REFERENCE_DATE_2014)
     write_counts(totals, trusted / "totals.json")
     provider_overlap = overlap(linked, on=REFERENCE_DATE_2014)
-    provider_overlap.matrix.write_csv(trusted / "provider-overlap.csv")
+    with atomic_path(trusted / "provider-overlap.csv") as temporary:
+        csv_safe(provider_overlap.matrix).write_csv(temporary)
 
     tell("trusted party: estimating with the shipped 2014 corrections")
     corrected = estimate(cells.table, corrections_2014())

@@ -10,6 +10,7 @@ __all__ = [
     "ConfigError",
     "DataError",
     "FactlabError",
+    "FactlabWarning",
     "InputError",
     "KeyFileError",
     "LinkError",
@@ -24,6 +25,14 @@ class FactlabError(Exception):
     """
 
     exit_code: int = 1
+
+
+class FactlabWarning(UserWarning):
+    """Something factlab can go on with but the user should fix (e.g. a key file others may read).
+
+    The command-line tool prints each as one ``factlab: warning: …`` line on stderr; in Python
+    they are ordinary warnings (:mod:`warnings`), which a caller may turn into errors.
+    """
 
 
 class InputError(FactlabError):

@@ -4,34 +4,46 @@ Besides provider exports and factlab Parquet files it reads TOML configuration f
 and writes result tables (counts, protected tables, analyses) with their metadata: as CSV with a
 ``<name>.meta.json`` sidecar, as Parquet with the metadata in the file's key-value metadata, or as
 one JSON document.
+
+The export readers (:func:`load_export`, :func:`read_export`) have their parts in two private
+modules: :mod:`factlab._exports` reads each format, :mod:`factlab._export_checks` holds what they
+refuse (hostile and faulty files, see docs/steward.md).
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
-import hashlib
 import json
-import mmap
 import os
-import tempfile
 import tomllib
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, Literal
 
 import polars as pl
 
-from factlab import schema
-from factlab.errors import ConfigError, InputError
+from factlab import _export_checks, _exports, schema
+from factlab.errors import ConfigError, FactlabError, InputError
 from factlab.manifest import Manifest
+from factlab.outputs import (
+    check_output,
+    csv_safe,
+    held_outputs,
+    holding,
+    new_temporary,
+    os_failure,
+    publish,
+    uncsv_safe,
+    write_failure,
+)
 
 __all__ = [
     "TABLE_FORMATS",
     "Export",
     "atomic_path",
+    "check_parquet_readable",
     "export_format",
     "file_sha256",
     "load_export",
@@ -41,17 +53,22 @@ __all__ = [
     "read_toml",
     "sidecar_path",
     "sink_parquet_checked",
+    "table_files",
     "write_exclusive",
     "write_json",
     "write_parquet",
     "write_table",
 ]
 
-_HASH_CHUNK = 1 << 20
-
 
 def file_sha256(path: str | Path) -> str:
     """SHA-256 of a file's bytes, hex encoded.
+
+    Only a regular file is read (after symlinks): a FIFO would wait for a writer forever and a
+    device such as ``/dev/zero`` never ends.
+
+    Raises:
+        InputError: the file is missing, unreadable, or not a regular file.
 
     Example:
         >>> import tempfile, pathlib
@@ -60,34 +77,59 @@ def file_sha256(path: str | Path) -> str:
         >>> file_sha256(p)[:16]
         'ba7816bf8f01cfea'
     """
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(_HASH_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
+    return _export_checks.sha256_of_file(path)
+
+
+def _with_sidecars(inputs: Iterable[str | Path | None]) -> list[Path]:
+    """The inputs and the metadata sidecar each may have: writing over either destroys it."""
+    paths = [Path(item) for item in inputs if item is not None]
+    return [*paths, *(sidecar_path(path) for path in paths)]
 
 
 @contextlib.contextmanager
-def atomic_path(target: str | Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``target``; on success rename it over ``target``.
+def atomic_path(
+    target: str | Path, *, inputs: Iterable[str | Path] = (), overwrite: bool = True
+) -> Iterator[Path]:
+    """Yield a temporary path beside ``target``; when the block succeeds, publish it as ``target``.
 
-    On any exception the temporary file is removed and ``target`` is left untouched, so a failed
-    command never leaves a partial output behind.
+    The rules of :mod:`factlab.outputs` apply: ``target`` is refused at once when it is a folder
+    or one of ``inputs`` (or an input's ``.meta.json`` sidecar), or, without ``overwrite``, when
+    it exists; a failed block leaves nothing (an existing ``target`` is kept); without
+    ``overwrite`` a file that appears meanwhile is not replaced. Inside
+    :func:`factlab.outputs.held_outputs` the finished file waits there to be published.
+
+    Raises:
+        InputError: a refused ``target``, or an operating-system error (the path and the reason,
+            e.g. a read-only folder or a full disk).
     """
-    target = Path(target)
-    directory = target.parent if str(target.parent) else Path(".")
-    if not directory.is_dir():
-        raise InputError(f"{target}: the output folder does not exist")
-    handle, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
-    os.close(handle)
-    temporary = Path(name)
+    target = check_output(target, inputs=_with_sidecars(inputs), overwrite=overwrite)
+    descriptor, temporary = new_temporary(target)
+    os.close(descriptor)
+    handed_over = False
     try:
-        yield temporary
-        os.replace(temporary, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            temporary.unlink()
-        raise
+        try:
+            yield temporary
+        except Exception as exc:
+            if write_failure(exc, temporary):
+                raise InputError(os_failure(target, exc, temporary)) from None
+            raise
+        held = holding()
+        if held is not None:
+            held.hold(temporary, target, overwrite=overwrite)
+            handed_over = True
+            return
+        try:
+            publish(temporary, target, overwrite=overwrite)
+        except FileExistsError:
+            raise InputError(
+                f"{target}: exists (a file of that name appeared while this command ran; "
+                "use --force to overwrite)"
+            ) from None
+        except OSError as exc:
+            raise InputError(os_failure(target, exc, temporary)) from None
+    finally:
+        if not handed_over:
+            temporary.unlink(missing_ok=True)
 
 
 def write_exclusive(path: str | Path, payload: bytes, *, mode: int, force: bool = False) -> None:
@@ -95,11 +137,12 @@ def write_exclusive(path: str | Path, payload: bytes, *, mode: int, force: bool 
 
     The bytes reach the disk (fsync) before the file appears under its name, and its mode is set
     before a byte is written. Unless ``force``, an existing file is never overwritten, not even
-    one made while this one was being written.
+    one made while this one was being written. Inside :func:`factlab.outputs.held_outputs` the
+    file waits to be published with the command's other outputs.
 
     Raises:
         FileExistsError: ``path`` exists and ``force`` is not set (nothing is written).
-        InputError: the folder does not exist.
+        InputError: the folder does not exist or cannot be written.
 
     Example:
         >>> import tempfile, pathlib
@@ -111,28 +154,35 @@ def write_exclusive(path: str | Path, payload: bytes, *, mode: int, force: bool 
     path = Path(path)
     if not path.parent.is_dir():
         raise InputError(f"{path}: the output folder does not exist")
-    descriptor, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    temporary = Path(name)
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder; give a file name")
+    if not force and os.path.lexists(path):
+        raise FileExistsError(errno.EEXIST, "file exists", str(path))
+    descriptor, temporary = new_temporary(path)
+    handed_over = False
     try:
-        with os.fdopen(descriptor, "wb") as handle:
-            os.fchmod(handle.fileno(), mode)
-            handle.write(payload)
-            handle.flush()
-            os.fsync(handle.fileno())
-        if force:
-            os.replace(temporary, path)
+        try:
+            with os.fdopen(descriptor, "wb") as handle:
+                os.fchmod(handle.fileno(), mode)
+                handle.write(payload)
+                handle.flush()
+                os.fsync(handle.fileno())
+        except OSError as exc:
+            raise InputError(os_failure(path, exc, temporary)) from None
+        held = holding()
+        if held is not None:
+            held.hold(temporary, path, overwrite=force)
+            handed_over = True
             return
         try:
-            # link() refuses an existing target, so a file made meanwhile is never overwritten.
-            os.link(temporary, path)
+            publish(temporary, path, overwrite=force)
         except FileExistsError:
-            raise FileExistsError(errno.EEXIST, "file exists", str(path)) from None
-        except OSError:  # a file system without hard links: fall back to check-then-rename
-            if path.exists():
-                raise FileExistsError(errno.EEXIST, "file exists", str(path)) from None
-            os.replace(temporary, path)
+            raise
+        except OSError as exc:
+            raise InputError(os_failure(path, exc, temporary)) from None
     finally:
-        temporary.unlink(missing_ok=True)
+        if not handed_over:
+            temporary.unlink(missing_ok=True)
 
 
 def write_parquet(
@@ -142,13 +192,17 @@ def write_parquet(
     *,
     compression: Literal["zstd", "lz4"] = "zstd",
     compression_level: int | None = None,
+    inputs: Iterable[str | Path] = (),
+    overwrite: bool = True,
 ) -> None:
     """Write ``frame`` to ``path`` atomically, with ``manifest`` in the Parquet metadata.
 
     A LazyFrame is streamed to disk, so files larger than memory can be written. ``compression``
     and ``compression_level`` trade file size for writing time (any Parquet reader reads both).
+    ``inputs`` and ``overwrite`` are as for :func:`atomic_path`: ``path`` is never one of the
+    files the frame was read from.
     """
-    with atomic_path(path) as temporary:
+    with atomic_path(path, inputs=inputs, overwrite=overwrite) as temporary:
         metadata = manifest.to_parquet_metadata()
         if isinstance(frame, pl.LazyFrame):
             frame.sink_parquet(
@@ -176,6 +230,8 @@ def sink_parquet_checked(
     run: Callable[[Callable[[], list[pl.DataFrame]]], list[pl.DataFrame]] = lambda go: go(),
     compression: Literal["zstd", "lz4"] = "zstd",
     compression_level: int | None = None,
+    inputs: Iterable[str | Path] = (),
+    overwrite: bool = True,
 ) -> None:
     """Stream ``frame`` to ``path`` and compute ``alongside`` in the same pass; keep the file
     only if ``check`` accepts their results.
@@ -183,9 +239,20 @@ def sink_parquet_checked(
     Polars reads the shared inputs once for the file and for ``alongside``. The file is written
     under a temporary name and renamed to ``path`` only when ``check`` returns; if it raises, no
     file is left (an existing ``path`` is kept). ``run`` wraps the pass, e.g. to turn Polars'
-    errors into factlab's.
+    errors into factlab's; an operating-system error while writing (a full disk) is already an
+    InputError naming ``path`` when ``run`` sees it. ``inputs`` and ``overwrite`` are as for
+    :func:`atomic_path`.
     """
-    with atomic_path(path) as temporary:
+
+    def collect(plan: list[pl.LazyFrame]) -> list[pl.DataFrame]:
+        try:
+            return pl.collect_all(plan)
+        except (OSError, pl.exceptions.PolarsError) as exc:
+            if write_failure(exc):
+                raise InputError(os_failure(path, exc)) from None
+            raise
+
+    with atomic_path(path, inputs=inputs, overwrite=overwrite) as temporary:
         sink = frame.sink_parquet(
             temporary,
             metadata=manifest.to_parquet_metadata(),
@@ -193,15 +260,32 @@ def sink_parquet_checked(
             compression_level=compression_level,
             lazy=True,
         )
-        results = run(lambda: pl.collect_all([sink, *alongside]))
+        results = run(lambda: collect([sink, *alongside]))
         check(results[1:])
 
 
 _CSV_SUFFIXES = (".csv", ".txt", ".tsv")
 _EXCEL_SUFFIXES = (".xlsx", ".xlsm")
 _PARQUET_SUFFIXES = (".parquet", ".pq")
-_BOM = b"\xef\xbb\xbf"
-_SNIFF_BYTES = 64 * 1024
+
+
+def check_parquet_readable(path: str | Path, *, name: str | Path | None = None) -> None:
+    """Read every value of a Parquet file, keeping none; refuse a damaged file in one line.
+
+    A damaged data page is only found when its values are decoded. ``name`` is the file named in
+    the error (default ``path``; e.g. a sealed file for its decrypted copy).
+
+    Raises:
+        InputError: the file cannot be read; the message names it, never a value.
+    """
+    try:
+        pl.scan_parquet(path).select(pl.all().null_count()).collect()
+    # polars raises several types for a damaged file; a panic in its Rust code is no Exception
+    except (Exception, pl.exceptions.PanicException) as exc:
+        shown = path if name is None else name
+        raise InputError(
+            f"{shown}: cannot be read: the Parquet file is damaged ({type(exc).__name__})"
+        ) from None
 
 
 def export_format(path: str | Path) -> str:
@@ -219,131 +303,26 @@ def export_format(path: str | Path) -> str:
     )
 
 
-def _detect_delimiter(header: str) -> str:
-    counts = {candidate: header.count(candidate) for candidate in (";", ",", "\t", "|")}
-    best = max(counts, key=lambda candidate: counts[candidate])
-    return best if counts[best] > 0 else ","
-
-
-_ASCII_CHUNK = 1 << 23
-
-
-def _is_ascii(data: bytes | mmap.mmap) -> bool:
-    # a memory map has no isascii(): it is checked in slices (copies of 8 MiB, which is cheap)
-    return all(
-        data[start : start + _ASCII_CHUNK].isascii() for start in range(0, len(data), _ASCII_CHUNK)
-    )
-
-
-def _utf8_error(data: bytes | mmap.mmap) -> int | None:
-    """The offset of the first byte that makes ``data`` invalid UTF-8; None when it is valid.
-
-    Checked without decoding to a Python string: ASCII (most exports) in one fast pass, anything
-    else with Arrow's UTF-8 validation over the same bytes, which accepts exactly what Python's
-    strict decoder accepts. Only for invalid data is the position found by decoding.
-    """
-    if _is_ascii(data):
-        return None
-    import pyarrow as pa  # here: only files with non-ASCII bytes need it
-
-    offsets = pa.array([0, len(data)], type=pa.int64()).buffers()[1]
-    text = pa.LargeStringArray.from_buffers(1, offsets, pa.py_buffer(data))
-    try:
-        text.validate(full=True)
-        return None
-    except pa.ArrowInvalid:
-        pass
-    try:
-        bytes(data).decode("utf-8")
-    except UnicodeDecodeError as exc:
-        return exc.start
-    return None
-
-
-def _csv_source(
-    path: Path, data: bytes | mmap.mmap, encoding: str | None
-) -> tuple[Path | bytes, str]:
-    """What the CSV reader reads, and the encoding the file was read as.
-
-    A UTF-8 file is read as it is, a BOM included (the reader skips a leading BOM): from disk
-    when it is mapped into memory, else from the bytes read. A file in another encoding is
-    converted to UTF-8 bytes first.
-    """
-    as_is = data if isinstance(data, bytes) else path
-    bom = data[: len(_BOM)] == _BOM
-    if encoding in ("utf-8", "utf-8-sig") or (encoding is None and bom):
-        error = _utf8_error(data)
-        if error is not None:
-            at = error - len(_BOM) if bom else error  # counted after the BOM
-            raise InputError(
-                f"{path}: not valid UTF-8 at byte {at}; give input.encoding in a mapping"
-            )
-        return as_is, "utf-8-sig" if bom else "utf-8"
-    if encoding is None:
-        if _utf8_error(data) is None:
-            return as_is, "utf-8"
-        encoding = "cp1252"
-    try:
-        return bytes(data).decode(encoding).encode("utf-8"), encoding
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{path}: cannot be read as {encoding} (byte {exc.start})") from None
-
-
-def _sha256(data: bytes | mmap.mmap) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def _read_csv(
-    path: Path, delimiter: str | None, encoding: str | None
-) -> tuple[pl.DataFrame, dict[str, str], str]:
-    """The rows of a CSV export, how it was read, and the SHA-256 of its bytes.
-
-    The file is mapped into memory rather than read: its SHA-256 is computed in a second thread
-    (hashlib releases the interpreter lock) while the encoding is checked and the rows are
-    parsed, and nothing is copied for a UTF-8 file.
-    """
-    with contextlib.ExitStack() as stack:
-        handle = stack.enter_context(path.open("rb"))
-        data: bytes | mmap.mmap
-        try:
-            data = stack.enter_context(mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ))
-        except (OSError, ValueError):  # a file system without memory maps
-            data = handle.read()
-        # entered last, so left first: the hash is done before the memory map is closed
-        pool = stack.enter_context(ThreadPoolExecutor(max_workers=1))
-        digest = pool.submit(_sha256, data)
-        read = os.fstat(handle.fileno())
-        source, used = _csv_source(path, data, encoding)
-        start = source[:_SNIFF_BYTES] if isinstance(source, bytes) else data[:_SNIFF_BYTES]
-        header = start.removeprefix(_BOM).split(b"\n", 1)[0].decode("utf-8", "replace")
-        separator = delimiter or _detect_delimiter(header)
-        frame = pl.read_csv(
-            source,
-            separator=separator,
-            infer_schema=False,
-            truncate_ragged_lines=False,
-            glob=False,
-        )
-        sha256 = digest.result()
-    now = path.stat()
-    if (now.st_size, now.st_mtime_ns) != (read.st_size, read.st_mtime_ns):
-        raise InputError(f"{path}: the file changed while it was being read")
-    return frame, {"encoding": used, "delimiter": separator}, sha256
-
-
 @dataclass(frozen=True)
 class Export:
     """A provider export as read: its rows, how it was read, and the SHA-256 of its bytes.
 
     Attributes:
-        frame: the rows, values as they are (every CSV cell as text).
-        facts: ``format``; for CSV also ``encoding`` and ``delimiter``.
+        frame: the rows, values as they are (every CSV and Excel cell as text).
+        facts: ``format``; for CSV also ``encoding`` and ``delimiter``; ``blank_rows`` when
+            blank lines or rows were left out, ``dropped_columns`` when Parquet columns of a
+            type no field can be read from were.
         sha256: SHA-256 of the file, hex; for CSV of exactly the bytes that were parsed.
+        blank_rows: wholly blank lines (CSV) or rows (Excel) left out: rows in the file = rows
+            of ``frame`` + ``blank_rows``.
+        dropped_columns: Parquet columns left out, with their type (e.g. ``List(Int64)``).
     """
 
     frame: pl.DataFrame
     facts: dict[str, str]
     sha256: str
+    blank_rows: int = 0
+    dropped_columns: dict[str, str] = field(default_factory=dict)
 
 
 def load_export(
@@ -359,49 +338,57 @@ def load_export(
     reads it once for the rows, the manifest and the audit log.
 
     Raises:
-        InputError: missing, unreadable, empty, without data rows, or of an unsupported type.
+        InputError: missing, not a regular file, unreadable, empty, without data rows, of an
+            unsupported type, or refused as :func:`read_export` says; always one line, never a
+            value of the file.
 
     Example:
         >>> import tempfile, pathlib
         >>> path = pathlib.Path(tempfile.mkdtemp()) / "export.csv"
-        >>> _ = path.write_bytes(b"BSN;Gemeente\\n999993653;Assen\\n")
+        >>> _ = path.write_bytes(b"BSN;Gemeente\\n999993653;Assen\\n\\n")
         >>> export = load_export(path)
-        >>> export.facts, export.frame.row(0), export.sha256 == file_sha256(path)
-        ({'format': 'csv', 'encoding': 'utf-8', 'delimiter': ';'}, ('999993653', 'Assen'), True)
+        >>> export.facts
+        {'format': 'csv', 'encoding': 'utf-8', 'delimiter': ';', 'blank_rows': '1'}
+        >>> export.frame.row(0), export.blank_rows, export.sha256 == file_sha256(path)
+        (('999993653', 'Assen'), 1, True)
     """
     path = Path(path)
     kind = export_format(path)
-    if not path.is_file():
-        raise InputError(f"{path}: file not found")
-    try:
-        size = path.stat().st_size
-    except OSError as exc:
-        raise InputError(f"{path}: cannot be read ({exc.strerror})") from None
-    if size == 0:
-        raise InputError(f"{path}: the file is empty")
-    facts = {"format": kind}
     try:
         if kind == "csv":
-            frame, read_as, sha256 = _read_csv(path, delimiter, encoding)
-            facts |= read_as
+            parsed = _exports.read_csv_export(path, delimiter, encoding)
+        elif kind == "xlsx":
+            parsed = _exports.read_excel_export(path, sheet)
         else:
-            # The SHA-256 is computed in a second thread while the file is parsed.
-            with ThreadPoolExecutor(max_workers=1) as pool:
-                digest = pool.submit(file_sha256, path)
-                if kind == "xlsx":
-                    frame = pl.read_excel(path, sheet_name=sheet, engine="calamine")
-                else:
-                    frame = pl.read_parquet(path)
-                sha256 = digest.result()
-    except InputError:
+            parsed = _exports.read_parquet_export(path)
+    except FactlabError:
         raise
     except PermissionError:
         raise InputError(f"{path}: permission denied") from None
-    except Exception as exc:  # parsers raise many types; the message must not echo cell values
+    except OSError as exc:
+        raise InputError(f"{path}: cannot be read ({exc.strerror})") from None
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:  # parsers raise many types, a Rust panic a BaseException;
+        # their messages may quote cells, so only the type is told
         raise InputError(f"{path}: cannot be read as {kind} ({type(exc).__name__})") from None
-    if frame.height == 0:
-        raise InputError(f"{path}: the file has no data rows")
-    return Export(frame=frame, facts=facts, sha256=sha256)
+    facts = {"format": kind, **parsed.facts}
+    if parsed.blank_rows:
+        facts["blank_rows"] = str(parsed.blank_rows)
+    if parsed.dropped:
+        facts["dropped_columns"] = ", ".join(
+            f"{name} ({dtype})" for name, dtype in parsed.dropped.items()
+        )
+    if parsed.frame.height == 0:
+        blank = f" ({parsed.blank_rows} blank)" if parsed.blank_rows else ""
+        raise InputError(f"{path}: the file has no data rows{blank}")
+    return Export(
+        frame=parsed.frame,
+        facts=facts,
+        sha256=parsed.sha256,
+        blank_rows=parsed.blank_rows,
+        dropped_columns=dict(parsed.dropped),
+    )
 
 
 def read_export(
@@ -413,15 +400,26 @@ def read_export(
 ) -> tuple[pl.LazyFrame, dict[str, str]]:
     """Read a provider export (CSV, Excel or Parquet) as it is, without interpreting any value.
 
-    CSV cells are read as text, so leading zeros and written forms survive; the delimiter (``;``,
-    ``,``, tab or ``|``) is detected from the header line and the encoding (UTF-8 with or without
-    BOM, else Windows-1252) from the bytes, unless given.
+    CSV and Excel cells are read as text, so leading zeros and written forms survive and no
+    cell depends on the type of the cells above it. For CSV the delimiter (``;``, ``,``, tab or
+    ``|``) is detected from the header line, or taken from an Excel ``sep=`` first line; the
+    encoding is UTF-8 (with or without BOM), UTF-16 or UTF-32 with a BOM, or Windows-1252 when
+    the file holds no UTF-8 sequence at all, unless given; lines may end in LF, CRLF or CR.
+    Wholly blank lines and rows are left out and counted (``blank_rows``). Parquet columns of a
+    type no field can be read from (lists, structs, binary data, durations) are left out and
+    named (``dropped_columns``).
+
+    Refused, with the line or column and never a value: a FIFO or device; a column name given
+    twice; more than 16,384 columns; a workbook that unpacks to more than 1 GiB; a UTF-8 file
+    with bytes that are not UTF-8; a CSV line with more fields than the header, or a quote that
+    is never closed.
 
     Returns:
-        The rows, and facts about how the file was read (``format``, ``encoding``, ``delimiter``).
+        The rows, and facts about how the file was read (``format``, ``encoding``, ``delimiter``,
+        ``blank_rows``, ``dropped_columns``).
 
     Raises:
-        InputError: missing, unreadable, empty, without data rows, or of an unsupported type.
+        InputError: as :func:`load_export`.
     """
     export = load_export(path, delimiter=delimiter, encoding=encoding, sheet=sheet)
     return export.frame.lazy(), export.facts
@@ -453,8 +451,25 @@ def sidecar_path(path: str | Path) -> Path:
     return path.with_name(f"{path.name}.meta.json")
 
 
+def table_files(path: str | Path) -> list[Path]:
+    """The files :func:`write_table` writes for ``path``: the table, and for CSV its sidecar.
+
+    Example:
+        >>> [p.name for p in table_files("out/cells.csv")], [p.name for p in table_files("t.json")]
+        (['cells.csv', 'cells.csv.meta.json'], ['t.json'])
+    """
+    path = Path(path)
+    return [path, sidecar_path(path)] if path.suffix.lower() == ".csv" else [path]
+
+
 def write_table(
-    frame: pl.DataFrame, path: str | Path, metadata: Mapping[str, Any], metadata_key: str
+    frame: pl.DataFrame,
+    path: str | Path,
+    metadata: Mapping[str, Any],
+    metadata_key: str,
+    *,
+    inputs: Iterable[str | Path] = (),
+    overwrite: bool = True,
 ) -> list[Path]:
     """Write a result table and its metadata atomically; the format follows the extension.
 
@@ -462,11 +477,26 @@ def write_table(
     the table with the metadata as JSON under ``metadata_key`` in its key-value metadata;
     ``.json``: ``{"metadata": ..., "rows": [...]}``. On any error nothing is written.
 
+    In CSV, text that a spreadsheet would run as a formula (starting with ``=``, ``+``, ``-``,
+    ``@``, a tab or a carriage return) gets a leading single quote (see
+    :func:`factlab.outputs.csv_safe`); :func:`read_table` removes it again.
+
+    Args:
+        frame: the table.
+        path: the file to write (.csv, .parquet or .json).
+        metadata: what the table says about itself.
+        metadata_key: the Parquet key-value metadata key of ``metadata``.
+        inputs: the files the table was made from: neither they nor their sidecars are ever
+            written over.
+        overwrite: replace existing files (else an existing file is refused, see
+            :func:`atomic_path`).
+
     Returns:
         The files written.
 
     Raises:
-        InputError: the extension is not .csv, .parquet or .json, or the folder does not exist.
+        InputError: the extension is not .csv, .parquet or .json, the folder does not exist, or
+            an output is refused (see :func:`atomic_path`).
 
     Example:
         >>> import tempfile, pathlib
@@ -480,23 +510,44 @@ def write_table(
     path = Path(path)
     suffix = _table_suffix(path, "table")
     text = json.dumps(metadata, sort_keys=True, ensure_ascii=False, indent=2)
+    files = table_files(path)
+    sources = _with_sidecars(inputs)
+    for file in files:  # both refused before either is written
+        check_output(file, inputs=sources, overwrite=overwrite)
     if suffix == ".csv":
-        sidecar = sidecar_path(path)
-        with atomic_path(path) as temporary, atomic_path(sidecar) as temporary_sidecar:
-            frame.write_csv(temporary)
-            temporary_sidecar.write_text(text + "\n", encoding="utf-8")
-        return [path, sidecar]
+        # The table and its sidecar appear together or not at all: held and published as one
+        # (within a command that holds its outputs already, with its other outputs).
+        together = held_outputs() if holding() is None else contextlib.nullcontext(None)
+        with together as held:
+            with atomic_path(path, inputs=sources, overwrite=overwrite) as temporary:
+                csv_safe(frame).write_csv(temporary)
+            with atomic_path(files[1], inputs=sources, overwrite=overwrite) as temporary:
+                temporary.write_text(text + "\n", encoding="utf-8")
+            if held is not None:
+                held.publish()
+        return files
     if suffix == ".json":
-        write_json(path, {"metadata": metadata, "rows": frame.to_dicts()})
+        write_json(
+            path,
+            {"metadata": metadata, "rows": frame.to_dicts()},
+            inputs=sources,
+            overwrite=overwrite,
+        )
     else:
-        with atomic_path(path) as temporary:
+        with atomic_path(path, inputs=sources, overwrite=overwrite) as temporary:
             frame.write_parquet(temporary, metadata={metadata_key: text})
-    return [path]
+    return files
 
 
-def write_json(path: str | Path, document: Any) -> None:
+def write_json(
+    path: str | Path,
+    document: Any,
+    *,
+    inputs: Iterable[str | Path] = (),
+    overwrite: bool = True,
+) -> None:
     """Write ``document`` atomically as indented UTF-8 JSON (values JSON lacks, such as dates,
-    as text).
+    as text). ``inputs`` and ``overwrite`` are as for :func:`atomic_path`.
 
     Example:
         >>> import tempfile, pathlib, datetime
@@ -506,7 +557,7 @@ def write_json(path: str | Path, document: Any) -> None:
         '  "reference_date": "2013-01-01",'
     """
     text = json.dumps(document, indent=2, ensure_ascii=False, default=str) + "\n"
-    with atomic_path(path) as temporary:
+    with atomic_path(path, inputs=inputs, overwrite=overwrite) as temporary:
         temporary.write_text(text, encoding="utf-8")
 
 
@@ -521,8 +572,9 @@ def _unwrap(document: Any) -> dict[str, Any]:
 def read_table(path: str | Path, *, what: str = "table") -> tuple[pl.DataFrame, dict[str, Any]]:
     """Read a result table and its metadata, as :func:`write_table` and ``factlab count`` write.
 
-    CSV is read as text (an empty field is null: a margin or a suppressed value), its metadata
-    from the sidecar if there is one. Parquet metadata is the entry under a ``factlab.`` key of
+    CSV is read as text (an empty field is null: a margin or a suppressed value), without the
+    quote :func:`write_table` puts before formula-like text, its metadata from the sidecar if
+    there is one. Parquet metadata is the entry under a ``factlab.`` key of
     its key-value metadata (not the manifest). JSON is ``{"metadata": ..., "rows": [...]}`` or a
     bare list of rows. Where the stored object holds a ``metadata`` object (as ``factlab count``
     writes it, beside a ``summary``), that is the metadata. A table without metadata gets ``{}``.
@@ -546,7 +598,8 @@ def read_table(path: str | Path, *, what: str = "table") -> tuple[pl.DataFrame, 
     try:
         if suffix == ".csv":
             # Dimension values such as product categories look numeric: every column is text.
-            frame = pl.read_csv(path, infer_schema=False)
+            # The quote write_table put before formula-like text comes off again.
+            frame = uncsv_safe(pl.read_csv(path, infer_schema=False))
             sidecar = sidecar_path(path)
             stored = json.loads(sidecar.read_text("utf-8")) if sidecar.is_file() else {}
             return frame, _unwrap(stored)

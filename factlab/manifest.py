@@ -2,19 +2,27 @@
 
 A manifest is a small JSON document stored in the Parquet file's key-value metadata under
 :data:`factlab.schema.MANIFEST_KEY`. It holds no secret and no client value: the scheme version,
-round, key id and key fingerprint (never the key), provider, row counts by status, the SHA-256 of
-the input, the factlab version and the creation time. Linking reads manifests before any row.
+round, key id and key fingerprint (never the key), provider, row counts by status, the factlab
+version and the creation time. Linking reads manifests before any row.
+
+It holds no unkeyed digest of client data either: a sealed file shows its manifest in the clear,
+and the SHA-256 of a small raw export is reversed by trying every BSN. The export's digest stays
+in the steward's audit log. (Digests of pseudonymised files, in a linked file's ``inputs``, are
+of keyed data and cannot be enumerated.)
 """
 
 from __future__ import annotations
 
 import json
+import types
+import typing
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from factlab import schema
+from factlab._checks import require_path
 from factlab._version import __version__
 from factlab.errors import InputError
 
@@ -40,7 +48,6 @@ class Manifest:
         rows_by_status: row counts per BSN status (all statuses present, zeros included).
         provider: provider code (one provider's file) or None (linked file).
         stage: 1 for first-stage pseudonyms, 2 after the trusted party's second stage.
-        input_sha256: SHA-256 of the input file the rows were read from, when there was one.
         input_format: ``csv``, ``xlsx``, ``parquet`` or ``dataframe``.
         field_issues: per output column, counts of values that could not be read, by reason.
         inputs: for a linked file, one entry per input file (provider, sha256, rows, by status).
@@ -58,7 +65,6 @@ class Manifest:
     rows_by_status: dict[str, int]
     provider: str | None = None
     stage: int = 1
-    input_sha256: str | None = None
     input_format: str | None = None
     field_issues: dict[str, dict[str, int]] = field(default_factory=dict)
     inputs: list[dict[str, Any]] = field(default_factory=list)
@@ -87,18 +93,89 @@ class Manifest:
         ]
         if missing:
             raise InputError(f"{source}: the factlab manifest lacks {', '.join(missing)}")
-        return cls(**{key: value for key, value in data.items() if key in known})
+        fields = {key: value for key, value in data.items() if key in known}
+        _check_types(fields, source)
+        return cls(**fields)
 
     def to_parquet_metadata(self) -> dict[str, str]:
         """The key-value metadata to store in a Parquet file."""
         return {schema.MANIFEST_KEY: self.to_json()}
 
 
+#: Stages a file can be at: 1 (the stewards' pseudonyms) or 2 (after the trusted party's stage).
+_STAGES: Final = (1, 2)
+
+
+def _check_types(fields: dict[str, Any], source: str) -> None:
+    """Refuse fields whose JSON values do not have the types of :class:`Manifest`'s attributes.
+
+    A forged or damaged manifest (``"rows": "1500"``, ``"rows_by_status": "x"``) must be refused
+    where it is read, not crash the command that later adds up its counts. Every count is a whole
+    number of at least 0 (``true`` is not a number). The types are taken from the attributes'
+    annotations, so a field added to the manifest is checked as well. Values are never shown:
+    the message names the file and the fields.
+    """
+    hints = typing.get_type_hints(Manifest)
+    problems = [
+        f"{name} must be {'1 or 2' if name == 'stage' else _describe(hints[name])}"
+        for name, value in fields.items()
+        if not _conforms(value, hints[name]) or (name == "stage" and value not in _STAGES)
+    ]
+    if problems:
+        raise InputError(f"{source}: damaged factlab manifest: {'; '.join(problems)}")
+
+
+def _conforms(value: Any, hint: Any) -> bool:
+    """Whether a JSON value has the type ``hint`` (ints are whole numbers of at least 0)."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if hint is Any:
+        return True
+    if hint is type(None):
+        return value is None
+    if origin in (typing.Union, types.UnionType):
+        return any(_conforms(value, arg) for arg in args)
+    if origin is dict:
+        return isinstance(value, dict) and all(
+            _conforms(key, args[0]) and _conforms(item, args[1]) for key, item in value.items()
+        )
+    if origin is list:
+        return isinstance(value, list) and all(_conforms(item, args[0]) for item in value)
+    if hint is int:
+        return type(value) is int and value >= 0
+    return isinstance(hint, type) and isinstance(value, hint)
+
+
+def _describe(hint: Any, *, plural: bool = False) -> str:
+    """``hint`` in words, for a message.
+
+    Example:
+        >>> _describe(dict[str, dict[str, int]])
+        'an object of objects of whole numbers (at least 0)'
+        >>> _describe(str | None)
+        'text or null'
+    """
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_describe(arg, plural=plural) for arg in args)
+    if origin is dict:
+        inner = "" if args[1] is Any else f" of {_describe(args[1], plural=True)}"
+        return ("objects" if plural else "an object") + inner
+    if origin is list:
+        return ("lists" if plural else "a list") + f" of {_describe(args[0], plural=True)}"
+    words = {
+        str: ("text", "text"),
+        int: ("a whole number (at least 0)", "whole numbers (at least 0)"),
+        type(None): ("null", "nulls"),
+    }
+    return words.get(hint, ("a value", "values"))[plural]
+
+
 def read_manifest(path: str | Path) -> Manifest:
     """Read the manifest of a factlab Parquet file without reading any row.
 
     Raises:
-        InputError: the file is missing, not Parquet, or not written by factlab.
+        InputError: the file is missing, not Parquet, not written by factlab, or its manifest is
+            damaged (not JSON, or a field of the wrong type).
 
     Example:
         >>> read_manifest("does-not-exist.parquet")  # doctest: +IGNORE_EXCEPTION_DETAIL
@@ -107,7 +184,7 @@ def read_manifest(path: str | Path) -> Manifest:
     """
     import pyarrow.parquet as pq  # here, not at the top: writing a manifest does not need pyarrow
 
-    path = Path(path)
+    path = require_path(path, where="read_manifest", name="path")
     if not path.is_file():
         raise InputError(f"{path}: file not found")
     try:
@@ -117,4 +194,8 @@ def read_manifest(path: str | Path) -> Manifest:
     raw = metadata.get(schema.MANIFEST_KEY.encode())
     if raw is None:
         raise InputError(f"{path}: not a factlab file (no factlab manifest in its metadata)")
-    return Manifest.from_json(raw.decode("utf-8"), source=str(path))
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: the factlab manifest is not valid UTF-8") from None
+    return Manifest.from_json(text, source=str(path))

@@ -19,11 +19,13 @@ from factlab.errors import ConfigError
 
 __all__ = ["Period", "active_in", "active_on", "parse_date", "parse_period"]
 
-_YEAR = re.compile(r"^(\d{4})$")
-_HALF = re.compile(r"^(\d{4})[Hh]([12])$")
-_QUARTER = re.compile(r"^(\d{4})[Qq]([1-4])$")
-_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
-_RANGE = re.compile(r"^(\d{4}-\d{2}-\d{2})\s*\.\.\s*(\d{4}-\d{2}-\d{2})$")
+# Matched with fullmatch ("$" would let a trailing newline through) and ASCII digits (\d also
+# takes other scripts' digits, which int() reads).
+_YEAR = re.compile(r"([0-9]{4})")
+_HALF = re.compile(r"([0-9]{4})[Hh]([12])")
+_QUARTER = re.compile(r"([0-9]{4})[Qq]([1-4])")
+_MONTH = re.compile(r"([0-9]{4})-([0-9]{2})")
+_RANGE = re.compile(r"([0-9]{4}-[0-9]{2}-[0-9]{2})\s*\.\.\s*([0-9]{4}-[0-9]{2}-[0-9]{2})")
 
 
 @dataclass(frozen=True)
@@ -48,7 +50,7 @@ class Period:
 
     def halves(self) -> tuple[Period, Period]:
         """The two halves of a calendar year period (raises ConfigError for other periods)."""
-        match = _YEAR.match(self.label)
+        match = _YEAR.fullmatch(self.label)
         if match is None:
             raise ConfigError("period", [f"{self.label}: only a year has halves"])
         year = match.group(1)
@@ -80,24 +82,28 @@ def parse_period(text: str) -> Period:
         >>> parse_period("2025-02-01..2025-02-28").label
         '2025-02-01..2025-02-28'
     """
+    if not isinstance(text, str):
+        raise TypeError(
+            f"parse_period: text must be a str such as '2025'; got {type(text).__name__}"
+        )
     label = text.strip()
-    if m := _YEAR.match(label):
+    if m := _YEAR.fullmatch(label):
         year = int(m.group(1))
         return Period(label, date(year, 1, 1), date(year, 12, 31))
-    if m := _HALF.match(label):
+    if m := _HALF.fullmatch(label):
         year, half = int(m.group(1)), int(m.group(2))
         first = 1 if half == 1 else 7
         return Period(label.upper(), date(year, first, 1), _month_end(year, first + 5))
-    if m := _QUARTER.match(label):
+    if m := _QUARTER.fullmatch(label):
         year, quarter = int(m.group(1)), int(m.group(2))
         first = 3 * quarter - 2
         return Period(label.upper(), date(year, first, 1), _month_end(year, first + 2))
-    if m := _MONTH.match(label):
+    if m := _MONTH.fullmatch(label):
         year, month = int(m.group(1)), int(m.group(2))
         if not 1 <= month <= 12:
             raise ConfigError("period", [f"{label}: month must be 01..12"])
         return Period(label, date(year, month, 1), _month_end(year, month))
-    if m := _RANGE.match(label):
+    if m := _RANGE.fullmatch(label):
         start = parse_date(m.group(1), what="period start")
         end = parse_date(m.group(2), what="period end")
         if end < start:

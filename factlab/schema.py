@@ -22,6 +22,9 @@ PSEUDONYM_PATTERN: Final = r"^[0-9a-f]{32}$"
 STATUS: Final = "bsn_status"
 #: Column that holds the provider code.
 PROVIDER: Final = "provider"
+#: A provider code: 1-64 letters, digits, ``_``, ``.`` or ``-``, starting with a letter or digit.
+#: Match it with ``re.fullmatch``: ``$`` would let a trailing newline through.
+PROVIDER_CODE_PATTERN: Final = r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}"
 
 #: BSN status of every row. Only ``valid`` rows carry a pseudonym.
 STATUSES: Final = ("valid", "missing", "sentinel", "bad_length", "non_digit", "checksum")
@@ -56,6 +59,9 @@ INPUT_FIELDS: Final = ("bsn", "birth_date", *FIELD_DTYPES, "postcode")
 
 #: Column that holds the keyed fallback pseudonym (birth date, sex, postcode), when asked for.
 FALLBACK_PSEUDONYM: Final = "fallback_pseudonym"
+#: Every column a steward's file may hold, and so every column of a linked file. Linking refuses
+#: any other column: a raw BSN or a copy of a first-stage pseudonym would re-identify clients.
+PSEUDONYMISED_COLUMNS: Final = (PSEUDONYM, FALLBACK_PSEUDONYM, STATUS, PROVIDER, *FIELD_DTYPES)
 #: Fields the fallback pseudonym may be built from, and the default choice.
 FALLBACK_CHOICES: Final = ("birth_date", "sex", "postcode", "birth_year", "municipality")
 FALLBACK_DEFAULT: Final = ("birth_date", "sex", "postcode")

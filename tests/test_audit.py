@@ -19,7 +19,7 @@ from factlab.audit import (
     read_audit_log,
 )
 from factlab.errors import InputError, LinkError
-from factlab.io import file_sha256
+from factlab.io import file_sha256, write_json
 
 #: The documented fields of an audit line (docs/audit-log.md).
 FIELDS = {
@@ -187,12 +187,23 @@ def test_secret_details_refused(tmp_path: Path) -> None:
     assert "hunter2" not in (tmp_path / "factlab-audit.jsonl").read_text()
 
 
-def test_passphrase_env_name_allowed(tmp_path: Path) -> None:
-    with audited("demo", output=tmp_path / "x", arguments={"passphrase_env": "MY_VAR"}):
+def test_passphrase_env_is_logged_as_given_never_its_value(tmp_path: Path) -> None:
+    # A passphrase typed where the variable's name belongs must not reach the log (issue 14.16).
+    arguments = {
+        "passphrase_env": "my secret pass",
+        "recipient_passphrase_env": None,
+        "out_passphrase_env": "MY_VAR",
+    }
+    with audited("demo", output=tmp_path / "x", arguments=arguments):
         pass
     assert read_audit_log(tmp_path / "factlab-audit.jsonl")[0]["arguments"] == {
-        "passphrase_env": "MY_VAR"
+        "passphrase_env": True,
+        "recipient_passphrase_env": None,
+        "out_passphrase_env": True,
     }
+    text = (tmp_path / "factlab-audit.jsonl").read_text()
+    assert "my secret pass" not in text
+    assert "MY_VAR" not in text
 
 
 def test_undigested_output(tmp_path: Path) -> None:
@@ -227,6 +238,59 @@ def test_unwritable_log_stops_the_command_before_it_runs(tmp_path: Path) -> None
     ):
         ran = True
     assert not ran
+
+
+def _write_audited(out: Path, log: str | Path | None = None, *, overwrite: bool = True) -> None:
+    with audited("demo", output=out, log=log, overwrite=overwrite):
+        write_json(out, {"counts": 1})
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def test_an_output_is_not_published_when_its_audit_line_cannot_be_written(
+    tmp_path: Path,
+) -> None:
+    # /dev/full opens for appending, but every write fails (disk full): the documented promise is
+    # that such a command leaves no output (issue 14.9)
+    out = tmp_path / "counts.json"
+    with pytest.raises(InputError, match="cannot write to the audit log"):
+        _write_audited(out, "/dev/full")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_outputs_appear_only_after_the_audit_line(tmp_path: Path) -> None:
+    log = tmp_path / "audit.jsonl"
+    out = tmp_path / "counts.json"
+    seen: list[bool] = []
+    with audited("demo", output=out, log=log):
+        write_json(out, {"counts": 1})
+        seen.append(out.exists())
+    (line,) = read_audit_log(log)
+    assert seen == [False]
+    assert line["outputs"] == [{"path": str(out), "sha256": file_sha256(out)}]
+
+
+def test_a_failed_publication_is_recorded_after_the_ok_line(tmp_path: Path) -> None:
+    log = tmp_path / "audit.jsonl"
+    out = tmp_path / "counts.json"
+
+    def other_run_finishes_first() -> None:
+        with audited("demo", output=out, log=log, overwrite=False):
+            write_json(out, {"counts": 1})
+            # held: a concurrent run publishes the same name after this one's check
+            _write_audited(out, log)
+
+    with pytest.raises(InputError, match="appeared while this command ran"):
+        other_run_finishes_first()
+    assert [e["outcome"] for e in read_audit_log(log)] == ["ok", "ok", "error"]
+    assert json.loads(out.read_text()) == {"counts": 1}
+
+
+def test_a_missing_output_folder_is_not_called_an_audit_log_problem(tmp_path: Path) -> None:
+    # issue 14.26: the default log goes beside the output, so its folder failed first
+    out = tmp_path / "missing" / "counts.json"
+    with pytest.raises(InputError) as raised:
+        _write_audited(out)
+    assert str(raised.value) == f"{out}: the output folder does not exist"
 
 
 def test_appends_and_reads_back(tmp_path: Path) -> None:

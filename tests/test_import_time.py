@@ -67,7 +67,7 @@ def test_every_public_name_resolves_and_is_listed() -> None:
 
 def test_the_lazy_table_covers_the_public_api() -> None:
     eager = {"__version__", "ConfigError", "DataError", "FactlabError", "InputError"}
-    eager |= {"KeyFileError", "LinkError"}
+    eager |= {"KeyFileError", "LinkError", "FactlabWarning"}
     assert set(factlab._LAZY) == set(factlab.__all__) - eager
 
 

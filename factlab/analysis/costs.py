@@ -10,6 +10,10 @@ per client; the rows without a valid BSN and their cost are reported beside it. 
 cost are counted: they add nothing to the total, and ``cost_per_client`` divides by the clients
 with at least one known cost, so a provider that delivered no costs shows no figure rather than
 zero euros per client.
+
+A cost that cannot be a row's cost is refused, never summed: a negative cost, one above
+:data:`MAX_ROW_COST` (10^9 euros; infinity included), and NaN. The error counts the rows of each
+kind among the rows in scope (never a value); correct them at the source, or leave the cost empty.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from typing import Any, Final
 import polars as pl
 
 from factlab import schema
+from factlab._checks import as_date, as_period, require_frame, require_names
 from factlab.analysis.overlap import (
     INTERNAL_NOTICE,
     LinkedSource,
@@ -29,6 +34,7 @@ from factlab.analysis.overlap import (
     check_time,
     dimension_value,
     linkable,
+    reads_linked,
     restrict_time,
     rows_without_valid_bsn,
     scan_linked,
@@ -38,10 +44,14 @@ from factlab.analysis.overlap import (
 from factlab.errors import DataError, InputError
 from factlab.periods import Period
 
-__all__ = ["DEFAULT_COST_DIMENSIONS", "CostResult", "costs"]
+__all__ = ["DEFAULT_COST_DIMENSIONS", "MAX_ROW_COST", "CostResult", "costs"]
 
 #: The dimensions costs are broken down by unless told otherwise.
 DEFAULT_COST_DIMENSIONS: Final = (schema.PROVIDER, "municipality")
+
+#: The largest cost one row may hold, in euros; a larger one is taken for an error (10^9: far
+#: above any episode of youth care, far below where the sum of a round's rows loses its cents).
+MAX_ROW_COST: Final = 1_000_000_000
 
 _COST: Final = "cost"
 _VALUE: Final = "_value"
@@ -123,12 +133,37 @@ def _cost_table(rows: pl.LazyFrame, by: str | None) -> pl.LazyFrame:
     ).drop(_VALUE)
 
 
+def _implausible(rows: pl.LazyFrame) -> pl.LazyFrame:
+    """Rows whose cost is negative, above :data:`MAX_ROW_COST`, or NaN: one row of counts."""
+    cost = pl.col(_COST)
+    # Polars orders NaN above every number, so it is kept out of the comparison.
+    return rows.select(
+        (cost < 0).sum().alias("negative"),
+        ((cost > MAX_ROW_COST) & cost.is_not_nan()).sum().alias(f"above {MAX_ROW_COST:,}"),
+        cost.is_nan().sum().alias("not a number (NaN)"),
+    )
+
+
+def _refuse_implausible(name: str, found: pl.DataFrame) -> None:
+    counts = {kind: int(number) for kind, number in found.row(0, named=True).items() if number}
+    if counts:
+        kinds = ", ".join(
+            f"{number:,} {'row' if number == 1 else 'rows'} {kind}"
+            for kind, number in counts.items()
+        )
+        raise DataError(
+            f"{name}: column cost: {kinds}; such a cost is never summed: correct it at the "
+            "source or leave it empty"
+        )
+
+
+@reads_linked
 def costs(
     source: LinkedSource,
     *,
     by: Iterable[str] = DEFAULT_COST_DIMENSIONS,
-    period: Period | None = None,
-    on: date | None = None,
+    period: Period | str | None = None,
+    on: date | str | None = None,
 ) -> CostResult:
     """Total cost, unique clients and cost per unique client, overall and per dimension value.
 
@@ -141,7 +176,8 @@ def costs(
 
     Raises:
         InputError: the input is not a linked file or lacks ``cost`` or a ``by`` column.
-        DataError: ``cost`` is not numeric.
+        DataError: ``cost`` is not numeric, or a row in scope has a negative cost, one above
+            :data:`MAX_ROW_COST`, or NaN (the error counts them).
         ConfigError: a ``by`` is not a dimension, or both ``period`` and ``on`` were given.
 
     Example:
@@ -156,7 +192,10 @@ def costs(
         >>> result.table.select("value", "total_cost", "unique_clients", "cost_per_client").rows()
         [(None, 1800.0, 2, 900.0), ('P1', 1300.0, 2, 650.0), ('P2', 500.0, 1, 500.0)]
     """
-    dimensions = tuple(dict.fromkeys(by))
+    require_frame(source, where="costs", name="source", path_ok=True)
+    period = None if period is None else as_period(period, where="costs", name="period")
+    on = None if on is None else as_date(on, where="costs", name="on")
+    dimensions = tuple(dict.fromkeys(require_names(by, where="costs", name="by")))
     for dimension in dimensions:
         check_dimension(dimension)
     check_time(period, on)
@@ -191,7 +230,10 @@ def costs(
             "cost_without_valid_bsn",
         )
     )
-    table_df, status_df = pl.collect_all([table, rows_without_valid_bsn(rows)])
+    table_df, status_df, implausible = pl.collect_all(
+        [table, rows_without_valid_bsn(rows), _implausible(rows)]
+    )
+    _refuse_implausible(linked.name, implausible)
     overall = table_df.filter(pl.col("dimension") == "total")
     return CostResult(
         by=dimensions,

@@ -20,8 +20,7 @@ Counts are exact and meant for the trusted party only: publication needs disclos
 
 from __future__ import annotations
 
-import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
@@ -31,6 +30,14 @@ from typing import Any, Final
 import polars as pl
 
 from factlab import schema
+from factlab._checks import (
+    as_date,
+    as_period,
+    require_frame,
+    require_names,
+    require_path,
+    require_type,
+)
 from factlab._version import __version__
 from factlab.analysis._clients import HIGH, LOW, client_keys, key_halves
 from factlab.analysis._table import (
@@ -48,9 +55,9 @@ from factlab.analysis._trajectories import (
     with_dates,
     with_trajectories,
 )
-from factlab.analysis.overlap import OverlapResult, matrix_of_pairs
+from factlab.analysis.overlap import OverlapResult, matrix_of_pairs, reads_linked
 from factlab.errors import ConfigError, DataError, InputError
-from factlab.io import atomic_path, file_sha256
+from factlab.io import file_sha256, write_json, write_table
 from factlab.manifest import now_iso, read_manifest
 from factlab.periods import Period, active_in, active_on, parse_date, parse_period
 from factlab.steward.fallback import fallback_report, resolve_fallback
@@ -138,6 +145,8 @@ class CountResult:
             :func:`factlab.analysis.overlap.overlap` gives it (made in the same pass, at little
             cost; a missing provider shows as ``unknown``); None when the fallback key was used,
             since the overlap links valid BSNs only.
+        source_path: the file counted (None for a frame); :func:`write_counts` never writes
+            over it.
     """
 
     by: tuple[str, ...]
@@ -161,6 +170,7 @@ class CountResult:
     source: dict[str, Any] = field(default_factory=dict)
     fallback: dict[str, Any] | None = None
     overlap: OverlapResult | None = None
+    source_path: Path | None = field(default=None, repr=False, compare=False)
 
     def metadata(self) -> dict[str, Any]:
         """What an output of these counts says about itself (exact, internal, provenance)."""
@@ -222,6 +232,7 @@ class CountResult:
         }
 
 
+@reads_linked
 def count(
     source: pl.DataFrame | pl.LazyFrame | str | Path,
     *,
@@ -266,6 +277,10 @@ def count(
         >>> result.table.select("care_form", "unique_clients").rows()
         [('ambulant', 2), ('verblijf', 1), (None, 2)]
     """
+    require_frame(source, where="count", name="source", path_ok=True)
+    by = require_names(by, where="count", name="by")
+    period = None if period is None else as_period(period, where="count", name="period")
+    on = None if on is None else as_date(on, where="count", name="on")
     frame, facts, digest = _open(source)
     fallback: dict[str, Any] | None = None
     if use_fallback:
@@ -394,6 +409,7 @@ def count(
         source=facts,
         fallback=fallback,
         overlap=shared,
+        source_path=None if isinstance(source, pl.DataFrame | pl.LazyFrame) else Path(source),
     )
 
 
@@ -626,18 +642,31 @@ def count_output_format(path: str | Path) -> str:
     return _OUTPUT_FORMATS[suffix]
 
 
-def write_counts(result: CountResult, path: str | Path) -> list[Path]:
+def write_counts(
+    result: CountResult,
+    path: str | Path,
+    *,
+    inputs: Iterable[str | Path] = (),
+    overwrite: bool = True,
+) -> list[Path]:
     """Write counts to ``path`` atomically; the format follows the extension.
 
     - ``.json`` without dimensions: the :meth:`CountResult.summary` object.
     - ``.json`` with dimensions: ``{"metadata": ..., "summary": ..., "rows": [...]}``.
     - ``.parquet``: the table, with ``{"metadata": ..., "summary": ...}`` as JSON under the
       key-value metadata key ``factlab.analysis.counts``.
-    - ``.csv``: the table (an empty cell in a dimension column is a total), and beside it
-      ``<name>.meta.json`` with ``{"metadata": ..., "summary": ...}``.
+    - ``.csv``: the table (an empty cell in a dimension column is a total; text a spreadsheet
+      would run as a formula gets a leading quote, see :func:`factlab.io.write_table`), and
+      beside it ``<name>.meta.json`` with ``{"metadata": ..., "summary": ...}``.
+
+    The counted file (and any of ``inputs``) is never written over; with ``overwrite=False``
+    no existing file is (see :func:`factlab.io.atomic_path`).
 
     Returns:
         The files written.
+
+    Raises:
+        InputError: an output is refused or cannot be written.
 
     Example:
         >>> import tempfile, pathlib, json
@@ -653,8 +682,10 @@ def write_counts(result: CountResult, path: str | Path) -> list[Path]:
         >>> json.loads(out.read_text())["metadata"]["exact"]
         True
     """
-    path = Path(path)
+    require_type(result, CountResult, where="write_counts", name="result", hint="a CountResult")
+    path = require_path(path, where="write_counts", name="path")
     kind = count_output_format(path)
+    sources = [*inputs, *([result.source_path] if result.source_path is not None else [])]
     summary = result.summary()
     metadata = summary.pop("metadata")
     described = {"metadata": metadata, "summary": summary}
@@ -664,21 +695,8 @@ def write_counts(result: CountResult, path: str | Path) -> list[Path]:
             if not result.by
             else described | {"rows": result.table.to_dicts()}
         )
-        with atomic_path(path) as temporary:
-            temporary.write_text(
-                json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
-            )
+        write_json(path, document, inputs=sources, overwrite=overwrite)
         return [path]
-    if kind == "parquet":
-        with atomic_path(path) as temporary:
-            result.table.write_parquet(
-                temporary, metadata={METADATA_KEY: json.dumps(described, sort_keys=True)}
-            )
-        return [path]
-    sidecar = path.with_name(path.name + ".meta.json")
-    with atomic_path(path) as temporary, atomic_path(sidecar) as temporary_sidecar:
-        result.table.write_csv(temporary)
-        temporary_sidecar.write_text(
-            json.dumps(described, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
-        )
-    return [path, sidecar]
+    return write_table(
+        result.table, path, described, METADATA_KEY, inputs=sources, overwrite=overwrite
+    )

@@ -29,6 +29,7 @@ from typing import Any, Final
 import polars as pl
 
 from factlab import schema
+from factlab._checks import as_period, require_frame, require_text
 from factlab.analysis._clients import order_by_client
 from factlab.analysis.overlap import (
     INTERNAL_NOTICE,
@@ -36,6 +37,7 @@ from factlab.analysis.overlap import (
     check_dimension,
     dimension_value,
     linkable,
+    reads_linked,
     rows_without_valid_bsn,
     scan_linked,
     status_counts,
@@ -75,6 +77,12 @@ _REPEAT_COUNTS: Final = (
     "clients_repeat",
     "rows_without_valid_bsn_started",
 )
+
+
+def _check_order(from_period: Period, to_period: Period) -> None:
+    if to_period.start <= from_period.end:
+        problem = f"to: period {to_period.label} must start after from: period {from_period.label}"
+        raise ConfigError("arguments", [f"{problem} ends ({from_period.end.isoformat()})"])
 
 
 def _check_years(years: int) -> None:
@@ -214,6 +222,7 @@ def _day_number(column: str) -> pl.Expr:
     return pl.col(column).cast(pl.Int32).cast(pl.Int64) + _DAY_OFFSET
 
 
+@reads_linked
 def trajectories(source: LinkedSource, *, keep: Iterable[str] = ()) -> pl.DataFrame:
     """Merge a linked file's episodes into trajectories (one care form at one provider).
 
@@ -409,9 +418,10 @@ class RepeatResult:
         }
 
 
+@reads_linked
 def repeat_use(
     source: LinkedSource,
-    period: Period,
+    period: Period | str,
     *,
     by: str | None = None,
     years: int = DEFAULT_REPEAT_YEARS,
@@ -442,6 +452,9 @@ def repeat_use(
         >>> result.table.select("trajectories_started", "trajectories_repeat").row(0)
         (2, 1)
     """
+    require_frame(source, where="repeat_use", name="source", path_ok=True)
+    period = as_period(period, where="repeat_use", name="period")
+    require_text(by, where="repeat_use", name="by", optional=True)
     _check_years(years)
     if by is not None:
         check_dimension(by)
@@ -513,10 +526,11 @@ class FlowResult:
         }
 
 
+@reads_linked
 def flows(
     source: LinkedSource,
-    from_period: Period,
-    to_period: Period,
+    from_period: Period | str,
+    to_period: Period | str,
     *,
     by: str | None = None,
     repeat_years: int | None = DEFAULT_REPEAT_YEARS,
@@ -527,14 +541,15 @@ def flows(
         source: a linked file or its rows; needs ``start_date`` and ``end_date`` (and
             ``care_form`` for repeat use).
         from_period: the first period.
-        to_period: the second period.
+        to_period: the second period; it starts after ``from_period`` ends.
         by: optional dimension for per-value rows besides the total.
         repeat_years: look-back of repeat use for trajectories started in ``to_period``;
             None leaves repeat use out.
 
     Raises:
         InputError: the input is not a linked file or lacks a needed column.
-        ConfigError: ``by`` is not a dimension or ``repeat_years`` is not a whole number >= 1.
+        ConfigError: ``to_period`` does not start after ``from_period`` ends, ``by`` is not a
+            dimension, or ``repeat_years`` is not a whole number >= 1.
 
     Example:
         >>> import polars as pl
@@ -550,6 +565,11 @@ def flows(
         >>> result.table.select("continuing", "new", "ended").row(0)
         (1, 1, 1)
     """
+    require_frame(source, where="flows", name="source", path_ok=True)
+    from_period = as_period(from_period, where="flows", name="from_period")
+    to_period = as_period(to_period, where="flows", name="to_period")
+    _check_order(from_period, to_period)
+    require_text(by, where="flows", name="by", optional=True)
     if repeat_years is not None:
         _check_years(repeat_years)
     if by is not None:

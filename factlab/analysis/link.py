@@ -9,7 +9,11 @@ truncated or edited file is refused as well.
 The linked file is the union of the inputs' rows. Canonical fields keep the dtypes of
 :data:`factlab.schema.FIELD_DTYPES` (text fields and the provider are Categorical; an input
 with String columns, as earlier versions wrote, is read as well); a column one provider did not
-deliver is null for its rows.
+deliver is null for its rows. Only the columns a steward writes
+(:data:`factlab.schema.PSEUDONYMISED_COLUMNS`) pass: a file with any other column is refused,
+not trimmed, since a raw BSN or a copy of a first-stage pseudonym in it would re-identify the
+linked file, and a steward's file never has one. So is a text field (or provider code) with
+values that look like BSNs (eight or nine digits passing the elfproef).
 Rows are streamed from the inputs to the output, so files larger than memory can be linked. They
 are read once: the row checks run in the pass that writes the linked file, which is written under
 a temporary name and appears only when every check passed.
@@ -22,47 +26,45 @@ import os
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, TypeVar
 
 import polars as pl
 
 from factlab import schema
+from factlab._checks import require_path, require_paths
+from factlab.analysis._link_checks import (
+    REQUIRED,
+    LinkInput,
+    check_columns,
+    check_key,
+    check_manifests,
+    name_files,
+)
 from factlab.errors import DataError, InputError, LinkError
-from factlab.io import file_sha256, sink_parquet_checked
+from factlab.io import check_parquet_readable, file_sha256, sink_parquet_checked
 from factlab.keys.pseudonym import second_stage
-from factlab.keys.recipients import RecipientPrivateKey
-from factlab.keys.round_keys import Key
+from factlab.keys.recipients import RecipientPrivateKey, require_recipient
+from factlab.keys.round_keys import Key, require_key
 from factlab.keys.seal import is_sealed, read_sealed_manifest, unseal_to_temporary
 from factlab.manifest import Manifest, read_manifest
+from factlab.steward.bsn import looks_like_bsn
 from factlab.steward.fallback import fallback_report
 
 __all__ = ["SINGLE_STAGE_WARNING", "link"]
 
-#: Manifest fields that must be equal in every input for their pseudonyms to be comparable.
-_MUST_AGREE: Final = ("scheme", "stage", "round", "key_id", "key_fingerprint")
-#: Fields whose values are identifiers of keys: errors name the files that differ, not the values.
-_QUIET_FIELDS: Final = frozenset({"key_id", "key_fingerprint"})
-_REQUIRED: Final = (schema.PROVIDER, schema.PSEUDONYM, schema.STATUS)
-#: Names of the per-row facts the row checks read beside the linked columns. The prefix is
-#: reserved: an input column that starts with it is refused.
+#: Names of the per-row facts the row checks read beside the linked columns. No input column
+#: has such a name: link refuses every column that a steward does not write.
 _RESERVED: Final = "factlab.link."
 _FILE: Final = _RESERVED + "file"
 _OTHER_PROVIDER: Final = _RESERVED + "other_provider"
+_DISTINCT: Final = _RESERVED + "distinct."
 _UNFIT: Final = _RESERVED + "unfit."
 #: zstd level of the linked file: level 1 writes in two thirds of the CPU time of the default
 #: level (3) for a file 2 % larger; reading is as fast (docs/performance.md, "Link").
 _ZSTD_LEVEL: Final = 1
 
 _T = TypeVar("_T")
-
-
-@dataclass(frozen=True)
-class _Input:
-    path: Path  # where the rows are read (a private decrypted copy for a sealed input)
-    manifest: Manifest
-    shown: Path  # the path the user gave, for messages and the manifest
 
 
 def link(
@@ -122,6 +124,12 @@ def link(
         >>> [entry["provider"] for entry in linked.inputs]
         ['A', 'B']
     """
+    paths = require_paths(paths, where="link", name="paths")
+    require_path(out, where="link", name="out")
+    if key is not None:
+        require_key(key, where="link")
+    if recipient is not None:
+        require_recipient(recipient, RecipientPrivateKey, where="link")
     if not paths:
         raise LinkError("link: no input files given")
     out = Path(out)
@@ -131,13 +139,13 @@ def link(
             "trusted party's round key or link key"
         )
     with contextlib.ExitStack() as stack:
-        inputs = [_open_input(Path(path), recipient, stack) for path in paths]
-        _check_manifests(inputs, out)
+        inputs = [_open_input(Path(path), recipient, stack, out) for path in paths]
+        check_manifests(inputs, out)
         if key is not None:
-            _check_key(key, inputs)
+            check_key(key, inputs)
         used, superseded = _select_deliveries(inputs, replace=replace)
         schemas = {item.path: _file_schema(item) for item in used}
-        _check_columns(schemas, {item.path: item.shown for item in used})
+        check_columns(schemas, {item.path: item.shown for item in used})
 
         union, columns = _union(used, schemas)
         frame = union.select(columns)
@@ -171,7 +179,8 @@ def link(
             inputs=[_input_entry(item, sha256) for item in used],
             extra=extra,
         )
-        _write_checked(frame, out, manifest, _row_facts(union), used)
+        texts = [name for name in columns if schema.FIELD_DTYPES.get(name) == schema.TEXT_DTYPE]
+        _write_checked(frame, out, manifest, _row_facts(union, texts), used)
     return manifest
 
 
@@ -184,73 +193,31 @@ SINGLE_STAGE_WARNING: Final = (
 
 
 def _open_input(
-    path: Path, recipient: RecipientPrivateKey | None, stack: contextlib.ExitStack
-) -> _Input:
-    """Read an input's manifest; a sealed input's header is checked, then it is decrypted."""
+    path: Path, recipient: RecipientPrivateKey | None, stack: contextlib.ExitStack, out: Path
+) -> LinkInput:
+    """Read an input's manifest; a sealed input's header is checked, then it is decrypted.
+
+    A sealed input is decrypted beside the output (on the storage the user chose for the linked
+    file, not the system's temporary folder), where a killed link leaves nothing behind: see
+    :func:`factlab.keys.seal.unseal_to_temporary`.
+    """
     if not is_sealed(path):
-        return _Input(path, read_manifest(path), path)
+        return LinkInput(path, read_manifest(path), path)
     if recipient is None:
         raise LinkError(f"{path}: the file is sealed; give the recipient's private key to open it")
     manifest = read_sealed_manifest(path, recipient)
-    plain = stack.enter_context(unseal_to_temporary(path, recipient))
-    return _Input(plain, manifest, path)
-
-
-def _check_key(key: Key, inputs: Sequence[_Input]) -> None:
-    """The key must be the round key (or its link key) that the inputs were made under."""
-    first = inputs[0].manifest
-    problems = [
-        name
-        for name, ours in (
-            ("round", key.round),
-            ("key id", key.key_id),
-            ("key fingerprint", key.fingerprint),
-            ("scheme", key.scheme),
-        )
-        if ours != getattr(first, name.replace(" ", "_"))
-    ]
-    if problems:
-        raise LinkError(
-            f"cannot link: the key does not belong to the files' round ({', '.join(problems)} "
-            "differ); use the round key or link key of the round the files were made in"
-        )
-    if any(item.manifest.stage != 1 for item in inputs):
-        raise LinkError("cannot link: the second stage applies to first-stage files only")
-
-
-def _check_manifests(inputs: Sequence[_Input], out: Path) -> None:
-    problems: list[str] = []
-    for item in inputs:
-        if item.manifest.format != schema.FORMAT_PSEUDONYMISED:
-            problems.append(
-                f"{item.shown}: format is {item.manifest.format!r}, "
-                f"expected {schema.FORMAT_PSEUDONYMISED!r}"
-            )
-        if not item.manifest.provider:
-            problems.append(f"{item.shown}: the manifest names no provider")
-    for name in _MUST_AGREE:
-        groups: dict[Any, list[str]] = defaultdict(list)
-        for item in inputs:
-            groups[getattr(item.manifest, name)].append(str(item.shown))
-        if len(groups) > 1:
-            if name in _QUIET_FIELDS:
-                parts = [", ".join(files) for files in groups.values()]
-            else:
-                parts = [f"{value!r} in {', '.join(files)}" for value, files in groups.items()]
-            problems.append(f"the files differ in {name}: " + " vs ".join(parts))
-    resolved_out = out.resolve()
-    for item in inputs:
-        if item.shown.resolve() == resolved_out:
-            problems.append(f"{item.shown}: the output would overwrite this input")
-    if problems:
-        raise LinkError("cannot link: " + "; ".join(problems))
+    folder = out.parent if str(out.parent) else Path(".")
+    if not folder.is_dir():
+        raise InputError(f"{out}: the output folder does not exist")
+    plain = stack.enter_context(unseal_to_temporary(path, recipient, folder=folder))
+    return LinkInput(plain, manifest, path)
 
 
 def _select_deliveries(
-    inputs: Sequence[_Input], *, replace: bool
-) -> tuple[list[_Input], list[tuple[_Input, _Input]]]:
+    inputs: Sequence[LinkInput], *, replace: bool
+) -> tuple[list[LinkInput], list[tuple[LinkInput, LinkInput]]]:
     """The inputs to use and the (superseded, superseding) pairs, keeping the argument order."""
-    by_provider: dict[str, list[_Input]] = defaultdict(list)
+    by_provider: dict[str, list[LinkInput]] = defaultdict(list)
     for item in inputs:
         by_provider[str(item.manifest.provider)].append(item)
     duplicates = {provider: items for provider, items in by_provider.items() if len(items) > 1}
@@ -274,85 +241,14 @@ def _select_deliveries(
     return used, superseded
 
 
-def _file_schema(item: _Input) -> pl.Schema:
+def _file_schema(item: LinkInput) -> pl.Schema:
     try:
         return pl.scan_parquet(item.path).collect_schema()
-    except Exception as exc:  # polars raises several types for unreadable files
+    # polars raises several types for unreadable files; a panic in its Rust code is no Exception
+    except (Exception, pl.exceptions.PanicException) as exc:
         raise InputError(
             f"{item.shown}: cannot be read as Parquet ({type(exc).__name__})"
         ) from None
-
-
-def _castable(source: pl.DataType, target: pl.DataType) -> bool:
-    if source == target:
-        return True
-    if target in (pl.String(), schema.TEXT_DTYPE):
-        return isinstance(source, pl.String | pl.Categorical | pl.Enum)
-    if target == pl.Date():
-        return isinstance(source, pl.Date | pl.Datetime)
-    if target.is_integer():
-        return source.is_integer()
-    if target.is_float():
-        return source.is_numeric()
-    return False
-
-
-def _check_columns(schemas: dict[Path, pl.Schema], shown: dict[Path, Path]) -> None:
-    # The same problem in several files is told once, with the files.
-    found: dict[str, list[str]] = defaultdict(list)
-    expected = {
-        schema.PROVIDER: schema.TEXT_DTYPE,
-        schema.PSEUDONYM: pl.String(),
-        schema.STATUS: pl.String(),
-        **schema.FIELD_DTYPES,
-    }
-    for read_path, file_schema in schemas.items():
-        path = str(shown[read_path])
-        missing = [name for name in _REQUIRED if name not in file_schema]
-        if missing:
-            found[f"lacks column(s) {', '.join(missing)}"].append(path)
-        for name, target in expected.items():
-            if name in file_schema and not _castable(file_schema[name], target):
-                wanted = "text" if target in (pl.String(), schema.TEXT_DTYPE) else target
-                found[f"column {name} has dtype {file_schema[name]}, not {wanted}"].append(path)
-    extras: dict[str, dict[pl.DataType, list[str]]] = defaultdict(lambda: defaultdict(list))
-    for read_path, file_schema in schemas.items():
-        for name, dtype in file_schema.items():
-            if name.startswith(_RESERVED):
-                found[f"column {name} has a name factlab reserves"].append(str(shown[read_path]))
-            elif name not in _REQUIRED and name not in schema.FIELD_DTYPES:
-                extras[name][dtype].append(str(shown[read_path]))
-    problems = [_in_files(problem, paths) for problem, paths in found.items()]
-    for name, dtypes in extras.items():
-        if len(dtypes) > 1 and not all(dtype.is_numeric() for dtype in dtypes):
-            parts = [f"{dtype} in {_files(files)}" for dtype, files in dtypes.items()]
-            problems.append(f"column {name} has different dtypes: " + " vs ".join(parts))
-    if problems:
-        raise LinkError("cannot link: " + "; ".join(problems))
-
-
-#: Files named in a problem told for several files; the rest are counted.
-_FILES_SHOWN: Final = 3
-
-
-def _in_files(problem: str, paths: list[str]) -> str:
-    """``problem`` with the files it was found in (a few named, the rest counted).
-
-    Example:
-        >>> _in_files("lacks column(s) provider", ["a.parquet"])
-        'a.parquet: lacks column(s) provider'
-        >>> _in_files("lacks column(s) provider", [f"{n}.parquet" for n in "abcde"])
-        'lacks column(s) provider in 5 files: a.parquet, b.parquet, c.parquet and 2 more'
-    """
-    if len(paths) == 1:
-        return f"{paths[0]}: {problem}"
-    return f"{problem} in {len(paths)} files: {_files(paths)}"
-
-
-def _files(paths: list[str]) -> str:
-    """A few of ``paths`` by name, the rest counted."""
-    more = len(paths) - _FILES_SHOWN
-    return ", ".join(paths[:_FILES_SHOWN]) + (f" and {more} more" if more > 0 else "")
 
 
 def _status_column(file_schema: pl.Schema) -> pl.Expr:
@@ -368,7 +264,7 @@ def _status_column(file_schema: pl.Schema) -> pl.Expr:
 
 
 def _union(
-    used: Sequence[_Input], schemas: dict[Path, pl.Schema]
+    used: Sequence[LinkInput], schemas: dict[Path, pl.Schema]
 ) -> tuple[pl.LazyFrame, list[str]]:
     """The inputs' rows in canonical dtypes, with per-row facts for the row checks.
 
@@ -379,13 +275,8 @@ def _union(
     """
     present = {name for file_schema in schemas.values() for name in file_schema}
     fields = [name for name in schema.FIELD_DTYPES if name in present]
-    extras: list[str] = []
-    for file_schema in schemas.values():
-        extras.extend(
-            name
-            for name in file_schema
-            if name not in _REQUIRED and name not in schema.FIELD_DTYPES and name not in extras
-        )
+    # :func:`check_columns` let no other column through.
+    fallback = [schema.FALLBACK_PSEUDONYM] if schema.FALLBACK_PSEUDONYM in present else []
     frames = []
     for index, item in enumerate(used):
         file_schema = schemas[item.path]
@@ -408,24 +299,44 @@ def _union(
                 unfit.append(
                     (pl.col(name).is_not_null() & converted.is_null()).alias(_UNFIT + name)
                 )
-        own_extras = [pl.col(name) for name in extras if name in file_schema]
+        canonical.extend(
+            pl.col(name).cast(pl.String)
+            if name in file_schema
+            else pl.lit(None, dtype=pl.String).alias(name)
+            for name in fallback
+        )
         facts = [
             pl.lit(index, dtype=pl.UInt32).alias(_FILE),
             provider.ne_missing(pl.lit(item.manifest.provider)).alias(_OTHER_PROVIDER),
             *unfit,
         ]
-        frames.append(pl.scan_parquet(item.path).select(*canonical, *own_extras, *facts))
-    # Extra columns may be absent or typed differently per file; diagonal_relaxed fills them
-    # with null and widens numeric types, while the canonical columns already agree.
-    return pl.concat(frames, how="diagonal_relaxed"), [*_REQUIRED, *fields, *extras]
+        frames.append(pl.scan_parquet(item.path).select(*canonical, *facts))
+    # The ``_UNFIT`` facts differ per file; diagonal_relaxed fills the absent ones with null,
+    # while the canonical columns already agree.
+    return pl.concat(frames, how="diagonal_relaxed"), [*REQUIRED, *fields, *fallback]
 
 
-def _row_facts(union: pl.LazyFrame) -> pl.LazyFrame:
-    """Per input (``_FILE``), the facts about its rows to compare with its manifest."""
+def _row_facts(union: pl.LazyFrame, texts: Sequence[str]) -> pl.LazyFrame:
+    """Per input (``_FILE``), the facts about its rows to compare with its manifest.
+
+    They include the distinct values of each text column in ``texts`` (``_DISTINCT`` + name),
+    for :func:`_bsn_like`. Grouping a Categorical column's values works on its codes, and in
+    this one aggregation it keeps link's memory flat: a second group-by beside the pass that
+    writes makes Polars hold rows in proportion to the inputs.
+    """
     status = pl.col(schema.STATUS)
     valid = status == "valid"
     pseudonym = pl.col(schema.PSEUDONYM)
-    unfit = [name for name in union.collect_schema().names() if name.startswith(_UNFIT)]
+    names = union.collect_schema().names()
+    unfit = [name for name in names if name.startswith(_UNFIT)]
+    if schema.FALLBACK_PSEUDONYM in names:
+        # Nothing checks these values later, and the second stage would hash anything.
+        fallback = pl.col(schema.FALLBACK_PSEUDONYM)
+        malformed_fallback = fallback.is_not_null() & ~fallback.str.contains(
+            schema.PSEUDONYM_PATTERN
+        )
+    else:
+        malformed_fallback = pl.lit(False)
     return union.group_by(_FILE).agg(
         pl.len().alias("rows"),
         *[(status == name).sum().alias(name) for name in schema.STATUSES],
@@ -433,8 +344,43 @@ def _row_facts(union: pl.LazyFrame) -> pl.LazyFrame:
         pl.col(_OTHER_PROVIDER).sum().alias("other_provider"),
         (valid != pseudonym.is_not_null()).sum().alias("pseudonym_mismatch"),
         (valid & ~pseudonym.str.contains(schema.PSEUDONYM_PATTERN)).sum().alias("malformed"),
+        malformed_fallback.sum().alias("fallback_malformed"),
         *[pl.col(name).sum() for name in unfit],
+        *[pl.col(name).unique().alias(_DISTINCT + name) for name in texts],
     )
+
+
+def _bsn_like(used: Sequence[LinkInput], found: pl.DataFrame) -> dict[int, list[tuple[str, int]]]:
+    """Per input (by index), its text columns whose values look like BSNs, with their rows.
+
+    A text field with BSNs in it (a source column mapped onto both the BSN and a text field, or
+    a forged file) would put them in the linked file and from there in a report's labels. The
+    test runs on the distinct values that :func:`_row_facts` collected, after the pass: inside
+    it, the query optimiser would move a filter on a grouping column before the grouping, and
+    so run it on every row. Rows are only counted, by reading the columns concerned again, for
+    the files that are refused.
+    """
+    distinct = [name for name in found.columns if name.startswith(_DISTINCT)]
+    if not distinct:
+        return {}
+    values = (
+        found.select(_FILE, *distinct)
+        .unpivot(index=_FILE, variable_name="column", value_name="value")
+        .explode("value")
+        .with_columns(pl.col("column").str.strip_prefix(_DISTINCT))
+        .filter(looks_like_bsn(pl.col("value")))
+    )
+    suspect: dict[int, list[tuple[str, int]]] = defaultdict(list)
+    for (index, column), group in values.group_by(_FILE, "column", maintain_order=True):
+        flagged = group.get_column("value").cast(pl.String)
+        counted = (
+            pl.scan_parquet(used[int(index)].path)
+            .select(pl.col(str(column)).cast(pl.String).is_in(flagged.implode()).sum())
+            .collect()
+            .item()
+        )
+        suspect[int(index)].append((str(column), int(counted)))
+    return suspect
 
 
 def _write_checked(
@@ -442,13 +388,13 @@ def _write_checked(
     out: Path,
     manifest: Manifest,
     facts: pl.LazyFrame,
-    used: Sequence[_Input],
+    used: Sequence[LinkInput],
 ) -> None:
     """Write the linked file and check the inputs' rows in the same pass over them.
 
-    The rows are read once: polars streams them to the file and to the row checks together.
-    The file is written under a temporary name and only renamed to ``out`` when every check
-    passed, so a refused link leaves nothing behind.
+    The rows are read once: polars streams them to the file and to the row checks
+    (:func:`_row_facts`) together. The file is written under a temporary name and only renamed
+    to ``out`` when every check passed, so a refused link leaves nothing behind.
     """
     sink_parquet_checked(
         frame,
@@ -456,30 +402,42 @@ def _write_checked(
         manifest,
         alongside=[facts],
         check=lambda results: _check_rows(used, results[0]),
-        run=_read_rows,
+        run=lambda go: _read_rows(go, used),
         compression="zstd",
         compression_level=_ZSTD_LEVEL,
+        inputs=[item.shown for item in used],
     )
 
 
-def _read_rows(run: Callable[[], _T]) -> _T:
-    """Run a pass over the inputs' rows; polars' errors become factlab's, without values."""
+def _read_rows(run: Callable[[], _T], used: Sequence[LinkInput] = ()) -> _T:
+    """Run a pass over the inputs' rows; polars' errors become factlab's, without values.
+
+    When the pass fails, each of ``used`` is read again on its own to name the file that cannot
+    be read (a damaged data page, say): that costs a pass, but only on the way to an error.
+    """
     try:
         return run()
+    except InputError:
+        raise  # already factlab's: the writer names the output it could not write (a full disk)
     except pl.exceptions.InvalidOperationError:
         # A cast failed; polars' message may quote the offending value, so it is dropped.
         raise DataError(
             "cannot link: a field of an input cannot be converted to its canonical dtype"
         ) from None
-    except Exception as exc:  # polars raises several types for corrupt or unreadable files
+    except (Exception, pl.exceptions.PanicException) as exc:
+        # polars raises several types for corrupt or unreadable files, and a panic in its Rust
+        # code arrives as a PanicException, which is no Exception.
+        for item in used:
+            check_parquet_readable(item.path, name=item.shown)
         raise InputError(
             f"cannot link: cannot read or combine the inputs' rows ({type(exc).__name__})"
         ) from None
 
 
-def _check_rows(used: Sequence[_Input], found: pl.DataFrame) -> None:
+def _check_rows(used: Sequence[LinkInput], found: pl.DataFrame) -> None:
     """Refuse inputs whose rows disagree with their manifest or do not fit the linked file."""
     by_file = {row[_FILE]: row for row in found.iter_rows(named=True)}
+    suspect = _read_rows(lambda: _bsn_like(used, found), used)
     problems: list[str] = []
     unfit: dict[str, list[tuple[str, int]]] = defaultdict(list)  # column: (file, values)
     for index, item in enumerate(used):
@@ -516,6 +474,16 @@ def _check_rows(used: Sequence[_Input], found: pl.DataFrame) -> None:
             problems.append(
                 f"{item.shown}: {row['malformed']} pseudonyms are not 32 hex characters"
             )
+        if row["fallback_malformed"]:
+            problems.append(
+                f"{item.shown}: {row['fallback_malformed']} fallback pseudonyms are not 32 hex "
+                "characters"
+            )
+        problems.extend(
+            f"{item.shown}: {rows} rows of column {column} hold values that look like BSNs "
+            "(eight or nine digits passing the elfproef); a text field must not hold BSNs"
+            for column, rows in suspect.get(index, [])
+        )
         for column in found.columns:
             if column.startswith(_UNFIT) and row[column]:
                 unfit[column.removeprefix(_UNFIT)].append((str(item.shown), int(row[column])))
@@ -545,7 +513,7 @@ def _unfit(name: str, files: list[tuple[str, int]]) -> str:
     if len(files) == 1:
         return f"{files[0][0]}: {files[0][1]} {problem}"
     total = sum(values for _, values in files)
-    return f"{total} {problem}: " + _files([f"{path} ({values})" for path, values in files])
+    return f"{total} {problem}: " + name_files([f"{path} ({values})" for path, values in files])
 
 
 def _sum_statuses(counts: Any) -> dict[str, int]:
@@ -556,7 +524,7 @@ def _sum_statuses(counts: Any) -> dict[str, int]:
     return total
 
 
-def _sum_field_issues(used: Sequence[_Input]) -> dict[str, dict[str, int]]:
+def _sum_field_issues(used: Sequence[LinkInput]) -> dict[str, dict[str, int]]:
     total: dict[str, dict[str, int]] = {}
     for item in used:
         for column, reasons in item.manifest.field_issues.items():
@@ -573,7 +541,7 @@ def _sha256_of(paths: Sequence[Path]) -> dict[Path, str]:
         return dict(zip(distinct, pool.map(file_sha256, distinct), strict=True))
 
 
-def _input_entry(item: _Input, sha256: dict[Path, str]) -> dict[str, Any]:
+def _input_entry(item: LinkInput, sha256: dict[Path, str]) -> dict[str, Any]:
     return {
         "provider": item.manifest.provider,
         "file": item.shown.name,
@@ -585,7 +553,7 @@ def _input_entry(item: _Input, sha256: dict[Path, str]) -> dict[str, Any]:
     }
 
 
-def _superseded_entry(old: _Input, new: _Input, sha256: dict[Path, str]) -> dict[str, Any]:
+def _superseded_entry(old: LinkInput, new: LinkInput, sha256: dict[Path, str]) -> dict[str, Any]:
     return {
         "provider": old.manifest.provider,
         "file": old.shown.name,

@@ -14,18 +14,21 @@ Those rows are never silently dropped: every result says how many were left out,
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import functools
+import os
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any, Final, TypeAlias
+from typing import Any, Final, ParamSpec, TypeAlias, TypeVar
 
 import polars as pl
 
 from factlab import schema
+from factlab._checks import as_date, as_period, require_frame, require_text
 from factlab.analysis._clients import client_keys, client_order
-from factlab.errors import ConfigError, DataError, InputError
-from factlab.io import file_sha256
+from factlab.errors import ConfigError, DataError, FactlabError, InputError
+from factlab.io import check_parquet_readable, file_sha256
 from factlab.manifest import read_manifest
 from factlab.periods import Period, active_in, active_on
 
@@ -37,6 +40,7 @@ __all__ = [
     "linkable",
     "matrix_of_pairs",
     "overlap",
+    "reads_linked",
     "restrict_time",
     "rows_without_valid_bsn",
     "scan_linked",
@@ -51,10 +55,14 @@ INTERNAL_NOTICE: Final = (
     "control (rounding and suppression of small cells)."
 )
 
-#: Columns that identify or classify a row's BSN, or hold amounts and dates: never a dimension.
-#: Grouping by the pseudonym would put pseudonyms in an output file.
-_NOT_DIMENSIONS: Final = frozenset(
-    {schema.PSEUDONYM, schema.STATUS, "start_date", "end_date", "cost"}
+#: Columns a figure can be broken down by: the provider and the fields that classify care.
+#: Every other column identifies a client or classifies its BSN (pseudonyms, the status), holds
+#: amounts or dates, or is no column of a linked file at all (a raw ``bsn`` in a file made
+#: elsewhere): grouping by it would put its values in an output file.
+_DIMENSION_COLUMNS: Final = (
+    schema.PROVIDER,
+    *(name for name, dtype in schema.FIELD_DTYPES.items() if dtype == schema.TEXT_DTYPE),
+    "birth_year",
 )
 _REQUIRED: Final = (schema.PSEUDONYM, schema.STATUS, schema.PROVIDER)
 _DATE_COLUMNS: Final = ("start_date", "end_date")
@@ -155,14 +163,52 @@ def scan_linked(
     return LinkedInput(frame, name, provenance)
 
 
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def reads_linked(analysis: Callable[_P, _R]) -> Callable[_P, _R]:
+    """Decorate an analysis whose first argument (``source``) is a linked file or its rows: a
+    failure that comes from a damaged file becomes one :class:`InputError` naming the file.
+
+    Polars finds a damaged data page only when it decodes it, deep in the analysis, and raises
+    its own error (or, from a panic in its Rust code, a PanicException, which is no Exception).
+    On such a failure the file is read once more on its own: if that fails too, the file is
+    named; otherwise the original error stands, so a fault of factlab's is not passed off as the
+    file's. Nothing is read twice on the way to a result.
+    """
+
+    @functools.wraps(analysis)
+    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        try:
+            return analysis(*args, **kwargs)
+        except (Exception, pl.exceptions.PanicException) as exc:
+            source = args[0] if args else kwargs.get("source")
+            if isinstance(exc, FactlabError) or not isinstance(source, str | os.PathLike):
+                raise
+            path = Path(source)
+            if path.is_file():
+                check_parquet_readable(path)
+            raise
+
+    return wrapper
+
+
 def check_dimension(by: str, *, option: str = "by") -> None:
     """Refuse a grouping column that would reveal identifiers or is not a category.
 
     Raises:
-        ConfigError: ``by`` is the pseudonym, the BSN status, a date or the cost.
+        ConfigError: ``by`` is not the provider, a text field or the birth year (e.g. the
+            pseudonym, the BSN status, a date, the cost, or a column a linked file never has).
     """
-    if by in _NOT_DIMENSIONS:
-        raise ConfigError("arguments", [f"{option}: {by!r} cannot be used as a dimension"])
+    if by not in _DIMENSION_COLUMNS:
+        raise ConfigError(
+            "arguments",
+            [
+                f"{option}: {by!r} cannot be used as a dimension "
+                f"(use one of {', '.join(_DIMENSION_COLUMNS)})"
+            ],
+        )
 
 
 def check_time(period: Period | None, on: date | None) -> None:
@@ -306,20 +352,21 @@ class OverlapResult:
         }
 
 
+@reads_linked
 def overlap(
     source: LinkedSource,
     *,
     by: str = schema.PROVIDER,
-    period: Period | None = None,
-    on: date | None = None,
+    period: Period | str | None = None,
+    on: date | str | None = None,
 ) -> OverlapResult:
     """Count the unique clients that each pair of values of ``by`` share.
 
     Args:
         source: a linked file (checked through its manifest) or its rows.
         by: the dimension; ``provider`` by default, or e.g. ``care_form``.
-        period: count only rows in care during this period.
-        on: count only rows in care on this reference date.
+        period: count only rows in care during this period (or its text, e.g. ``"2025H1"``).
+        on: count only rows in care on this reference date (or ``"2025-12-31"``).
 
     Returns:
         The matrix in long form with its accounting of rows left out.
@@ -341,6 +388,10 @@ def overlap(
         >>> result.rows_without_valid_bsn["missing"]
         1
     """
+    require_frame(source, where="overlap", name="source", path_ok=True)
+    period = None if period is None else as_period(period, where="overlap", name="period")
+    on = None if on is None else as_date(on, where="overlap", name="on")
+    require_text(by, where="overlap", name="by")
     check_dimension(by)
     check_time(period, on)
     linked = scan_linked(source, columns=(by,), dates=period is not None or on is not None)

@@ -30,6 +30,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "synth",
     "demo",
     "report",
+    "unseen",
 )
 
 #: Every command: the modules that define it (a group may get subcommands from several), and the
@@ -81,6 +82,10 @@ _COMMANDS: dict[str, tuple[tuple[str, ...], str]] = {
         "Write synthetic provider exports into OUTDIR, with their ground truth in truth.json.",
     ),
     "unseal": (("seal",), "Decrypt the sealed FILE with the recipient's private key."),
+    "unseen": (
+        ("unseen",),
+        "Estimate the clients no provider saw, from how the providers' client lists overlap.",
+    ),
 }
 
 

@@ -3,18 +3,26 @@
 from __future__ import annotations
 
 import functools
+import re
+import signal
 import sys
-from collections.abc import Callable, Iterator
+import threading
+import warnings
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import ParamSpec, TypeVar
+from types import FrameType
+from typing import Any, ParamSpec, TextIO, TypeVar
 
 import click
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from factlab.errors import FactlabError, InputError, KeyFileError
+from factlab.audit import audit_log_path
+from factlab.errors import FactlabError, FactlabWarning, InputError, KeyFileError
+from factlab.io import sidecar_path
 from factlab.keys.round_keys import Key
+from factlab.outputs import check_output, same_file
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -33,16 +41,91 @@ def warn(message: str) -> None:
     err_console.print(f"factlab: warning: {message}", markup=False)
 
 
+@contextmanager
+def _warnings_as_lines() -> Iterator[None]:
+    """Show each FactlabWarning as one ``factlab: warning:`` line, not Python's two-line form
+    with a source location; other warnings are shown as Python would."""
+    with warnings.catch_warnings():
+        python_show = warnings.showwarning
+
+        def show(
+            message: Warning | str,
+            category: type[Warning],
+            filename: str,
+            lineno: int,
+            file: TextIO | None = None,
+            line: str | None = None,
+        ) -> None:
+            if issubclass(category, FactlabWarning):
+                warn(str(message))
+            else:
+                python_show(message, category, filename, lineno, file, line)
+
+        warnings.showwarning = show
+        yield
+
+
+class Terminated(FactlabError):
+    """The command was stopped by a signal (SIGTERM, SIGHUP) and cleaned up after itself."""
+
+    exit_code = 128 + signal.SIGTERM
+
+
+# Signals that stop a command politely: raised as Terminated, so that every `finally` runs (no
+# temporary file stays behind) and the audit log records the command as failed.
+_STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+
+
+def _stop(signum: int, frame: FrameType | None) -> None:
+    # Once is enough: a second signal while cleaning up stops the process the hard way.
+    signal.signal(signum, signal.SIG_DFL)
+    raise Terminated(f"stopped by {signal.Signals(signum).name}")
+
+
+@contextmanager
+def _stop_signals_raise() -> Iterator[None]:
+    """While a command runs, SIGTERM and SIGHUP raise Terminated (a signal the process was told
+    to ignore, e.g. under nohup, stays ignored)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread may set handlers (a test runner's thread, say)
+        return
+    previous: dict[int, Any] = {}
+    for number in _STOP_SIGNALS:
+        before = signal.getsignal(number)
+        if before is not signal.SIG_IGN:
+            previous[number] = before
+            signal.signal(number, _stop)
+    try:
+        yield
+    finally:
+        for restored, handler in previous.items():
+            signal.signal(restored, handler)
+
+
+def _os_error_line(exc: OSError) -> str:
+    reason = exc.strerror or type(exc).__name__
+    return f"{exc.filename}: {reason}" if exc.filename is not None else reason
+
+
 def guarded(func: Callable[P, R]) -> Callable[P, R]:
-    """Turn a FactlabError into a one-line message on stderr and the error's exit code."""
+    """Turn a FactlabError, an interrupt or an operating-system error into one line on stderr
+    and a non-zero exit code, never a traceback; show a FactlabWarning as one line. SIGTERM and
+    SIGHUP stop the command the same way (see :class:`Terminated`)."""
 
     @functools.wraps(func)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
-            return func(*args, **kwargs)
+            with _stop_signals_raise(), _warnings_as_lines():
+                return func(*args, **kwargs)
         except FactlabError as exc:
             click.echo(f"factlab: error: {exc}", err=True)
             sys.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("factlab: error: interrupted", err=True)
+            sys.exit(128 + signal.SIGINT)
+        except OSError as exc:  # a last resort: the library names paths and reasons itself
+            click.echo(f"factlab: error: {_os_error_line(exc)}", err=True)
+            sys.exit(InputError.exit_code)
 
     return wrapper
 
@@ -55,7 +138,8 @@ def progress(description: str, *, total: float | None = None) -> Iterator[Callab
     """
     columns = (
         SpinnerColumn(),
-        TextColumn("{task.description}"),
+        # a description holds file names: shown as they are, never read as rich markup
+        TextColumn("{task.description}", markup=False),
         BarColumn(),
         TimeElapsedColumn(),
     )
@@ -70,17 +154,44 @@ def progress(description: str, *, total: float | None = None) -> Iterator[Callab
         yield advance
 
 
-def passphrase_from(env_var: str | None, *, prompt: bool, confirm: bool = False) -> str | None:
+_VARIABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def variable_name(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """Click callback: accept only an environment variable's name, and never echo what was given.
+
+    Someone in a hurry may type the passphrase itself where the variable's name belongs; it must
+    then not appear in the error, the terminal's scrollback or the audit log.
+    """
+    if value is not None and not _VARIABLE_NAME.fullmatch(value):
+        raise click.BadParameter(
+            "not a variable name; give the NAME of an environment variable that holds the "
+            "passphrase, never the passphrase itself"
+        )
+    return value
+
+
+def passphrase_from(
+    env_var: str | None,
+    *,
+    prompt: bool,
+    confirm: bool = False,
+    option: str = "--passphrase-env",
+) -> str | None:
     """A passphrase from the environment variable named ``env_var``, or an interactive prompt.
 
-    Never from a command-line value: those end up in shell histories and process lists.
+    Never from a command-line value: those end up in shell histories and process lists. The
+    variable's name is not repeated in an error either (it may be a mistyped passphrase);
+    ``option`` names the option that gave it.
     """
     import os
 
     if env_var is not None:
+        if not _VARIABLE_NAME.fullmatch(env_var):
+            raise KeyFileError(f"{option}: not a variable name")
         value = os.environ.get(env_var)
         if not value:
-            raise KeyFileError(f"environment variable {env_var} is not set or empty")
+            raise KeyFileError(f"{option}: the environment variable it names is not set or empty")
         return value
     if prompt:
         if not sys.stdin.isatty():
@@ -113,11 +224,45 @@ audit_log_option = click.option(
 passphrase_env_option = click.option(
     "--passphrase-env",
     metavar="VAR",
+    callback=variable_name,
     help="Name of an environment variable that holds the passphrase (never the passphrase itself).",
 )
 
+#: ``--force``: replace existing outputs (never an input).
+force_option = click.option(
+    "--force", is_flag=True, help="Overwrite existing output files (never an input)."
+)
 
-def refuse_existing(path: Path, force: bool) -> None:
-    """An existing output is only overwritten with ``--force``."""
-    if path.exists() and not force:
-        raise InputError(f"{path}: exists (use --force to overwrite)")
+
+def refuse_existing(
+    outputs: Path | Iterable[Path],
+    force: bool,
+    *,
+    inputs: Iterable[Path | str | None] = (),
+    audit_log: Path | bool | None = False,
+) -> None:
+    """Refuse the outputs of a command before it does any work.
+
+    Each output must be in an existing folder, not a folder itself, not one of ``inputs`` (nor
+    an input's ``.meta.json`` sidecar, nor the audit log), also not through a link; and it must
+    not exist unless ``force``. No file may be named twice.
+
+    Args:
+        outputs: the files the command writes.
+        force: ``--force`` was given.
+        inputs: every file the command reads (data, keys, configuration); None is skipped.
+        audit_log: the ``--audit-log`` value of a command that keeps one (None: its default
+            place, beside the first output, counts); False for a command without an audit line.
+
+    Raises:
+        InputError: see above.
+    """
+    targets = [outputs] if isinstance(outputs, Path) else list(outputs)
+    read = [Path(item) for item in inputs if item is not None]
+    read += [sidecar_path(item) for item in read]
+    if audit_log is not False and targets:
+        read.append(audit_log_path(targets[0], audit_log if isinstance(audit_log, Path) else None))
+    for index, target in enumerate(targets):
+        if any(same_file(target, other) for other in targets[:index]):
+            raise InputError(f"{target}: given twice as an output")
+        check_output(target, inputs=read, overwrite=force)

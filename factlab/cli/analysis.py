@@ -4,7 +4,7 @@ Each writes one table as CSV, Parquet or JSON (chosen by the extension of ``--ou
 metadata that says the figures are exact and for internal use: Parquet keeps it in the file's
 key-value metadata under ``factlab.analysis``, JSON as the ``metadata`` object beside ``rows``, and
 CSV in a sidecar file ``<out>.meta.json``. Files are written atomically: a failed command leaves
-nothing behind.
+nothing behind. An existing output is replaced only with ``--force``, the input never.
 """
 
 from __future__ import annotations
@@ -24,9 +24,16 @@ from factlab.analysis.flows import DEFAULT_REPEAT_YEARS, flows
 from factlab.analysis.overlap import overlap
 from factlab.audit import audited
 from factlab.cli import main
-from factlab.cli._common import audit_log_option, guarded, info, progress
+from factlab.cli._common import (
+    audit_log_option,
+    force_option,
+    guarded,
+    info,
+    progress,
+    refuse_existing,
+)
 from factlab.errors import ConfigError
-from factlab.io import TABLE_FORMATS, write_table
+from factlab.io import TABLE_FORMATS, table_files, write_table
 from factlab.manifest import now_iso
 from factlab.periods import Period, parse_date, parse_period
 
@@ -44,12 +51,13 @@ _PERIOD = click.option("--period", help="Only rows in care in this period, e.g. 
 _ON = click.option("--on", "on", help="Only rows in care on this reference date (YYYY-MM-DD).")
 
 
-def _output_format(out: Path) -> None:
+def _check_out(out: Path, linked: Path, force: bool, audit_log: Path | None) -> None:
     # Checked before any work, so a wrong --out fails at once.
     if out.suffix.lower() not in TABLE_FORMATS:
         raise ConfigError(
             "arguments", [f"--out: {out.name}: the extension must be .csv, .parquet or .json"]
         )
+    refuse_existing(table_files(out), force, inputs=[linked], audit_log=audit_log)
 
 
 def _time(period: str | None, on: str | None) -> tuple[Period | None, date | None]:
@@ -59,7 +67,9 @@ def _time(period: str | None, on: str | None) -> tuple[Period | None, date | Non
     )
 
 
-def _write_table(table: pl.DataFrame, metadata: Mapping[str, Any], out: Path) -> None:
+def _write_table(
+    table: pl.DataFrame, metadata: Mapping[str, Any], out: Path, linked: Path, force: bool
+) -> None:
     """Write ``table`` and its metadata to ``out`` in the format its extension names."""
     described = {
         **metadata,
@@ -68,7 +78,7 @@ def _write_table(table: pl.DataFrame, metadata: Mapping[str, Any], out: Path) ->
         "factlab_version": __version__,
         "created": now_iso(),
     }
-    write_table(table, out, described, METADATA_KEY)
+    write_table(table, out, described, METADATA_KEY, inputs=[linked], overwrite=force)
 
 
 def _left_out(counts: Mapping[str, int], what: str) -> None:
@@ -89,19 +99,28 @@ def _left_out(counts: Mapping[str, int], what: str) -> None:
 @_PERIOD
 @_ON
 @_OUT
+@force_option
 @audit_log_option
 @guarded
 def overlap_command(
-    linked: Path, by: str, period: str | None, on: str | None, out: Path, audit_log: Path | None
+    linked: Path,
+    by: str,
+    period: str | None,
+    on: str | None,
+    out: Path,
+    force: bool,
+    audit_log: Path | None,
 ) -> None:
     """Unique clients shared by each pair of providers (or values of --by) in LINKED."""
-    _output_format(out)
+    _check_out(out, linked, force, audit_log)
     in_period, on_day = _time(period, on)
     arguments = {"by": by, "period": period, "on": on}
-    with audited("overlap", inputs=[linked], output=out, arguments=arguments, log=audit_log):
+    with audited(
+        "overlap", inputs=[linked], output=out, arguments=arguments, log=audit_log, overwrite=force
+    ):
         with progress("Counting overlap"):
             result = overlap(linked, by=by, period=in_period, on=on_day)
-        _write_table(result.matrix, result.metadata(), out)
+        _write_table(result.matrix, result.metadata(), out, linked, force)
     info(f"overlap: {len(result.unique_clients())} value(s) of {by}; wrote {out}")
     _left_out(result.rows_without_valid_bsn, "overlap")
 
@@ -120,6 +139,7 @@ def overlap_command(
 )
 @click.option("--no-repeat", is_flag=True, help="Leave repeat use out (no care_form needed).")
 @_OUT
+@force_option
 @audit_log_option
 @guarded
 def flows_command(
@@ -130,18 +150,21 @@ def flows_command(
     repeat_years: int,
     no_repeat: bool,
     out: Path,
+    force: bool,
     audit_log: Path | None,
 ) -> None:
     """Clients continuing, new and ended between two periods, and repeat use, in LINKED."""
-    _output_format(out)
+    _check_out(out, linked, force, audit_log)
     first, second = parse_period(from_period), parse_period(to_period)
     arguments = {"from": from_period, "to": to_period, "by": by, "repeat_years": repeat_years}
-    with audited("flows", inputs=[linked], output=out, arguments=arguments, log=audit_log):
+    with audited(
+        "flows", inputs=[linked], output=out, arguments=arguments, log=audit_log, overwrite=force
+    ):
         with progress("Counting flows"):
             result = flows(
                 linked, first, second, by=by, repeat_years=None if no_repeat else repeat_years
             )
-        _write_table(result.table, result.metadata(), out)
+        _write_table(result.table, result.metadata(), out, linked, force)
     total = result.table.row(0, named=True)
     info(
         f"flows {first.label} -> {second.label}: {total['continuing']:,} continuing, "
@@ -163,6 +186,7 @@ def flows_command(
 @_PERIOD
 @_ON
 @_OUT
+@force_option
 @audit_log_option
 @guarded
 def costs_command(
@@ -171,15 +195,18 @@ def costs_command(
     period: str | None,
     on: str | None,
     out: Path,
+    force: bool,
     audit_log: Path | None,
 ) -> None:
     """Total cost and cost per unique client, overall and per provider and municipality."""
-    _output_format(out)
+    _check_out(out, linked, force, audit_log)
     in_period, on_day = _time(period, on)
     arguments = {"by": list(by), "period": period, "on": on}
-    with audited("costs", inputs=[linked], output=out, arguments=arguments, log=audit_log):
+    with audited(
+        "costs", inputs=[linked], output=out, arguments=arguments, log=audit_log, overwrite=force
+    ):
         with progress("Summing costs"):
             result = costs(linked, by=by, period=in_period, on=on_day)
-        _write_table(result.table, result.metadata(), out)
+        _write_table(result.table, result.metadata(), out, linked, force)
     info(f"costs: {result.rows_null_cost:,} row(s) with a null cost; wrote {out}")
     _left_out(result.rows_without_valid_bsn, "costs")

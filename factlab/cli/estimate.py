@@ -8,17 +8,19 @@ from pathlib import Path
 import click
 from rich.console import Console, JustifyMethod
 from rich.table import Table
+from rich.text import Text
 
 from factlab.cli import main
-from factlab.cli._common import guarded, info
+from factlab.cli._common import force_option, guarded, info, refuse_existing
 from factlab.estimation.corrections import corrections_2014, load_corrections
 from factlab.estimation.estimate import ROUNDING, Estimate, estimate, write_estimate
 
 _BUILTIN = {"2014": corrections_2014}
 
 
-def _number(value: object) -> str:
-    return "" if value is None else f"{value:,}" if isinstance(value, int) else str(value)
+def _number(value: object) -> Text:
+    # Text, never a str: rich would read "[/]" or "[link=...]" in a label as markup.
+    return Text("" if value is None else f"{value:,}" if isinstance(value, int) else str(value))
 
 
 def _range(low: int | None, high: int | None) -> str:
@@ -30,14 +32,14 @@ def _show(result: Estimate, console: Console) -> None:
     base = result.base_table
     frame = base.to_frame()
     title = f"Base: {result.corrections.base} of {base.row_dimension} × {base.column_dimension}"
-    table = Table(title=title, title_justify="left")
+    table = Table(title=Text(title), title_justify="left")
     for index, name in enumerate(frame.columns):
-        table.add_column(name, justify="left" if index == 0 else "right")
+        table.add_column(Text(name), justify="left" if index == 0 else "right")
     for row in frame.iter_rows():
         table.add_row(*(_number(value) for value in row))
     console.print(table)
     if base.unique_clients is not None:
-        console.print(f"Unique clients behind the table: {base.unique_clients:,}")
+        console.print(f"Unique clients behind the table: {base.unique_clients:,}", markup=False)
 
     ledger = Table(title="Corrections", title_justify="left")
     headers: tuple[tuple[str, JustifyMethod], ...] = (
@@ -58,16 +60,16 @@ def _show(result: Estimate, console: Console) -> None:
     )
     for item in result.adjustments:
         ledger.add_row(
-            item.adjustment.name,
-            item.applies_to,
-            item.arithmetic,
+            Text(item.adjustment.name),
+            Text(item.applies_to),
+            Text(item.arithmetic),
             f"{item.value:+,}",
             _range(item.low, item.high),
         )
     ledger.add_row(
         "corrected total",
         "",
-        result.arithmetic,
+        Text(result.arithmetic),
         f"{result.total:,}",
         _range(result.low, result.high),
         style="bold",
@@ -107,9 +109,14 @@ def _show(result: Estimate, console: Console) -> None:
     default=None,
     help="Also write the estimate: .json (everything), .csv (the ledger) or .md.",
 )
+@force_option
 @guarded
 def estimate_command(
-    counts: Path, corrections_path: Path | None, builtin: str | None, out: Path | None
+    counts: Path,
+    corrections_path: Path | None,
+    builtin: str | None,
+    out: Path | None,
+    force: bool,
 ) -> None:
     """Apply a corrections model to a COUNTS table (from `factlab count --by ROW,COLUMN`).
 
@@ -118,6 +125,8 @@ def estimate_command(
     """
     if (corrections_path is None) == (builtin is None):
         raise click.UsageError("give exactly one of --corrections FILE or --builtin NAME")
+    if out is not None:
+        refuse_existing(out, force, inputs=[counts, corrections_path])
     model = (
         load_corrections(corrections_path)
         if corrections_path is not None
@@ -125,7 +134,8 @@ def estimate_command(
     )
     result = estimate(counts, model)
     if out is not None:
-        write_estimate(result, out)
+        read = [counts, *([corrections_path] if corrections_path is not None else [])]
+        write_estimate(result, out, inputs=read, overwrite=force)
         info(f"estimate: wrote {out}")
     # Off a terminal rich would wrap at 80 columns; the arithmetic column needs more.
     console = Console(highlight=False, width=None if sys.stdout.isatty() else 140)

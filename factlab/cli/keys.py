@@ -14,8 +14,10 @@ from factlab.cli._common import (
     load_key_interactive,
     passphrase_env_option,
     passphrase_from,
+    refuse_existing,
+    variable_name,
 )
-from factlab.keys.round_keys import new_round_key, read_key_header, write_key
+from factlab.keys.round_keys import check_value, new_round_key, read_key_header, write_key
 
 __all__ = ["key_group"]
 
@@ -56,13 +58,18 @@ def key_new(
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
 @guarded
 def key_show(path: Path) -> None:
-    """Print a key file's round, key id and fingerprint (never the secret)."""
+    """Print a key file's round, key id, fingerprint and check value (never the secret).
+
+    The check value belongs to this file's secret: a linking party compares its link key's with
+    the one the key custodian tells it through a second channel.
+    """
     header = read_key_header(path)
     click.echo(
         f"kind:        {header['kind']}\n"
         f"round:       {header['round']}\n"
         f"key id:      {header['key_id']}\n"
         f"fingerprint: {header['fingerprint']}\n"
+        f"check:       {header['check'] or '(none: written by an older factlab)'}\n"
         f"created:     {header['created']}\n"
         f"scheme:      {header['scheme']}\n"
         f"protected:   {'yes (passphrase)' if header['protected'] else 'no'}"
@@ -77,13 +84,21 @@ def _export(
     out_env: str | None,
     kind: str,
 ) -> None:
+    # The round key is never replaced by what is derived from it, --force or not; an existing
+    # --out is refused by write_key itself (a key file error).
+    refuse_existing(out, True, inputs=[round_key])
     key = load_key_interactive(str(round_key), passphrase_env)
     if key.kind != "round":
         raise click.UsageError(f"{round_key} is a {key.kind} key; give the round key")
     derived = key.provider_key() if kind == "provider" else key.link_key()
-    write_key(derived, out, passphrase=passphrase_from(out_env, prompt=False), force=force)
+    passphrase = passphrase_from(out_env, prompt=False, option="--out-passphrase-env")
+    write_key(derived, out, passphrase=passphrase, force=force)
     info(f"wrote {kind} key {out}")
-    click.echo(f"round:       {derived.round}\nfingerprint: {derived.fingerprint}")
+    # The check value is this key file's own: tell it to the recipient through a second channel.
+    click.echo(
+        f"round:       {derived.round}\nfingerprint: {derived.fingerprint}\n"
+        f"check:       {check_value(derived)}"
+    )
 
 
 _EXPORT_OPTIONS = (
@@ -94,6 +109,7 @@ _EXPORT_OPTIONS = (
     click.option(
         "--out-passphrase-env",
         metavar="VAR",
+        callback=variable_name,
         help="Environment variable holding a passphrase to protect the new key file with.",
     ),
 )

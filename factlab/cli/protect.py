@@ -10,12 +10,13 @@ import click
 import polars as pl
 
 from factlab.cli import main
-from factlab.cli._common import guarded, info, progress, warn
+from factlab.cli._common import force_option, guarded, info, progress, refuse_existing, warn
 from factlab.disclosure.lattice import KNOWN_MEASURES
 from factlab.disclosure.protect import FORMAT_PROTECTED, protect, write_protected
 from factlab.disclosure.rules import PRESETS, DisclosureRules, load_rules, preset
 from factlab.errors import ConfigError, DataError, InputError
-from factlab.io import TABLE_FORMATS, read_table, write_json
+from factlab.io import TABLE_FORMATS, read_table, table_files, write_json
+from factlab.outputs import held_outputs
 
 
 def _read_counts(path: Path) -> tuple[pl.DataFrame, dict[str, Any]]:
@@ -88,6 +89,7 @@ def _rules(rules_path: Path | None, preset_name: str | None) -> DisclosureRules:
 @click.option(
     "--percent-of", "percent_of", help="Add percentages of the margin over this dimension."
 )
+@force_option
 @guarded
 def protect_command(
     counts: Path,
@@ -97,6 +99,7 @@ def protect_command(
     part_paths: tuple[Path, ...],
     report_path: Path | None,
     percent_of: str | None,
+    force: bool,
 ) -> None:
     """Suppress, round and audit the count table COUNTS for publication.
 
@@ -110,6 +113,9 @@ def protect_command(
         raise ConfigError("out", [f"out: {out.name}: expected a .csv, .parquet or .json file"])
     if report_path is not None and report_path.suffix.lower() != ".json":
         raise ConfigError("report", [f"report: {report_path.name}: expected a .json file"])
+    inputs = [counts, *part_paths, rules_path]
+    outputs = [*table_files(out), *([report_path] if report_path is not None else [])]
+    refuse_existing(outputs, force, inputs=inputs)
     table, metadata = _read_counts(counts)
     by = metadata.get("by")
     if rules.dimensions is None and isinstance(by, list) and by:
@@ -124,10 +130,14 @@ def protect_command(
     with progress("protecting"):
         result = protect(table, rules, parts=parts or None, label=_label(counts, metadata))
     protected = result.table.with_percentages(percent_of) if percent_of else result.table
-    write_protected(protected, out)
     report = result.report
-    if report_path is not None:
-        write_json(report_path, report.to_dict())
+    read = [path for path in inputs if path is not None]
+    # The table and its report appear together or not at all.
+    with held_outputs(overwrite=force, inputs=read) as held:
+        write_protected(protected, out, inputs=read, overwrite=force)
+        if report_path is not None:
+            write_json(report_path, report.to_dict(), inputs=read, overwrite=force)
+        held.publish()
     for measure, lost in report.information_lost.items():
         info(
             f"{measure}: {lost['suppressed']:.0f} of {lost['total']:.0f} in the most detailed "

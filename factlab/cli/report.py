@@ -58,8 +58,7 @@ def report_command(
         raise ConfigError(
             "out", [f"out: {name}: expected a .html, .xlsx or .md file" for name in bad]
         )
-    for out in outs:
-        refuse_existing(out, force)
+    refuse_existing(outs, force, inputs=[linked, config_path], audit_log=audit_log)
     config = load_round_config(config_path) if config_path is not None else RoundConfig()
     inputs = [linked, *([config_path] if config_path is not None else [])]
     arguments = {
@@ -69,7 +68,12 @@ def report_command(
         "force": force,
     }
     with audited(
-        "report", inputs=inputs, output=outs[0], arguments=arguments, log=audit_log
+        "report",
+        inputs=inputs,
+        output=outs[0],
+        arguments=arguments,
+        log=audit_log,
+        overwrite=force,
     ) as trail:
         with progress("building the report"):
             report = build_report(linked, config, internal=internal)

@@ -14,11 +14,13 @@ from factlab.audit import audited
 from factlab.cli import main
 from factlab.cli._common import (
     audit_log_option,
+    force_option,
     guarded,
     info,
     passphrase_env_option,
     passphrase_from,
     progress,
+    refuse_existing,
 )
 from factlab.cli.keys import key_group
 from factlab.keys.recipients import (
@@ -56,15 +58,19 @@ def _rows(manifest: Manifest) -> dict[str, int]:
     type=click.Path(dir_okay=False, path_type=Path),
     help="The sealed file to write (e.g. FILE.sealed).",
 )
+@force_option
 @_AUDIT_LOG
 @guarded
-def seal_command(file: Path, to: Path, out: Path, audit_log: Path | None) -> None:
+def seal_command(file: Path, to: Path, out: Path, force: bool, audit_log: Path | None) -> None:
     """Encrypt the factlab Parquet FILE so that only the recipient can open it.
 
     The file's manifest stays readable in the sealed file's header; the rows do not.
     """
+    refuse_existing(out, force, inputs=[file, to], audit_log=audit_log)
     arguments = {"file": file, "to": to, "out": out}
-    with audited("seal", inputs=[file], output=out, arguments=arguments, log=audit_log) as trail:
+    with audited(
+        "seal", inputs=[file], output=out, arguments=arguments, log=audit_log, overwrite=force
+    ) as trail:
         recipient = load_recipient_public(to)
         trail.add_detail("recipient", recipient.name)
         trail.add_detail("recipient_key_id", recipient.key_id)
@@ -94,6 +100,7 @@ def seal_command(file: Path, to: Path, out: Path, audit_log: Path | None) -> Non
     help="The Parquet file to write.",
 )
 @_PASSPHRASE_ENV
+@force_option
 @_AUDIT_LOG
 @guarded
 def unseal_command(
@@ -101,19 +108,23 @@ def unseal_command(
     recipient_path: Path,
     out: Path,
     passphrase_env: str | None,
+    force: bool,
     audit_log: Path | None,
 ) -> None:
     """Decrypt the sealed FILE with the recipient's private key.
 
     A damaged, tampered, truncated or wrongly addressed file is refused and nothing is written.
     """
+    refuse_existing(out, force, inputs=[file, recipient_path], audit_log=audit_log)
     arguments = {
         "file": file,
         "recipient": recipient_path,
         "out": out,
         "passphrase_env": passphrase_env,
     }
-    with audited("unseal", inputs=[file], output=out, arguments=arguments, log=audit_log) as trail:
+    with audited(
+        "unseal", inputs=[file], output=out, arguments=arguments, log=audit_log, overwrite=force
+    ) as trail:
         ask = passphrase_env is None and recipient_is_protected(recipient_path)
         passphrase = passphrase_from(passphrase_env, prompt=ask)
         private = load_recipient_private(recipient_path, passphrase)
@@ -157,7 +168,9 @@ def key_new_recipient(
     NAME.recipient.key (mode 0600) to yourself.
     """
     arguments = {"name": name, "out_dir": out_dir, "force": force, "passphrase_env": passphrase_env}
-    with audited("key new-recipient", output=out_dir, arguments=arguments, log=audit_log) as trail:
+    with audited(
+        "key new-recipient", output=out_dir, arguments=arguments, log=audit_log, overwrite=force
+    ) as trail:
         passphrase = passphrase_from(passphrase_env, prompt=ask, confirm=True)
         private, public = new_recipient(name)
         private_path, public_path = write_recipient(

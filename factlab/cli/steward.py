@@ -16,9 +16,11 @@ from factlab.cli._common import (
     guarded,
     info,
     load_key_interactive,
+    passphrase_env_option,
     progress,
     refuse_existing,
 )
+from factlab.errors import InputError
 from factlab.manifest import read_manifest
 from factlab.steward.mapping import ColumnMapping, load_mapping
 from factlab.steward.pseudonymise import Quality, pseudonymise_file
@@ -62,12 +64,18 @@ def quality_lines(quality: Quality) -> list[str]:
 @click.option("--provider", required=True, help="Provider code, e.g. P01.")
 @click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--mapping", "mapping_path", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--passphrase-env", metavar="VAR", help="Environment variable with the passphrase.")
+@passphrase_env_option
 @click.option(
     "--fallback",
     is_flag=True,
     help="Also write a keyed fallback pseudonym (default: birth date, sex, postcode; the mapping's "
     "[fallback] fields when given) for linking rows without a valid BSN.",
+)
+@click.option(
+    "--allow-no-valid-bsn",
+    is_flag=True,
+    help="Write the file even when no row has a valid BSN (refused by default: a wrong column "
+    "taken for the BSN, or a BSN column spoilt on export).",
 )
 @click.option("--force", is_flag=True, help="Overwrite an existing output file.")
 @audit_log_option
@@ -80,6 +88,7 @@ def pseudonymise_command(
     mapping_path: Path | None,
     passphrase_env: str | None,
     fallback: bool,
+    allow_no_valid_bsn: bool,
     force: bool,
     audit_log: Path | None,
 ) -> None:
@@ -87,15 +96,17 @@ def pseudonymise_command(
 
     Rows in = rows out: rows without a valid BSN keep a null pseudonym and their status.
     """
-    refuse_existing(out, force)
+    refuse_existing(out, force, inputs=[input_path, key_path, mapping_path], audit_log=audit_log)
     arguments = {
         "input": input_path,
         "provider": provider,
         "out": out,
         "mapping": mapping_path,
         "fallback": fallback,
+        "allow_no_valid_bsn": allow_no_valid_bsn,
     }
-    # The input is hashed once, from the bytes that are parsed, for the manifest and this log.
+    # The input is hashed once, from the bytes that are parsed, for this log only (never for the
+    # output's manifest: the digest of a small export is reversed by trying every BSN).
     with audited(
         "pseudonymise",
         inputs=[input_path],
@@ -103,6 +114,7 @@ def pseudonymise_command(
         arguments=arguments,
         log=audit_log,
         hash_inputs=False,
+        overwrite=force,
     ) as trail:
         mapping = load_mapping(mapping_path) if mapping_path else ColumnMapping()
         key = load_key_interactive(key_path, passphrase_env)
@@ -110,14 +122,23 @@ def pseudonymise_command(
         fields = (mapping.fallback_fields or schema.FALLBACK_DEFAULT) if fallback else None
         with progress(f"pseudonymising {input_path.name}"):
             result = pseudonymise_file(
-                input_path, key, provider=provider, out=out, mapping=mapping, fallback=fields
+                input_path,
+                key,
+                provider=provider,
+                out=out,
+                mapping=mapping,
+                fallback=fields,
+                allow_no_valid_bsn=allow_no_valid_bsn,
             )
-        if result.manifest is not None and result.manifest.input_sha256 is not None:
-            trail.set_input_sha256(input_path, result.manifest.input_sha256)
+        if result.input_sha256 is not None:
+            trail.set_input_sha256(input_path, result.input_sha256)
         trail.add_rows({"total": result.quality.rows, **result.quality.rows_by_status})
     info(f"wrote {out} (provider {provider}, key fingerprint {key.fingerprint})")
     for line in quality_lines(result.quality):
         info(line)
+    blank = result.manifest.extra.get("blank_rows_skipped") if result.manifest else None
+    if blank:  # rows in the export = rows + blank lines
+        info(f"blank lines left out: {blank}")
 
 
 @main.command("inspect")
@@ -139,7 +160,13 @@ def inspect_command(path: Path, as_json: bool) -> None:
             pl.col("len").filter(pl.col("len") > 1).sum().alias("shared"),
         )
     )
-    distinct, shared = stats.collect().row(0)
+    try:
+        distinct, shared = stats.collect().row(0)
+    # polars raises several types for a damaged file; a panic in its Rust code is no Exception
+    except (Exception, pl.exceptions.PanicException) as exc:
+        raise InputError(
+            f"{path}: cannot be read: the Parquet file is damaged ({type(exc).__name__})"
+        ) from None
     provider = manifest.provider or f"(linked: {len(manifest.inputs)} inputs)"
     click.echo(
         f"format:          {manifest.format} (stage {manifest.stage})\n"
@@ -151,8 +178,8 @@ def inspect_command(path: Path, as_json: bool) -> None:
         f"factlab version: {manifest.factlab_version}\n"
         f"created:         {manifest.created}"
     )
-    if manifest.input_sha256:
-        click.echo(f"input sha256:    {manifest.input_sha256} ({manifest.input_format})")
+    if manifest.input_format:
+        click.echo(f"input format:    {manifest.input_format}")
     quality = Quality(
         rows=manifest.rows,
         rows_by_status={name: manifest.rows_by_status.get(name, 0) for name in schema.STATUSES},

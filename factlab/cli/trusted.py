@@ -12,6 +12,7 @@ from factlab.audit import audited
 from factlab.cli import main
 from factlab.cli._common import (
     audit_log_option,
+    force_option,
     guarded,
     info,
     load_key_interactive,
@@ -19,9 +20,11 @@ from factlab.cli._common import (
     passphrase_from,
     progress,
     refuse_existing,
+    variable_name,
     warn,
 )
 from factlab.errors import ConfigError
+from factlab.io import table_files
 from factlab.keys.recipients import load_recipient_private, recipient_is_protected
 
 
@@ -49,6 +52,7 @@ from factlab.keys.recipients import load_recipient_private, recipient_is_protect
 @click.option(
     "--recipient-passphrase-env",
     metavar="VAR",
+    callback=variable_name,
     help="Environment variable holding the recipient key's passphrase.",
 )
 @click.option(
@@ -75,14 +79,18 @@ def link_command(
     All files must come from the same round, key and scheme, one per provider. With --key the
     trusted party's second-stage pseudonyms replace the stewards' first-stage ones.
     """
-    refuse_existing(out, force)
+    refuse_existing(out, force, inputs=[*files, key_path, recipient], audit_log=audit_log)
     arguments = {"files": [str(f) for f in files], "out": out, "replace": replace}
-    with audited("link", inputs=files, output=out, arguments=arguments, log=audit_log) as trail:
+    with audited(
+        "link", inputs=files, output=out, arguments=arguments, log=audit_log, overwrite=force
+    ) as trail:
         key = load_key_interactive(key_path, passphrase_env) if key_path else None
         private = None
         if recipient:
             asked = recipient_is_protected(recipient) and recipient_passphrase_env is None
-            passphrase = passphrase_from(recipient_passphrase_env, prompt=asked)
+            passphrase = passphrase_from(
+                recipient_passphrase_env, prompt=asked, option="--recipient-passphrase-env"
+            )
             private = load_recipient_private(recipient, passphrase)
         with progress(f"linking {len(files)} file(s)"):
             manifest = link(files, out, replace=replace, key=key, recipient=private)
@@ -143,6 +151,7 @@ def _dimensions(text: str | None) -> tuple[str, ...]:
     is_flag=True,
     help="Link rows without a valid BSN through the fallback key (said in the output).",
 )
+@force_option
 @audit_log_option
 @guarded
 def count_command(
@@ -152,6 +161,7 @@ def count_command(
     on: str | None,
     out: Path,
     use_fallback: bool,
+    force: bool,
     audit_log: Path | None,
 ) -> None:
     """Count unique clients, registrations and trajectories in a LINKED file.
@@ -160,12 +170,15 @@ def count_command(
     disclosure control.
     """
     count_output_format(out)
+    refuse_existing(table_files(out), force, inputs=[linked], audit_log=audit_log)
     dims = _dimensions(by)
     arguments = {"by": by, "period": period, "on": on, "use_fallback": use_fallback}
-    with audited("count", inputs=[linked], output=out, arguments=arguments, log=audit_log) as trail:
+    with audited(
+        "count", inputs=[linked], output=out, arguments=arguments, log=audit_log, overwrite=force
+    ) as trail:
         with progress("counting"):
             result = count(linked, by=dims, period=period, on=on, use_fallback=use_fallback)
-            written = write_counts(result, out)
+            written = write_counts(result, out, inputs=[linked], overwrite=force)
         trail.set_key_fingerprint(result.source.get("key_fingerprint"))
         trail.add_rows({"registrations": result.registrations})
         for extra in written[1:]:

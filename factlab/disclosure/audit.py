@@ -10,19 +10,25 @@ by the attacker too: a union relation that happens to be additive for a whole di
 municipality per client) and an ordering between measures (unique clients <= registrations) are
 added as constraints, which can only narrow the intervals and so only make the audit stricter.
 So is a declared structural empty: a cell that is 0 by definition is fixed at 0.
+
+Two attackers are modelled (``docs/disclosure.md``): the *LP* attacker solves the programmes
+over the real numbers and moves both ends inward to whole numbers afterwards; the *integer*
+attacker solves them over whole numbers (:func:`integer_interval`, HiGHS' branch and bound
+through :func:`scipy.optimize.milp`). Every integer interval lies inside the LP one, so a
+pattern the integer audit passes also passes the LP audit; the converse does not hold.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 import polars as pl
 from scipy import sparse
-from scipy.optimize import linprog
+from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 
 from factlab.disclosure.lattice import (
     BoolArray,
@@ -39,12 +45,15 @@ __all__ = [
     "AuditResult",
     "audit",
     "audit_lattice",
+    "integer_interval",
 ]
 
 # Numerical slack when comparing LP optima with integers.
 _TOLERANCE = 1e-6
 # Largest constraint matrix (entries) passed to the solver as a dense array.
 _DENSE_LIMIT = 1_000_000
+# Seconds one integer programme of the integer audit may take (then its best points are used).
+INTEGER_TIME_LIMIT = 20.0
 
 
 def round_to_base(values: IntArray, base: int) -> IntArray:
@@ -65,6 +74,9 @@ def published_bounds(
     zero_possible = (lower == 0) & (not rules.zero_is_secret)
     tightened = np.where(zero_possible, 0.0, np.maximum(lower, rules.secret_max + 1.0))
     lower = np.where(lattice.primary, lower, tightened)
+    # Zeros shown and a published value that could only be 0 or secret: it is 0.
+    only_zero = zero_possible & (upper <= rules.secret_max) & ~lattice.primary
+    upper = np.where(only_zero, 0.0, upper)
     hidden = np.broadcast_to(suppressed, lower.shape)
     lower = np.where(hidden, 0.0, lower)
     upper = np.where(hidden, np.inf, upper)
@@ -180,6 +192,19 @@ def _top_measure(lattice: Lattice) -> int | None:
     return None
 
 
+def _solve(system: _System, objective: FloatArray, *, presolve: bool = True) -> Any:
+    return linprog(
+        objective,
+        A_ub=system.a_ub if system.a_ub.shape[0] else None,
+        b_ub=system.b_ub if system.a_ub.shape[0] else None,
+        A_eq=system.a_eq if system.a_eq.shape[0] else None,
+        b_eq=system.b_eq if system.a_eq.shape[0] else None,
+        bounds=system.bounds,
+        method="highs",
+        options={"presolve": presolve},
+    )
+
+
 def interval(system: _System, variable: int) -> tuple[float, float, set[int]]:
     """Smallest and largest feasible value of one variable, and the variables whose published
     bounds limit it (non-zero reduced cost at either optimum)."""
@@ -189,15 +214,11 @@ def interval(system: _System, variable: int) -> tuple[float, float, set[int]]:
     for sign in (1.0, -1.0):
         objective = np.zeros(size)
         objective[variable] = sign
-        result = linprog(
-            objective,
-            A_ub=system.a_ub if system.a_ub.shape[0] else None,
-            b_ub=system.b_ub if system.a_ub.shape[0] else None,
-            A_eq=system.a_eq if system.a_eq.shape[0] else None,
-            b_eq=system.b_eq if system.a_eq.shape[0] else None,
-            bounds=system.bounds,
-            method="highs",
-        )
+        result = _solve(system, objective)
+        if result.status == 2:
+            # The exact counts are a solution, so "infeasible" is HiGHS' presolve failing to
+            # tell infeasible from unbounded; without presolve it tells.
+            result = _solve(system, objective, presolve=False)
         if result.status == 3:
             found.append(-sign * math.inf)
             continue
@@ -207,6 +228,50 @@ def interval(system: _System, variable: int) -> tuple[float, float, set[int]]:
         reduced = np.abs(result.lower.marginals) + np.abs(result.upper.marginals)
         binding.update(int(v) for v in np.flatnonzero(reduced > _TOLERANCE))
     return found[0], found[1], binding
+
+
+def integer_interval(
+    system: _System, variable: int, *, time_limit: float = INTEGER_TIME_LIMIT
+) -> tuple[float, float, bool]:
+    """Smallest and largest whole-number value of one variable when every variable is whole.
+
+    Returns:
+        (lower, upper, exact): ``exact`` is False when a programme hit ``time_limit``; then
+        the ends are the most extreme whole-number solutions found, which can only make the
+        interval narrower than the attacker's, never wider (the audit stays strict).
+    """
+    size = system.bounds.shape[0]
+    constraints = []
+    if system.a_ub.shape[0]:
+        constraints.append(LinearConstraint(system.a_ub, -np.inf, system.b_ub))
+    if system.a_eq.shape[0]:
+        constraints.append(LinearConstraint(system.a_eq, system.b_eq, system.b_eq))
+    bounds = Bounds(system.bounds[:, 0], system.bounds[:, 1])
+    found: list[float] = []
+    exact = True
+    for sign in (1.0, -1.0):
+        objective = np.zeros(size)
+        objective[variable] = sign
+        relaxed = _solve(system, objective)
+        if relaxed.status == 2:
+            relaxed = _solve(system, objective, presolve=False)
+        if relaxed.status == 3:
+            # The exact counts are a whole-number solution; with an unbounded relaxation,
+            # whole-number solutions are unbounded too (rational data).
+            found.append(-sign * math.inf)
+            continue
+        result = milp(
+            objective,
+            integrality=np.ones(size),
+            bounds=bounds,
+            constraints=constraints,
+            options={"time_limit": time_limit, "mip_rel_gap": 0.0},
+        )
+        if result.status not in (0, 1) or result.x is None:
+            raise DataError(f"disclosure audit: the integer programme failed ({result.message})")
+        exact &= result.status == 0
+        found.append(float(round(result.x[variable])))
+    return found[0], found[1], exact
 
 
 @dataclass(frozen=True)
@@ -222,11 +287,16 @@ class AuditResult:
             no protection is required) and ``passed``.
         primary_published: number of secret cells that were not suppressed (must be 0).
         passed: no secret cell is published and every required interval is wide enough.
+        attacker: ``lp`` or ``integer``: how the intervals were computed.
+        exact: False when an integer programme hit its time limit (its interval is then the
+            narrowest the attacker could have, so ``passed`` stays on the safe side).
     """
 
     cells: pl.DataFrame
     primary_published: int
     passed: bool
+    attacker: str = "lp"
+    exact: bool = True
 
     def failures(self) -> pl.DataFrame:
         """The rows of :attr:`cells` that did not pass."""
@@ -240,6 +310,8 @@ class AuditResult:
         ).to_dicts()
         return {
             "passed": self.passed,
+            "attacker": self.attacker,
+            "exact": self.exact,
             "primary_published": self.primary_published,
             "cells_audited": self.cells.height,
             "cells_failed": self.failures().height,
@@ -253,20 +325,39 @@ def required_width(lattice: Lattice, rules: DisclosureRules) -> FloatArray:
     return np.asarray(np.maximum(relative, float(rules.min_width)), dtype=np.float64)
 
 
-def audit_lattice(lattice: Lattice, suppressed: BoolArray, rules: DisclosureRules) -> AuditResult:
-    """Audit a suppression pattern (a boolean per cell) on a prepared lattice."""
+def audit_lattice(
+    lattice: Lattice,
+    suppressed: BoolArray,
+    rules: DisclosureRules,
+    *,
+    attacker: str | None = None,
+) -> AuditResult:
+    """Audit a suppression pattern (a boolean per cell) on a prepared lattice.
+
+    ``attacker`` is ``lp`` or ``integer`` (default: the rules' ``attacker``).
+    """
+    attacker = attacker or rules.attacker
+    if attacker not in ("lp", "integer"):
+        raise ValueError(f"audit: unknown attacker {attacker!r} (lp or integer)")
     system = build_system(lattice, suppressed, rules)
     need = required_width(lattice, rules)
     required = lattice.primary | (suppressed if rules.protect_secondary else False)
     hidden = np.flatnonzero(suppressed)
     records: list[tuple[int, str, str, float, float, float | None]] = []
+    exact = True
     for cell in hidden:
         for m, measure in enumerate(lattice.measures):
-            low, high, _ = interval(system, m * lattice.size + int(cell))
+            variable = m * lattice.size + int(cell)
+            if attacker == "integer":
+                low, high, solved = integer_interval(system, variable)
+                exact &= solved
+            else:
+                low, high, _ = interval(system, variable)
             reason = "primary" if lattice.primary[cell] else "secondary"
             wanted = float(need[m, cell]) if required[cell] else None
             records.append((int(cell), measure, reason, low, high, wanted))
-    return _result(lattice, suppressed, records)
+    result = _result(lattice, suppressed, records)
+    return replace(result, attacker=attacker, exact=exact)
 
 
 def integer_width(low: float, high: float) -> float:
@@ -316,6 +407,7 @@ def audit(
     parts: Mapping[str, pl.DataFrame | pl.LazyFrame] | None = None,
     label: str = "whole",
     part_column: str = "period",
+    attacker: str | None = None,
 ) -> AuditResult:
     """Audit a suppression pattern: can a suppressed cell be derived from what is published?
 
@@ -327,6 +419,8 @@ def audit(
         parts: tables of parts of the period of ``counts`` (e.g. its halves), by label.
         label: label of the whole table in the part column.
         part_column: name of the part column.
+        attacker: ``lp`` (linear programming, then whole-number ends) or ``integer``
+            (integer programming: every cell a whole number); default: the rules' attacker.
 
     Returns:
         The feasible interval of every suppressed cell and whether it is wide enough.
@@ -343,4 +437,4 @@ def audit(
     """
     rules = rules or DisclosureRules()
     lattice = prepare(counts, rules, parts=parts, label=label, part_column=part_column)
-    return audit_lattice(lattice, mask_of(lattice, suppressed), rules)
+    return audit_lattice(lattice, mask_of(lattice, suppressed), rules, attacker=attacker)

@@ -8,10 +8,16 @@ Each cell is tied to the cells one level below it by a *relation* per measure:
 * **additive** (registrations, or margins defined as sums of cells): the margin = the sum.
 
 Tables of a year and its halves are one lattice with one more key column (the part column,
-null for the whole year): the year is the union of its halves. Cells the rules declare empty by
-definition (structural empties) are marked; they must count 0 and are public knowledge.
-:func:`prepare` validates a count table and builds its lattice; the audit
-(:mod:`factlab.disclosure.audit`) works on it.
+null for the whole year): the year is the union of its halves. A dimension with a declared
+hierarchy (:mod:`factlab.disclosure.hierarchy`) relates each group to its children, and the total
+to the top-level codes, so a region is one cell, a margin of its municipalities and a child of
+the total. Tables that share margins (municipality × care form and municipality × financing)
+are one lattice too: a cell both tables have (a municipality's total) is one cell.
+
+Cells the rules declare empty by definition (structural empties) are marked; they must count 0
+and are public knowledge. :func:`prepare` validates a count table and builds its lattice,
+:func:`prepare_linked` does so for tables published side by side; the audit
+(:mod:`factlab.disclosure.audit`) and the search (:mod:`factlab.disclosure.suppress`) work on it.
 """
 
 from __future__ import annotations
@@ -24,10 +30,18 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
+from factlab.disclosure.grid import (
+    check_frame,
+    complete_grid,
+    detail_mask,
+    order_by,
+    sums_of_cells,
+)
+from factlab.disclosure.hierarchy import Hierarchy, tree
 from factlab.disclosure.rules import DisclosureRules
-from factlab.errors import DataError, InputError
+from factlab.errors import ConfigError, DataError, InputError
 
-__all__ = ["KNOWN_MEASURES", "Lattice", "mask_of", "prepare"]
+__all__ = ["KNOWN_MEASURES", "Lattice", "LinkedTable", "mask_of", "prepare", "prepare_linked"]
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -52,7 +66,6 @@ NUMERIC_DIMENSIONS: Final = frozenset({"birth_year"})
 DEFAULT_MEASURES: Final = (("unique_clients", "union"), ("registrations", "additive"))
 
 _CELL = "_cell"
-_LEVEL = "_level"
 
 
 @dataclass(frozen=True)
@@ -81,6 +94,9 @@ class Lattice:
         additive_keys: per measure, the key columns over which margins are sums of cells.
         dominance: pairs (a, b) of measure indexes with measure a <= measure b in every cell.
         dropped_columns: input columns that are neither dimensions nor protected measures.
+        detail: the most detailed cells (every dimension of their table at a leaf), over which
+            the information lost is summed.
+        hierarchies: the declared hierarchies of the dimensions that have one.
     """
 
     cells: pl.DataFrame
@@ -101,6 +117,8 @@ class Lattice:
     additive_keys: tuple[tuple[str, ...], ...]
     dominance: tuple[tuple[int, int], ...]
     dropped_columns: tuple[str, ...]
+    detail: BoolArray
+    hierarchies: Mapping[str, Hierarchy]
 
     @property
     def keys(self) -> tuple[str, ...]:
@@ -159,111 +177,6 @@ def _resolve_dimensions(
     )
 
 
-def _check_frame(
-    frame: pl.DataFrame, label: str, keys: Sequence[str], measures: Sequence[str]
-) -> None:
-    problems: list[str] = []
-    for name in measures:
-        column = frame.get_column(name)
-        if not (column.dtype.is_integer() or column.dtype.is_float() or column.dtype == pl.Null):
-            problems.append(f"column {name}: not numeric")
-            continue
-        checks = (
-            (column.is_null(), "missing value"),
-            (column.cast(pl.Float64) < 0, "negative count"),
-            (column.cast(pl.Float64) != column.cast(pl.Float64).round(0), "not a whole number"),
-        )
-        for mask, reason in checks:
-            rows = mask.fill_null(False).arg_true()
-            if rows.len():
-                problems.append(f"row {rows[0] + 1}, column {name}: {reason}")
-    if not keys and frame.height != 1:
-        problems.append("a table without dimensions must have exactly one row")
-    duplicated = frame.select(keys).is_duplicated().arg_true() if keys else pl.Series([])
-    if duplicated.len():
-        problems.append(f"row {duplicated[0] + 1}: dimension values occur more than once")
-    if problems:
-        raise DataError(f"count table {label}: " + "; ".join(problems))
-
-
-def _level_expr(keys: Sequence[str]) -> pl.Expr:
-    terms = [
-        pl.col(name).is_not_null().cast(pl.Int64) * (1 << bit) for bit, name in enumerate(keys)
-    ]
-    return pl.sum_horizontal(terms) if terms else pl.lit(0, dtype=pl.Int64)
-
-
-def _complete_grid(
-    frame: pl.DataFrame,
-    dims: Sequence[str],
-    part_column: str | None,
-    measures: Sequence[str],
-    labels: Sequence[str | None],
-) -> pl.DataFrame:
-    """Every combination of dimension values at every level; a combination not counted is 0."""
-    # Absence of a row is itself information, so the protected table always spans the grid.
-    present = frame.select(
-        *([pl.col(part_column)] if part_column else []), _level_expr(dims).alias(_LEVEL)
-    ).unique()
-    full = (1 << len(dims)) - 1
-    for label in labels:
-        have = (
-            present
-            if part_column is None
-            else present.filter(pl.col(part_column).eq_missing(pl.lit(label, dtype=pl.String)))
-        )
-        found = set(have.get_column(_LEVEL).to_list())
-        for level in range(full + 1):
-            if level not in found:
-                named = [dims[bit] for bit in range(len(dims)) if level >> bit & 1] or ["none"]
-                table = "" if part_column is None else f" {label or 'whole'}"
-                raise DataError(
-                    f"count table{table}: no rows for the level with dimensions "
-                    f"{', '.join(named)} given (all margin rows must be present)"
-                )
-    values = {name: frame.get_column(name).drop_nulls().unique().sort() for name in dims}
-    pieces = []
-    for level in range(full + 1):
-        grid = pl.DataFrame({"_one": [1]})
-        for bit, name in enumerate(dims):
-            column = values[name] if level >> bit & 1 else pl.Series(name, [None], pl.String)
-            grid = grid.join(column.to_frame(name), how="cross")
-        pieces.append(grid)
-    grid = pl.concat(pieces)
-    if part_column is not None:
-        grid = pl.DataFrame({part_column: pl.Series(list(labels), dtype=pl.String)}).join(
-            grid, how="cross"
-        )
-    keys = [*([part_column] if part_column else []), *dims]
-    if not keys:
-        return frame  # a single total, checked to be one row
-    grid = grid.drop("_one")
-    return grid.join(frame, on=keys, how="left", nulls_equal=True).with_columns(
-        pl.col(name).fill_null(0) for name in measures
-    )
-
-
-def _sums_of_cells(
-    cells: pl.DataFrame, dims: Sequence[str], part_column: str | None, measure: str
-) -> pl.DataFrame:
-    """Replace the margins of ``measure`` by sums of the most detailed cells."""
-    detail = cells.filter(pl.all_horizontal(pl.col(name).is_not_null() for name in dims))
-    part = [part_column] if part_column else []
-    sums = []
-    for level in range(1 << len(dims)):
-        kept = [name for bit, name in enumerate(dims) if level >> bit & 1]
-        dropped = [name for name in dims if name not in kept]
-        grouped = detail.group_by([*part, *kept]).agg(pl.col(measure).sum().alias("_sum"))
-        sums.append(grouped.with_columns(pl.lit(None, dtype=pl.String).alias(n) for n in dropped))
-    keys = [*part, *dims]
-    table = pl.concat([frame.select(*keys, "_sum") for frame in sums])
-    return (
-        cells.join(table, on=keys, how="left", nulls_equal=True)
-        .with_columns(pl.col("_sum").fill_null(0).alias(measure))
-        .drop("_sum")
-    )
-
-
 def _structural(
     cells: pl.DataFrame,
     keys: Sequence[str],
@@ -305,13 +218,24 @@ def _structural(
     return marked, tuple(int(n) for n in by_selection.sum(axis=0))
 
 
-def _edges(cells: pl.DataFrame, keys: Sequence[str]) -> tuple[IntArray, IntArray, IntArray]:
-    """(child, parent, key index) for every cell and every non-null key column of it."""
+def _edges(
+    cells: pl.DataFrame, keys: Sequence[str], trees: Mapping[str, Hierarchy]
+) -> tuple[IntArray, IntArray, IntArray]:
+    """(child, parent, key index) for every cell and every non-null key column of it.
+
+    The parent over a key is the same cell with that key one level up: its group in a declared
+    hierarchy, else the total (null).
+    """
     parents = cells.select(*keys, pl.col(_CELL).alias("_parent"))
     pieces = []
     for index, name in enumerate(keys):
+        up = (
+            pl.col(name).replace_strict(trees[name].parent, default=None, return_dtype=pl.String)
+            if name in trees
+            else pl.lit(None, dtype=pl.String)
+        )
         children = cells.filter(pl.col(name).is_not_null()).select(
-            *[pl.lit(None, dtype=pl.String).alias(k) if k == name else pl.col(k) for k in keys],
+            *[up.alias(k) if k == name else pl.col(k) for k in keys],
             pl.col(_CELL).alias("_child"),
         )
         joined = children.join(parents, on=list(keys), how="inner", nulls_equal=True)
@@ -329,6 +253,47 @@ def _edges(cells: pl.DataFrame, keys: Sequence[str]) -> tuple[IntArray, IntArray
     )
 
 
+def _trees(dims: Sequence[str], rules: DisclosureRules) -> dict[str, Hierarchy]:
+    """The declared hierarchies of these dimensions (validated with the rules)."""
+    return {name: tree(name, rules.hierarchy[name]) for name in dims if name in rules.hierarchy}
+
+
+def _table_cells(
+    frames: Mapping[str | None, pl.DataFrame],
+    dims: tuple[str, ...],
+    measures: tuple[str, ...],
+    margins: tuple[str, ...],
+    trees: Mapping[str, Hierarchy],
+    *,
+    label: str,
+    part_column: str | None,
+    what: str = "count table",
+) -> pl.DataFrame:
+    """One table (and its parts, keyed by label; None is the whole) checked and completed."""
+    if part_column is not None and any(part_column in f.columns for f in frames.values()):
+        raise DataError(f"{what}: already has a column {part_column!r}; name the parts otherwise")
+    normalised = []
+    for name, frame in frames.items():
+        shown = name or label
+        missing = [column for column in (*dims, *measures) if column not in frame.columns]
+        if missing:
+            raise InputError(f"{what} {shown}: lacks the column(s) {', '.join(missing)}")
+        check_frame(frame, shown, dims, measures)
+        selected = frame.select(
+            *[pl.col(d).cast(pl.String) for d in dims],
+            *[pl.col(m).cast(pl.Int64) for m in measures],
+        )
+        if part_column is not None:
+            selected = selected.with_columns(pl.lit(name, dtype=pl.String).alias(part_column))
+        normalised.append(selected)
+    labels = list(frames) if part_column is not None else [None]
+    cells = complete_grid(pl.concat(normalised), dims, part_column, measures, labels, trees)
+    for measure, margin in zip(measures, margins, strict=True):
+        if margin == "sum_of_cells":
+            cells = sums_of_cells(cells, dims, part_column, measure, trees)
+    return cells
+
+
 def prepare(
     counts: pl.DataFrame | pl.LazyFrame,
     rules: DisclosureRules,
@@ -342,8 +307,9 @@ def prepare(
     Raises:
         InputError: a dimension or measure column is missing.
         DataError: bad counts, duplicate cells, missing margin levels, counts that break
-            the relations (e.g. a margin larger than the sum of its cells), or a count other
-            than 0 in a declared structural empty.
+            the relations (e.g. a margin larger than the sum of its cells), a count other
+            than 0 in a declared structural empty, or a value outside a declared hierarchy.
+        ConfigError: a declared hierarchy is not a tree.
     """
     whole = _collect(counts)
     measures, margins = _resolve_measures(whole.columns, rules)
@@ -351,39 +317,160 @@ def prepare(
     frames: dict[str | None, pl.DataFrame] = {None: whole}
     for part_name, part_frame in (parts or {}).items():
         frames[part_name] = _collect(part_frame)
-    use_parts = bool(parts)
-    if use_parts and any(part_column in frame.columns for frame in frames.values()):
-        raise DataError(
-            f"count table: already has a column {part_column!r}; name the parts otherwise"
-        )
-    normalised = []
-    for name, frame in frames.items():
-        shown = name or label
-        missing = [column for column in (*dims, *measures) if column not in frame.columns]
-        if missing:
-            raise InputError(f"count table {shown}: lacks the column(s) {', '.join(missing)}")
-        _check_frame(frame, shown, dims, measures)
-        selected = frame.select(
-            *[pl.col(d).cast(pl.String) for d in dims],
-            *[pl.col(m).cast(pl.Int64) for m in measures],
-        )
-        if use_parts:
-            selected = selected.with_columns(pl.lit(name, dtype=pl.String).alias(part_column))
-        normalised.append(selected)
-    part = part_column if use_parts else None
-    labels: list[str | None] = list(frames) if use_parts else [None]
-    cells = _complete_grid(pl.concat(normalised), dims, part, measures, labels)
-    for measure, margin in zip(measures, margins, strict=True):
-        if margin == "sum_of_cells":
-            cells = _sums_of_cells(cells, dims, part, measure)
+    part = part_column if parts else None
+    trees = _trees(dims, rules)
+    cells = _table_cells(frames, dims, measures, margins, trees, label=label, part_column=part)
+    dropped = tuple(c for c in whole.columns if c not in (*dims, *measures))
     keys = [*([part] if part else []), *dims]
+    return _assemble(
+        cells, dims, part, label, measures, margins, rules, trees, dropped, keys, [dims]
+    )
+
+
+@dataclass(frozen=True)
+class LinkedTable:
+    """One of several tables protected together (see :func:`prepare_linked`).
+
+    Attributes:
+        counts: the count table.
+        dimensions: its dimensions (None: from the rules, those the table has, else every
+            non-numeric column).
+        parts: count tables of parts of its period, by label (the same labels for every table).
+    """
+
+    counts: pl.DataFrame | pl.LazyFrame
+    dimensions: tuple[str, ...] | None = None
+    parts: Mapping[str, pl.DataFrame | pl.LazyFrame] | None = None
+
+
+def prepare_linked(
+    tables: Mapping[str, LinkedTable],
+    rules: DisclosureRules,
+    *,
+    label: str = "whole",
+    part_column: str = "period",
+) -> tuple[Lattice, dict[str, BoolArray]]:
+    """One lattice for tables that share margins, and the cells of each table in it.
+
+    A cell is identified by its non-total key values, so municipality=Assen (total over care
+    form) in a municipality × care form table and municipality=Assen (total over financing) in
+    a municipality × financing table are one cell: both tables must count it the same.
+
+    Raises:
+        ConfigError: the tables have different parts, or fewer than one table is given.
+        DataError: as :func:`prepare`, or two tables count a shared cell differently.
+    """
+    if not tables:
+        raise ConfigError("tables", ["tables: give at least one table"])
+    frames = {name: _collect(table.counts) for name, table in tables.items()}
+    first = next(iter(frames.values()))
+    measures, margins = _resolve_measures(first.columns, rules)
+    dimensions: dict[str, tuple[str, ...]] = {}
+    for name, table in tables.items():
+        if table.dimensions is not None:
+            dimensions[name] = tuple(table.dimensions)
+        elif rules.dimensions is not None:
+            dimensions[name] = tuple(d for d in rules.dimensions if d in frames[name].columns)
+        else:
+            dimensions[name] = _resolve_dimensions(frames[name], measures, rules)
+    labels = {name: tuple(table.parts or {}) for name, table in tables.items()}
+    if len(set(labels.values())) > 1:
+        raise ConfigError("parts", ["parts: tables protected together need the same parts"])
+    part = part_column if next(iter(labels.values())) else None
+    every_dim = tuple(dict.fromkeys(d for dims in dimensions.values() for d in dims))
+    trees = _trees(every_dim, rules)
+    pieces = []
+    for name, table in tables.items():
+        table_frames: dict[str | None, pl.DataFrame] = {None: frames[name]}
+        table_frames.update({p: _collect(f) for p, f in (table.parts or {}).items()})
+        dims = dimensions[name]
+        cells = _table_cells(
+            table_frames,
+            dims,
+            measures,
+            margins,
+            {d: t for d, t in trees.items() if d in dims},
+            label=label,
+            part_column=part,
+            what=f"count table {name}",
+        )
+        pieces.append(
+            cells.with_columns(
+                pl.lit(None, dtype=pl.String).alias(d) for d in every_dim if d not in dims
+            ).with_columns(pl.lit(name).alias("_table"))
+        )
+    keys = [*([part] if part else []), *every_dim]
+    stacked = pl.concat([piece.select(*keys, *measures, "_table") for piece in pieces])
+    disagree = stacked.group_by(keys).agg(
+        pl.any_horizontal(pl.col(m).n_unique() > 1 for m in measures).alias("_differ"),
+        pl.col("_table").unique(maintain_order=True).alias("_tables"),
+    )
+    differ = disagree.filter(pl.col("_differ"))
+    if differ.height:
+        row = differ.row(0, named=True)
+        where = ", ".join(f"{k}={row[k]}" for k in keys if row[k] is not None) or "grand total"
+        raise DataError(
+            f"count tables {' and '.join(row['_tables'])} share the cell {where} but count it "
+            f"differently ({differ.height} such cell(s)): tables protected together must "
+            "count the same clients"
+        )
+    cells = stacked.unique(keys, keep="first", maintain_order=True).drop("_table")
+    dropped = tuple(
+        dict.fromkeys(
+            c
+            for name, frame in frames.items()
+            for c in frame.columns
+            if c not in (*dimensions[name], *measures)
+        )
+    )
+    lattice = _assemble(
+        cells,
+        every_dim,
+        part,
+        label,
+        measures,
+        margins,
+        rules,
+        trees,
+        dropped,
+        keys,
+        list(dimensions.values()),
+    )
+    members = {
+        name: np.asarray(
+            lattice.cells.select(
+                pl.all_horizontal(
+                    pl.lit(True), *[pl.col(d).is_null() for d in every_dim if d not in dims]
+                )
+            ).to_series(),
+            dtype=bool,
+        )
+        for name, dims in dimensions.items()
+    }
+    return lattice, members
+
+
+def _assemble(
+    cells: pl.DataFrame,
+    dims: tuple[str, ...],
+    part: str | None,
+    label: str,
+    measures: tuple[str, ...],
+    margins: tuple[str, ...],
+    rules: DisclosureRules,
+    trees: Mapping[str, Hierarchy],
+    dropped: tuple[str, ...],
+    keys: Sequence[str],
+    table_dims: Sequence[Sequence[str]],
+) -> Lattice:
+    """The lattice of completed cells: order, structural empties, relations, checks."""
     cells = (
-        cells.sort(keys, nulls_last=False)
+        order_by(cells, keys, trees)
         .with_row_index(_CELL)
         .with_columns(pl.col(_CELL).cast(pl.Int64))
     )
     structural, matches = _structural(cells, keys, dims, measures, rules)
-    child, parent, key = _edges(cells, keys)
+    child, parent, key = _edges(cells, keys, trees)
     # One relation group per (parent cell, key column): the parent and its children over it.
     group_ids, edge_group = np.unique(parent * max(len(keys), 1) + key, return_inverse=True)
     group_parent = (group_ids // max(len(keys), 1)).astype(np.int64)
@@ -401,6 +488,14 @@ def prepare(
         margins,
         part,
     )
+    # The most detailed cells of each table: its dimensions at leaves, the others totals.
+    detail = np.zeros(cells.height, dtype=bool)
+    for own in table_dims:
+        others = [d for d in dims if d not in own]
+        in_table = cells.select(
+            pl.all_horizontal(pl.lit(True), *[pl.col(d).is_null() for d in others])
+        ).to_series()
+        detail |= detail_mask(cells, own, trees) & in_table.to_numpy().astype(bool)
     return Lattice(
         cells=cells.drop(_CELL),
         dimensions=dims,
@@ -419,7 +514,9 @@ def prepare(
         group_equal=equal,
         additive_keys=additive_keys,
         dominance=_dominance(values),
-        dropped_columns=tuple(c for c in whole.columns if c not in (*dims, *measures)),
+        dropped_columns=dropped,
+        detail=detail,
+        hierarchies=trees,
     )
 
 

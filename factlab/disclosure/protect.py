@@ -20,14 +20,15 @@ published values and a status per value, and it can only be made by :func:`prote
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, cast
 
 import numpy as np
 import polars as pl
 
+from factlab._checks import require_text, require_type
 from factlab._version import __version__
 from factlab.analysis.counts import CountResult
 from factlab.disclosure.audit import (
@@ -370,6 +371,25 @@ def _unwrap(
     return counts, None, None
 
 
+def _check_arguments(
+    counts: object, rules: object, parts: object, label: object, part_column: object
+) -> None:
+    """One clear TypeError for a wrong argument of :func:`protect` (see factlab._checks)."""
+    tables = (pl.DataFrame, pl.LazyFrame, CountResult)
+    hint = "a CountResult (from factlab.count) or a Polars DataFrame or LazyFrame"
+    require_type(counts, tables, where="protect", name="counts", hint=hint)
+    rules_hint = "DisclosureRules (factlab.preset('cbs') or factlab.load_rules(path)) or None"
+    require_type(
+        rules, (DisclosureRules, type(None)), where="protect", name="rules", hint=rules_hint
+    )
+    if parts is not None:
+        require_type(parts, Mapping, where="protect", name="parts", hint="a mapping label -> table")
+        for part in cast(Mapping[str, object], parts).values():
+            require_type(part, tables, where="protect", name="every value of parts", hint=hint)
+    require_text(label, where="protect", name="label", optional=True)
+    require_text(part_column, where="protect", name="part_column")
+
+
 def protect(
     counts: Counts,
     rules: DisclosureRules | None = None,
@@ -411,6 +431,7 @@ def protect(
         >>> exact.report.primary, exact.report.secondary
         (1, 1)
     """
+    _check_arguments(counts, rules, parts, label, part_column)
     rules = rules or PRESETS["cbs"]
     frame, by, when = _unwrap(counts)
     label = label or when or "whole"
@@ -497,13 +518,20 @@ def _report(
     )
 
 
-def write_protected(table: ProtectedTable, path: str | Path) -> list[Path]:
+def write_protected(
+    table: ProtectedTable,
+    path: str | Path,
+    *,
+    inputs: Iterable[str | Path] = (),
+    overwrite: bool = True,
+) -> list[Path]:
     """Write a protected table atomically; the format follows the extension.
 
     ``.json``: ``{"metadata": ..., "rows": [...]}``; ``.parquet``: the table with the metadata
     as JSON under the key-value metadata key ``factlab.protected``; ``.csv``: the table (an
-    empty value is a total or a suppressed value, see the status columns) and beside it
-    ``<name>.meta.json`` with the metadata (see :func:`factlab.io.write_table`).
+    empty value is a total or a suppressed value, see the status columns; a label a spreadsheet
+    would run as a formula gets a leading quote) and beside it ``<name>.meta.json`` with the
+    metadata (see :func:`factlab.io.write_table`, also for ``inputs`` and ``overwrite``).
 
     Returns:
         The files written.
@@ -519,7 +547,9 @@ def write_protected(table: ProtectedTable, path: str | Path) -> list[Path]:
         ['published', 'suppressed', 'published']
     """
     frame = table.frame.with_columns(pl.col(f"{m}_status").cast(pl.String) for m in table.measures)
-    return write_table(frame, path, table.metadata(), METADATA_KEY)
+    return write_table(
+        frame, path, table.metadata(), METADATA_KEY, inputs=inputs, overwrite=overwrite
+    )
 
 
 def read_protected(path: str | Path) -> ProtectedTable:

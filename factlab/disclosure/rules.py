@@ -6,7 +6,9 @@ are validated up front; every problem is reported at once, with the path of its 
 
 Rules may also declare *structural empties*: cells that are empty by definition (e.g. youth
 protection financed from the health insurance act), which are published as known zeros instead
-of being treated as secret zeros.
+of being treated as secret zeros; *hierarchies* of a dimension's codes (municipality -> region,
+see :mod:`factlab.disclosure.hierarchy`); and how the secondary suppressions are searched for
+(method, cost, time limit) and which attacker the audit assumes (linear or integer).
 """
 
 from __future__ import annotations
@@ -14,17 +16,22 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final
 
+from factlab._checks import require_path
+from factlab.disclosure.hierarchy import Declared, freeze_hierarchies, hierarchy_problems
 from factlab.errors import ConfigError
 from factlab.io import parse_toml, read_toml
 
 __all__ = [
+    "ATTACKERS",
+    "COSTS",
     "MARGINS",
+    "METHODS",
     "PRESETS",
     "DisclosureRules",
     "MeasureRule",
@@ -36,6 +43,12 @@ __all__ = [
 
 #: How a margin relates to its cells.
 MARGINS: Final = ("union", "additive", "sum_of_cells")
+#: How secondary suppressions are found (see :mod:`factlab.disclosure.suppress`).
+METHODS: Final = ("optimal", "cleanup", "heuristic")
+#: What a suppressed cell costs: its value, one per cell, or the logarithm of its value.
+COSTS: Final = ("value", "cells", "log")
+#: The attacker the audit assumes: linear programming, or integer programming.
+ATTACKERS: Final = ("lp", "integer")
 
 
 @dataclass(frozen=True)
@@ -73,6 +86,17 @@ class DisclosureRules:
             total over the dimensions not named). A matching cell must count 0; it is published
             as a known structural zero and never suppressed. A selection naming a dimension
             that a table lacks does not apply to that table.
+        hierarchy: per dimension, its codes grouped (parent -> children; see
+            :mod:`factlab.disclosure.hierarchy`): a table has rows for the codes of every
+            level, and the groups are margins of their children. Validated as trees.
+        method: how secondary suppressions are found: ``optimal`` (a mixed-integer search for
+            the pattern of least cost, with ``cleanup`` as its fallback), ``cleanup`` (the
+            heuristic, then redundant complements dropped, largest first) or ``heuristic``.
+        cost: what the search minimises: ``value`` (the suppressed cells' values of the first
+            measure), ``cells`` (their number) or ``log`` (the sum of log(1 + value)).
+        time_limit: seconds the ``optimal`` search may take before it falls back.
+        attacker: ``lp`` (the audit bounds every suppressed value by linear programming) or
+            ``integer`` (also by integer programming, which can only narrow the intervals).
 
     Example:
         >>> DisclosureRules(secret_max=3, zero_is_secret=False).rounding_base
@@ -92,6 +116,11 @@ class DisclosureRules:
     measures: tuple[MeasureRule, ...] | None = None
     dimensions: tuple[str, ...] | None = None
     structural_empty: tuple[Mapping[str, str], ...] = ()
+    hierarchy: Mapping[str, Declared] = field(default_factory=lambda: MappingProxyType({}))
+    method: str = "optimal"
+    cost: str = "value"
+    time_limit: float = 30
+    attacker: str = "lp"
 
     def __post_init__(self) -> None:
         problems = _rule_problems(self.to_dict(), "")
@@ -103,6 +132,7 @@ class DisclosureRules:
         # Read-only copies: a caller's later change to its dict must not change the rules.
         frozen = tuple(MappingProxyType(dict(selection)) for selection in self.structural_empty)
         object.__setattr__(self, "structural_empty", frozen)
+        object.__setattr__(self, "hierarchy", freeze_hierarchies(self.hierarchy))
 
     def __hash__(self) -> int:
         # The selections are mappings, which do not hash; the rules file form does.
@@ -119,6 +149,12 @@ class DisclosureRules:
                 "min_width": self.min_width,
                 "percent": self.protection_percent,
                 "protect_secondary": self.protect_secondary,
+                "attacker": self.attacker,
+            },
+            "suppression": {
+                "method": self.method,
+                "cost": self.cost,
+                "time_limit": self.time_limit,
             },
         }
         if self.measures is not None:
@@ -127,6 +163,8 @@ class DisclosureRules:
             data["table"] = {"dimensions": list(self.dimensions)}
         if self.structural_empty:
             data["structural_empty"] = _selections_as_data(self.structural_empty)
+        if self.hierarchy:
+            data["hierarchy"] = _hierarchies_as_data(self.hierarchy)
         return data
 
 
@@ -137,18 +175,43 @@ def _selections_as_data(selections: Any) -> Any:
     return [dict(item) if isinstance(item, Mapping) else item for item in selections]
 
 
+def _hierarchies_as_data(hierarchies: Any) -> Any:
+    """Hierarchies as a rules file holds them (anything else is passed on to be reported)."""
+    if not isinstance(hierarchies, Mapping):
+        return hierarchies
+    return {
+        dimension: (
+            {p: list(c) if isinstance(c, tuple) else c for p, c in declared.items()}
+            if isinstance(declared, Mapping)
+            else declared
+        )
+        for dimension, declared in hierarchies.items()
+    }
+
+
 _SECTIONS: Final[dict[str, dict[str, str]]] = {
     "primary": {"secret_max": "count", "zero_is_secret": "bool"},
     "rounding": {"base": "base"},
-    "protection": {"min_width": "number", "percent": "number", "protect_secondary": "bool"},
+    "protection": {
+        "min_width": "number",
+        "percent": "number",
+        "protect_secondary": "bool",
+        "attacker": "attacker",
+    },
+    "suppression": {"method": "method", "cost": "cost", "time_limit": "number"},
     "table": {"dimensions": "names"},
 }
-_TOP: Final = ("version", "preset", "name", "measures", *_SECTIONS, "structural_empty")
+_TOP: Final = (
+    "version", "preset", "name", "measures", *_SECTIONS, "structural_empty", "hierarchy",
+)  # fmt: skip
+_CHOICES: Final = {"method": METHODS, "cost": COSTS, "attacker": ATTACKERS}
 
 
 def _type_problem(kind: str, value: Any) -> str | None:
     is_int = isinstance(value, int) and not isinstance(value, bool)
     is_number = (is_int or isinstance(value, float)) and not isinstance(value, bool)
+    if kind in _CHOICES:
+        return None if value in _CHOICES[kind] else f"must be one of {', '.join(_CHOICES[kind])}"
     if kind == "bool":
         return None if isinstance(value, bool) else "must be true or false"
     if kind == "count":
@@ -198,6 +261,13 @@ def _rule_problems(data: Mapping[str, Any], prefix: str) -> list[str]:
             )
     if "structural_empty" in data:
         problems.extend(_structural_problems(data["structural_empty"], prefix))
+    if "hierarchy" in data:
+        declared = data["hierarchy"]
+        if not isinstance(declared, Mapping):
+            problems.append(f"{prefix}hierarchy: must be a table of [hierarchy.<dimension>] tables")
+        else:
+            for dimension, tree in declared.items():
+                problems.extend(hierarchy_problems(tree, f"{prefix}hierarchy.{dimension}"))
     return problems
 
 
@@ -264,9 +334,12 @@ def rules_from_mapping(data: Mapping[str, Any], *, source: str = "rules") -> Dis
     rounding = data.get("rounding", {})
     protection = data.get("protection", {})
     table = data.get("table", {})
+    suppression = data.get("suppression", {})
     measures = data.get("measures")
     structural = data.get("structural_empty", base.structural_empty)
-    overridden = any(key in data for key in (*_SECTIONS, "measures", "structural_empty"))
+    overridden = any(
+        key in data for key in (*_SECTIONS, "measures", "structural_empty", "hierarchy")
+    )
     return DisclosureRules(
         name=data.get("name", f"{base.name}+{source}" if overridden else base.name),
         secret_max=primary.get("secret_max", base.secret_max),
@@ -282,6 +355,11 @@ def rules_from_mapping(data: Mapping[str, Any], *, source: str = "rules") -> Dis
         ),
         dimensions=tuple(table["dimensions"]) if "dimensions" in table else base.dimensions,
         structural_empty=tuple(structural),
+        hierarchy=data.get("hierarchy", base.hierarchy),
+        method=suppression.get("method", base.method),
+        cost=suppression.get("cost", base.cost),
+        time_limit=suppression.get("time_limit", base.time_limit),
+        attacker=protection.get("attacker", base.attacker),
     )
 
 
@@ -300,7 +378,7 @@ def load_rules(path: str | Path) -> DisclosureRules:
         >>> rules.secret_max, rules.rounding_base
         (9, 1)
     """
-    path = Path(path)
+    path = require_path(path, where="load_rules", name="path")
     return rules_from_mapping(read_toml(path, what="rules file"), source=path.name)
 
 

@@ -27,6 +27,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final, Literal, TypeGuard
 
+from factlab._checks import require_path
 from factlab.errors import ConfigError
 from factlab.io import parse_toml, read_toml
 
@@ -434,7 +435,7 @@ def load_corrections(path: str | Path) -> Corrections:
         >>> load_corrections(p).adjustments
         ()
     """
-    path = Path(path)
+    path = require_path(path, where="load_corrections", name="path")
     return parse_corrections(read_toml(path, what="corrections file"), source=str(path))
 
 

@@ -17,19 +17,24 @@ the arithmetic (see ``docs/corrections.md``):
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from fractions import Fraction
+from os import PathLike
 from pathlib import Path
 from typing import Any, Final
 
 import polars as pl
 
+from factlab._checks import require_frame, require_type
 from factlab._version import __version__
 from factlab.errors import InputError
+from factlab.escape import markdown_text
 from factlab.estimation.base_table import BaseTable, base_table_of, read_counts_table
 from factlab.estimation.corrections import Adjustment, Corrections, load_corrections
 from factlab.io import atomic_path, file_sha256, write_json
 from factlab.manifest import now_iso
+from factlab.outputs import csv_safe
 
 __all__ = [
     "AdjustmentResult",
@@ -373,6 +378,11 @@ def estimate(
         >>> e.adjustments[0].arithmetic, e.total
         ('1,115 × 2 = 2,230', 8756)
     """
+    require_frame(table, where="estimate", name="table", path_ok=True)
+    hint = "a Corrections (factlab.load_corrections(path), factlab.corrections_2014()) or a path"
+    require_type(
+        corrections, (Corrections, str, PathLike), where="estimate", name="corrections", hint=hint
+    )
     if not isinstance(corrections, Corrections):
         corrections = load_corrections(corrections)
     counts_source, counts_sha256 = "counts table", None
@@ -407,7 +417,8 @@ def _range_text(low: int | None, high: int | None) -> str:
 
 
 def _md(text: object) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
+    # Titles, names, notes and file names come from configuration and data: none is syntax.
+    return markdown_text(text)
 
 
 def _markdown(result: Estimate) -> str:
@@ -415,20 +426,21 @@ def _markdown(result: Estimate) -> str:
     lines = [
         f"# {_md(c.title)}",
         "",
-        f"**Estimate: {result.total:,}** ({result.unit})"
+        f"**Estimate: {result.total:,}** ({_md(result.unit)})"
         + (f", range {_range_text(result.low, result.high)}" if result.low is not None else ""),
         "",
-        f"- Computation: {result.arithmetic}",
-        f"- Base: {c.base} of {base.row_dimension} × {base.column_dimension}"
+        f"- Computation: {_md(result.arithmetic)}",
+        f"- Base: {_md(c.base)} of {_md(base.row_dimension)} × {_md(base.column_dimension)}"
         + (
             f"; {base.unique_clients:,} unique clients behind the table"
             if base.unique_clients is not None
             else ""
         ),
-        f"- Rounding: {ROUNDING}",
+        f"- Rounding: {_md(ROUNDING)}",
         "- Range: every adjustment at the low (high) end of its parameter range at once",
-        f"- Counts: {result.counts_source}; corrections: {c.source} (version {c.version})",
-        f"- Internal: {INTERNAL_NOTE}",
+        f"- Counts: {_md(result.counts_source)}; corrections: {_md(c.source)} "
+        f"(version {_md(c.version)})",
+        f"- Internal: {_md(INTERNAL_NOTE)}",
         "",
         "## Base table",
         "",
@@ -476,14 +488,24 @@ def _markdown(result: Estimate) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_estimate(result: Estimate, path: str | Path) -> None:
+def write_estimate(
+    result: Estimate,
+    path: str | Path,
+    *,
+    inputs: Iterable[str | Path] = (),
+    overwrite: bool = True,
+) -> None:
     """Write an estimate atomically; the format follows the extension (.json, .csv or .md).
 
     JSON holds ``{"metadata": …, "estimate": …}`` (everything), CSV the ledger of
-    :meth:`Estimate.to_frame`, Markdown a readable page.
+    :meth:`Estimate.to_frame` (text a spreadsheet would run as a formula gets a leading quote,
+    see :func:`factlab.outputs.csv_safe`), Markdown a readable page. The counts file the
+    estimate came from (and any of ``inputs``) is never written over; with ``overwrite=False``
+    no existing file is (see :func:`factlab.io.atomic_path`).
 
     Raises:
-        InputError: unknown extension or missing output folder (nothing is written).
+        InputError: unknown extension, missing output folder, or a refused output (nothing is
+            written).
     """
     path = Path(path)
     suffix = path.suffix.lower()
@@ -491,6 +513,9 @@ def write_estimate(result: Estimate, path: str | Path) -> None:
         raise InputError(
             f"{path}: unsupported output format {suffix!r} (use {', '.join(OUTPUT_FORMATS)})"
         )
+    # a counts file, read when the estimate was made (not a frame), is never written over
+    read_from = [result.counts_source] if result.counts_sha256 is not None else []
+    sources = [*inputs, *read_from]
     if suffix == ".json":
         metadata = {
             "format": "factlab-estimate",
@@ -499,10 +524,15 @@ def write_estimate(result: Estimate, path: str | Path) -> None:
             "internal": True,
             "note": INTERNAL_NOTE,
         }
-        write_json(path, {"metadata": metadata, "estimate": result.to_dict()})
+        write_json(
+            path,
+            {"metadata": metadata, "estimate": result.to_dict()},
+            inputs=sources,
+            overwrite=overwrite,
+        )
         return
-    with atomic_path(path) as temporary:
+    with atomic_path(path, inputs=sources, overwrite=overwrite) as temporary:
         if suffix == ".csv":
-            result.to_frame().write_csv(temporary)
+            csv_safe(result.to_frame()).write_csv(temporary)
         else:
             temporary.write_text(result.to_markdown(), encoding="utf-8")

@@ -9,14 +9,23 @@ it failing.
 
 The two kinds of file differ only in their field names and in which fields make up the
 associated data, so both are parameters here.
+
+Reading a key file is guarded against files made to hurt: a file larger than any key file is
+refused before it is parsed, and the Argon2id cost a file asks for is capped
+(:data:`MAX_MEMORY_KIB`, :data:`MAX_ITERATIONS`, :data:`MAX_LANES`) before anything is derived. On
+POSIX, a file that holds a secret and that other users may read is refused or warned about
+(:func:`check_access`, docs/threat-model.md).
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import os
 import secrets
+import stat
 import unicodedata
+import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Final
@@ -25,12 +34,16 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
 
-from factlab.errors import KeyFileError
+from factlab.errors import FactlabWarning, KeyFileError
 from factlab.io import write_exclusive
 
 __all__ = [
+    "MAX_ITERATIONS",
+    "MAX_LANES",
+    "MAX_MEMORY_KIB",
     "MIN_LENGTH",
     "b64",
+    "check_access",
     "is_locked",
     "lock",
     "read_document",
@@ -47,9 +60,22 @@ ITERATIONS: Final = 3
 LANES: Final = 4
 #: Shortest passphrase accepted, in characters.
 MIN_LENGTH: Final = 8
-# Bounds on the parameters a file may claim, so a crafted file cannot make us allocate without
-# limit. The lower memory bound admits the cheap parameters test suites write.
-_LIMITS: Final = {"memory_kib": (1 << 10, 4 << 20), "iterations": (1, 64), "lanes": (1, 64)}
+#: The most a key file may ask of Argon2id: 1 GiB of memory (16 times the default), 10 passes
+#: and 16 lanes. A file is opened with the parameters it stores, so without caps a crafted file
+#: could demand 4 GiB times 64 passes (minutes of work and memory exhaustion) before the
+#: passphrase check can fail. Within the caps, opening takes at most about 20 s.
+MAX_MEMORY_KIB: Final = 1 << 20
+MAX_ITERATIONS: Final = 10
+MAX_LANES: Final = 16
+# Bounds of each parameter a file may claim. The lower memory bound admits the cheap parameters
+# test suites write; it is also above Argon2's own minimum of 8 KiB per lane.
+_LIMITS: Final = {
+    "memory_kib": (1 << 10, MAX_MEMORY_KIB),
+    "iterations": (1, MAX_ITERATIONS),
+    "lanes": (1, MAX_LANES),
+}
+# Key files are a few hundred bytes; anything far larger is not one, and is not parsed.
+_MAX_FILE_BYTES: Final = 64 * 1024
 _SALT_BYTES: Final = 16
 _NONCE_BYTES: Final = 12
 
@@ -90,12 +116,61 @@ def read_document(path: Path, what: str) -> dict[str, Any]:
     if not path.is_file():
         raise KeyFileError(f"{path}: key file not found")
     try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        with path.open("rb") as file:
+            raw = file.read(_MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        raise KeyFileError(f"{path}: not a factlab {what} (unreadable or not JSON)") from exc
+    if len(raw) > _MAX_FILE_BYTES:
+        raise KeyFileError(f"{path}: not a factlab {what} (larger than any key file)")
+    try:
+        document = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise KeyFileError(f"{path}: not a factlab {what} (unreadable or not JSON)") from exc
     if not isinstance(document, dict):
         raise KeyFileError(f"{path}: not a factlab {what}")
     return document
+
+
+def check_access(path: Path, document: Mapping[str, Any]) -> None:
+    """Refuse or warn about a key file that users other than its owner may open (POSIX only).
+
+    A secret stored as is in a file every user may read (the ``o+r`` bit) is refused: the key
+    must be taken as known to others, as OpenSSH does with a private key. Any other permission
+    for the group or others (group read, a passphrase-protected file others may read, write
+    access) gets a :class:`~factlab.errors.FactlabWarning`: the file may be shared on purpose
+    within a group, but a passphrase-protected secret can still be guessed offline.
+
+    Raises:
+        KeyFileError: the file holds its secret as is and every user may read it.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "x.key"
+        >>> _ = path.write_text("{}")
+        >>> path.chmod(0o644)
+        >>> check_access(path, {"protection": {"method": "none"}})  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        factlab.errors.KeyFileError: ...: key file is readable by every user ...`chmod 600 ...`...
+    """
+    if os.name != "posix":
+        return  # Windows has no permission bits; its ACLs are the user's to set
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except OSError:
+        return  # reading the file itself reports what is wrong with it
+    if not mode & 0o077:
+        return
+    fix = f"run `chmod 600 {path}`"
+    if mode & stat.S_IROTH and not is_locked(document):
+        raise KeyFileError(
+            f"{path}: key file is readable by every user of this computer (mode {mode:04o}): "
+            f"{fix}, and treat the key as known to whoever could read it"
+        )
+    warnings.warn(
+        f"{path}: key file is open to other users (mode {mode:04o}): {fix}",
+        FactlabWarning,
+        stacklevel=3,
+    )
 
 
 def _kek(passphrase: str, salt: bytes, parameters: Mapping[str, int], *, normalise: bool) -> bytes:
@@ -165,6 +240,27 @@ def is_locked(document: Mapping[str, Any]) -> bool:
     return not (isinstance(protection, Mapping) and protection.get("method") == "none")
 
 
+def _parameters(protection: Mapping[str, Any], source: str) -> dict[str, int]:
+    """The Argon2id parameters a file stores, checked against the caps before any derivation."""
+    parameters: dict[str, int] = {}
+    for name, (low, high) in _LIMITS.items():
+        value = protection.get(name)
+        # bool is an int to Python, and "3" or 3.5 are no whole numbers as written by factlab
+        if type(value) is not int:
+            raise KeyFileError(
+                f"{source}: damaged key file (protection.{name} is not a whole number)"
+            )
+        if value > high:
+            raise KeyFileError(
+                f"{source}: key file asks for protection.{name} = {value}, above factlab's "
+                f"maximum of {high}; refused (the file is damaged or was not made by factlab)"
+            )
+        if value < low:
+            raise KeyFileError(f"{source}: damaged key file (protection.{name} below {low})")
+        parameters[name] = value
+    return parameters
+
+
 def unlock(
     document: Mapping[str, Any],
     passphrase: str | None,
@@ -193,13 +289,7 @@ def unlock(
         raise KeyFileError(
             f"{source}: the key file is passphrase-protected; a passphrase is needed"
         )
-    try:
-        parameters = {name: int(protection[name]) for name in _LIMITS}
-    except (KeyError, TypeError, ValueError) as exc:
-        raise KeyFileError(f"{source}: damaged key file (protection parameters)") from exc
-    for name, (low, high) in _LIMITS.items():
-        if not low <= parameters[name] <= high:
-            raise KeyFileError(f"{source}: damaged key file (protection.{name} out of range)")
+    parameters = _parameters(protection, source)
     salt = unb64(protection.get("salt", ""), source=source, name="protection.salt")
     nonce = unb64(protection.get("nonce", ""), source=source, name="protection.nonce")
     ciphertext = unb64(document.get(sealed_field, ""), source=source, name=sealed_field)

@@ -15,7 +15,8 @@ import polars as pl
 import polars_hash as plh
 
 from factlab import schema
-from factlab.keys.round_keys import Key
+from factlab._checks import require_frame
+from factlab.keys.round_keys import Key, require_key
 
 __all__ = ["PSEUDONYM_HEX_CHARS", "hmac_pseudonym", "second_stage"]
 
@@ -46,6 +47,7 @@ def second_stage(frame: pl.LazyFrame, key: Key) -> pl.LazyFrame:
     subkey). The first-stage values do not survive in the result.
 
     Raises:
+        TypeError: ``frame`` is no Polars frame or ``key`` no :class:`Key`.
         KeyFileError: ``key`` is a provider key (it cannot make second-stage pseudonyms).
 
     Example:
@@ -56,6 +58,8 @@ def second_stage(frame: pl.LazyFrame, key: Key) -> pl.LazyFrame:
         >>> len(second[0]), second[0] != "0123456789abcdef0123456789abcdef", second[1]
         (32, True, None)
     """
+    require_frame(frame, where="second_stage", name="frame")
+    require_key(key, where="second_stage")
     names = frame.collect_schema().names()
     replacements = [
         hmac_pseudonym(pl.col(schema.PSEUDONYM), key.stage2_key("bsn")).alias(schema.PSEUDONYM)

@@ -13,9 +13,9 @@ import hashlib
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import FrozenInstanceError, dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, NoReturn
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from cryptography.hazmat.primitives.serialization import (
@@ -25,9 +25,19 @@ from cryptography.hazmat.primitives.serialization import (
     PublicFormat,
 )
 
+from factlab._checks import require_path, type_name
 from factlab._version import __version__
 from factlab.errors import KeyFileError
-from factlab.keys._keyfile import b64, is_locked, lock, read_document, unb64, unlock, write_document
+from factlab.keys._keyfile import (
+    b64,
+    check_access,
+    is_locked,
+    lock,
+    read_document,
+    unb64,
+    unlock,
+    write_document,
+)
 from factlab.manifest import now_iso
 
 __all__ = [
@@ -37,6 +47,7 @@ __all__ = [
     "load_recipient_public",
     "new_recipient",
     "recipient_is_protected",
+    "require_recipient",
     "write_recipient",
 ]
 
@@ -81,9 +92,17 @@ class RecipientPublicKey:
         return X25519PublicKey.from_public_bytes(self.public_bytes)
 
 
-@dataclass(frozen=True, eq=False)
 class RecipientPrivateKey:
-    """The trusted party's private opening key. Its secret never appears in ``repr``.
+    """The trusted party's private opening key.
+
+    Like a round key (:class:`~factlab.keys.round_keys.Key`), it keeps its secret to itself: not
+    in ``repr``, not picklable (``TypeError``), no dataclass (so ``dataclasses.asdict`` and
+    ``vars`` do not apply); ``copy.copy`` and ``copy.deepcopy`` return the key itself.
+
+    Attributes:
+        name: recipient name (also the key file's stem).
+        key_id: fingerprint of the public key.
+        secret: the X25519 private key, as a ``cryptography`` object.
 
     Example:
         >>> private, public = new_recipient("ttp")
@@ -91,14 +110,74 @@ class RecipientPrivateKey:
         True
     """
 
+    __slots__ = ("key_id", "name", "secret")
+
     name: str
     key_id: str
-    secret: X25519PrivateKey = field(repr=False)
+    secret: X25519PrivateKey
+
+    def __init__(self, name: str, key_id: str, secret: X25519PrivateKey) -> None:
+        if not isinstance(secret, X25519PrivateKey):
+            raise TypeError(
+                f"a recipient's secret must be an X25519PrivateKey; got {type(secret).__name__}"
+            )
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "key_id", key_id)
+        object.__setattr__(self, "secret", secret)
+
+    def __setattr__(self, name: str, value: object) -> NoReturn:
+        raise FrozenInstanceError(f"cannot assign to field {name!r}: a recipient key is immutable")
+
+    def __delattr__(self, name: str) -> NoReturn:
+        raise FrozenInstanceError(f"cannot delete field {name!r}: a recipient key is immutable")
+
+    def __reduce__(self) -> NoReturn:
+        raise TypeError("a RecipientPrivateKey cannot be pickled: it holds a secret")
+
+    def __getstate__(self) -> NoReturn:
+        raise TypeError("a RecipientPrivateKey cannot be pickled: it holds a secret")
+
+    def __copy__(self) -> RecipientPrivateKey:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, object]) -> RecipientPrivateKey:
+        return self
+
+    def __repr__(self) -> str:
+        return f"RecipientPrivateKey(name={self.name!r}, key_id={self.key_id!r})"
+
+    __str__ = __repr__
 
     @property
     def public(self) -> RecipientPublicKey:
         """The matching public key."""
         return _public_of(self.name, self.secret)
+
+
+def require_recipient(
+    value: object,
+    expected: type[RecipientPrivateKey] | type[RecipientPublicKey],
+    *,
+    where: str,
+    name: str = "recipient",
+) -> None:
+    """Refuse a value that is not the recipient key ``expected``, saying how to load one.
+
+    Example:
+        >>> require_recipient("ttp.pub", RecipientPublicKey, where="seal")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        TypeError: seal: recipient must be a RecipientPublicKey (load one with ...); got str
+    """
+    if not isinstance(value, expected):
+        loader = (
+            "factlab.load_recipient_public(path)"
+            if expected is RecipientPublicKey
+            else "factlab.load_recipient_private(path)"
+        )
+        raise TypeError(
+            f"{where}: {name} must be a {expected.__name__} (load one with {loader}); "
+            f"got {type_name(value)}"
+        )
 
 
 def _public_of(name: str, secret: X25519PrivateKey) -> RecipientPublicKey:
@@ -107,7 +186,7 @@ def _public_of(name: str, secret: X25519PrivateKey) -> RecipientPublicKey:
 
 
 def _check_name(name: str) -> str:
-    if not _NAME.match(name):
+    if not _NAME.fullmatch(name):
         raise KeyFileError(
             "recipient name must be 1-64 letters, digits, '.', '_' or '-', starting with a "
             "letter or digit (it becomes the key file's name)"
@@ -126,6 +205,8 @@ def new_recipient(name: str) -> tuple[RecipientPrivateKey, RecipientPublicKey]:
         >>> public.name, len(public.public_bytes)
         ('ttp-2026', 32)
     """
+    if not isinstance(name, str):
+        raise TypeError(f"new_recipient: name must be a str; got {type_name(name)}")
     secret = X25519PrivateKey.generate()
     public = _public_of(_check_name(name), secret)
     return RecipientPrivateKey(name=name, key_id=public.key_id, secret=secret), public
@@ -191,7 +272,9 @@ def write_recipient(
         >>> oct(secret_path.stat().st_mode & 0o777), public_path.name
         ('0o600', 'ttp.pub')
     """
-    folder = Path(folder)
+    require_recipient(private, RecipientPrivateKey, where="write_recipient", name="private")
+    folder = require_path(folder, where="write_recipient", name="folder")
+    _check_name(private.name)
     private_path = folder / f"{private.name}{PRIVATE_SUFFIX}"
     public_path = folder / f"{private.name}{PUBLIC_SUFFIX}"
     if not force:
@@ -220,6 +303,9 @@ def _read_key_document(path: Path, expected: str) -> dict[str, Any]:
     missing = [name for name in ("name", "key_id", "public_key") if name not in document]
     if missing:
         raise KeyFileError(f"{path}: damaged key file (missing {', '.join(missing)})")
+    # The name becomes a file name when the key is written again: no path may hide in it.
+    if not isinstance(document["name"], str) or not _NAME.fullmatch(document["name"]):
+        raise KeyFileError(f"{path}: damaged key file (field 'name')")
     return document
 
 
@@ -236,7 +322,7 @@ def load_recipient_public(path: str | Path) -> RecipientPublicKey:
         >>> load_recipient_public(public_path) == public
         True
     """
-    path = Path(path)
+    path = require_path(path, where="load_recipient_public", name="path")
     document = _read_key_document(path, PUBLIC_FORMAT)
     raw = unb64(document["public_key"], source=str(path), name="public_key")
     if len(raw) != 32 or _key_id(raw) != document["key_id"]:
@@ -246,14 +332,20 @@ def load_recipient_public(path: str | Path) -> RecipientPublicKey:
 
 def recipient_is_protected(path: str | Path) -> bool:
     """Whether a recipient private key file needs a passphrase."""
-    return is_locked(_read_key_document(Path(path), PRIVATE_FORMAT))
+    path = require_path(path, where="recipient_is_protected", name="path")
+    return is_locked(_read_key_document(path, PRIVATE_FORMAT))
 
 
 def load_recipient_private(path: str | Path, passphrase: str | None = None) -> RecipientPrivateKey:
     """Load a recipient's private key file; a protected one needs its passphrase.
 
+    On POSIX, a file other users may open gets a :class:`~factlab.errors.FactlabWarning`; one that
+    holds the private key as is and every user may read is refused (docs/threat-model.md).
+
     Raises:
-        KeyFileError: missing, not a private key file, damaged, passphrase missing or wrong.
+        TypeError: ``path`` is not a path.
+        KeyFileError: missing, not a private key file, damaged, readable by every user,
+            passphrase missing or wrong.
 
     Example:
         >>> import tempfile
@@ -262,8 +354,13 @@ def load_recipient_private(path: str | Path, passphrase: str | None = None) -> R
         >>> load_recipient_private(path, "correct horse").key_id == private.key_id
         True
     """
-    path = Path(path)
+    path = require_path(path, where="load_recipient_private", name="path")
+    if passphrase is not None and not isinstance(passphrase, str):
+        raise TypeError(
+            f"load_recipient_private: passphrase must be a str; got {type_name(passphrase)}"
+        )
     document = _read_key_document(path, PRIVATE_FORMAT)
+    check_access(path, document)
     raw = unlock(
         document,
         passphrase,

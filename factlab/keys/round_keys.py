@@ -30,30 +30,49 @@ itself; it is written with mode 0600) or sealed with a passphrase: Argon2id (mem
 key-encryption key, AES-256-GCM encrypts the secret, and the file's header is the associated
 data, so the header cannot be altered without the passphrase check failing (see
 :mod:`factlab.keys._keyfile`).
+
+Every key file also stores a **check value**, derived from its secret over the kind, round, key
+id and fingerprint of the header (:func:`check_value`). Loading recomputes it, so a provider key
+file edited to say ``"kind": "link"`` (which would make stage 2 run under the stewards' secret)
+is refused even when it is not passphrase-protected. The check value is public, like the
+fingerprint: it also lets the linking party compare its link key with the key custodian's out of
+band (``factlab key show``).
 """
 
 from __future__ import annotations
 
+import hmac
 import json
+import re
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import FrozenInstanceError
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, NoReturn, get_args
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from factlab import schema
+from factlab._checks import require_path, type_name
 from factlab.errors import KeyFileError
-from factlab.keys._keyfile import is_locked, lock, read_document, unlock, write_document
+from factlab.keys._keyfile import (
+    check_access,
+    is_locked,
+    lock,
+    read_document,
+    unlock,
+    write_document,
+)
 from factlab.manifest import now_iso
 
 __all__ = [
     "Key",
     "KeyKind",
+    "check_value",
     "load_key",
     "new_round_key",
+    "require_key",
     "write_key",
 ]
 
@@ -64,6 +83,14 @@ KEY_FILE_VERSION: Final = 1
 # Where the secret is stored, as is or passphrase-protected.
 _PLAIN_FIELD: Final = "secret"
 _SEALED_FIELD: Final = "ciphertext"
+#: Field of the check value that binds the header to the secret.
+_CHECK_FIELD: Final = "check"
+_CHECK_BYTES: Final = 16
+# What a header's round, key id and fingerprint may look like: no '|', so the check value's label
+# reads one way only.
+_ROUND = re.compile(r"[^|]{1,100}")
+_KEY_ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+_FINGERPRINT = re.compile(r"[0-9a-f]{4}(-[0-9a-f]{4}){4}")
 
 
 def hkdf(secret: bytes, label: str, length: int = SECRET_BYTES) -> bytes:
@@ -84,11 +111,13 @@ def context_label(scheme: str, round_name: str, purpose: str, identifier: str | 
     return label if identifier is None else f"{label}|id={identifier}"
 
 
-@dataclass(frozen=True, repr=False)
 class Key:
     """A round, provider or link key, with its non-secret description.
 
-    The secret never appears in ``repr`` or ``str``; use :attr:`fingerprint` to tell keys apart.
+    The secret never leaves the object by accident: it is not in ``repr`` or ``str`` (use
+    :attr:`fingerprint` to tell keys apart), a key cannot be pickled (``TypeError``), and a key is
+    no dataclass, so ``dataclasses.asdict`` and ``vars`` do not apply to it. ``copy.copy`` and
+    ``copy.deepcopy`` return the key itself: it is immutable.
 
     Attributes:
         kind: ``round`` (the round secret), ``provider`` (stage-1 key only) or ``link`` (stage-2
@@ -104,16 +133,81 @@ class Key:
         ('round', 'demo-2026')
         >>> "secret" in repr(key)
         False
+        >>> import pickle
+        >>> pickle.dumps(key)
+        Traceback (most recent call last):
+        TypeError: a Key cannot be pickled: it holds a secret
     """
+
+    # Slots, not dataclass fields: the secret must not be reachable through the generic tools
+    # that walk an object's fields (dataclasses.asdict, vars, pickle's default state).
+    __slots__ = ("_fingerprint", "_secret", "created", "key_id", "kind", "round", "scheme")
 
     kind: KeyKind
     round: str
     key_id: str
     created: str
-    scheme: str = schema.SCHEME
-    _secret: bytes = field(default=b"")
+    scheme: str
+    _secret: bytes
     #: a link key cannot recompute the stage-1 fingerprint, so it carries it
-    _fingerprint: str | None = field(default=None, compare=False)
+    _fingerprint: str | None
+
+    def __init__(
+        self,
+        kind: KeyKind,
+        round: str,
+        key_id: str,
+        created: str,
+        scheme: str = schema.SCHEME,
+        *,
+        _secret: bytes,
+        _fingerprint: str | None = None,
+    ) -> None:
+        if kind not in get_args(KeyKind):
+            raise KeyFileError(f"unknown key kind (one of {', '.join(get_args(KeyKind))})")
+        if not isinstance(_secret, bytes):
+            raise TypeError(f"a Key's secret must be bytes; got {type(_secret).__name__}")
+        for name, value in (
+            ("kind", kind),
+            ("round", round),
+            ("key_id", key_id),
+            ("created", created),
+            ("scheme", scheme),
+            ("_secret", _secret),
+            ("_fingerprint", _fingerprint),
+        ):
+            object.__setattr__(self, name, value)
+
+    def __setattr__(self, name: str, value: object) -> NoReturn:
+        raise FrozenInstanceError(f"cannot assign to field {name!r}: a Key is immutable")
+
+    def __delattr__(self, name: str) -> NoReturn:
+        raise FrozenInstanceError(f"cannot delete field {name!r}: a Key is immutable")
+
+    def _identity(self) -> tuple[str, str, str, str, str]:
+        return (self.kind, self.round, self.key_id, self.created, self.scheme)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Key):
+            return NotImplemented
+        return self._identity() == other._identity() and hmac.compare_digest(
+            self._secret, other._secret
+        )
+
+    def __hash__(self) -> int:
+        return hash(self._identity())
+
+    def __reduce__(self) -> NoReturn:
+        raise TypeError("a Key cannot be pickled: it holds a secret")
+
+    def __getstate__(self) -> NoReturn:
+        raise TypeError("a Key cannot be pickled: it holds a secret")
+
+    def __copy__(self) -> Key:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, object]) -> Key:
+        return self
 
     def __repr__(self) -> str:
         return (
@@ -169,13 +263,23 @@ class Key:
         """The provider (stage-1) key a steward receives; a provider key returns itself."""
         if self.kind == "provider":
             return self
-        return replace(self, kind="provider", _secret=self._stage1, _fingerprint=None)
+        return Key(
+            "provider", self.round, self.key_id, self.created, self.scheme, _secret=self._stage1
+        )
 
     def link_key(self) -> Key:
         """The link (stage-2) key the linking party receives; a link key returns itself."""
         if self.kind == "link":
             return self
-        return replace(self, kind="link", _secret=self._stage2, _fingerprint=self.fingerprint)
+        return Key(
+            "link",
+            self.round,
+            self.key_id,
+            self.created,
+            self.scheme,
+            _secret=self._stage2,
+            _fingerprint=self.fingerprint,
+        )
 
     def pseudonym_key(self, identifier: str = "bsn") -> bytes:
         """The stage-1 HMAC key for one identifier type (``bsn`` or ``fallback``).
@@ -194,12 +298,34 @@ class Key:
         return hkdf(self._stage2, self._label("stage2", identifier))
 
 
+def require_key(value: object, *, where: str, name: str = "key") -> Key:
+    """``value`` if it is a :class:`Key`; a TypeError that says how to get one otherwise.
+
+    For the public functions that take a key: a path or ``None`` passed for a key gets one clear
+    message instead of an AttributeError deep inside. The message names the type, never the value.
+
+    Example:
+        >>> require_key("round.key", where="pseudonymise")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        TypeError: pseudonymise: key must be a factlab Key (load one with ...); got str
+    """
+    if not isinstance(value, Key):
+        raise TypeError(
+            f"{where}: {name} must be a factlab Key (load one with factlab.load_key(path)); "
+            f"got {type_name(value)}"
+        )
+    return value
+
+
 def new_round_key(round_name: str) -> Key:
     """Make a new round key: 256 bits from the operating system's CSPRNG.
 
     Raises:
+        TypeError: the round name is not a string.
         KeyFileError: the round name is empty or contains ``|`` (it is part of every label).
     """
+    if not isinstance(round_name, str):
+        raise TypeError(f"new_round_key: round_name must be a str; got {type_name(round_name)}")
     name = round_name.strip()
     if not name or "|" in name or len(name) > 100:
         raise KeyFileError("round name must be 1-100 characters without '|'")
@@ -212,6 +338,25 @@ def new_round_key(round_name: str) -> Key:
     )
 
 
+def check_value(key: Key) -> str:
+    """The key file's check value: HKDF of the key's own secret over its header, 128 bits, hex.
+
+    The label is ``factlab|<scheme>|round=<round>|purpose=key-file-check|id=<kind>`` followed by
+    ``|key_id=<key id>|fingerprint=<fingerprint>``; none of these may contain ``|``. It binds the
+    kind (and round, key id, fingerprint) to the secret: changing any of them in a file, or
+    putting another kind's secret under them, makes the loader's recomputation differ. It is not
+    a pseudonym subkey and changes no pseudonym.
+
+    Example:
+        >>> key = new_round_key("demo")
+        >>> check_value(key) == check_value(key.provider_key())
+        False
+    """
+    label = context_label(key.scheme, key.round, "key-file-check", key.kind)
+    label += f"|key_id={key.key_id}|fingerprint={key.fingerprint}"
+    return hkdf(key._secret, label, length=_CHECK_BYTES).hex()
+
+
 def _header(key: Key) -> dict[str, Any]:
     return {
         "factlab_key_file": KEY_FILE_VERSION,
@@ -221,11 +366,17 @@ def _header(key: Key) -> dict[str, Any]:
         "key_id": key.key_id,
         "created": key.created,
         "fingerprint": key.fingerprint,
+        _CHECK_FIELD: check_value(key),
     }
 
 
 def _associated_data(document: Mapping[str, Any]) -> bytes:
     header = {name: document[name] for name in _HEADER_FIELDS}
+    # Files written before the check value existed have none; their header stays as it was
+    # authenticated. In a newer file the check value is authenticated too, so removing it
+    # breaks the passphrase check.
+    if _CHECK_FIELD in document:
+        header[_CHECK_FIELD] = document[_CHECK_FIELD]
     return json.dumps(
         {"header": header, "protection": document["protection"]}, sort_keys=True
     ).encode()
@@ -257,6 +408,7 @@ def write_key(
         force: overwrite an existing file.
 
     Raises:
+        TypeError: ``key`` is not a :class:`Key`.
         KeyFileError: the file exists (without ``force``), or the passphrase is too short.
 
     Example:
@@ -266,7 +418,10 @@ def write_key(
         >>> oct(path.stat().st_mode & 0o777)
         '0o600'
     """
-    path = Path(path)
+    require_key(key, where="write_key")
+    path = require_path(path, where="write_key", name="path")
+    if passphrase is not None and not isinstance(passphrase, str):
+        raise TypeError(f"write_key: passphrase must be a str; got {type_name(passphrase)}")
     if path.exists() and not force:
         raise KeyFileError(f"{path}: file exists (use --force to overwrite)")
     document = _protect(_header(key), key._secret, passphrase)
@@ -274,9 +429,11 @@ def write_key(
 
 
 def read_key_header(path: str | Path) -> dict[str, Any]:
-    """Read a key file's non-secret header (kind, round, key id, fingerprint, protection)."""
-    document = _read_document(Path(path))
+    """Read a key file's non-secret header (kind, round, key id, fingerprint, check value,
+    protection); ``check`` is None in a file written before check values existed."""
+    document = _read_document(require_path(path, where="read_key_header", name="path"))
     header = {name: document[name] for name in _HEADER_FIELDS}
+    header[_CHECK_FIELD] = document.get(_CHECK_FIELD)
     header["protected"] = is_locked(document)
     return header
 
@@ -305,6 +462,13 @@ def _read_document(path: Path) -> dict[str, Any]:
         raise KeyFileError(f"{path}: unknown key kind")
     if not isinstance(document["protection"], dict):
         raise KeyFileError(f"{path}: damaged key file (field 'protection')")
+    for name, pattern in (("round", _ROUND), ("key_id", _KEY_ID), ("fingerprint", _FINGERPRINT)):
+        if not isinstance(document[name], str) or not pattern.fullmatch(document[name]):
+            raise KeyFileError(f"{path}: damaged key file (field {name!r})")
+    if not all(isinstance(document[name], str) for name in ("scheme", "created")):
+        raise KeyFileError(f"{path}: damaged key file (field 'scheme' or 'created')")
+    if _CHECK_FIELD in document and not isinstance(document[_CHECK_FIELD], str):
+        raise KeyFileError(f"{path}: damaged key file (field {_CHECK_FIELD!r})")
     return document
 
 
@@ -316,8 +480,14 @@ def is_protected(path: str | Path) -> bool:
 def load_key(path: str | Path, *, passphrase: str | None = None) -> Key:
     """Load a key file; a protected one needs its passphrase.
 
+    On POSIX, a key file other users may open gets a :class:`~factlab.errors.FactlabWarning`;
+    one whose secret is stored as is and that every user may read is refused
+    (docs/threat-model.md, "Key custody").
+
     Raises:
-        KeyFileError: not found, not a key file, damaged, passphrase missing or wrong.
+        TypeError: ``path`` is not a path.
+        KeyFileError: not found, not a key file, damaged, altered (its check value does not match
+            the secret), readable by every user, passphrase missing or wrong.
 
     Example:
         >>> import tempfile, pathlib
@@ -327,8 +497,11 @@ def load_key(path: str | Path, *, passphrase: str | None = None) -> Key:
         >>> load_key(path).fingerprint == key.fingerprint
         True
     """
-    path = Path(path)
+    path = require_path(path, where="load_key", name="path")
+    if passphrase is not None and not isinstance(passphrase, str):
+        raise TypeError(f"load_key: passphrase must be a str; got {type_name(passphrase)}")
     document = _read_document(path)
+    check_access(path, document)
     secret = unlock(
         document,
         passphrase,
@@ -355,4 +528,27 @@ def load_key(path: str | Path, *, passphrase: str | None = None) -> Key:
         )
     if key.fingerprint != document["fingerprint"]:
         raise KeyFileError(f"{path}: damaged key file (fingerprint does not match the secret)")
+    _verify_check(path, document, key)
     return key
+
+
+def _verify_check(path: Path, document: Mapping[str, Any], key: Key) -> None:
+    """Refuse a key whose header does not belong to its secret (see :func:`check_value`)."""
+    stored = document.get(_CHECK_FIELD)
+    if stored is None:
+        # Written before check values existed. A round or provider key's fingerprint is
+        # recomputed from its secret and already binds kind and round; a passphrase-protected
+        # header is authenticated. Only a plain link key (whose fingerprint is copied, not
+        # computed) could be a provider key with its kind edited, so it must be made again.
+        if key.kind == "link" and not is_locked(document):
+            raise KeyFileError(
+                f"{path}: link key file without a check value (written by an older factlab); "
+                "export it again from the round key (factlab key export-link)"
+            )
+        return
+    # bytes, not str: compare_digest refuses text that is not ASCII (a crafted file may hold it)
+    if not hmac.compare_digest(str(stored).encode(), check_value(key).encode()):
+        raise KeyFileError(
+            f"{path}: key file altered: kind, round, key id or fingerprint does not match its "
+            "secret"
+        )

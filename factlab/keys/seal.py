@@ -31,6 +31,7 @@ import secrets
 import shutil
 import struct
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,12 +44,14 @@ from cryptography.hazmat.primitives import hpke
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from factlab import schema
+from factlab._checks import require_path
 from factlab._version import __version__
 from factlab.errors import InputError, KeyFileError
-from factlab.io import atomic_path
+from factlab.io import atomic_path, check_parquet_readable
 from factlab.keys.recipients import (
     RecipientPrivateKey,
     RecipientPublicKey,
+    require_recipient,
 )
 from factlab.manifest import Manifest, now_iso, read_manifest
 
@@ -266,7 +269,8 @@ def seal(
         The sealed file's header.
 
     Raises:
-        InputError: ``path`` is not a factlab file, or it changed while being sealed.
+        InputError: ``path`` is not a factlab file, its manifest or data are damaged, or it
+            changed while being sealed.
 
     Example:
         >>> import tempfile, pathlib, polars as pl
@@ -286,8 +290,12 @@ def seal(
         >>> open_sealed(folder / "a.sealed", private) == (folder / "a.parquet").read_bytes()
         True
     """
-    path = Path(path)
+    require_recipient(recipient, RecipientPublicKey, where="seal")
+    path = require_path(path, where="seal", name="path")
+    require_path(out, where="seal", name="out")
     manifest = read_manifest(path)
+    # A damaged data page would only be found by the trusted party, after the delivery.
+    check_parquet_readable(path)
     size = path.stat().st_size
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
@@ -310,7 +318,11 @@ def seal(
     wrapped = _SUITE.encrypt(file_key, recipient.x25519(), info=_wrap_info(header_raw))
     cipher = AESGCM(file_key)
     check = hashlib.sha256()
-    with atomic_path(out) as temporary, open(path, "rb") as source, open(temporary, "wb") as sink:
+    with (
+        atomic_path(out, inputs=[path]) as temporary,
+        open(path, "rb") as source,
+        open(temporary, "wb") as sink,
+    ):
         sink.write(MAGIC + _LENGTH.pack(len(header_raw)) + header_raw)
         sink.write(_LENGTH.pack(len(wrapped)) + wrapped)
         for counter in range(header.chunks):
@@ -439,25 +451,44 @@ def unseal(
         Traceback (most recent call last):
         factlab.errors.InputError: missing.sealed: file not found
     """
-    path = Path(path)
+    require_recipient(recipient, RecipientPrivateKey, where="unseal")
+    path = require_path(path, where="unseal", name="path")
+    require_path(out, where="unseal", name="out")
     if not path.is_file():
         raise InputError(f"{path}: file not found")
-    with atomic_path(out) as temporary:
+    with atomic_path(out, inputs=[path]) as temporary:
         with open(temporary, "wb") as sink:
             header = _open_into(path, recipient, sink, progress)
         _check_inner_manifest(header, str(temporary), str(path))
     return header
 
 
+#: Name prefix of the private folders a sealed file is decrypted into where the system cannot
+#: make an anonymous file; the process id follows, so a later run can tell a stale one.
+_PRIVATE_PREFIX: Final = ".factlab-unsealed-"
+#: Where a process id cannot be checked, a private folder this old (seconds) is stale.
+_STALE_AFTER: Final = 3600
+
+
 @contextlib.contextmanager
 def unseal_to_temporary(
     path: str | Path, recipient: RecipientPrivateKey, *, folder: str | Path | None = None
 ) -> Iterator[Path]:
-    """Decrypt a sealed file into a private temporary folder; yield the Parquet file's path.
+    """Decrypt a sealed file where even a killed process leaves nothing; yield a path to read.
 
-    The folder (mode 0700, under ``folder`` or the system's temporary folder) and the decrypted
-    file are removed when the block ends, also on an error. Put the temporary folder on
-    encrypted storage or a RAM disk: the decrypted file is pseudonymised personal data.
+    On Linux the Parquet file is an anonymous file (``O_TMPFILE``) in ``folder`` (default: the
+    system's temporary folder): it has no name, the path yielded is its open descriptor
+    (``/proc/self/fd/N``, for this process only), and the kernel frees it when the descriptor is
+    closed, when the block ends or the process dies, ``kill -9`` included. Where that is not
+    possible (another system, or a file system without anonymous files), it goes into a private
+    folder (mode 0700) ``.factlab-unsealed-<process id>-<random>`` in ``folder``, removed when
+    the block ends; a folder left by a process that was killed is removed by the next call with
+    the same ``folder``. Choose ``folder`` on encrypted storage (link uses its output's folder):
+    the decrypted file is pseudonymised personal data.
+
+    Raises:
+        InputError: not a sealed file, damaged, tampered or truncated; ``folder`` missing.
+        KeyFileError: sealed for another recipient.
 
     Example:
         >>> import polars as pl
@@ -468,7 +499,22 @@ def unseal_to_temporary(
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: file not found")
-    private_folder = Path(tempfile.mkdtemp(prefix="factlab-unsealed-", dir=folder))
+    where = Path(tempfile.gettempdir() if folder is None else folder)
+    if not where.is_dir():
+        raise InputError(f"{where}: the folder to decrypt into does not exist")
+    _sweep_private_folders(where)
+    descriptor = _anonymous_file(where)
+    if descriptor is not None:
+        try:
+            with os.fdopen(descriptor, "wb", closefd=False) as sink:
+                header = _open_into(path, recipient, sink)
+            plain = Path(f"/proc/self/fd/{descriptor}")
+            _check_inner_manifest(header, str(plain), str(path))
+            yield plain
+        finally:
+            os.close(descriptor)
+        return
+    private_folder = Path(tempfile.mkdtemp(prefix=f"{_PRIVATE_PREFIX}{os.getpid()}-", dir=where))
     try:
         os.chmod(private_folder, 0o700)
         target = private_folder / "unsealed.parquet"
@@ -476,3 +522,46 @@ def unseal_to_temporary(
         yield target
     finally:
         shutil.rmtree(private_folder, ignore_errors=True)
+
+
+def _anonymous_file(folder: Path) -> int | None:
+    """A descriptor of a new nameless file (mode 0600) in ``folder``, or None where there is none.
+
+    Only on Linux, whose ``/proc/self/fd`` lets the file be opened again by path (Polars reads
+    by path). macOS has ``/dev/fd``, but opening it shares the read position between readers.
+    """
+    flag = getattr(os, "O_TMPFILE", None)
+    if flag is None or not os.path.isdir("/proc/self/fd"):
+        return None
+    try:
+        return os.open(folder, flag | os.O_RDWR, 0o600)
+    except OSError:  # a file system without O_TMPFILE (EOPNOTSUPP, EISDIR on old kernels)
+        return None
+
+
+def _sweep_private_folders(folder: Path) -> None:
+    """Remove the private folders in ``folder`` that a killed process left behind.
+
+    A folder is stale when the process named in it no longer runs. Where a process cannot be
+    checked without harm (``os.kill`` ends a process on Windows), a folder older than
+    :data:`_STALE_AFTER` is stale; Windows keeps a file that is still open from being removed.
+    """
+    for entry in folder.glob(f"{_PRIVATE_PREFIX}*"):
+        pid_text = entry.name.removeprefix(_PRIVATE_PREFIX).split("-", 1)[0]
+        if not pid_text.isdigit() or int(pid_text) == os.getpid() or not entry.is_dir():
+            continue
+        if os.name == "posix":
+            try:
+                os.kill(int(pid_text), 0)
+                continue  # the process still runs
+            except ProcessLookupError:
+                pass
+            except OSError:  # another user's process: it runs
+                continue
+        else:
+            try:
+                if time.time() - entry.stat().st_mtime < _STALE_AFTER:
+                    continue
+            except OSError:
+                continue
+        shutil.rmtree(entry, ignore_errors=True)

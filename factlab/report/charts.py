@@ -5,20 +5,29 @@ Every chart takes a :class:`Grid` (the laid-out values of a protected table, see
 only show what the tables show: a suppressed value is drawn as a gap marked ".". The SVG is
 deterministic (fixed hash salt, no date) and self-contained (glyphs as paths, no fonts, links
 or scripts), and its ids are prefixed with the chart's id so that several charts can share a page.
+
+No text is ever parsed: every chart is drawn with matplotlib's mathtext and TeX off
+(``text.parse_math`` and ``text.usetex`` false, for each text artist too), so a label such as
+``$\\frac{1}{0}$`` is drawn as written, and each label passes
+:func:`factlab.escape.plain_text` (no control or bidirectional-control character).
 """
 
 from __future__ import annotations
 
+import functools
+import html
 import io
 import re
-from collections.abc import Sequence
-from typing import Final
+from collections.abc import Callable, Sequence
+from typing import Final, ParamSpec
 
 import matplotlib as mpl
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.text import Text
 
+from factlab.escape import plain_text
 from factlab.report.grid import Grid
 from factlab.report.model import EstimateView
 
@@ -29,12 +38,45 @@ _PALETTE: Final = ("#1f5f8b", "#e07b39", "#4c9a6a", "#b8485a", "#7d6aa8", "#8c6d
 _SUPPRESSED: Final = "."
 _WIDTH: Final = 7.0
 _HEIGHT: Final = 3.6
+_P = ParamSpec("_P")
+
+
+def _literal_text(draw: Callable[_P, str]) -> Callable[_P, str]:
+    """Run a chart function with every text artist it makes drawn as written.
+
+    A text artist reads ``text.parse_math`` when it is made, tick labels are made while the
+    figure is drawn, so the whole function runs under these settings.
+    """
+
+    @functools.wraps(draw)
+    def literal(*args: _P.args, **kwargs: _P.kwargs) -> str:
+        # Text is drawn as written: no mathtext ("$...$"), no TeX.
+        with mpl.rc_context({"text.parse_math": False, "text.usetex": False}):
+            return draw(*args, **kwargs)
+
+    return literal
+
+
+def _labels(values: Sequence[object]) -> list[str]:
+    return [plain_text(value) for value in values]
 
 
 def _svg(figure: Figure, chart_id: str) -> str:
     """The figure as an SVG element: no XML prolog, ids unique to this chart."""
     buffer = io.StringIO()
-    with mpl.rc_context({"svg.hashsalt": chart_id, "svg.fonttype": "path"}):
+    chart_id = html.escape(chart_id, quote=True)
+    # Each artist made so far is set too, whatever the settings were when it was made.
+    for artist in figure.findobj(Text):
+        artist.set_parse_math(False)
+        artist.set_usetex(False)
+    with mpl.rc_context(
+        {
+            "svg.hashsalt": chart_id,
+            "svg.fonttype": "path",
+            "text.parse_math": False,
+            "text.usetex": False,
+        }
+    ):
         figure.savefig(buffer, format="svg", metadata={"Date": None}, bbox_inches="tight")
     text = buffer.getvalue()
     text = text[text.index("<svg") :]
@@ -95,6 +137,7 @@ def _bars(
             )
 
 
+@_literal_text
 def period_bars(grid: Grid, chart_id: str, *, ylabel: str = "unique clients") -> str:
     """Grouped bars: one group per column (period), one bar per row value (e.g. financing).
 
@@ -105,6 +148,7 @@ def period_bars(grid: Grid, chart_id: str, *, ylabel: str = "unique clients") ->
         True
     """
     series, groups, values = grid.body()
+    series, groups = _labels(series), _labels(groups)
     figure, axes = _figure()
     width = 0.8 / max(len(series), 1)
     x = np.arange(len(groups), dtype=float)
@@ -113,11 +157,12 @@ def period_bars(grid: Grid, chart_id: str, *, ylabel: str = "unique clients") ->
         colour = _PALETTE[index % len(_PALETTE)]
         _bars(axes, list(x + offset), values[index], width, colour, name)
     axes.set_xticks(x, groups)
-    axes.set_ylabel(ylabel)
+    axes.set_ylabel(plain_text(ylabel))
     axes.legend(frameon=False, fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     return _svg(figure, chart_id)
 
 
+@_literal_text
 def single_bars(grid: Grid, chart_id: str, *, xlabel: str, ylabel: str) -> str:
     """One bar per row of a one-column table (e.g. clients by number of providers).
 
@@ -127,15 +172,17 @@ def single_bars(grid: Grid, chart_id: str, *, xlabel: str, ylabel: str) -> str:
         True
     """
     labels, _, values = grid.body()
+    labels = _labels(labels)
     figure, axes = _figure()
     x = list(range(len(labels)))
     _bars(axes, x, [row[0] if row else None for row in values], 0.6, _PALETTE[0])
     axes.set_xticks(x, labels)
-    axes.set_xlabel(xlabel)
-    axes.set_ylabel(ylabel)
+    axes.set_xlabel(plain_text(xlabel))
+    axes.set_ylabel(plain_text(ylabel))
     return _svg(figure, chart_id)
 
 
+@_literal_text
 def heatmap(grid: Grid, chart_id: str) -> str:
     """A matrix as coloured cells with their values; suppressed cells grey with ".".
 
@@ -146,6 +193,7 @@ def heatmap(grid: Grid, chart_id: str) -> str:
         1
     """
     rows, columns, values = grid.body()
+    rows, columns = _labels(rows), _labels(columns)
     matrix = np.array(
         [[np.nan if value is None else value for value in row] for row in values], dtype=float
     )
@@ -182,6 +230,7 @@ def heatmap(grid: Grid, chart_id: str) -> str:
     return _svg(figure, chart_id)
 
 
+@_literal_text
 def waterfall(view: EstimateView, chart_id: str) -> str:
     """From the counted total through each adjustment to the estimate.
 
@@ -190,7 +239,7 @@ def waterfall(view: EstimateView, chart_id: str) -> str:
     """
     steps: list[tuple[str, float | None]] = [("counted", view.counted)]
     shown = [line for line in view.lines if line.value is not None]
-    steps += [(line.name.replace("_", " "), float(line.value or 0)) for line in shown]
+    steps += [(plain_text(line.name.replace("_", " ")), float(line.value or 0)) for line in shown]
     hidden = len(shown) < len(view.lines)
     if hidden and view.total is not None and view.counted is not None:
         rest = view.total - view.counted - sum(line.value or 0 for line in shown)

@@ -3,6 +3,10 @@
 Every sheet opens with the table's title and, on its second row, the report's status: the
 disclosure rules, or "INTERNAL — NOT FOR PUBLICATION", which an internal report also prints in
 the page header and footer of every sheet. The header row of a table is the fourth row.
+
+Every text goes in as a string (``write_string``, and the workbook converts no string to a
+formula or number), so a label such as ``=HYPERLINK(...)`` is a text cell; each passes
+:func:`factlab.escape.plain_text` first (no control or bidirectional-control character).
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from typing import Any, Final
 
 from xlsxwriter import Workbook
 
+from factlab.escape import plain_text
 from factlab.report.grid import (
     SUPPRESSED,
     Grid,
@@ -29,13 +34,18 @@ _SHEET_CHARS: Final = str.maketrans(dict.fromkeys("[]:*?/\\", "-"))
 
 
 def _sheet_name(name: str, taken: set[str]) -> str:
-    base = name.translate(_SHEET_CHARS)[:31]
+    base = plain_text(name).translate(_SHEET_CHARS)[:31]
     candidate, number = base, 2
     while candidate.lower() in taken:
         suffix = f"~{number}"
         candidate, number = base[: 31 - len(suffix)] + suffix, number + 1
     taken.add(candidate.lower())
     return candidate
+
+
+def _text(sheet: Any, row: int, col: int, text: str, style: Any = None) -> None:
+    """Write ``text`` as a string cell, never as a formula or a number."""
+    sheet.write_string(row, col, plain_text(text), style)
 
 
 class _Sheets:
@@ -68,8 +78,8 @@ class _Sheets:
             if report.internal
             else f"published under disclosure control (rules {report.rules.name})"
         )
-        sheet.write_string(0, 0, title, self.title)
-        sheet.write_string(1, 0, status, self.status)
+        _text(sheet, 0, 0, title, self.title)
+        _text(sheet, 1, 0, status, self.status)
         if report.internal:
             sheet.set_header(f"&C&B{INTERNAL_MARK.upper()}")
             sheet.set_footer(f"&C{INTERNAL_MARK}")
@@ -81,12 +91,12 @@ class _Sheets:
         """Write a grid from ``row`` (header first); returns the row after it."""
         sheet.set_column(1, len(grid.header) - 1, 14)
         for col, name in enumerate(grid.header):
-            sheet.write_string(row, col, name, self.header)
+            _text(sheet, row, col, name, self.header)
         for offset, cells in enumerate(grid.rows, start=1):
             margin = offset - 1 in grid.margin_rows
             for col, (kind, cell) in enumerate(zip(grid.kinds, cells, strict=True)):
                 if cell is None:
-                    sheet.write_string(row + offset, col, SUPPRESSED, self.hidden)
+                    _text(sheet, row + offset, col, SUPPRESSED, self.hidden)
                 elif kind == "count" and isinstance(cell, int):
                     sheet.write_number(
                         row + offset, col, cell, self.count_bold if margin else self.count
@@ -94,7 +104,8 @@ class _Sheets:
                 elif kind == "percent" and isinstance(cell, float):
                     sheet.write_number(row + offset, col, cell, self.percent)
                 else:
-                    sheet.write_string(
+                    _text(
+                        sheet,
                         row + offset,
                         col,
                         cell_text(cell),
@@ -104,7 +115,7 @@ class _Sheets:
 
     def lines(self, sheet: Any, row: int, lines: Sequence[str], style: Any = None) -> int:
         for offset, text in enumerate(lines):
-            sheet.write_string(row + offset, 0, text, style or self.note)
+            _text(sheet, row + offset, 0, text, style or self.note)
         return row + len(lines)
 
 
@@ -132,9 +143,9 @@ def write_excel(report: Report, path: str | Path) -> None:
         sheets.lines(sheet, row + 1, notes)
     sheet, row = sheets.new("provenance", "Provenance")
     for heading, entries in report.provenance:
-        sheet.write_string(row, 0, heading, sheets.bold)
+        _text(sheet, row, 0, heading, sheets.bold)
         for offset, (key, value) in enumerate(entries, start=1):
-            sheet.write_string(row + offset, 0, key)
-            sheet.write_string(row + offset, 1, value)
+            _text(sheet, row + offset, 0, key)
+            _text(sheet, row + offset, 1, value)
         row += len(entries) + 2
     workbook.close()

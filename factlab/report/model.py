@@ -6,6 +6,9 @@ and :mod:`factlab.report.render` only formats them. Every number a report shows 
 the explicit internal mode, from an :class:`InternalTable`. A raw frame is refused wherever a table
 is expected, and a :class:`Report` refuses internal tables unless it is itself internal, in which
 case every page and sheet says :data:`INTERNAL_MARK`.
+
+A :class:`ReportTable` also refuses labels that look like a BSN (:func:`check_labels`): a text
+field filled from the BSN column would otherwise publish clients' numbers as row labels.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from factlab.disclosure.protect import STATUS_DTYPE, ProtectedTable
 from factlab.disclosure.rules import DisclosureRules
 from factlab.errors import DataError
 from factlab.estimation.estimate import Estimate
+from factlab.steward.bsn import looks_like_bsn
 
 __all__ = [
     "INTERNAL_MARK",
@@ -32,6 +36,7 @@ __all__ = [
     "Report",
     "ReportTable",
     "TableSource",
+    "check_labels",
     "check_source",
     "estimate_view",
 ]
@@ -137,6 +142,49 @@ def check_source(source: object, *, internal: bool, what: str) -> TableSource:
     )
 
 
+def check_labels(source: TableSource, *, what: str) -> None:
+    """Refuse a table whose labels hold a value that looks like a BSN.
+
+    A label looks like a BSN when it is eight or nine digits once white space, dots and hyphens
+    are removed and passes the elfproef (:func:`factlab.steward.bsn.looks_like_bsn`). Such a
+    value in a dimension means a field was filled from the BSN column (a mapping that names the
+    BSN column twice, or two columns swapped); a report would publish it as a row or column.
+
+    Raises:
+        DataError: naming the table and each such dimension, with the number of such values
+            (never a value).
+
+    Example:
+        >>> import polars as pl
+        >>> from factlab.disclosure.protect import protect
+        >>> counts = pl.DataFrame({"municipality": ["999993653", None],
+        ...                        "unique_clients": [40, 40]})
+        >>> check_labels(protect(counts).table, what="table by-municipality")
+        Traceback (most recent call last):
+        factlab.errors.DataError: table by-municipality: dimension municipality: 1 label value looks like a BSN (8 or 9 digits passing the elfproef); a report never shows one: check the column mapping of this field
+    """  # noqa: E501
+    names = [name for name in source.dimensions if name in source.frame.columns]
+    if not names:
+        return
+    # The distinct values that look like one are counted. (Not looks_like_bsn(col.unique()):
+    # the expression reads its input several times, and unique() need not keep one order.)
+    found = source.frame.select(
+        pl.col(name).filter(looks_like_bsn(pl.col(name).cast(pl.String))).n_unique()
+        for name in names
+    ).row(0, named=True)
+    problems = [
+        f"dimension {name}: {number} label {'value looks' if number == 1 else 'values look'} "
+        "like a BSN (8 or 9 digits passing the elfproef)"
+        for name, number in found.items()
+        if number
+    ]
+    if problems:
+        raise DataError(
+            f"{what}: {'; '.join(problems)}; a report never shows one: check the column "
+            "mapping of this field"
+        )
+
+
 @dataclass(frozen=True)
 class Layout:
     """How a table is laid out: which key goes down, which across, what is shown.
@@ -197,6 +245,7 @@ class ReportTable:
 
     def __post_init__(self) -> None:
         check_source(self.source, internal=True, what=f"table {self.id}")
+        check_labels(self.source, what=f"table {self.id}")
         if self.chart not in (None, "periods", "heatmap", "bars"):
             raise ValueError(f"table {self.id}: unknown chart {self.chart!r}")
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Final
 
 from factlab.errors import ConfigError
+from factlab.escape import markdown_text, plain_text
 from factlab.io import atomic_path
 from factlab.report.charts import heatmap, period_bars, single_bars, waterfall
 from factlab.report.excel import write_excel
@@ -60,7 +61,8 @@ def _chart_caption(table: ReportTable) -> str:
 
 
 def _md(text: object) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
+    # Every value, ours or from data, goes through the one escape: nothing it holds is syntax.
+    return markdown_text(text)
 
 
 def _md_table(grid: Grid) -> list[str]:
@@ -169,7 +171,7 @@ _POLICY: Final = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 
 
 def _esc(text: object) -> str:
-    return html.escape(str(text), quote=True)
+    return html.escape(plain_text(text), quote=True)
 
 
 def _html_table(grid: Grid, table_id: str) -> str:

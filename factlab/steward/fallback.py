@@ -21,6 +21,7 @@ from typing import Any
 import polars as pl
 
 from factlab import schema
+from factlab._checks import require_frame
 
 __all__ = ["FallbackReport", "fallback_report", "resolve_fallback"]
 
@@ -90,6 +91,7 @@ def fallback_report(frame: pl.DataFrame | pl.LazyFrame) -> FallbackReport:
         >>> report.rows_linked_to_bsn_client, report.clients_fallback_only
         (1, 1)
     """
+    require_frame(frame, where="fallback_report", name="frame")
     lazy = frame.lazy()
     if schema.FALLBACK_PSEUDONYM not in lazy.collect_schema().names():
         lazy = lazy.with_columns(pl.lit(None, dtype=pl.String).alias(schema.FALLBACK_PSEUDONYM))

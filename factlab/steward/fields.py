@@ -89,8 +89,12 @@ def read_date(
         return expr.dt.date()
     text = read_text(expr, dtype)
     # a timestamp written as text keeps only its date part
-    text = text.str.replace(r"[ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?$", "")
-    return pl.coalesce([text.str.to_date(fmt, strict=False) for fmt in formats])
+    dates = text.str.replace(r"[ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?$", "")
+    parsed = [dates.str.to_date(fmt, strict=False) for fmt in formats]
+    if "%Y-%m-%d" not in formats:
+        # An Excel date cell is read as text, "2013-01-01 00:00:00": a date whatever the formats.
+        parsed.append(text.str.to_datetime("%Y-%m-%d %H:%M:%S", strict=False).dt.date())
+    return pl.coalesce(parsed)
 
 
 def read_birth_year(

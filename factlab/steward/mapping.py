@@ -38,6 +38,7 @@ Example mapping (``version`` is required)::
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Iterable
 from collections.abc import Mapping as MappingABC
@@ -47,6 +48,7 @@ from types import MappingProxyType
 from typing import Any, Final
 
 from factlab import schema
+from factlab._checks import require_path
 from factlab.errors import ConfigError, InputError
 from factlab.io import read_toml
 
@@ -90,7 +92,7 @@ _TOP_KEYS: Final = {
     "fallback",
 }
 _DATE_FIELDS: Final = ("birth_date", "start_date", "end_date")
-_ENCODINGS: Final = ("utf-8", "utf-8-sig", "cp1252", "latin-1")
+_ENCODINGS: Final = ("utf-8", "utf-8-sig", "cp1252", "latin-1", "utf-16", "utf-16-le", "utf-16-be")
 _VALUE_FIELDS: Final = tuple(
     name for name in schema.INPUT_FIELDS if name not in (*_DATE_FIELDS, "bsn", "cost", "postcode")
 )
@@ -138,6 +140,37 @@ class ColumnMapping:
     sheet: str | None = None
     fallback_fields: tuple[str, ...] | None = None
     source: str = "default mapping"
+
+
+#: strftime directives of a date: year, month, day, day of the year, weekday names, and the
+#: shorthands %F (%Y-%m-%d), %D and %x (%m/%d/%y), %v (%e-%b-%Y). Time directives are refused (a
+#: date with an hour cannot be read as a date), as is anything the date parser would not know.
+_DATE_DIRECTIVE: Final = re.compile(r"%(?P<flag>[-_0]?)(?P<letter>[YyCmbBhdejaAFDxv%])")
+_WHOLE_DATES: Final = frozenset("FDxv")
+
+
+def _date_format_problem(fmt: str) -> str | None:
+    """Why ``fmt`` is no date format (None when it is one); checked before any row is read."""
+    letters = [match["letter"] for match in _DATE_DIRECTIVE.finditer(fmt)]
+    rest = _DATE_DIRECTIVE.sub("", fmt)
+    if "%" in rest:
+        return "only date directives (%Y %y %m %b %B %d %e %j %F …) are allowed, no time or other"
+    if not letters or letters == ["%"]:
+        return "not a strftime format (e.g. %d-%m-%Y)"
+    if not _WHOLE_DATES & set(letters):
+        has_year = bool({"Y", "y"} & set(letters))
+        has_day = bool({"d", "e"} & set(letters)) and bool({"m", "b", "B", "h"} & set(letters))
+        if not has_year or not (has_day or "j" in letters):
+            return "must name a year, a month and a day (or a day of the year with %j)"
+    return None
+
+
+def _columns_used_twice(columns: MappingABC[str, str]) -> dict[str, list[str]]:
+    """Source columns named for more than one field, with those fields."""
+    fields: dict[str, list[str]] = {}
+    for name, column in columns.items():
+        fields.setdefault(column, []).append(name)
+    return {column: names for column, names in fields.items() if len(names) > 1}
 
 
 def _check_table(value: Any, path: str, problems: list[str]) -> dict[str, Any]:
@@ -201,12 +234,18 @@ def parse_mapping(document: dict[str, Any], *, source: str = "mapping") -> Colum
                 f"columns.{name}: unknown field (known: {', '.join(schema.INPUT_FIELDS)})"
             )
 
+    for column, names in _columns_used_twice(columns).items():
+        problems.append(
+            f"columns: {' and '.join(names)} both name the column {column!r}; "
+            "one source column feeds one field"
+        )
+
     date_formats = _string_map(document.get("date_formats", {}), "date_formats", problems)
     for name, fmt in date_formats.items():
         if name not in _DATE_FIELDS:
             problems.append(f"date_formats.{name}: not a date field ({', '.join(_DATE_FIELDS)})")
-        elif "%" not in fmt:
-            problems.append(f"date_formats.{name}: not a strftime format (e.g. %d-%m-%Y)")
+        elif problem := _date_format_problem(fmt):
+            problems.append(f"date_formats.{name}: {problem}")
 
     values: dict[str, dict[str, str]] = {}
     for name, table in _check_table(document.get("values", {}), "values", problems).items():
@@ -281,7 +320,7 @@ def load_mapping(path: str | Path) -> ColumnMapping:
         InputError: the file is missing or unreadable.
         ConfigError: the file is not valid TOML or the mapping is invalid (all problems at once).
     """
-    path = Path(path)
+    path = require_path(path, where="load_mapping", name="path")
     return parse_mapping(read_toml(path, what="mapping file"), source=str(path))
 
 
@@ -291,8 +330,9 @@ def resolve_columns(
     """Canonical field → source column, from the mapping first, then by recognised names.
 
     Raises:
-        InputError: no BSN column, a mapped column that the input lacks, or two source columns
-            that both look like the same field.
+        InputError: no BSN column, a mapped column that the input lacks, one source column
+            mapped to two fields (a text field fed from the BSN column would publish BSNs), or
+            two source columns that both look like the same field.
 
     Example:
         >>> resolve_columns(["BSN", "Geboortedatum", "Zorgvorm", "Opmerking"], ColumnMapping())
@@ -306,6 +346,9 @@ def resolve_columns(
             resolved[name] = column
         else:
             problems.append(f"mapped column {column!r} for {name} is not in the file")
+    # parse_mapping refuses this too; a ColumnMapping can also be made in Python
+    for column, names in _columns_used_twice(mapping.columns).items():
+        problems.append(f"column {column!r} is mapped to {' and '.join(names)}; one field each")
     taken = set(resolved.values())
     by_simple: dict[str, list[str]] = {}
     for column in columns:

@@ -21,13 +21,20 @@ from typing import Any, Final, overload
 import polars as pl
 
 from factlab import schema
+from factlab._checks import (
+    require_frame,
+    require_names,
+    require_path,
+    require_text,
+    type_name,
+)
 from factlab.errors import InputError
 from factlab.io import load_export, write_parquet
 from factlab.keys.pseudonym import hmac_pseudonym
-from factlab.keys.round_keys import Key
+from factlab.keys.round_keys import Key, require_key
 from factlab.manifest import Manifest
 from factlab.steward._distinct import TEXT_FIELDS, Derived, by_distinct, few_distinct
-from factlab.steward.bsn import normalise_bsn_column
+from factlab.steward.bsn import looks_like_bsn, normalise_bsn_column
 from factlab.steward.fields import (
     DEFAULT_DATE_FORMATS,
     apply_value_map,
@@ -51,7 +58,6 @@ __all__ = [
 ]
 
 _EXAMPLE_ROWS: Final = 5
-_PROVIDER_CODE: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
 _CANONICAL: Final = "_bsn_canonical"
 _ROW: Final = "_row"
 _NUMBER: Final = "_bsn_number"
@@ -98,11 +104,18 @@ class Quality:
 
 @dataclass(frozen=True)
 class Pseudonymised:
-    """A pseudonymised, minimised frame with its quality summary (and manifest once written)."""
+    """A pseudonymised, minimised frame with its quality summary (and manifest once written).
+
+    Attributes:
+        input_sha256: SHA-256 of the raw export that was read, for the steward's audit log only.
+            It is never written into the output or its manifest: the digest of a small export
+            can be reversed by trying every BSN (issue 14, #5).
+    """
 
     frame: pl.DataFrame
     quality: Quality
     manifest: Manifest | None = None
+    input_sha256: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -110,15 +123,29 @@ class _Plan:
     frame: pl.LazyFrame
     columns: list[str]
     issues: list[tuple[str, str, str]]  # (output column, reason, flag column)
+    bsn_column: str
+    bsn_like: list[tuple[str, str]]  # (output text column, flag column): values like a BSN
 
 
 def _check_provider(provider: str) -> str:
-    if not _PROVIDER_CODE.match(provider):
+    # fullmatch: with re.match and "$", "P01\n" would pass as a second provider
+    if not re.fullmatch(schema.PROVIDER_CODE_PATTERN, provider):
         raise InputError(
             "provider code must be 1-64 characters: letters, digits, '_', '.', '-' "
             "(starting with a letter or digit)"
         )
     return provider
+
+
+def _check_arguments(where: str, key: object, provider: object, mapping: object) -> None:
+    """One clear TypeError for a wrong argument of a public function (see factlab._checks)."""
+    require_key(key, where=where)
+    require_text(provider, where=where, name="provider")
+    if mapping is not None and not isinstance(mapping, ColumnMapping):
+        raise TypeError(
+            f"{where}: mapping must be a ColumnMapping (load one with factlab.load_mapping(path)) "
+            f"or None; got {type_name(mapping)}"
+        )
 
 
 def _postcode(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
@@ -248,6 +275,15 @@ def _plan(
             mapped = pl.coalesce([texts[name].cast(pl.String), mapped.cast(pl.String)])
         texts[name] = mapped
     outputs |= texts
+    # A text field must never hold a BSN (a field mapped onto the BSN column would publish them):
+    # flagged on the distinct values where the field has few, refused once counted.
+    bsn_like: list[tuple[str, pl.Expr]] = []
+    for name, text in texts.items():
+        origin_src = derived.source_of(text)
+        flag = looks_like_bsn(text)
+        if origin_src is not None:
+            flag = derived.add(origin_src, f"_bsn_like_{name}", flag)
+        bsn_like.append((name, flag))
 
     for name in ("start_date", "end_date"):
         if name in dates:
@@ -301,6 +337,7 @@ def _plan(
     done: set[str] = set()
     if isinstance(source_frame, pl.DataFrame):
         used = [*outputs.values(), *combined.values(), *(flag for _, _, flag in issues)]
+        used += [flag for _, flag in bsn_like]
         needed = {root for expr in used for root in expr.meta.root_names()}
         read = {src for src, _, _ in derived.entries.values()}
         candidates = sorted(src for src in read if source_schema[src] == pl.String())
@@ -347,10 +384,48 @@ def _plan(
     else:
         ordered_all = [schema.PSEUDONYM, schema.STATUS, schema.PROVIDER]
     flags = [flag.fill_null(False).alias(f"_issue_{i}") for i, (_, _, flag) in enumerate(issues)]
+    flags += [flag.fill_null(False).alias(f"_bsn_like_{name}") for name, flag in bsn_like]
     planned = planned.select(pl.col(_ROW), number.alias(_NUMBER), *selected, *flags)
     columns = [*ordered_all, *ordered]
     issue_list = [(name, reason, f"_issue_{i}") for i, (name, reason, _) in enumerate(issues)]
-    return _Plan(planned, columns, issue_list)
+    bsn_like_list = [(name, f"_bsn_like_{name}") for name, _ in bsn_like]
+    return _Plan(planned, columns, issue_list, bsn_column, bsn_like_list)
+
+
+def _refuse(frame: pl.DataFrame, plan: _Plan, *, source: str, allow_no_valid_bsn: bool) -> None:
+    """Refuse a result that would publish BSNs, or that holds no client at all.
+
+    Raises:
+        InputError: a text field holds values that look like a BSN (column, row count and first
+            row numbers, never a value); or no row has a valid BSN while ``allow_no_valid_bsn``
+            is false (a wrong column taken for the BSN, or a BSN column spoilt on export).
+    """
+    if plan.bsn_like:
+        sums = frame.select(pl.col(flag).sum() for _, flag in plan.bsn_like).row(0)
+        found = [
+            f"column {name}: {int(total)} row(s){_row_list(_first_rows(frame, pl.col(flag)))}"
+            for (name, flag), total in zip(plan.bsn_like, sums, strict=True)
+            if total
+        ]
+        if found:
+            raise InputError(
+                f"{source}: {'; '.join(found)} hold a value that looks like a BSN (eight or nine "
+                "digits passing the elfproef); a text field must never hold one. Is a field "
+                "mapped onto the BSN column (the mapping's [columns])?"
+            )
+    valid = int(frame.select((pl.col(schema.STATUS) == "valid").sum()).item())
+    if frame.height and not valid and not allow_no_valid_bsn:
+        by_status = frame.get_column(schema.STATUS).value_counts(sort=True).iter_rows()
+        counts = ", ".join(f"{status} {count}" for status, count in by_status)
+        raise InputError(
+            f"{source}: none of the {frame.height} row(s) has a valid BSN in column "
+            f"{plan.bsn_column!r} ({counts}); is it the BSN column (the mapping's [columns] "
+            "bsn)? To write the file anyway: allow_no_valid_bsn=True (--allow-no-valid-bsn)"
+        )
+
+
+def _row_list(rows: list[int]) -> str:
+    return f" (first rows: {', '.join(map(str, rows))})" if rows else ""
 
 
 def _first_rows(frame: pl.DataFrame, condition: pl.Expr) -> list[int]:
@@ -403,11 +478,21 @@ def _quality(frame: pl.DataFrame, plan: _Plan) -> Quality:
 
 @overload
 def pseudonymise(
-    frame: pl.DataFrame, key: Key, *, provider: str, mapping: ColumnMapping | None = None
+    frame: pl.DataFrame,
+    key: Key,
+    *,
+    provider: str,
+    mapping: ColumnMapping | None = None,
+    allow_no_valid_bsn: bool = False,
 ) -> pl.DataFrame: ...
 @overload
 def pseudonymise(
-    frame: pl.LazyFrame, key: Key, *, provider: str, mapping: ColumnMapping | None = None
+    frame: pl.LazyFrame,
+    key: Key,
+    *,
+    provider: str,
+    mapping: ColumnMapping | None = None,
+    allow_no_valid_bsn: bool = False,
 ) -> pl.LazyFrame: ...
 def pseudonymise(
     frame: pl.DataFrame | pl.LazyFrame,
@@ -415,11 +500,16 @@ def pseudonymise(
     *,
     provider: str,
     mapping: ColumnMapping | None = None,
+    allow_no_valid_bsn: bool = False,
 ) -> pl.DataFrame | pl.LazyFrame:
     """Pseudonymise and minimise an export held in memory; a LazyFrame stays lazy.
 
     Columns are recognised by name (or named in ``mapping``); the result holds only the
     pseudonym, the BSN status, the provider and the canonical fields found.
+
+    Raises:
+        InputError: as :func:`pseudonymise_file`; for a LazyFrame, the checks on the rows (BSNs
+            in text fields, no valid BSN) are made when the result is collected.
 
     Example:
         >>> from factlab.keys.round_keys import new_round_key
@@ -433,6 +523,8 @@ def pseudonymise(
         >>> out["pseudonym"][0] == out["pseudonym"][1]
         True
     """
+    require_frame(frame, where="pseudonymise", name="frame")
+    _check_arguments("pseudonymise", key, provider, mapping)
     plan = _plan(
         frame,
         key,
@@ -441,8 +533,17 @@ def pseudonymise(
         source="input",
         decimal_comma=mapping.decimal_comma if mapping else None,
     )
-    result = plan.frame.select(plan.columns)
-    return result.collect(engine="streaming") if isinstance(frame, pl.DataFrame) else result
+    checked = [*plan.columns, schema.STATUS, _ROW, *(flag for _, flag in plan.bsn_like)]
+    checked = list(dict.fromkeys(checked))
+
+    def refused(result: pl.DataFrame) -> pl.DataFrame:
+        _refuse(result, plan, source="input", allow_no_valid_bsn=allow_no_valid_bsn)
+        return result.select(plan.columns)
+
+    if isinstance(frame, pl.DataFrame):
+        return refused(plan.frame.select(checked).collect(engine="streaming"))
+    result_schema = plan.frame.select(plan.columns).collect_schema()
+    return plan.frame.select(checked).map_batches(refused, schema=result_schema)
 
 
 def pseudonymise_with_quality(
@@ -454,8 +555,12 @@ def pseudonymise_with_quality(
     source: str = "input",
     decimal_comma: bool | None = None,
     fallback: tuple[str, ...] | None = None,
+    allow_no_valid_bsn: bool = False,
 ) -> Pseudonymised:
     """Like :func:`pseudonymise`, collected, with the quality summary.
+
+    Raises:
+        InputError: as :func:`pseudonymise_file`.
 
     Example:
         >>> from factlab.keys.round_keys import new_round_key
@@ -477,6 +582,7 @@ def pseudonymise_with_quality(
         fallback=fallback,
     )
     collected = plan.frame.collect(engine="streaming")
+    _refuse(collected, plan, source=source, allow_no_valid_bsn=allow_no_valid_bsn)
     quality = _quality(collected, plan)
     # Indexing keeps the columns as they are; a select would copy them into one chunk each.
     return Pseudonymised(frame=collected[plan.columns], quality=quality)
@@ -490,13 +596,20 @@ def pseudonymise_file(
     out: str | Path,
     mapping: ColumnMapping | None = None,
     fallback: tuple[str, ...] | None = None,
+    allow_no_valid_bsn: bool = False,
 ) -> Pseudonymised:
     """The steward's whole step: read an export, pseudonymise, write Parquet with its manifest.
 
-    The output is written atomically: on any error no file is left at ``out``.
+    The output is written atomically: on any error no file is left at ``out``. The manifest holds
+    no digest of the export (a small export's could be reversed by trying every BSN); the
+    export's SHA-256 is returned in :attr:`Pseudonymised.input_sha256`, for the steward's audit
+    log.
 
     Raises:
-        InputError: the export cannot be read, has no BSN column, or the provider code is bad.
+        InputError: the export cannot be read, has no BSN column, or the provider code is bad;
+            the BSN column is of a type that cannot hold a BSN exactly (Float32); a text field
+            holds values that look like a BSN; or no row has a valid BSN and
+            ``allow_no_valid_bsn`` is false.
         ConfigError: the mapping is invalid.
 
     Example:
@@ -511,12 +624,26 @@ def pseudonymise_file(
         >>> result.manifest.rows, result.manifest.rows_by_status["valid"]
         (1, 1)
     """
+    require_path(input_path, where="pseudonymise_file", name="input_path")
+    require_path(out, where="pseudonymise_file", name="out")
+    _check_arguments("pseudonymise_file", key, provider, mapping)
+    if fallback is not None:
+        fallback = require_names(fallback, where="pseudonymise_file", name="fallback")
     mapping = mapping or ColumnMapping()
     input_path = Path(input_path)
     _check_provider(provider)
     export = load_export(
         input_path, delimiter=mapping.delimiter, encoding=mapping.encoding, sheet=mapping.sheet
     )
+    if export.dropped_columns:  # Parquet columns no field can be read from: refused if used
+        dropped = export.dropped_columns
+        fed = resolve_columns([*export.frame.columns, *dropped], mapping, source=str(input_path))
+        for name, column in fed.items():
+            if column in dropped:
+                raise InputError(
+                    f"{input_path}: column {column!r} for {name} is of type {dropped[column]}; "
+                    "fields are read from text, numbers, booleans or dates"
+                )
     facts = export.facts
     decimal_comma = mapping.decimal_comma
     if decimal_comma is None and facts.get("delimiter") == ";":
@@ -529,6 +656,7 @@ def pseudonymise_file(
         source=str(input_path),
         decimal_comma=decimal_comma,
         fallback=fallback,
+        allow_no_valid_bsn=allow_no_valid_bsn,
     )
     quality = result.quality
     manifest = Manifest(
@@ -541,16 +669,19 @@ def pseudonymise_file(
         rows_by_status=quality.rows_by_status,
         provider=provider,
         stage=1,
-        input_sha256=export.sha256,
         input_format=facts["format"],
         field_issues=quality.field_issues,
         extra={
-            "read_as": {k: v for k, v in facts.items() if k != "format"},
+            "read_as": {k: v for k, v in facts.items() if k not in ("format", "blank_rows")},
+            "blank_rows_skipped": export.blank_rows,
             "decimal_comma": decimal_comma,
             "mapping": mapping.source,
             "distinct_pseudonyms": quality.distinct_pseudonyms,
             "duplicate_pseudonym_rows": quality.duplicate_pseudonym_rows,
         },
     )
-    write_parquet(result.frame, out, manifest, compression_level=_ZSTD_LEVEL)
-    return Pseudonymised(frame=result.frame, quality=quality, manifest=manifest)
+    # the export is never replaced by its own pseudonymised rows, whatever the caller asks
+    write_parquet(result.frame, out, manifest, compression_level=_ZSTD_LEVEL, inputs=[input_path])
+    return Pseudonymised(
+        frame=result.frame, quality=quality, manifest=manifest, input_sha256=export.sha256
+    )

@@ -199,6 +199,84 @@ def test_errors() -> None:
         costs(frame, period=parse_period("2024"), on=date(2024, 1, 1))
 
 
+@pytest.mark.parametrize(
+    ("bad", "kind"),
+    [
+        (-5.0, "1 row negative"),
+        (-0.01, "1 row negative"),
+        (1e300, "1 row above 1,000,000,000"),
+        (1_000_000_000.01, "1 row above 1,000,000,000"),
+        (float("inf"), "1 row above 1,000,000,000"),
+        (float("-inf"), "1 row negative"),
+        (float("nan"), "1 row not a number"),
+    ],
+)
+def test_implausible_costs_are_refused_with_counts(bad: float, kind: str) -> None:
+    records: list[dict[str, Any]] = [
+        {"client": 1, "provider": "P1", "municipality": "Assen", "cost": 1000.0},
+        {"client": 2, "provider": "P2", "municipality": "Emmen", "cost": bad},
+    ]
+    with pytest.raises(DataError, match="column cost") as raised:
+        costs(linked_frame(records))
+    assert kind in str(raised.value)
+
+
+def test_every_kind_of_implausible_cost_is_counted_at_once() -> None:
+    bad = [-5.0, -1.0, 1e300, float("inf"), float("nan"), 1e12]
+    records: list[dict[str, Any]] = [
+        {"client": index, "provider": "P1", "municipality": "Assen", "cost": cost}
+        for index, cost in enumerate([*bad, 100.0, None])
+    ]
+    with pytest.raises(DataError) as raised:
+        costs(linked_frame(records))
+    message = str(raised.value)
+    assert "2 rows negative" in message
+    assert "3 rows above 1,000,000,000" in message
+    assert "1 row not a number (NaN)" in message
+    assert "1e+300" not in message  # counts, never values
+    assert "-5" not in message
+
+
+def test_the_largest_plausible_cost_and_zero_are_summed() -> None:
+    records: list[dict[str, Any]] = [
+        {"client": 1, "provider": "P1", "municipality": "Assen", "cost": 1_000_000_000.0},
+        {"client": 2, "provider": "P1", "municipality": "Assen", "cost": 0.0},
+    ]
+    total = costs(linked_frame(records), by=["provider"]).table.row(0, named=True)
+    assert total["total_cost"] == 1_000_000_000.0
+
+
+def test_only_rows_in_scope_are_checked() -> None:
+    """A credit note of another period is not summed, so it does not stop this period's costs."""
+    records: list[dict[str, Any]] = [
+        {"client": 1, "provider": "P1", "cost": 100.0, "start": date(2024, 2, 1), "end": None},
+        {
+            "client": 2,
+            "provider": "P1",
+            "cost": -5.0,
+            "start": date(2022, 1, 1),
+            "end": date(2022, 3, 1),
+        },
+    ]
+    frame = linked_frame(records)
+    assert costs(frame, by=["provider"], period=parse_period("2024")).table["total_cost"][0] == 100
+    with pytest.raises(DataError, match="negative"):
+        costs(frame, by=["provider"])
+
+
+def test_cli_refuses_implausible_costs_in_one_line(tmp_path: Path) -> None:
+    records: list[dict[str, Any]] = [
+        {"client": 1, "provider": "P1", "municipality": "Assen", "cost": -5.0},
+        {"client": 2, "provider": "P1", "municipality": "Assen", "cost": 1e300},
+    ]
+    linked = write_linked(linked_frame(records), tmp_path / "linked.parquet")
+    result = run("costs", linked, "--out", tmp_path / "c.csv")
+    assert result.exit_code == DataError.exit_code
+    assert "1 row negative" in result.output
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "c.csv").exists()
+
+
 def test_does_not_change_its_input() -> None:
     frame = linked_frame(seeded_records(7))
     copy = frame.clone()

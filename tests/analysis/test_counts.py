@@ -809,3 +809,15 @@ def test_a_frame_with_unknown_or_missing_statuses_is_refused() -> None:
             count(frame.with_columns(bsn_status=pl.Series(statuses, dtype=pl.String)))
     plain = count(frame.with_columns(bsn_status=pl.Series(["valid", "valid", "missing"])))
     assert (plain.unique_clients, plain.rows_by_status["missing"]) == (2, 1)
+
+
+def test_counts_are_never_written_over_the_counted_file(linked_file: Path) -> None:
+    # issue 14.6: `count linked.parquet --out linked.parquet` destroyed the linked file; a library
+    # user calling write_counts with the linked file's path is stopped the same way
+    before = linked_file.read_bytes()
+    result = count(linked_file, by=("care_form",))
+    for target in (linked_file, linked_file.parent / "." / linked_file.name):
+        with pytest.raises(InputError, match="is also an input"):
+            write_counts(result, target)
+    assert linked_file.read_bytes() == before
+    assert sorted(p.name for p in linked_file.parent.iterdir()) == ["linked.parquet"]

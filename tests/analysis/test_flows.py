@@ -16,7 +16,7 @@ from typing import Any
 import polars as pl
 import pytest
 from click.testing import CliRunner
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import factlab.cli.analysis  # noqa: F401  (registers the analysis commands on `main`)
@@ -225,6 +225,7 @@ def test_flow_identities(
         {"client": client, "provider": provider, "start": start, "end": end}
         for client, provider, start, end in rows
     ]
+    assume(parse_period(second).start > parse_period(first).end)  # flows go forward in time
     result = flows(linked_frame(records), parse_period(first), parse_period(second), by="provider")
     assert result.table.height >= 1
     for row in result.table.iter_rows(named=True):
@@ -393,16 +394,49 @@ def test_flows_include_repeat_use_of_the_second_period() -> None:
 
 def test_argument_errors() -> None:
     frame = linked_frame(seeded_records(11))
-    year = parse_period("2024")
+    before, year = parse_period("2023"), parse_period("2024")
     with pytest.raises(ConfigError, match="repeat_years"):
-        flows(frame, year, year, repeat_years=0)
+        flows(frame, before, year, repeat_years=0)
     with pytest.raises(ConfigError, match="pseudonym"):
-        flows(frame, year, year, by="pseudonym")
+        flows(frame, before, year, by="pseudonym")
     with pytest.raises(InputError, match="care_form"):
-        flows(frame.drop("care_form"), year, year)
-    assert flows(frame.drop("care_form"), year, year, repeat_years=None).table.height == 1
+        flows(frame.drop("care_form"), before, year)
+    assert flows(frame.drop("care_form"), before, year, repeat_years=None).table.height == 1
     with pytest.raises(InputError, match="start_date"):
-        flows(frame.drop("start_date"), year, year, repeat_years=None)
+        flows(frame.drop("start_date"), before, year, repeat_years=None)
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ("2025", "2024"),
+        ("2024", "2024"),
+        ("2024", "2024H2"),
+        ("2024H2", "2024-12"),
+        ("2025Q1", "2024"),
+    ],
+)
+def test_a_to_period_that_does_not_come_after_the_from_period_is_refused(
+    first: str, second: str
+) -> None:
+    frame = linked_frame(seeded_records(11))
+    with pytest.raises(ConfigError) as raised:
+        flows(frame, parse_period(first), parse_period(second))
+    assert f"period {first}" in str(raised.value)
+    assert f"period {second}" in str(raised.value)
+    # The day after the first period ends is the earliest start the second may have.
+    assert flows(frame, parse_period("2024H1"), parse_period("2024H2")).table.height == 1
+
+
+def test_cli_refuses_flows_backwards_in_time(tmp_path: Path) -> None:
+    linked = write_linked(linked_frame(seeded_records(12)), tmp_path / "linked.parquet")
+    out = tmp_path / "flows.json"
+    result = run("flows", linked, "--from", "2025", "--to", "2024", "--out", out)
+    assert result.exit_code == ConfigError.exit_code
+    assert "period 2025" in result.output
+    assert "period 2024" in result.output
+    assert "Traceback" not in result.output
+    assert not out.exists()
 
 
 # --- command line ---------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import tempfile
 from datetime import date, datetime
@@ -535,7 +536,7 @@ def test_link_takes_a_provider_file_without_rows(tmp_path: Path) -> None:
 
 def test_link_refuses_a_column_name_it_reserves(tmp_path: Path) -> None:
     frame = provider_frame("A", [1]).with_columns(pl.lit(7).alias("factlab.link.file"))
-    with pytest.raises(LinkError, match=r"column factlab\.link\.file has a name factlab reserves"):
+    with pytest.raises(LinkError, match=r"column 'factlab\.link\.file' is not a column of a"):
         link([deliver(tmp_path, "a.parquet", frame)], tmp_path / "linked.parquet")
 
 
@@ -548,7 +549,9 @@ def test_link_refuses_unreadable_rows_with_an_input_error(tmp_path: Path) -> Non
     data[4:footer_start] = bytes(footer_start - 4)
     broken.write_bytes(bytes(data))
     out = tmp_path / "linked.parquet"
-    with pytest.raises(InputError, match="cannot read or combine the inputs"):
+    with pytest.raises(
+        InputError, match=r"a\.parquet: cannot be read: the Parquet file is damaged"
+    ):
         link([good, broken], out)
     assert sorted(path.name for path in tmp_path.iterdir()) == ["a.parquet", "b.parquet"]
 
@@ -606,3 +609,213 @@ def test_link_rows_are_the_inputs_rows_in_order(
     assert manifest.rows_by_status == {
         status: sum(1 for row in expected if row[2] == status) for status in schema.STATUSES
     }
+
+
+# --- hostile and damaged inputs (issue 14) ------------------------------------------------------
+
+#: Test-range BSNs that pass the elfproef (synthetic).
+BSNS = (999993653, 999991723, 999995078)
+
+
+@pytest.mark.parametrize(
+    ("name", "values"),
+    [
+        ("bsn", [BSNS[0], BSNS[1]]),  # a raw BSN column
+        ("pseudonym_stage1", [pseudonym(1), pseudonym(2)]),  # a copy of the stage-1 pseudonym
+        ("note", ["a", "b"]),  # anything else
+    ],
+)
+def test_link_refuses_columns_a_steward_does_not_write(
+    tmp_path: Path, name: str, values: list[Any]
+) -> None:
+    """Only the pseudonymised file's columns pass stage 2; others are refused, not dropped."""
+    good = deliver(tmp_path, "b.parquet", provider_frame("B", [3], care_form=["ambulant"]))
+    extra = provider_frame("A", [1, 2]).with_columns(pl.Series(name, values))
+    out = tmp_path / "linked.parquet"
+    with pytest.raises(LinkError) as caught:
+        link([good, deliver(tmp_path, "a.parquet", extra)], out)
+    message = str(caught.value)
+    assert f"a.parquet: column '{name}' is not a column of a pseudonymised file" in message
+    assert "b.parquet" not in message
+    assert str(BSNS[0]) not in message
+    assert not out.exists()
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["a.parquet", "b.parquet"]
+
+
+def test_link_hides_a_column_name_that_looks_like_a_bsn(tmp_path: Path) -> None:
+    """A file written without a header row has a client's BSN as a column name."""
+    extra = provider_frame("A", [1]).with_columns(pl.lit("x").alias(f"{BSNS[0]}"))
+    with pytest.raises(LinkError, match="a name that looks like a BSN") as caught:
+        link([deliver(tmp_path, "a.parquet", extra)], tmp_path / "linked.parquet")
+    assert str(BSNS[0]) not in str(caught.value)
+
+
+def test_link_keeps_the_fallback_pseudonym_and_refuses_other_values_in_it(tmp_path: Path) -> None:
+    fallback = [pseudonym(100), None]
+    with_fallback = provider_frame("A", [1, None]).with_columns(
+        pl.Series(schema.FALLBACK_PSEUDONYM, fallback)
+    )
+    without = provider_frame("B", [2])
+    paths = [deliver(tmp_path, "a.parquet", with_fallback), deliver(tmp_path, "b.parquet", without)]
+    link(paths, tmp_path / "linked.parquet")
+    linked = pl.read_parquet(tmp_path / "linked.parquet")
+    assert linked.columns == ["provider", "pseudonym", "bsn_status", schema.FALLBACK_PSEUDONYM]
+    assert linked[schema.FALLBACK_PSEUDONYM].to_list() == [*fallback, None]
+
+    raw = with_fallback.with_columns(pl.Series(schema.FALLBACK_PSEUDONYM, [None, str(BSNS[0])]))
+    out = tmp_path / "raw.parquet"
+    with pytest.raises(LinkError, match="1 fallback pseudonyms are not 32 hex") as caught:
+        link([deliver(tmp_path, "a-raw.parquet", raw)], out)
+    assert str(BSNS[0]) not in str(caught.value)
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    "written",
+    [str(BSNS[0]), "9999.93.653", "999 993 653", "999-993-653", " 999993653 "],
+)
+def test_link_refuses_bsns_in_a_text_field(tmp_path: Path, written: str) -> None:
+    """A BSN column mapped onto a text field too would publish BSNs (issue 14, defect 4)."""
+    frame = provider_frame(
+        "A",
+        [1, 2, 3],
+        municipality=[written, written, "Assen"],
+        care_form=["ambulant", str(BSNS[1]), "verblijf"],
+    )
+    good = provider_frame("B", [4], municipality=["Emmen"], care_form=["ambulant"])
+    out = tmp_path / "linked.parquet"
+    paths = [deliver(tmp_path, "a.parquet", frame), deliver(tmp_path, "b.parquet", good)]
+    with pytest.raises(LinkError) as caught:
+        link(paths, out)
+    message = str(caught.value)
+    assert "a.parquet: 2 rows of column municipality hold values that look like BSNs" in message
+    assert "a.parquet: 1 rows of column care_form hold values that look like BSNs" in message
+    assert "b.parquet" not in message
+    for bsn in BSNS:
+        assert str(bsn) not in message
+    assert written.strip() not in message
+    assert not out.exists()
+
+
+def test_link_refuses_bsns_in_a_text_field_of_text_dtype(tmp_path: Path) -> None:
+    """Files of earlier versions, with String text fields, are checked alike."""
+    frame = provider_frame("A", [1, 2]).with_columns(
+        pl.Series("sex", [str(BSNS[2]), "F"], dtype=pl.String),
+        pl.col("provider").cast(pl.String),
+    )
+    with pytest.raises(LinkError, match="1 rows of column sex hold values that look like BSNs"):
+        link([deliver(tmp_path, "a.parquet", frame)], tmp_path / "linked.parquet")
+
+
+def test_link_takes_digits_that_are_no_bsn(tmp_path: Path) -> None:
+    """Numbers that fail the elfproef, sentinels and short codes are ordinary text."""
+    values = [str(BSNS[0] + 1), "000000000", "45", "0106"]
+    frame = provider_frame("A", [1, 2, 3, 4], product_category=values)
+    link([deliver(tmp_path, "a.parquet", frame)], tmp_path / "linked.parquet")
+    linked = pl.read_parquet(tmp_path / "linked.parquet")
+    assert linked["product_category"].cast(pl.String).to_list() == values
+
+
+def test_link_refuses_a_provider_code_that_looks_like_a_bsn(tmp_path: Path) -> None:
+    frame = provider_frame(str(BSNS[0]), [1])
+    with pytest.raises(LinkError, match="provider code looks like a BSN") as caught:
+        link([deliver(tmp_path, "a.parquet", frame)], tmp_path / "linked.parquet")
+    assert str(BSNS[0]) not in str(caught.value)
+
+
+@pytest.mark.parametrize("provider", ["P01\n", "P01 ", "", "-P01", "P" * 65, "P01\r\nB"])
+def test_link_refuses_provider_codes_that_are_not_codes(tmp_path: Path, provider: str) -> None:
+    """A trailing newline made a second provider "P01\\n" (issue 14, defect 14)."""
+    good = deliver(tmp_path, "b.parquet", provider_frame("P01", [2]))
+    odd = deliver(tmp_path, "a.parquet", provider_frame(provider, [1]), provider=provider)
+    with pytest.raises(LinkError) as caught:
+        link([good, odd], tmp_path / "linked.parquet")
+    message = str(caught.value)
+    assert "a.parquet: the manifest" in message
+    assert "\n" not in message
+    assert "\r" not in message
+    assert "b.parquet" not in message
+
+
+def forge_manifest(path: Path, field: str, value: Any) -> None:
+    """Replace one field of the manifest stored in ``path``, as a hostile editor could."""
+    table = pq.read_table(path)
+    document = json.loads(pq.ParquetFile(path).metadata.metadata[schema.MANIFEST_KEY.encode()])
+    document[field] = value
+    metadata = {schema.MANIFEST_KEY.encode(): json.dumps(document).encode()}
+    pq.write_table(table.replace_schema_metadata(metadata), path)
+
+
+FORGED = [
+    ("rows", "1500"),
+    ("rows", 2.0),
+    ("rows", True),
+    ("rows", -1),
+    ("rows_by_status", "x"),
+    ("rows_by_status", {"valid": "2"}),
+    ("field_issues", [1]),
+    ("field_issues", {"cost": {"unreadable": None}}),
+    ("provider", 5),
+    ("stage", "1"),
+    ("stage", 3),
+    ("inputs", "x"),
+    ("extra", []),
+    ("created", None),
+    ("key_fingerprint", {"a": 1}),
+]
+
+
+@pytest.mark.parametrize(("field", "value"), FORGED)
+def test_link_refuses_forged_manifests(tmp_path: Path, field: str, value: Any) -> None:
+    """Each forged field type is one InputError naming the file and the field (defect 18)."""
+    good = deliver(tmp_path, "b.parquet", provider_frame("B", [3]))
+    forged = deliver(tmp_path, "a.parquet", provider_frame("A", [1, 2]))
+    forge_manifest(forged, field, value)
+    out = tmp_path / "linked.parquet"
+    with pytest.raises(InputError, match=rf"a\.parquet: damaged factlab manifest: {field} must be"):
+        link([good, forged], out)
+    assert not out.exists()
+
+
+def corrupt_the_middle(path: Path) -> None:
+    """Overwrite bytes in the middle of the column data; the footer stays readable."""
+    data = bytearray(path.read_bytes())
+    footer_start = len(data) - 8 - int.from_bytes(data[-8:-4], "little")
+    middle = footer_start // 2
+    data[middle - 128 : middle + 128] = bytes(
+        byte ^ 0xFF for byte in data[middle - 128 : middle + 128]
+    )
+    path.write_bytes(bytes(data))
+
+
+def test_link_names_a_file_whose_data_is_corrupted_in_the_middle(tmp_path: Path) -> None:
+    good = deliver(tmp_path, "b.parquet", provider_frame("B", [1, 2]))
+    broken = deliver(
+        tmp_path,
+        "a.parquet",
+        provider_frame("A", list(range(2000)), birth_year=[2000 + n % 20 for n in range(2000)]),
+    )
+    corrupt_the_middle(broken)
+    out = tmp_path / "linked.parquet"
+    with pytest.raises(InputError) as caught:
+        link([good, broken], out)
+    message = str(caught.value)
+    assert message.startswith(f"{broken}: cannot be read")
+    assert "\n" not in message
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["a.parquet", "b.parquet"]
+
+
+def test_link_turns_a_panic_of_the_reader_into_an_input_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A panic in polars' Rust code is a BaseException (pyo3's PanicException), not an Exception."""
+    path = deliver(tmp_path, "a.parquet", provider_frame("A", [1]))
+
+    def panics(*args: Any, **kwargs: Any) -> Any:
+        raise pl.exceptions.PanicException("index out of bounds")
+
+    monkeypatch.setattr(pl, "collect_all", panics)  # the pass that writes the linked file
+    out = tmp_path / "linked.parquet"
+    with pytest.raises(InputError, match=r"cannot read or combine the inputs' rows \(Panic"):
+        link([path], out)
+    assert not out.exists()

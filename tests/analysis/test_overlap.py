@@ -407,3 +407,78 @@ def test_cli_input_errors(tmp_path: Path) -> None:
     assert wrong.exit_code == 3
     assert "factlab-linked" in wrong.output
     assert sorted(path.name for path in tmp_path.iterdir()) == ["p.parquet"]
+
+
+@pytest.mark.parametrize("by", ["bsn", "fallback_pseudonym", "note"])
+def test_no_analysis_groups_by_a_column_a_linked_file_should_not_hold(
+    tmp_path: Path, by: str
+) -> None:
+    """A linked file from elsewhere may hold a raw ``bsn``: it must never become a row label."""
+    from factlab.analysis.costs import costs
+    from factlab.analysis.flows import flows
+
+    bsn = "999993653"  # synthetic, test range
+    rows = pl.DataFrame(
+        {
+            "pseudonym": [pseudonym(1), pseudonym(1)],
+            "bsn_status": ["valid", "valid"],
+            "provider": ["P1", "P2"],
+            "start_date": [date(2024, 1, 1), date(2025, 1, 1)],
+            "end_date": [None, None],
+            "cost": [1.0, 2.0],
+            by: [bsn, bsn],
+        }
+    )
+    runs = [
+        lambda: overlap(rows, by=by),
+        lambda: costs(rows, by=[by]),
+        lambda: flows(rows, "2024", "2025", by=by),
+    ]
+    for run in runs:
+        with pytest.raises(ConfigError, match="cannot be used as a dimension") as caught:
+            run()
+        assert bsn not in str(caught.value)
+
+
+def test_every_analysis_names_a_damaged_linked_file(tmp_path: Path) -> None:
+    """A damaged data page: one InputError naming the file, not polars' error (issue 14, 18)."""
+    from factlab.analysis.costs import costs
+    from factlab.analysis.counts import count
+    from factlab.analysis.flows import flows
+
+    rows = 3000
+    frame = pl.DataFrame(
+        {
+            "pseudonym": [pseudonym(n % 1000) for n in range(rows)],
+            "bsn_status": pl.Series(["valid"] * rows, dtype=schema.STATUS_DTYPE),
+            "provider": pl.Series(["P1", "P2", "P3"] * (rows // 3), dtype=schema.TEXT_DTYPE),
+            "care_form": pl.Series(["ambulant", "verblijf"] * (rows // 2), dtype=schema.TEXT_DTYPE),
+            "start_date": [date(2024, 1, 1) + timedelta(days=n % 700) for n in range(rows)],
+            "end_date": pl.Series([None] * rows, dtype=pl.Date),
+            "cost": [1.0] * rows,
+        }
+    )
+    manifest = Manifest(
+        format=schema.FORMAT_LINKED,
+        scheme=schema.SCHEME,
+        round="r",
+        key_id="k",
+        key_fingerprint="f",
+        rows=rows,
+        rows_by_status={"valid": rows},
+    )
+    path = tmp_path / "linked.parquet"
+    write_parquet(frame, path, manifest)
+    data = bytearray(path.read_bytes())
+    footer_start = len(data) - 8 - int.from_bytes(data[-8:-4], "little")
+    data[4:footer_start] = bytes(footer_start - 4)  # the column chunks; the footer stays
+    path.write_bytes(bytes(data))
+    runs = [
+        lambda: count(path, by=["care_form"]),
+        lambda: overlap(path),
+        lambda: costs(path, by=["care_form"]),
+        lambda: flows(path, "2024", "2025"),
+    ]
+    for run in runs:
+        with pytest.raises(InputError, match=r"linked\.parquet: cannot be read: the Parquet file"):
+            run()

@@ -159,7 +159,10 @@ def test_fallback_flag(key_files: KeyFiles, write_export: WriteExport, tmp_path:
     path = write_export("e.csv", ["BSN;Geboortedatum;Geslacht;Postcode", ";01-02-2010;V;9401 AB"])
     out = tmp_path / "o.parquet"
     code, _, stderr = run(
-        "pseudonymise", path, "--key", key_files.provider, "--provider", "P1", "--out", out
+        "pseudonymise",
+        path,
+        *("--key", key_files.provider, "--provider", "P1", "--out", out),
+        "--allow-no-valid-bsn",  # the one row has no BSN: linked by its fallback alone
     )
     assert code == 0, stderr
     assert schema.FALLBACK_PSEUDONYM not in pl.read_parquet(out).columns
@@ -169,6 +172,7 @@ def test_fallback_flag(key_files: KeyFiles, write_export: WriteExport, tmp_path:
         *("--key", key_files.provider, "--provider", "P1", "--out", out),
         "--fallback",
         "--force",
+        "--allow-no-valid-bsn",
     )
     assert code == 0, stderr
     frame = pl.read_parquet(out)
@@ -367,7 +371,9 @@ def test_passphrase_needed_but_not_given(round_key: Key, export: Path, tmp_path:
     args = pseudonymise_args(export, key, tmp_path / "o.parquet")
     code, _, stderr = run(*args, "--passphrase-env", "FACTLAB_TEST_UNSET", env={})
     assert code != 0
-    assert "FACTLAB_TEST_UNSET is not set" in stderr
+    assert "--passphrase-env: the environment variable it names is not set" in stderr
+    # what was given is not repeated: it may be a passphrase typed where a name belongs
+    assert "FACTLAB_TEST_UNSET" not in stderr
     code, _, stderr = run(*args)  # no terminal to ask on
     assert code != 0
     assert "--passphrase-env" in stderr
@@ -388,6 +394,64 @@ def test_inspect_of_foreign_files(tmp_path: Path) -> None:
     pl.DataFrame({"a": [1]}).write_parquet(plain)
     assert_failed(run("inspect", plain), InputError.exit_code, "no factlab manifest")
     assert_failed(run("inspect", tmp_path / "none.parquet"), InputError.exit_code, "not found")
+
+
+def _pseudonymised_file(path: Path, rows: int = 2000) -> Path:
+    """A steward's file of ``rows`` rows (synthetic pseudonyms) with a true manifest."""
+    from factlab.io import write_parquet
+    from factlab.manifest import Manifest
+
+    frame = pl.DataFrame(
+        {
+            "pseudonym": [hashlib.sha256(str(n).encode()).hexdigest()[:32] for n in range(rows)],
+            "bsn_status": pl.Series(["valid"] * rows, dtype=schema.STATUS_DTYPE),
+            "provider": ["P01"] * rows,
+        }
+    )
+    manifest = Manifest(
+        format=schema.FORMAT_PSEUDONYMISED,
+        scheme=schema.SCHEME,
+        round="r",
+        key_id="k",
+        key_fingerprint="f",
+        rows=rows,
+        rows_by_status={"valid": rows},
+        provider="P01",
+    )
+    write_parquet(frame, path, manifest)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("rows", "1500"), ("rows_by_status", "x"), ("field_issues", [1]), ("stage", None)],
+)
+def test_inspect_of_a_forged_manifest(tmp_path: Path, field: str, value: object) -> None:
+    """One line naming the file and the field, exit 3 (issue 14, defect 18)."""
+    import pyarrow.parquet as pq
+
+    path = _pseudonymised_file(tmp_path / "a.parquet")
+    document = json.loads(pq.ParquetFile(path).metadata.metadata[schema.MANIFEST_KEY.encode()])
+    document[field] = value
+    table = pq.read_table(path)
+    metadata = {schema.MANIFEST_KEY.encode(): json.dumps(document).encode()}
+    pq.write_table(table.replace_schema_metadata(metadata), path)
+    for args in ([], ["--json"]):
+        assert_failed(
+            run("inspect", path, *args),
+            InputError.exit_code,
+            f"{path}: damaged factlab manifest: {field} must be",
+        )
+
+
+def test_inspect_of_a_file_corrupted_in_the_middle(tmp_path: Path) -> None:
+    path = _pseudonymised_file(tmp_path / "a.parquet")
+    data = bytearray(path.read_bytes())
+    footer_start = len(data) - 8 - int.from_bytes(data[-8:-4], "little")
+    middle = footer_start // 2
+    data[middle - 128 : middle + 128] = bytes(b ^ 0xFF for b in data[middle - 128 : middle + 128])
+    path.write_bytes(bytes(data))
+    assert_failed(run("inspect", path), InputError.exit_code, f"{path}: cannot be read")
 
 
 # --- a real process ------------------------------------------------------------------------------
@@ -434,7 +498,111 @@ def test_the_input_is_hashed_once_for_manifest_and_audit_log(
     )
     assert code == 0, stderr
     digest = hashlib.sha256(export.read_bytes()).hexdigest()
-    assert read_manifest(out).input_sha256 == digest
+    # issue 14 #5: the export's digest is in the steward's audit log, never in the output
+    assert digest not in read_manifest(out).to_json()
+    assert digest.encode() not in out.read_bytes()
     (event,) = read_audit_log(audit_log)
     assert event["inputs"] == [{"path": str(export), "sha256": digest}]
-    assert hashed == [out]  # only the output is hashed apart, for the audit line
+    # only the output is hashed apart, for the audit line: under its temporary name, since it is
+    # published after the line is written
+    assert len(hashed) == 1
+    assert hashed[0].parent == out.parent
+    assert hashed[0].name.startswith(f".{out.name}.")
+
+
+# --- hostile and faulty input (issue 14) --------------------------------------------------------
+
+
+@pytest.mark.parametrize("provider", ["P01\n", "P01\r\n", "P01\x00"])
+def test_a_provider_code_with_a_newline_is_refused(
+    key_files: KeyFiles, export: Path, tmp_path: Path, provider: str
+) -> None:
+    # #14: --provider $'P01\n' made a second provider "P01\n" beside "P01"
+    out = tmp_path / "P01.parquet"
+    result = run(
+        "pseudonymise", export, "--key", key_files.provider, "--provider", provider, "--out", out
+    )
+    assert_failed(result, InputError.exit_code, "provider code must be")
+    no_output(tmp_path)
+
+
+def test_an_export_without_a_valid_bsn_is_refused_unless_allowed(
+    key_files: KeyFiles, write_export: WriteExport, tmp_path: Path
+) -> None:
+    path = write_export("e.csv", ["BSN;Gemeente", "999993654;Assen", "12345;Emmen", ";Assen"])
+    out = tmp_path / "P01.parquet"
+    args = ("pseudonymise", path, "--key", key_files.provider, "--provider", "P01", "--out", out)
+    assert_failed(
+        run(*args),
+        InputError.exit_code,
+        "none of the 3 row(s) has a valid BSN in column 'BSN'",
+        "--allow-no-valid-bsn",
+    )
+    no_output(tmp_path)
+    code, _, stderr = run(*args, "--allow-no-valid-bsn")
+    assert code == 0, stderr
+    assert read_manifest(out).rows_by_status["valid"] == 0
+
+
+def test_a_text_field_mapped_onto_the_bsn_column_is_refused(
+    key_files: KeyFiles, export: Path, tmp_path: Path
+) -> None:
+    # #4: the BSN and municipality columns swapped in a mapping published raw BSNs
+    mapping = tmp_path / "mapping.toml"
+    mapping.write_text('version = 1\n[columns]\nbsn = "Gemeente"\nmunicipality = "BSN"\n')
+    out = tmp_path / "P01.parquet"
+    result = run(
+        "pseudonymise",
+        export,
+        *("--key", key_files.provider, "--provider", "P01", "--out", out),
+        *("--mapping", mapping, "--allow-no-valid-bsn"),
+    )
+    line = assert_failed(
+        result, InputError.exit_code, "column municipality: 2 row(s) (first rows: 1, 2)", "BSN"
+    )
+    assert "999" not in line
+    no_output(tmp_path)
+    # both fields on one column: refused while the mapping is read
+    mapping.write_text('version = 1\n[columns]\nbsn = "BSN"\nmunicipality = "BSN"\n')
+    result = run(
+        "pseudonymise",
+        export,
+        *("--key", key_files.provider, "--provider", "P01", "--out", out),
+        *("--mapping", mapping),
+    )
+    assert_failed(result, ConfigError.exit_code, "columns: bsn and municipality both name")
+    no_output(tmp_path)
+
+
+def test_a_float32_bsn_column_is_refused(key_files: KeyFiles, tmp_path: Path) -> None:
+    # #1: five clients as Float32 became one pseudonym
+    path = tmp_path / "export.parquet"
+    clients = [999903974, 999903986, 999903998, 999904012, 999904024]
+    pl.DataFrame({"BSN": pl.Series(clients, dtype=pl.Float32)}).write_parquet(path)
+    out = tmp_path / "P01.parquet"
+    result = run(
+        "pseudonymise", path, "--key", key_files.provider, "--provider", "P01", "--out", out
+    )
+    line = assert_failed(
+        result, InputError.exit_code, "stored as Float32", "export the BSN column as text"
+    )
+    assert "9999" not in line
+    assert not out.exists()
+
+
+def test_inspect_shows_no_digest_of_the_export(
+    key_files: KeyFiles, export: Path, tmp_path: Path
+) -> None:
+    # #5: the manifest (shown in a sealed file's clear header) held the export's SHA-256
+    out = tmp_path / "P01.parquet"
+    code, _, stderr = run(
+        "pseudonymise", export, "--key", key_files.provider, "--provider", "P01", "--out", out
+    )
+    assert code == 0, stderr
+    digest = hashlib.sha256(export.read_bytes()).hexdigest()
+    for args in ([], ["--json"]):
+        code, stdout, _ = run("inspect", out, *args)
+        assert code == 0
+        assert digest not in stdout
+        assert "input sha256" not in stdout
+        assert "input_sha256" not in stdout

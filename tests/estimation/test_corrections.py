@@ -716,3 +716,23 @@ def test_cli_missing_counts_file(tmp_path: Path) -> None:
     )
     assert outcome.exit_code == 3
     assert "file not found" in outcome.stderr
+
+
+def test_an_estimate_is_never_written_over_its_counts_file(counts_csv: Path) -> None:
+    # issue 14.6: every writer refuses its input as output, in the library too
+    before = counts_csv.read_bytes()
+    result = estimate(counts_csv, corrections_2014())
+    with pytest.raises(InputError, match="is also an input"):
+        write_estimate(result, counts_csv)
+    assert counts_csv.read_bytes() == before
+
+
+def test_the_ledger_csv_holds_no_formula(tmp_path: Path, counts_csv: Path) -> None:
+    # issue 14.12: a note or source from the corrections file starting with "=" ran in a sheet
+    model = corrections_2014()
+    first = model.adjustments[0]
+    model = replace(model, adjustments=(replace(first, note="=cmd|' /C calc'!A0"),))
+    out = tmp_path / "ledger.csv"
+    write_estimate(estimate(counts_csv, model), out)
+    notes = pl.read_csv(out, infer_schema=False)["note"].drop_nulls().to_list()
+    assert "'=cmd|' /C calc'!A0" in notes

@@ -7,8 +7,11 @@ import hashlib
 import hmac
 import importlib
 import json
+import os
 import stat
 import struct
+import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -480,7 +483,34 @@ def test_refuses_non_factlab_input(
     _only(tmp_path, "plain.parquet", "a.parquet")
 
 
-def test_unseal_to_temporary(
+def test_unseal_to_temporary_leaves_the_decrypted_file_no_name(
+    sealed: tuple[Path, Path],
+    tmp_path: Path,
+    recipient: tuple[RecipientPrivateKey, RecipientPublicKey],
+) -> None:
+    """On Linux the decrypted file is anonymous: nothing in any folder has its content."""
+    if seal_module._anonymous_file(tmp_path) is None:
+        pytest.skip("no anonymous files (O_TMPFILE) here")
+    plain, out = sealed
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    with unseal_to_temporary(out, recipient[0], folder=scratch) as parquet:
+        _only(scratch)
+        assert pl.read_parquet(parquet).equals(pl.read_parquet(plain))
+        assert read_manifest(parquet) == read_manifest(plain)
+        assert file_sha256(parquet) == file_sha256(plain)
+    assert not parquet.exists()
+    _check_refusals_leave_nothing(out, scratch, recipient[0])
+
+
+@pytest.fixture
+def no_anonymous_files(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As on a system without O_TMPFILE: the private folder with its sweep is used."""
+    monkeypatch.setattr(seal_module, "_anonymous_file", lambda folder: None)
+
+
+@pytest.mark.usefixtures("no_anonymous_files")
+def test_unseal_to_temporary_without_anonymous_files_uses_a_private_folder(
     sealed: tuple[Path, Path],
     tmp_path: Path,
     recipient: tuple[RecipientPrivateKey, RecipientPublicKey],
@@ -491,12 +521,17 @@ def test_unseal_to_temporary(
     with unseal_to_temporary(out, recipient[0], folder=scratch) as parquet:
         assert stat.S_IMODE(parquet.parent.stat().st_mode) == 0o700
         assert parquet.parent.parent == scratch
+        assert parquet.parent.name.startswith(f".factlab-unsealed-{os.getpid()}-")
         assert pl.read_parquet(parquet).equals(pl.read_parquet(plain))
     assert not parquet.exists()
     _only(scratch)
+    _check_refusals_leave_nothing(out, scratch, recipient[0])
+
+
+def _check_refusals_leave_nothing(out: Path, scratch: Path, private: RecipientPrivateKey) -> None:
     with (
         pytest.raises(RuntimeError, match="boom"),
-        unseal_to_temporary(out, recipient[0], folder=scratch),
+        unseal_to_temporary(out, private, folder=scratch),
     ):
         raise RuntimeError("boom")
     _only(scratch)
@@ -507,6 +542,91 @@ def test_unseal_to_temporary(
     ):
         pass
     _only(scratch)
+    with (
+        pytest.raises(InputError, match="folder to decrypt into does not exist"),
+        unseal_to_temporary(out, private, folder=scratch / "missing"),
+    ):
+        pass
+
+
+_HOLD_OPEN = """
+import sys, time
+from factlab.keys import seal
+from factlab.keys.recipients import load_recipient_private
+if sys.argv[4] == "fallback":
+    seal._anonymous_file = lambda folder: None
+private = load_recipient_private(sys.argv[2])
+with seal.unseal_to_temporary(sys.argv[1], private, folder=sys.argv[3]) as parquet:
+    print("ready", flush=True)
+    time.sleep(120)
+"""
+
+
+def _killed_while_open(
+    sealed: Path, private_file: Path, folder: Path, mode: str, tmpdir: Path
+) -> None:
+    """Run unseal_to_temporary in another process and kill it (SIGKILL) with the file open."""
+    env = {**os.environ, "TMPDIR": str(tmpdir)}
+    command = [sys.executable, "-c", _HOLD_OPEN, str(sealed), str(private_file), str(folder), mode]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env) as process:
+        try:
+            assert process.stdout is not None
+            assert process.stdout.readline().strip() == "ready"
+        finally:
+            process.kill()
+            process.wait(timeout=30)
+
+
+@pytest.mark.skipif(os.name != "posix", reason="SIGKILL and process ids as on POSIX")
+@pytest.mark.parametrize("mode", ["anonymous", "fallback"])
+def test_a_killed_process_leaves_no_decrypted_file_behind(
+    sealed: tuple[Path, Path],
+    tmp_path: Path,
+    recipient: tuple[RecipientPrivateKey, RecipientPublicKey],
+    monkeypatch: pytest.MonkeyPatch,
+    mode: str,
+) -> None:
+    """kill -9 while a sealed file is open: no decrypted copy stays (issue 14, defect 8).
+
+    With an anonymous file the kernel frees it at once. Without one, the private folder of the
+    dead process is removed by the next decryption into the same folder.
+    """
+    _, out = sealed
+    keys, scratch, tmpdir = tmp_path / "keys", tmp_path / "scratch", tmp_path / "tmpdir"
+    for folder in (keys, scratch, tmpdir):
+        folder.mkdir()
+    private_file, _ = write_recipient(recipient[0], keys)
+    if mode == "anonymous" and seal_module._anonymous_file(scratch) is None:
+        pytest.skip("no anonymous files (O_TMPFILE) here")
+    _killed_while_open(out, private_file, scratch, mode, tmpdir)
+    _only(tmpdir)
+    if mode == "anonymous":
+        _only(scratch)
+        return
+    (left,) = scratch.iterdir()  # the dead process's private folder, until the next run
+    assert left.name.startswith(".factlab-unsealed-")
+    monkeypatch.setattr(seal_module, "_anonymous_file", lambda folder: None)
+    with unseal_to_temporary(out, recipient[0], folder=scratch) as parquet:
+        assert [path.name for path in scratch.iterdir()] == [parquet.parent.name]
+    _only(scratch)
+
+
+@pytest.mark.usefixtures("no_anonymous_files")
+def test_the_sweep_keeps_private_folders_of_running_processes(
+    sealed: tuple[Path, Path],
+    tmp_path: Path,
+    recipient: tuple[RecipientPrivateKey, RecipientPublicKey],
+) -> None:
+    _, out = sealed
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    running = scratch / f".factlab-unsealed-{os.getppid()}-abc"  # the parent process runs
+    unrelated = scratch / ".factlab-unsealed-notapid"
+    for folder in (running, unrelated):
+        folder.mkdir()
+    with unseal_to_temporary(out, recipient[0], folder=scratch):
+        pass
+    _only(scratch, running.name, unrelated.name)
 
 
 # --------------------------------------------------------------------------- CLI
@@ -656,7 +776,7 @@ def test_cli_audit_log_holds_no_secret(tmp_path: Path) -> None:
                 "--recipient",
                 key,
                 "--out",
-                str(tmp_path / "b.parquet"),
+                str(tmp_path / f"b{len(passphrase_var)}.parquet"),
                 "--passphrase-env",
                 passphrase_var,
                 *base,
@@ -671,7 +791,12 @@ def test_cli_audit_log_holds_no_secret(tmp_path: Path) -> None:
         assert secret not in text
     pseudonyms = pl.read_parquet(plain)[schema.PSEUDONYM].unique().to_list()
     assert not any(p.encode() in text for p in pseudonyms)
-    assert b"FACTLAB_TEST_PASS" in text  # the variable's name is recorded, its value is not
+    # neither the variable's value nor its name (which may be a mistyped passphrase) is recorded
+    assert b"FACTLAB_TEST_PASS" not in text
+    given = [
+        e["arguments"]["passphrase_env"] for e in read_audit_log(log) if e["command"] != "seal"
+    ]
+    assert given == [True, True, True]  # recorded as given, nothing more
 
 
 def test_cli_passphrase_is_never_a_command_line_value(tmp_path: Path) -> None:
@@ -680,3 +805,73 @@ def test_cli_passphrase_is_never_a_command_line_value(tmp_path: Path) -> None:
     )
     assert result.exit_code != 0
     assert not (tmp_path / "ttp.recipient.key").exists()
+
+
+# --------------------------------------------------------------------------- damaged inputs
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("rows", "1500"), ("rows_by_status", "x"), ("field_issues", [1]), ("provider", 5)],
+)
+def test_seal_refuses_a_forged_manifest(
+    tmp_path: Path,
+    recipient: tuple[RecipientPrivateKey, RecipientPublicKey],
+    field: str,
+    value: object,
+) -> None:
+    """One InputError naming the file and the field (issue 14, defect 18)."""
+    import pyarrow.parquet as pq
+
+    plain = _provider_file(tmp_path / "a.parquet")
+    document = json.loads(pq.ParquetFile(plain).metadata.metadata[schema.MANIFEST_KEY.encode()])
+    document[field] = value
+    metadata = {schema.MANIFEST_KEY.encode(): json.dumps(document).encode()}
+    pq.write_table(pq.read_table(plain).replace_schema_metadata(metadata), plain)
+    with pytest.raises(InputError, match=rf"a\.parquet: damaged factlab manifest: {field} must"):
+        seal(plain, recipient[1], tmp_path / "a.sealed")
+    _only(tmp_path, "a.parquet")
+
+
+def test_a_forged_manifest_in_a_clear_header_is_refused(
+    sealed: tuple[Path, Path],
+    recipient: tuple[RecipientPrivateKey, RecipientPublicKey],
+) -> None:
+    _, out = sealed
+    data = out.read_bytes()
+    assert data.count(b'"rows":600') == 1
+    out.write_bytes(data.replace(b'"rows":600', b'"rows":"6"'))  # same length
+    for private in (None, recipient[0]):
+        with pytest.raises(InputError, match="damaged factlab manifest: rows must be"):
+            read_sealed_manifest(out, private)
+
+
+def test_seal_refuses_a_file_corrupted_in_the_middle(
+    tmp_path: Path, recipient: tuple[RecipientPrivateKey, RecipientPublicKey]
+) -> None:
+    """A damaged data page is found before the delivery, not by the trusted party."""
+    plain = _provider_file(tmp_path / "a.parquet", rows=2000)
+    data = bytearray(plain.read_bytes())
+    footer_start = len(data) - 8 - int.from_bytes(data[-8:-4], "little")
+    middle = footer_start // 2
+    data[middle - 128 : middle + 128] = bytes(b ^ 0xFF for b in data[middle - 128 : middle + 128])
+    plain.write_bytes(bytes(data))
+    with pytest.raises(
+        InputError, match=r"a\.parquet: cannot be read: the Parquet file is damaged"
+    ):
+        seal(plain, recipient[1], tmp_path / "a.sealed")
+    _only(tmp_path, "a.parquet")
+
+
+def test_seal_and_unseal_never_write_over_their_input(tmp_path: Path) -> None:
+    # issue 14.6: `unseal A.sealed --out A.sealed` replaced a sealed delivery by plaintext
+    private, public = new_recipient("ttp")
+    plain = _provider_file(tmp_path / "a.parquet")
+    sealed = tmp_path / "a.sealed"
+    seal(plain, public, sealed)
+    before = {path: path.read_bytes() for path in (plain, sealed)}
+    with pytest.raises(InputError, match="is also an input"):
+        seal(plain, public, plain)
+    with pytest.raises(InputError, match="is also an input"):
+        unseal(sealed, private, sealed)
+    assert {path: path.read_bytes() for path in (plain, sealed)} == before

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import random
+import tempfile
+from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -160,6 +163,45 @@ def test_sealed_deliveries_link_like_plain_ones(
         link([sealed[0], tampered], tmp_path / "tampered.parquet", key=key, recipient=private)
     for name in ("no-recipient", "wrong", "tampered"):
         assert not (tmp_path / f"{name}.parquet").exists()
+
+
+def test_link_decrypts_sealed_inputs_beside_its_output_under_no_name(
+    round_files: tuple[Key, list[Path], list[str]],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Not in $TMPDIR, where a killed link left decrypted files (issue 14, defect 8)."""
+    import factlab.analysis.link as link_module
+    import factlab.keys.seal as seal_module
+
+    key, files, _ = round_files
+    private, public = new_recipient("trusted-party")
+    deliveries, tmpdir, out_folder = tmp_path / "in", tmp_path / "tmpdir", tmp_path / "out"
+    for folder in (deliveries, tmpdir, out_folder):
+        folder.mkdir()
+    sealed = []
+    for path in files:
+        seal(path, public, deliveries / f"{path.stem}.sealed")
+        sealed.append(deliveries / f"{path.stem}.sealed")
+    monkeypatch.setattr(tempfile, "tempdir", str(tmpdir))
+    real = link_module.unseal_to_temporary
+    seen: list[tuple[object, list[str], list[str]]] = []
+
+    @contextlib.contextmanager
+    def watched(path: Path, recipient: object, *, folder: object = None) -> Iterator[Path]:
+        with real(path, recipient, folder=folder) as plain:  # type: ignore[arg-type]
+            names = sorted(entry.name for entry in out_folder.iterdir())
+            seen.append((folder, names, sorted(entry.name for entry in tmpdir.iterdir())))
+            yield plain
+
+    monkeypatch.setattr(link_module, "unseal_to_temporary", watched)
+    link(sealed, out_folder / "linked.parquet", key=key, recipient=private)
+    assert [folder for folder, _, _ in seen] == [out_folder, out_folder]
+    assert all(in_tmpdir == [] for _, _, in_tmpdir in seen)
+    if seal_module._anonymous_file(out_folder) is not None:
+        assert all(in_out == [] for _, in_out, _ in seen)  # no name holds a decrypted file
+    assert sorted(entry.name for entry in out_folder.iterdir()) == ["linked.parquet"]
+    assert list(tmpdir.iterdir()) == []
 
 
 # --- the fallback key --------------------------------------------------------------------------

@@ -327,3 +327,72 @@ def test_no_bsn_column() -> None:
 def test_resolve_does_not_consume_its_input() -> None:
     columns = iter(["BSN", "Gemeente"])
     assert resolve_columns(columns, ColumnMapping()) == {"bsn": "BSN", "municipality": "Gemeente"}
+
+
+# --- hostile and faulty mappings (issue 14) -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("fmt", "problem"),
+    [
+        ("%Y-%m-%d %H", "only date directives"),  # ended in a Polars traceback
+        ("%Y-%m-%d %p", "only date directives"),  # so did this
+        ("%d-%m-%Y %H:%M", "only date directives"),
+        ("%Y-%m-%dT%z", "only date directives"),
+        ("%s", "only date directives"),
+        ("%Y%", "only date directives"),
+        ("%d-%m", "must name a year, a month and a day"),  # read as the year 1, silently
+        ("%Y", "must name a year, a month and a day"),
+        ("%m/%Y", "must name a year, a month and a day"),
+        ("dd-mm-yyyy", "not a strftime format"),
+        ("%%", "not a strftime format"),
+    ],
+)
+def test_date_formats_hold_only_date_directives(fmt: str, problem: str) -> None:
+    # #19: the bad format is found up front, with the path of its field
+    document = {"version": 1, "date_formats": {"start_date": fmt, "end_date": "%d-%m-%Y"}}
+    with pytest.raises(ConfigError) as caught:
+        parse_mapping(document)
+    (line,) = caught.value.problems  # end_date's format is fine
+    assert line.startswith(f"date_formats.start_date: {problem}")
+
+
+@pytest.mark.parametrize(
+    "fmt",
+    [
+        "%Y-%m-%d",
+        "%d-%m-%Y",
+        "%d/%m/%Y",
+        "%Y%m%d",
+        "%d.%m.%Y",
+        "%-d-%-m-%Y",
+        "%e %B %Y",
+        "%F",
+        "%y%m%d",
+        "%Y-%j",
+        "%a %d %b %Y",
+        "%d-%m-%Y (%%)",
+    ],
+)
+def test_date_formats_that_read_dates_are_accepted(fmt: str) -> None:
+    mapping = parse_mapping({"version": 1, "date_formats": {"birth_date": fmt}})
+    assert mapping.date_formats["birth_date"] == fmt
+
+
+def test_a_source_column_feeds_one_field() -> None:
+    # #4: a text field mapped onto the BSN column would publish every BSN
+    document = {"version": 1, "columns": {"bsn": "BSN", "municipality": "BSN", "sex": "G"}}
+    with pytest.raises(ConfigError) as caught:
+        parse_mapping(document)
+    assert caught.value.problems == [
+        "columns: bsn and municipality both name the column 'BSN'; one source column feeds one "
+        "field"
+    ]
+    # a mapping made in Python, past parse_mapping, is refused where columns are resolved
+    mapping = ColumnMapping(columns={"bsn": "BSN", "municipality": "BSN"})
+    with pytest.raises(InputError, match="column 'BSN' is mapped to bsn and municipality"):
+        resolve_columns(["BSN", "Gemeente"], mapping)
+    # a mapped column is not taken by a recognised name as well
+    mapping = ColumnMapping(columns={"municipality": "BSN"})
+    with pytest.raises(InputError, match="no BSN column"):
+        resolve_columns(["BSN", "Gemeente"], mapping)

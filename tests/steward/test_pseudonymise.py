@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from factlab import schema
 from factlab._version import __version__
-from factlab.errors import InputError, KeyFileError
+from factlab.errors import ConfigError, InputError, KeyFileError
 from factlab.keys.pseudonym import hmac_pseudonym, second_stage
 from factlab.keys.round_keys import Key, load_key, new_round_key, write_key
 from factlab.manifest import read_manifest
@@ -448,7 +448,9 @@ def test_fallback_fields_from_the_mapping(round_key: Key) -> None:
     export = pl.DataFrame(
         {"BSN": [None], "Geboortejaar": ["2010"], "Geslacht": ["M"], "Gemeente": ["ASSEN"]}
     )
-    out = pseudonymise_with_quality(export, round_key, provider="P1", mapping=mapping).frame
+    out = pseudonymise_with_quality(
+        export, round_key, provider="P1", mapping=mapping, allow_no_valid_bsn=True
+    ).frame
     message = b"birth_year=2010|sex=M|municipality=assen"
     subkey = round_key.pseudonym_key("fallback").hex().encode()
     assert (
@@ -520,7 +522,13 @@ def test_pseudonymise_file_writes_the_manifest(
     assert written.key_fingerprint == round_key.fingerprint
     assert written.provider == "P01"
     assert written.factlab_version == __version__
-    assert written.input_sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+    # issue 14 #5: no unkeyed digest of the export in the manifest (a sealed file shows it in the
+    # clear, and a small export's digest is reversed by trying every BSN); the audit log gets it
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    assert result.input_sha256 == digest
+    assert digest not in written.to_json()
+    assert "input_sha256" not in written.to_json()
+    assert digest.encode() not in out.read_bytes()
     assert written.input_format == "csv"
     assert written.rows == 5
     assert written.rows_by_status == {
@@ -735,7 +743,12 @@ def read_both_ways(
         monkeypatch.setattr(module, "MAX_DISTINCT_SHARE", share)
         results.append(
             pseudonymise_with_quality(
-                export, key, provider="P01", mapping=mapping, decimal_comma=True
+                export,
+                key,
+                provider="P01",
+                mapping=mapping,
+                decimal_comma=True,
+                allow_no_valid_bsn=True,  # a few random rows may hold none
             )
         )
     return results[0], results[1]
@@ -759,7 +772,12 @@ def test_distinct_values_and_row_by_row_agree(
     assert distinct.quality == row_by_row.quality
     # a LazyFrame is always read row by row
     lazy = pseudonymise_with_quality(
-        export.lazy(), round_key, provider="P01", mapping=mapping, decimal_comma=True
+        export.lazy(),
+        round_key,
+        provider="P01",
+        mapping=mapping,
+        decimal_comma=True,
+        allow_no_valid_bsn=True,
     )
     assert lazy.frame.equals(distinct.frame)
     assert lazy.quality == distinct.quality
@@ -800,3 +818,178 @@ def test_distinct_pseudonym_counts_match_the_pseudonyms(test_bsns: tuple[str, ..
     assert result.quality.distinct_pseudonyms == len(per_pseudonym)
     shared = sum(count for count in per_pseudonym.values() if count > 1)
     assert result.quality.duplicate_pseudonym_rows == shared
+
+
+# --- hostile and faulty input (issue 14) --------------------------------------------------------
+
+FIVE_CLIENTS = [999903974, 999903986, 999903998, 999904012, 999904024]
+
+
+def test_a_float32_bsn_column_is_refused_not_merged(round_key: Key, tmp_path: Path) -> None:
+    # #1: as Float32 the five clients hold one value (near 10^9 only multiples of 64)
+    export = pl.DataFrame({"BSN": pl.Series(FIVE_CLIENTS, dtype=pl.Float32)})
+    assert export["BSN"].n_unique() < 5
+    for frame in (export, export.lazy()):
+        with pytest.raises(InputError, match=r"'BSN' is stored as Float32.*export the BSN"):
+            pseudonymise(frame, round_key, provider="P01")
+    path = tmp_path / "export.parquet"
+    export.write_parquet(path)
+    with pytest.raises(InputError, match="Float32") as caught:
+        pseudonymise_file(path, round_key, provider="P01", out=tmp_path / "out.parquet")
+    assert not re.search(r"[0-9]{6}", str(caught.value))
+    assert not (tmp_path / "out.parquet").exists()
+    # as Float64 (what Excel gives) each client keeps a pseudonym of its own
+    exact = pl.DataFrame({"BSN": pl.Series(FIVE_CLIENTS, dtype=pl.Float64)})
+    assert pseudonymise(exact, round_key, provider="P01")["pseudonym"].n_unique() == 5
+
+
+def test_text_and_numbers_get_one_pseudonym(round_key: Key) -> None:
+    # #27: how a cell was typed does not change its status or pseudonym
+    as_text = pl.DataFrame(
+        {"BSN": ["999993653.0", "9.99993653E8", "-999993653", "0", "99999365.0"]}
+    )
+    as_numbers = pl.DataFrame({"BSN": [999993653.0, 999993653.0, -999993653.0, 0.0, 99999365.0]})
+    text_out = pseudonymise(as_text, round_key, provider="P01")
+    number_out = pseudonymise(as_numbers, round_key, provider="P01")
+    assert text_out["bsn_status"].to_list() == number_out["bsn_status"].to_list()
+    assert text_out["bsn_status"].to_list() == [
+        "valid",
+        "valid",
+        "non_digit",
+        "sentinel",
+        "valid",
+    ]
+    assert text_out["pseudonym"].to_list() == number_out["pseudonym"].to_list()
+    assert text_out["pseudonym"][0] == oracle_pseudonym(round_key, "999993653")
+    assert text_out["pseudonym"][4] == oracle_pseudonym(round_key, "099999365")
+
+
+def test_one_source_column_for_two_fields_is_refused() -> None:
+    # #4: [columns] bsn = "BSN" and municipality = "BSN" would publish every BSN
+    with pytest.raises(ConfigError, match=r"columns: bsn and municipality both name the column"):
+        parse_mapping({"version": 1, "columns": {"bsn": "BSN", "municipality": "BSN"}})
+    made_in_python = ColumnMapping(columns={"bsn": "BSN", "municipality": "BSN"})
+    export = pl.DataFrame({"BSN": ["999993653"]})
+    with pytest.raises(InputError, match="'BSN' is mapped to bsn and municipality"):
+        pseudonymise(export, new_round_key("t"), provider="P01", mapping=made_in_python)
+
+
+@pytest.mark.parametrize("lazy", [False, True])
+@pytest.mark.parametrize("share", [1.0, -1.0])  # read on distinct values; row by row
+def test_a_text_field_holding_bsns_is_refused(
+    round_key: Key, test_bsns: tuple[str, ...], lazy: bool, share: float
+) -> None:
+    # #4: the BSN and municipality columns swapped in the mapping
+    rng = random.Random(4)
+    bsns = rng.sample(test_bsns, 30)
+    export = pl.DataFrame(
+        {
+            "BSN": [*bsns[:20], "999.993.653", "9999 1723", *bsns[22:]],
+            "Gemeente": ["Assen"] * 15 + ["Emmen"] * 15,
+        }
+    )
+    swapped = parse_mapping({"version": 1, "columns": {"bsn": "Gemeente", "municipality": "BSN"}})
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        monkeypatch.setattr(sys.modules["factlab.steward._distinct"], "MAX_DISTINCT_SHARE", share)
+        frame = export.lazy() if lazy else export
+        with pytest.raises(InputError) as caught:
+            pseudonymise(
+                frame, round_key, provider="P01", mapping=swapped, allow_no_valid_bsn=True
+            ).lazy().collect()
+    message = str(caught.value)
+    assert "column municipality: 29 row(s) (first rows: 1, 2, 3, 4, 5)" in message
+    assert "looks like a BSN" in message
+    assert not any(bsn in message for bsn in bsns)
+    assert not re.search(r"[0-9]{4} ?[0-9]{4}", message)
+
+
+def test_bsns_refused_in_every_text_field_however_they_arrive(round_key: Key) -> None:
+    export = pl.DataFrame(
+        {
+            "BSN": ["999993653", "999991723"],
+            "Zorgvorm": ["ambulant", "9.99993653E8"],  # written as a float
+            "Productcategorie": ["45", "45"],
+            "Domein": ["jeugdhulp", "jeugdhulp"],
+        }
+    )
+    with pytest.raises(InputError, match=r"column care_form: 1 row\(s\) \(first rows: 2\)"):
+        pseudonymise_with_quality(export, round_key, provider="P01")
+    # through a value map, a derivation or a constant of the mapping
+    for document in (
+        {"values": {"domain": {"jeugdhulp": "999995078"}}},
+        {"derive": {"financing": {"from": "product_category", "map": {"45": "999 995 078"}}}},
+        {"constants": {"financing": "999995078"}},
+    ):
+        mapping = parse_mapping({"version": 1, **document})
+        clean = export.with_columns(pl.lit("ambulant").alias("Zorgvorm"))
+        with pytest.raises(InputError, match=r": 2 row\(s\)"):
+            pseudonymise_with_quality(clean, round_key, provider="P01", mapping=mapping)
+    # codes and names that are no BSN pass: 8 digits failing the proef, sentinels, short codes
+    fine = export.with_columns(pl.Series("Zorgvorm", ["12345678", "000000000"]))
+    pseudonymise_with_quality(fine, round_key, provider="P01")
+
+
+def test_an_export_without_a_valid_bsn_is_refused_unless_allowed(
+    round_key: Key, write_export: WriteExport, tmp_path: Path
+) -> None:
+    # issue 14 "also seen": an all-invalid export wrote a file with only the usual summary
+    export = pl.DataFrame({"BSN": ["999993654", "", "12345", None], "Gemeente": ["Assen"] * 4})
+    for frame in (export, export.lazy()):
+        with pytest.raises(InputError, match=r"none of the 4 row\(s\) has a valid BSN in column"):
+            pseudonymise(frame, round_key, provider="P01").lazy().collect()
+    out = pseudonymise(export, round_key, provider="P01", allow_no_valid_bsn=True)
+    assert out["bsn_status"].to_list() == ["checksum", "missing", "bad_length", "missing"]
+    path = write_export("e.csv", ["BSN;Gemeente", "999993654;Assen", ";Emmen"])
+    target = tmp_path / "out.parquet"
+    with pytest.raises(InputError, match="allow_no_valid_bsn"):
+        pseudonymise_file(path, round_key, provider="P01", out=target)
+    assert not target.exists()
+    result = pseudonymise_file(path, round_key, provider="P01", out=target, allow_no_valid_bsn=True)
+    assert result.quality.rows_by_status["valid"] == 0
+    assert target.exists()
+    # an export without rows has nothing to refuse
+    empty = pl.DataFrame({"BSN": pl.Series([], dtype=pl.String)})
+    assert pseudonymise(empty, round_key, provider="P01").height == 0
+
+
+def test_the_sealed_header_holds_no_digest_of_the_export(
+    round_key: Key, write_export: WriteExport, tmp_path: Path
+) -> None:
+    # #5: the clear header showed the export's SHA-256; a one-row export was found back by
+    # hashing candidate exports, one per BSN
+    from factlab.keys.recipients import new_recipient
+    from factlab.keys.seal import read_sealed_header, seal
+
+    path = write_export("export.csv", ["BSN;Gemeente", "999993653;Assen"])
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    out = tmp_path / "P01.parquet"
+    result = pseudonymise_file(path, round_key.provider_key(), provider="P01", out=out)
+    _, public = new_recipient("ttp")
+    sealed = tmp_path / "P01.sealed"
+    seal(out, public, sealed)
+    header = read_sealed_header(sealed)
+    assert "input_sha256" not in header.manifest.to_json()
+    for blob in (sealed.read_bytes(), out.read_bytes()):
+        assert digest.encode() not in blob
+        assert bytes.fromhex(digest) not in blob
+    assert result.input_sha256 == digest  # for the steward's audit log
+
+
+@pytest.mark.parametrize("provider", ["P01\n", "P01\r\n", "\nP01", "P01 ", "P\u00f801", ""])
+def test_a_provider_code_with_a_trailing_newline_is_refused(round_key: Key, provider: str) -> None:
+    # #14: "$" in re.match accepted "P01\n", a second provider beside "P01"
+    export = pl.DataFrame({"BSN": ["999993653"]})
+    with pytest.raises(InputError, match="provider code must be"):
+        pseudonymise(export, round_key, provider=provider)
+
+
+def test_the_export_is_never_replaced_by_its_pseudonymised_rows(tmp_path: Path) -> None:
+    # issue 14.25: `pseudonymise --out` equal to its input replaced the raw export
+    export = tmp_path / "export.parquet"
+    pl.DataFrame({"BSN": ["999993653", "999991723"], "Gemeente": ["Assen", "Emmen"]}).write_parquet(
+        export
+    )
+    raw = export.read_bytes()
+    with pytest.raises(InputError, match="is also an input"):
+        pseudonymise_file(export, new_round_key("t").provider_key(), provider="P01", out=export)
+    assert export.read_bytes() == raw
