@@ -45,7 +45,8 @@ from factlab.errors import (
 
 if TYPE_CHECKING:
     from factlab.analysis.costs import CostResult, costs
-    from factlab.analysis.counts import CountResult, count, write_counts
+    from factlab.analysis.count_files import write_counts
+    from factlab.analysis.counts import CountResult, count
     from factlab.analysis.flows import FlowResult, RepeatResult, flows, repeat_use
     from factlab.analysis.link import link
     from factlab.analysis.overlap import OverlapResult, overlap
@@ -68,10 +69,10 @@ if TYPE_CHECKING:
     from factlab.steward.mapping import ColumnMapping, load_mapping
     from factlab.steward.pseudonymise import (
         Pseudonymised,
-        Quality,
         pseudonymise,
         pseudonymise_file,
     )
+    from factlab.steward.quality import Quality
 
 # The public names below are imported on first use (PEP 562), so that ``import factlab`` and the
 # command-line tool load only what a task needs: the disclosure, estimation and report modules
@@ -90,7 +91,7 @@ _LAZY: dict[str, str] = {
     "ProtectedTable": "factlab.disclosure.protect",
     "Protection": "factlab.disclosure.protect",
     "Pseudonymised": "factlab.steward.pseudonymise",
-    "Quality": "factlab.steward.pseudonymise",
+    "Quality": "factlab.steward.quality",
     "RepeatResult": "factlab.analysis.flows",
     "corrections_2014": "factlab.estimation.corrections",
     "costs": "factlab.analysis.costs",
@@ -119,7 +120,7 @@ _LAZY: dict[str, str] = {
     "seal": "factlab.keys.seal",
     "second_stage": "factlab.keys.pseudonym",
     "unseal": "factlab.keys.seal",
-    "write_counts": "factlab.analysis.counts",
+    "write_counts": "factlab.analysis.count_files",
     "write_key": "factlab.keys.round_keys",
     "write_recipient": "factlab.keys.recipients",
 }

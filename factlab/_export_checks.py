@@ -5,7 +5,9 @@ here turns one way such a file would go wrong into one line that names the file,
 column and the reason, never a value of a client, a hang, exhausted memory or a parser's panic:
 
 * a FIFO or a device (``/dev/zero`` behind a symlink) is refused before a byte is read
-  (:func:`open_regular`, also behind every hash of an input: :func:`sha256_of_file`);
+  (:func:`open_regular`, also behind every hash of an input, :func:`sha256_of_file`, and every
+  configuration, key or JSON file read whole, :func:`read_regular`, which reads at most
+  :data:`MAX_SMALL_FILE_BYTES`);
 * a workbook that unpacks to more than :data:`MAX_WORKBOOK_BYTES` (a zip bomb, or a zip whose
   stated sizes lie) is refused before the Excel parser sees it (:func:`check_workbook`);
 * a header of more than :data:`MAX_COLUMNS` columns, or a column name given twice, is refused
@@ -39,6 +41,7 @@ from factlab.errors import InputError
 __all__ = [
     "MAX_COLUMNS",
     "MAX_HEADER_BYTES",
+    "MAX_SMALL_FILE_BYTES",
     "MAX_WORKBOOK_BYTES",
     "check_memory",
     "check_names",
@@ -46,8 +49,10 @@ __all__ = [
     "check_workbook",
     "diagnose_csv",
     "drop_blank_rows",
+    "file_kind",
     "open_regular",
     "physical_memory",
+    "read_regular",
     "readable_dtype",
     "sha256_of_file",
     "shown",
@@ -58,6 +63,9 @@ __all__ = [
 MAX_COLUMNS: Final = 16_384
 #: Longest CSV header line read (16 MiB: 16,384 names of 1 KiB each).
 MAX_HEADER_BYTES: Final = 1 << 24
+#: Most bytes of a file read whole: a mapping, round configuration, rules, corrections or JSON
+#: file (16 MiB; they are a few KiB). Key files have their own, smaller limit.
+MAX_SMALL_FILE_BYTES: Final = 1 << 24
 #: Most bytes an Excel workbook may unpack to (1 GiB, all its parts together). The Excel parser
 #: holds a sheet in memory at several times the size of its XML; more data is given as CSV.
 MAX_WORKBOOK_BYTES: Final = 1 << 30
@@ -77,7 +85,8 @@ _OLE_SIGNATURE: Final = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 # --- files -----------------------------------------------------------------------------------
 
 
-def _kind(mode: int) -> str:
+def file_kind(mode: int) -> str:
+    """What a file that is no regular file is, for a message: ``a FIFO (named pipe)``, …"""
     if stat.S_ISDIR(mode):
         return "a folder"
     if stat.S_ISFIFO(mode):
@@ -87,12 +96,17 @@ def _kind(mode: int) -> str:
     return "a socket" if stat.S_ISSOCK(mode) else "a special file"
 
 
-def open_regular(path: str | Path) -> BinaryIO:
+def open_regular(path: str | Path, *, what: str | None = None) -> BinaryIO:
     """Open a file for reading in binary mode; refuse anything but a regular file.
 
     Symlinks are followed and the type is checked on the opened descriptor, so the file checked
     is the file read. It is opened without blocking: opening a FIFO otherwise waits for a writer
-    forever (``O_NONBLOCK`` changes nothing for a regular file).
+    forever (``O_NONBLOCK`` changes nothing for a regular file). Every file factlab reads is
+    opened here (or by :func:`read_regular`), or checked here before a parser opens it.
+
+    Args:
+        path: the file.
+        what: what the file is, for messages (e.g. ``mapping file``); None for an export.
 
     Raises:
         InputError: missing, not readable, or a folder, FIFO, device or socket.
@@ -106,7 +120,7 @@ def open_regular(path: str | Path) -> BinaryIO:
     try:
         descriptor = os.open(path, flags)
     except FileNotFoundError:
-        raise InputError(f"{path}: file not found") from None
+        raise InputError(f"{path}: {what or 'file'} not found") from None
     except PermissionError:
         raise InputError(f"{path}: permission denied") from None
     except OSError as exc:
@@ -114,11 +128,36 @@ def open_regular(path: str | Path) -> BinaryIO:
     try:
         mode = os.fstat(descriptor).st_mode
         if not stat.S_ISREG(mode):
-            raise InputError(f"{path}: {_kind(mode)}, not a file; give the export as a file")
+            advice = "; give the export as a file" if what is None else ""
+            raise InputError(f"{path}: {file_kind(mode)}, not a file{advice}")
         return os.fdopen(descriptor, "rb")
     except BaseException:
         os.close(descriptor)
         raise
+
+
+def read_regular(path: str | Path, *, what: str, limit: int = MAX_SMALL_FILE_BYTES) -> bytes:
+    """The bytes of a small regular file read whole: a configuration, key or JSON file.
+
+    Opened by :func:`open_regular`; at most ``limit`` bytes are read, so ``/dev/zero`` behind a
+    symlink, or a file that grows while it is read, cannot fill memory.
+
+    Raises:
+        InputError: as :func:`open_regular`, a read error, or larger than ``limit``.
+
+    Example:
+        >>> read_regular("/dev/zero", what="mapping file")  # doctest: +IGNORE_EXCEPTION_DETAIL
+        Traceback (most recent call last):
+        factlab.errors.InputError: /dev/zero: a device, not a file
+    """
+    with open_regular(path, what=what) as handle:
+        try:
+            data = handle.read(limit + 1)
+        except OSError as exc:
+            raise InputError(f"{path}: cannot read the {what} ({exc.strerror})") from None
+    if len(data) > limit:
+        raise InputError(f"{path}: larger than {_size(limit)}, more than any {what} factlab reads")
+    return data
 
 
 def sha256_of_file(path: str | Path) -> str:
@@ -342,6 +381,9 @@ def check_workbook(path: Path, data: bytes) -> None:
         raise InputError(f"{path}: cannot be read as xlsx (not a zip archive)") from None
     if any(e.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED) for e in entries):
         raise InputError(f"{path}: cannot be read as xlsx (compressed as Excel never does)")
+    if len({entry.filename.lower() for entry in entries}) < len(entries):
+        # two parts of one name: the part checked need not be the part the parser reads
+        raise InputError(f"{path}: cannot be read as xlsx (a part is given twice)")
     too_large = InputError(
         f"{path}: the workbook unpacks to more than {limit >> 20} MiB, more than factlab reads "
         "from Excel; save the sheet as CSV (UTF-8) and give that file"

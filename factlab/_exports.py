@@ -38,7 +38,8 @@ from factlab._export_checks import (
     sha256_of_file,
     shown,
 )
-from factlab.errors import InputError
+from factlab._sheet_extent import check_sheet_extent
+from factlab.errors import InputError, Terminated
 
 __all__ = [
     "Parsed",
@@ -282,8 +283,8 @@ def read_csv_export(path: Path, delimiter: str | None, encoding: str | None) -> 
                 skip_lines=layout.skip_lines,
                 eol_char=layout.line_end,
             )
-        except (KeyboardInterrupt, SystemExit):
-            raise
+        except (KeyboardInterrupt, SystemExit, Terminated):
+            raise  # stopped: no diagnosis (a second pass over the file) on the way out
         except BaseException as exc:  # a Rust panic is a BaseException; its message quotes cells
 
             def open_text() -> TextIO:
@@ -325,6 +326,8 @@ def read_excel_export(path: Path, sheet: str | None) -> Parsed:
         reader = fastexcel.read_excel(data)
         if sheet is not None and sheet not in reader.sheet_names:
             raise InputError(f"{path}: cannot be read as xlsx: no sheet named {shown(sheet)}")
+        # the parser allocates the sheet's whole rectangle of cells: measured first
+        check_sheet_extent(path, data, sheet)
         loaded = reader.load_sheet(
             sheet if sheet is not None else 0, header_row=None, dtypes="string"
         )

@@ -20,6 +20,7 @@ import getpass
 import json
 import os
 import socket
+import stat
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -27,8 +28,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
+from factlab._export_checks import file_kind, open_regular
 from factlab._version import __version__
-from factlab.errors import FactlabError, InputError
+from factlab.errors import FactlabError, InputError, Terminated
 from factlab.io import file_sha256
 from factlab.outputs import HeldOutputs, held_outputs
 
@@ -189,19 +191,38 @@ def _check_output_folder(output: str | Path | None) -> None:
 
 
 def _error_entry(exc: BaseException) -> dict[str, Any]:
-    if isinstance(exc, FactlabError):
+    if isinstance(exc, FactlabError | Terminated):  # factlab's own text: never a value
         return {"class": type(exc).__name__, "message": str(exc), "exit_code": exc.exit_code}
     # A foreign error's message may quote a data value: record its class only.
     return {"class": type(exc).__name__, "message": None, "exit_code": None}
 
 
+def _not_a_file(path: Path, mode: int) -> InputError:
+    return InputError(f"{path}: {file_kind(mode)}, not a file; the audit log must be a file")
+
+
 def _open_log(path: Path) -> int:
+    """Open the log for appending; refuse anything but a regular file.
+
+    Without blocking: opening a FIFO for writing otherwise waits for a reader forever. The type
+    is checked on the opened descriptor: a device such as ``/dev/null`` would swallow every line.
+    """
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK | os.O_CLOEXEC
     try:
-        return os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+        descriptor = os.open(path, flags, 0o640)
     except OSError as exc:
+        with contextlib.suppress(OSError):  # a FIFO without a reader: ENXIO; name it as such
+            mode = os.stat(path).st_mode
+            if not stat.S_ISREG(mode):
+                raise _not_a_file(path, mode) from None
         raise InputError(
             f"{path}: cannot open the audit log for appending ({exc.strerror})"
         ) from exc
+    mode = os.fstat(descriptor).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(descriptor)
+        raise _not_a_file(path, mode)
+    return descriptor
 
 
 def _append(descriptor: int, path: Path, event: AuditEvent) -> None:
@@ -329,7 +350,7 @@ def audited(
 
     Example:
         >>> import tempfile, pathlib
-        >>> from factlab.io import write_json
+        >>> from factlab.result_files import write_json
         >>> folder = pathlib.Path(tempfile.mkdtemp())
         >>> with audited("demo", output=folder / "out.json") as trail:
         ...     write_json(folder / "out.json", {"done": True})
@@ -440,13 +461,13 @@ def read_audit_log(path: str | Path) -> list[dict[str, Any]]:
     """Read every line of an audit log as a dict (for inspection and tests).
 
     Raises:
-        InputError: the file is missing or a line is not a JSON object.
+        InputError: the file is missing, no regular file, or a line is not a JSON object.
     """
     path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: audit log not found")
+    with open_regular(path, what="audit log") as handle:
+        text = handle.read().decode("utf-8")
     events: list[dict[str, Any]] = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for number, line in enumerate(text.splitlines(), start=1):
         try:
             event = json.loads(line)
         except json.JSONDecodeError as exc:

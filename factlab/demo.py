@@ -25,7 +25,8 @@ from typing import Final
 
 import polars as pl
 
-from factlab.analysis.counts import CountResult, count, write_counts
+from factlab.analysis.count_files import write_counts
+from factlab.analysis.counts import CountResult, count
 from factlab.analysis.link import link
 from factlab.analysis.overlap import OverlapResult, overlap
 from factlab.audit import AUDIT_FILE_NAME

@@ -6,6 +6,8 @@ client: an identifier must not leak through an error, a log line or a traceback.
 
 from __future__ import annotations
 
+import signal
+
 __all__ = [
     "ConfigError",
     "DataError",
@@ -14,6 +16,7 @@ __all__ = [
     "InputError",
     "KeyFileError",
     "LinkError",
+    "Terminated",
 ]
 
 
@@ -73,3 +76,31 @@ class LinkError(FactlabError):
     """Files cannot be linked: mixed keys, rounds or schemes, foreign files, duplicate providers."""
 
     exit_code = 7
+
+
+class Terminated(BaseException):
+    """The command was stopped by a signal (SIGTERM, SIGHUP) and cleans up after itself.
+
+    The command-line tool raises it from its signal handler. Like :class:`KeyboardInterrupt` it
+    is a BaseException and no FactlabError: a handler that turns a parser's failure into an
+    InputError (``except Exception``) lets it pass, so a stopped command stops at once instead
+    of working on and reporting an input error. Every ``finally`` runs, temporaries are removed,
+    and the audit line records it (class ``Terminated``, with this message and exit code).
+
+    Attributes:
+        exit_code: 128 + the signal's number (143 for SIGTERM), as a shell reports it.
+
+    Example:
+        >>> stop = Terminated(signal.SIGTERM)
+        >>> str(stop), stop.exit_code, isinstance(stop, Exception)
+        ('stopped by SIGTERM', 143, False)
+    """
+
+    def __init__(self, signal_number: int = signal.SIGTERM) -> None:
+        # the number is the exception's argument, so that a copy (pickle) is the same stop
+        super().__init__(int(signal_number))
+        self.signal_number = int(signal_number)
+        self.exit_code = 128 + self.signal_number
+
+    def __str__(self) -> str:
+        return f"stopped by {signal.Signals(self.signal_number).name}"

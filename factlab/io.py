@@ -1,9 +1,7 @@
 """The only module that touches files: exports in (CSV, Excel, Parquet), Parquet out, atomically.
 
-Besides provider exports and factlab Parquet files it reads TOML configuration files, and reads
-and writes result tables (counts, protected tables, analyses) with their metadata: as CSV with a
-``<name>.meta.json`` sidecar, as Parquet with the metadata in the file's key-value metadata, or as
-one JSON document.
+Besides provider exports and factlab Parquet files it reads TOML configuration files; result
+tables and JSON documents are read and written by :mod:`factlab.result_files` on top of it.
 
 The export readers (:func:`load_export`, :func:`read_export`) have their parts in two private
 modules: :mod:`factlab._exports` reads each format, :mod:`factlab._export_checks` holds what they
@@ -14,50 +12,42 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import json
 import os
 import tomllib
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import Any, Literal
 
 import polars as pl
 
-from factlab import _export_checks, _exports, schema
-from factlab.errors import ConfigError, FactlabError, InputError
+from factlab import _export_checks, _exports
+from factlab.errors import ConfigError, FactlabError, InputError, Terminated
 from factlab.manifest import Manifest
 from factlab.outputs import (
     check_output,
-    csv_safe,
-    held_outputs,
     holding,
     new_temporary,
     os_failure,
     publish,
-    uncsv_safe,
     write_failure,
 )
 
 __all__ = [
-    "TABLE_FORMATS",
     "Export",
     "atomic_path",
     "check_parquet_readable",
     "export_format",
     "file_sha256",
+    "inputs_and_sidecars",
     "load_export",
     "parse_toml",
     "read_export",
-    "read_table",
     "read_toml",
     "sidecar_path",
     "sink_parquet_checked",
-    "table_files",
     "write_exclusive",
-    "write_json",
     "write_parquet",
-    "write_table",
 ]
 
 
@@ -80,10 +70,43 @@ def file_sha256(path: str | Path) -> str:
     return _export_checks.sha256_of_file(path)
 
 
-def _with_sidecars(inputs: Iterable[str | Path | None]) -> list[Path]:
+def sidecar_path(path: str | Path) -> Path:
+    """Where the metadata of a CSV table is kept: ``<name>.meta.json`` beside it.
+
+    Example:
+        >>> sidecar_path("out/cells.csv").as_posix()
+        'out/cells.csv.meta.json'
+    """
+    path = Path(path)
+    return path.with_name(f"{path.name}.meta.json")
+
+
+def inputs_and_sidecars(inputs: Iterable[str | Path | None]) -> list[Path]:
     """The inputs and the metadata sidecar each may have: writing over either destroys it."""
     paths = [Path(item) for item in inputs if item is not None]
     return [*paths, *(sidecar_path(path) for path in paths)]
+
+
+def _publish_or_hold(temporary: Path, target: Path, *, overwrite: bool) -> bool:
+    """Publish the finished file ``temporary`` as ``target``, or, inside
+    :func:`factlab.outputs.held_outputs`, hand it over to wait there; True when handed over
+    (the caller must then leave ``temporary`` alone).
+
+    Raises:
+        FileExistsError: ``target`` exists (it appeared meanwhile) and ``overwrite`` is not set.
+        InputError: the file system refused; the message names ``target`` and the reason.
+    """
+    held = holding()
+    if held is not None:
+        held.hold(temporary, target, overwrite=overwrite)
+        return True
+    try:
+        publish(temporary, target, overwrite=overwrite)
+    except FileExistsError:
+        raise
+    except OSError as exc:
+        raise InputError(os_failure(target, exc, temporary)) from None
+    return False
 
 
 @contextlib.contextmanager
@@ -102,7 +125,7 @@ def atomic_path(
         InputError: a refused ``target``, or an operating-system error (the path and the reason,
             e.g. a read-only folder or a full disk).
     """
-    target = check_output(target, inputs=_with_sidecars(inputs), overwrite=overwrite)
+    target = check_output(target, inputs=inputs_and_sidecars(inputs), overwrite=overwrite)
     descriptor, temporary = new_temporary(target)
     os.close(descriptor)
     handed_over = False
@@ -113,20 +136,13 @@ def atomic_path(
             if write_failure(exc, temporary):
                 raise InputError(os_failure(target, exc, temporary)) from None
             raise
-        held = holding()
-        if held is not None:
-            held.hold(temporary, target, overwrite=overwrite)
-            handed_over = True
-            return
         try:
-            publish(temporary, target, overwrite=overwrite)
+            handed_over = _publish_or_hold(temporary, target, overwrite=overwrite)
         except FileExistsError:
             raise InputError(
                 f"{target}: exists (a file of that name appeared while this command ran; "
                 "use --force to overwrite)"
             ) from None
-        except OSError as exc:
-            raise InputError(os_failure(target, exc, temporary)) from None
     finally:
         if not handed_over:
             temporary.unlink(missing_ok=True)
@@ -169,17 +185,7 @@ def write_exclusive(path: str | Path, payload: bytes, *, mode: int, force: bool 
                 os.fsync(handle.fileno())
         except OSError as exc:
             raise InputError(os_failure(path, exc, temporary)) from None
-        held = holding()
-        if held is not None:
-            held.hold(temporary, path, overwrite=force)
-            handed_over = True
-            return
-        try:
-            publish(temporary, path, overwrite=force)
-        except FileExistsError:
-            raise
-        except OSError as exc:
-            raise InputError(os_failure(path, exc, temporary)) from None
+        handed_over = _publish_or_hold(temporary, path, overwrite=force)
     finally:
         if not handed_over:
             temporary.unlink(missing_ok=True)
@@ -367,7 +373,7 @@ def load_export(
         raise InputError(f"{path}: permission denied") from None
     except OSError as exc:
         raise InputError(f"{path}: cannot be read ({exc.strerror})") from None
-    except (KeyboardInterrupt, SystemExit):
+    except (KeyboardInterrupt, SystemExit, Terminated):
         raise
     except BaseException as exc:  # parsers raise many types, a Rust panic a BaseException;
         # their messages may quote cells, so only the type is told
@@ -425,208 +431,6 @@ def read_export(
     return export.frame.lazy(), export.facts
 
 
-#: File name extensions of result tables, see :func:`write_table`.
-TABLE_FORMATS: Final = (".csv", ".parquet", ".json")
-# Parquet key-value metadata keys of result tables start with this (the manifest's does too).
-_TABLE_METADATA_PREFIX: Final = "factlab."
-
-
-def _table_suffix(path: Path, what: str) -> str:
-    suffix = path.suffix.lower()
-    if suffix not in TABLE_FORMATS:
-        raise InputError(
-            f"{path}: unsupported {what} format {suffix!r} (use {', '.join(TABLE_FORMATS)})"
-        )
-    return suffix
-
-
-def sidecar_path(path: str | Path) -> Path:
-    """Where the metadata of a CSV table is kept: ``<name>.meta.json`` beside it.
-
-    Example:
-        >>> sidecar_path("out/cells.csv").as_posix()
-        'out/cells.csv.meta.json'
-    """
-    path = Path(path)
-    return path.with_name(f"{path.name}.meta.json")
-
-
-def table_files(path: str | Path) -> list[Path]:
-    """The files :func:`write_table` writes for ``path``: the table, and for CSV its sidecar.
-
-    Example:
-        >>> [p.name for p in table_files("out/cells.csv")], [p.name for p in table_files("t.json")]
-        (['cells.csv', 'cells.csv.meta.json'], ['t.json'])
-    """
-    path = Path(path)
-    return [path, sidecar_path(path)] if path.suffix.lower() == ".csv" else [path]
-
-
-def write_table(
-    frame: pl.DataFrame,
-    path: str | Path,
-    metadata: Mapping[str, Any],
-    metadata_key: str,
-    *,
-    inputs: Iterable[str | Path] = (),
-    overwrite: bool = True,
-) -> list[Path]:
-    """Write a result table and its metadata atomically; the format follows the extension.
-
-    ``.csv``: the table, and beside it ``<name>.meta.json`` holding the metadata; ``.parquet``:
-    the table with the metadata as JSON under ``metadata_key`` in its key-value metadata;
-    ``.json``: ``{"metadata": ..., "rows": [...]}``. On any error nothing is written.
-
-    In CSV, text that a spreadsheet would run as a formula (starting with ``=``, ``+``, ``-``,
-    ``@``, a tab or a carriage return) gets a leading single quote (see
-    :func:`factlab.outputs.csv_safe`); :func:`read_table` removes it again.
-
-    Args:
-        frame: the table.
-        path: the file to write (.csv, .parquet or .json).
-        metadata: what the table says about itself.
-        metadata_key: the Parquet key-value metadata key of ``metadata``.
-        inputs: the files the table was made from: neither they nor their sidecars are ever
-            written over.
-        overwrite: replace existing files (else an existing file is refused, see
-            :func:`atomic_path`).
-
-    Returns:
-        The files written.
-
-    Raises:
-        InputError: the extension is not .csv, .parquet or .json, the folder does not exist, or
-            an output is refused (see :func:`atomic_path`).
-
-    Example:
-        >>> import tempfile, pathlib
-        >>> out = pathlib.Path(tempfile.mkdtemp()) / "table.csv"
-        >>> frame = pl.DataFrame({"care_form": ["ambulant"], "unique_clients": [12]})
-        >>> [p.name for p in write_table(frame, out, {"exact": True}, "factlab.example")]
-        ['table.csv', 'table.csv.meta.json']
-        >>> read_table(out)[1]
-        {'exact': True}
-    """
-    path = Path(path)
-    suffix = _table_suffix(path, "table")
-    text = json.dumps(metadata, sort_keys=True, ensure_ascii=False, indent=2)
-    files = table_files(path)
-    sources = _with_sidecars(inputs)
-    for file in files:  # both refused before either is written
-        check_output(file, inputs=sources, overwrite=overwrite)
-    if suffix == ".csv":
-        # The table and its sidecar appear together or not at all: held and published as one
-        # (within a command that holds its outputs already, with its other outputs).
-        together = held_outputs() if holding() is None else contextlib.nullcontext(None)
-        with together as held:
-            with atomic_path(path, inputs=sources, overwrite=overwrite) as temporary:
-                csv_safe(frame).write_csv(temporary)
-            with atomic_path(files[1], inputs=sources, overwrite=overwrite) as temporary:
-                temporary.write_text(text + "\n", encoding="utf-8")
-            if held is not None:
-                held.publish()
-        return files
-    if suffix == ".json":
-        write_json(
-            path,
-            {"metadata": metadata, "rows": frame.to_dicts()},
-            inputs=sources,
-            overwrite=overwrite,
-        )
-    else:
-        with atomic_path(path, inputs=sources, overwrite=overwrite) as temporary:
-            frame.write_parquet(temporary, metadata={metadata_key: text})
-    return files
-
-
-def write_json(
-    path: str | Path,
-    document: Any,
-    *,
-    inputs: Iterable[str | Path] = (),
-    overwrite: bool = True,
-) -> None:
-    """Write ``document`` atomically as indented UTF-8 JSON (values JSON lacks, such as dates,
-    as text). ``inputs`` and ``overwrite`` are as for :func:`atomic_path`.
-
-    Example:
-        >>> import tempfile, pathlib, datetime
-        >>> out = pathlib.Path(tempfile.mkdtemp()) / "truth.json"
-        >>> write_json(out, {"reference_date": datetime.date(2013, 1, 1), "gemeente": "Súdwest"})
-        >>> out.read_text(encoding="utf-8").splitlines()[1]
-        '  "reference_date": "2013-01-01",'
-    """
-    text = json.dumps(document, indent=2, ensure_ascii=False, default=str) + "\n"
-    with atomic_path(path, inputs=inputs, overwrite=overwrite) as temporary:
-        temporary.write_text(text, encoding="utf-8")
-
-
-def _unwrap(document: Any) -> dict[str, Any]:
-    """The metadata in a sidecar or Parquet entry: the object itself, or its ``metadata``."""
-    if not isinstance(document, dict):
-        return {}
-    inner = document.get("metadata")
-    return dict(inner) if isinstance(inner, dict) else document
-
-
-def read_table(path: str | Path, *, what: str = "table") -> tuple[pl.DataFrame, dict[str, Any]]:
-    """Read a result table and its metadata, as :func:`write_table` and ``factlab count`` write.
-
-    CSV is read as text (an empty field is null: a margin or a suppressed value), without the
-    quote :func:`write_table` puts before formula-like text, its metadata from the sidecar if
-    there is one. Parquet metadata is the entry under a ``factlab.`` key of
-    its key-value metadata (not the manifest). JSON is ``{"metadata": ..., "rows": [...]}`` or a
-    bare list of rows. Where the stored object holds a ``metadata`` object (as ``factlab count``
-    writes it, beside a ``summary``), that is the metadata. A table without metadata gets ``{}``.
-
-    Args:
-        path: a .csv, .parquet or .json file.
-        what: what the table is, for error messages (e.g. ``counts``).
-
-    Raises:
-        InputError: unsupported extension, file missing or unreadable, or JSON without rows.
-
-    Example:
-        >>> read_table("missing.csv")  # doctest: +IGNORE_EXCEPTION_DETAIL
-        Traceback (most recent call last):
-        factlab.errors.InputError: missing.csv: file not found
-    """
-    path = Path(path)
-    suffix = _table_suffix(path, what)
-    if not path.is_file():
-        raise InputError(f"{path}: file not found")
-    try:
-        if suffix == ".csv":
-            # Dimension values such as product categories look numeric: every column is text.
-            # The quote write_table put before formula-like text comes off again.
-            frame = uncsv_safe(pl.read_csv(path, infer_schema=False))
-            sidecar = sidecar_path(path)
-            stored = json.loads(sidecar.read_text("utf-8")) if sidecar.is_file() else {}
-            return frame, _unwrap(stored)
-        if suffix == ".parquet":
-            entries = pl.read_parquet_metadata(path)
-            keys = [
-                key
-                for key in entries
-                if key.startswith(_TABLE_METADATA_PREFIX) and key != schema.MANIFEST_KEY
-            ]
-            stored = json.loads(entries[keys[0]]) if keys else {}
-            return pl.read_parquet(path), _unwrap(stored)
-        document = json.loads(path.read_text("utf-8"))
-        rows = document.get("rows") if isinstance(document, dict) else document
-        if not isinstance(rows, list):
-            raise InputError(
-                f"{path}: no table rows (a table in JSON needs a list of rows under 'rows'; "
-                "factlab count writes one with --by)"
-            )
-        metadata = document.get("metadata") if isinstance(document, dict) else None
-        return pl.from_dicts(rows, infer_schema_length=None), _unwrap(metadata)
-    except InputError:
-        raise
-    except Exception as exc:  # readers raise many types; the message names file and reason only
-        raise InputError(f"{path}: cannot read the {what} file ({type(exc).__name__})") from None
-
-
 def parse_toml(data: bytes, *, source: str, what: str = "file") -> dict[str, Any]:
     """The document in the bytes of a TOML configuration file.
 
@@ -656,7 +460,8 @@ def read_toml(path: str | Path, *, what: str = "file") -> dict[str, Any]:
         what: what the file is, for error messages (e.g. ``mapping file``).
 
     Raises:
-        InputError: the file is missing, unreadable or not UTF-8 text.
+        InputError: the file is missing, unreadable, no regular file (a FIFO, a device), larger
+            than 16 MiB, or not UTF-8 text.
         ConfigError: it is not valid TOML (the error's source is the path).
 
     Example:
@@ -664,11 +469,5 @@ def read_toml(path: str | Path, *, what: str = "file") -> dict[str, Any]:
         Traceback (most recent call last):
         factlab.errors.InputError: rules.toml: rules file not found
     """
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: {what} not found")
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read the {what} ({type(exc).__name__})") from None
+    data = _export_checks.read_regular(path, what=what)
     return parse_toml(data, source=str(path), what=what)

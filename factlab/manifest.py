@@ -23,6 +23,7 @@ from typing import Any, Final
 
 from factlab import schema
 from factlab._checks import require_path
+from factlab._export_checks import open_regular
 from factlab._version import __version__
 from factlab.errors import InputError
 
@@ -51,6 +52,14 @@ class Manifest:
         input_format: ``csv``, ``xlsx``, ``parquet`` or ``dataframe``.
         field_issues: per output column, counts of values that could not be read, by reason.
         inputs: for a linked file, one entry per input file (provider, sha256, rows, by status).
+        columns: for a steward's file, every column of the export and the fields it fed (none:
+            dropped), then the mapping's constants (``docs/formats.md``); names only.
+        unmapped_values: for a steward's file, per code field the values that were not mapped
+            or not accepted, with row counts (at most 20 each; values that could identify a
+            client are counted, never stored: see :mod:`factlab.steward.columns`).
+        contract: the round's contract the file was checked against (its ``sha256`` and
+            ``document``), with the share of unusable rows per required field (``check``);
+            None when there was no contract.
         extra: further non-secret facts a stage wants to record.
         factlab_version: version of factlab that wrote the file.
         created: creation time, ISO 8601 UTC.
@@ -68,6 +77,9 @@ class Manifest:
     input_format: str | None = None
     field_issues: dict[str, dict[str, int]] = field(default_factory=dict)
     inputs: list[dict[str, Any]] = field(default_factory=list)
+    columns: list[dict[str, str | list[str]]] = field(default_factory=list)
+    unmapped_values: dict[str, dict[str, Any]] = field(default_factory=dict)
+    contract: dict[str, Any] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     factlab_version: str = __version__
     created: str = field(default_factory=now_iso)
@@ -174,8 +186,8 @@ def read_manifest(path: str | Path) -> Manifest:
     """Read the manifest of a factlab Parquet file without reading any row.
 
     Raises:
-        InputError: the file is missing, not Parquet, not written by factlab, or its manifest is
-            damaged (not JSON, or a field of the wrong type).
+        InputError: the file is missing, no regular file (a FIFO, a device), not Parquet, not
+            written by factlab, or its manifest is damaged (not JSON, or a field of the wrong type).
 
     Example:
         >>> read_manifest("does-not-exist.parquet")  # doctest: +IGNORE_EXCEPTION_DETAIL
@@ -185,12 +197,12 @@ def read_manifest(path: str | Path) -> Manifest:
     import pyarrow.parquet as pq  # here, not at the top: writing a manifest does not need pyarrow
 
     path = require_path(path, where="read_manifest", name="path")
-    if not path.is_file():
-        raise InputError(f"{path}: file not found")
-    try:
-        metadata = pq.ParquetFile(path).metadata.metadata or {}
-    except Exception as exc:  # pyarrow raises several types for non-Parquet input
-        raise InputError(f"{path}: not a Parquet file") from exc
+    # a regular file only: a FIFO would wait for a writer forever, a device never end
+    with open_regular(path, what="file") as handle:
+        try:
+            metadata = pq.ParquetFile(handle).metadata.metadata or {}
+        except Exception as exc:  # pyarrow raises several types for non-Parquet input
+            raise InputError(f"{path}: not a Parquet file") from exc
     raw = metadata.get(schema.MANIFEST_KEY.encode())
     if raw is None:
         raise InputError(f"{path}: not a factlab file (no factlab manifest in its metadata)")

@@ -210,7 +210,9 @@ def new_temporary(target: str | Path) -> tuple[int, Path]:
     except OSError as exc:
         if not target.parent.is_dir():
             raise InputError(f"{target}: the output folder does not exist") from None
-        raise InputError(os_failure(target, exc)) from None
+        # the error names the temporary (a read-only folder, say): the user named the output
+        made = Path(exc.filename) if exc.filename is not None else None
+        raise InputError(os_failure(target, exc, made)) from None
     return descriptor, Path(name)
 
 
@@ -393,7 +395,7 @@ def held_outputs(
 
     Example:
         >>> import tempfile, pathlib
-        >>> from factlab.io import write_json
+        >>> from factlab.result_files import write_json
         >>> out = pathlib.Path(tempfile.mkdtemp()) / "x.json"
         >>> with held_outputs() as held:
         ...     write_json(out, {"a": 1})

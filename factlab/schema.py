@@ -53,6 +53,12 @@ FIELD_DTYPES: Final[dict[str, pl.DataType]] = {
     "end_date": pl.Date(),
     "cost": pl.Float64(),
 }
+#: The largest cost one row may hold, in euros; a larger one is taken for an error (10^9: far
+#: above any episode of youth care, far below where the sum of a round's rows loses its cents).
+#: The steward turns a larger, negative or non-finite cost into an empty one (a field issue), and
+#: ``costs`` refuses a linked file that still holds one.
+MAX_ROW_COST: Final = 1_000_000_000
+
 #: Canonical input fields (``birth_date`` is read, then reduced to ``birth_year``; ``postcode``
 #: is only read for the fallback pseudonym and never written).
 INPUT_FIELDS: Final = ("bsn", "birth_date", *FIELD_DTYPES, "postcode")

@@ -142,3 +142,27 @@ def audit_log(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Monk
     path = tmp_path_factory.mktemp("audit") / "audit.jsonl"
     monkeypatch.setenv("FACTLAB_AUDIT_LOG", str(path))
     return path
+
+
+@pytest.fixture
+def full_disk_log(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """An audit log on a full disk: it opens for appending, then writing a line fails (ENOSPC).
+
+    ``/dev/full`` did this until the log had to be a regular file (a device would swallow lines).
+    """
+    import errno
+    import os
+
+    path = tmp_path_factory.mktemp("full") / "audit.jsonl"
+    path.touch()
+    write = os.write
+
+    def full(descriptor: int, data: bytes) -> int:
+        if os.fstat(descriptor).st_ino == path.stat().st_ino:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return write(descriptor, data)
+
+    monkeypatch.setattr(os, "write", full)
+    return path

@@ -19,7 +19,8 @@ from factlab.audit import (
     read_audit_log,
 )
 from factlab.errors import InputError, LinkError
-from factlab.io import file_sha256, write_json
+from factlab.io import file_sha256
+from factlab.result_files import write_json
 
 #: The documented fields of an audit line (docs/audit-log.md).
 FIELDS = {
@@ -245,15 +246,14 @@ def _write_audited(out: Path, log: str | Path | None = None, *, overwrite: bool 
         write_json(out, {"counts": 1})
 
 
-@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
 def test_an_output_is_not_published_when_its_audit_line_cannot_be_written(
-    tmp_path: Path,
+    tmp_path: Path, full_disk_log: Path
 ) -> None:
-    # /dev/full opens for appending, but every write fails (disk full): the documented promise is
+    # the log opens for appending, but every write fails (disk full): the documented promise is
     # that such a command leaves no output (issue 14.9)
     out = tmp_path / "counts.json"
     with pytest.raises(InputError, match="cannot write to the audit log"):
-        _write_audited(out, "/dev/full")
+        _write_audited(out, full_disk_log)
     assert list(tmp_path.iterdir()) == []
 
 

@@ -214,3 +214,121 @@ def test_no_bsn_in_the_errors_of_failing_runs(
         assert not out.exists(), label
     assert b"3 problem(s)" in runs["bad mapping"].stderr
     assert not [p for p in tmp_path.iterdir() if ".tmp" in p.name]
+
+
+# --- the column report, the values not mapped, the round's contract and the preview ---------
+
+#: Each client's own name: a wrong column mapped onto a code field must not bring them out.
+NAMES = {
+    bsn: f"{first} Testpersoon"
+    for bsn, first in zip(CANONICAL, ("Anaïs", "Bram", "Daan", "Fenna", "Sem", "Tess"), strict=True)
+}
+
+
+def named_export_lines() -> list[str]:
+    """The canary's export with a name per client, and personal values in code columns."""
+    lines = ["BSN cliënt;Naam;Geboortedatum;Geslacht;Postcode;Gemeente;Kosten"]
+    for canonical, written in [*WRITTEN, (CHECKSUM_FAILURE, CHECKSUM_FAILURE)]:
+        name = NAMES[canonical]
+        lines.append(f"{written};{name};01-02-2010;V;9401 AB;{CHECKSUM_FAILURE};12,50")
+    return lines
+
+
+#: A mapping that takes the wrong columns for code fields: names, birth dates, postcodes and a
+#: number that fails the elfproef end up where codes belong.
+WRONG_MAPPING = """\
+version = 1
+[columns]
+municipality = "Naam"
+product_category = "Geboortedatum"
+domain = "Postcode"
+care_form = "Gemeente"
+[values.municipality]
+GM0106 = "Assen"
+[values.care_form]
+ambu = "ambulant"
+"""
+
+ROUND_CONTRACT = """\
+version = 1
+required = ["bsn", "municipality", "product_category", "care_form"]
+[values]
+product_category = ["40-55"]
+domain = ["jeugdhulp"]
+"""
+
+
+def test_no_bsn_or_client_value_in_the_report_preview_refusal_or_manifest(
+    key_files: KeyFiles,
+    tmp_path: Path,
+    key_secret_forms: Callable[[Key], list[str]],
+    audit_log: Path,
+) -> None:
+    export = tmp_path / "export.csv"
+    export.write_bytes(("\r\n".join(named_export_lines()) + "\r\n").encode("cp1252"))
+    mapping = tmp_path / "mapping.toml"
+    mapping.write_text(WRONG_MAPPING, encoding="utf-8")
+    contract = tmp_path / "contract.toml"
+    contract.write_text(ROUND_CONTRACT, encoding="utf-8")
+    keyed = tmp_path / "keys" / "contract.key"
+    made = factlab(
+        "key", "export-provider", key_files.round, "--out", keyed, "--contract", contract
+    )
+    assert made.returncode == 0, made.stderr.decode(errors="replace")[-300:]
+    secrets = key_secret_forms(key_files.key)
+    forbidden = needles(key_files.key, secrets)
+    forbidden |= {f"name {index}": name.encode() for index, name in enumerate(NAMES.values())}
+    forbidden |= {
+        f"name {index} cp1252": n.encode("cp1252") for index, n in enumerate(NAMES.values())
+    }
+    # what the output rows themselves hold (the preview shows them) may be a client's data,
+    # never a BSN or a key
+    no_bsn = {
+        name: needle
+        for name, needle in forbidden.items()
+        if name.startswith(("bsn", "written", "key"))
+    }
+    out = tmp_path / "P01.parquet"
+    base = ("--key", keyed, "--provider", "P01", "--mapping", mapping)
+
+    refused = factlab("pseudonymise", export, *base, "--out", out)
+    assert refused.returncode == 3, refused.stderr.decode(errors="replace")[-300:]
+    assert b"the round's contract refuses this file" in refused.stderr
+    assert b"values not mapped:" in refused.stderr  # the report is there, and clean
+    assert b"not shown" in refused.stderr
+    assert not out.exists()
+    assert_clean("refusal stdout", refused.stdout, forbidden)
+    assert_clean("refusal stderr", refused.stderr, forbidden)
+
+    preview = factlab("pseudonymise", export, *base, "--preview")
+    assert preview.returncode == 0, preview.stderr.decode(errors="replace")[-300:]
+    assert b"would REFUSE" in preview.stdout
+    assert b"| pseudonym " in preview.stdout
+    assert_clean("preview stdout", preview.stdout, no_bsn)
+    assert_clean("preview stderr", preview.stderr, forbidden)
+    report = preview.stdout.split(b"first 7 row(s) of the output")[0]
+    assert_clean("preview report", report, forbidden)  # all but the rows themselves
+
+    # without the contract the file is written: its manifest, inspect and summary stay clean
+    written = factlab(
+        "pseudonymise",
+        export,
+        "--key",
+        key_files.provider,
+        "--provider",
+        "P01",
+        "--mapping",
+        mapping,
+        "--out",
+        out,
+    )
+    assert written.returncode == 0, written.stderr.decode(errors="replace")[-300:]
+    assert_clean("summary stderr", written.stderr, forbidden)
+    assert_clean("summary stdout", written.stdout, forbidden)
+    assert_clean("manifest", parquet_views(out)["parquet metadata"], forbidden)
+    for args in (["inspect", out], ["inspect", out, "--json"]):
+        shown = factlab(*args)
+        assert shown.returncode == 0
+        assert b"municipality" in shown.stdout
+        assert_clean(f"{args[0]} {args[2:]} stdout", shown.stdout, forbidden)
+    assert_clean("audit log", audit_log.read_bytes(), forbidden)

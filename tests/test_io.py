@@ -26,13 +26,12 @@ from factlab.io import (
     file_sha256,
     load_export,
     read_export,
-    read_table,
     sink_parquet_checked,
     write_exclusive,
     write_parquet,
-    write_table,
 )
 from factlab.manifest import Manifest, read_manifest
+from factlab.result_files import read_table, write_table
 
 WriteExport = Callable[..., Path]
 

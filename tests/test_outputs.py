@@ -16,15 +16,7 @@ import pytest
 import factlab.io
 import factlab.outputs
 from factlab.errors import InputError
-from factlab.io import (
-    atomic_path,
-    read_table,
-    sidecar_path,
-    write_exclusive,
-    write_json,
-    write_parquet,
-    write_table,
-)
+from factlab.io import atomic_path, sidecar_path, write_exclusive, write_parquet
 from factlab.manifest import Manifest
 from factlab.outputs import (
     FORMULA_PREFIX,
@@ -36,6 +28,7 @@ from factlab.outputs import (
     sweep_stale,
     uncsv_safe,
 )
+from factlab.result_files import read_table, write_json, write_table
 
 
 def temporaries(folder: Path) -> list[str]:
@@ -306,6 +299,85 @@ def test_a_read_only_folder_is_one_line(tmp_path: Path, monkeypatch: pytest.Monk
     monkeypatch.setattr(factlab.outputs.tempfile, "mkstemp", refused)
     with pytest.raises(InputError, match=r"cannot be written \(Permission denied\)"):
         write_json(tmp_path / "out.json", {})
+
+
+def test_a_read_only_folder_names_the_output_not_the_temporary(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # as tempfile.mkstemp raises it: the error names the temporary it could not make
+    def refused(prefix: str = "", suffix: str = "", dir: str = "") -> tuple[int, str]:
+        made = os.path.join(dir, f"{prefix}ectzyxds{suffix}")
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), made)
+
+    monkeypatch.setattr(factlab.outputs.tempfile, "mkstemp", refused)
+    out = tmp_path / "x.parquet"
+    manifest = Manifest(
+        format="factlab-linked",
+        scheme="s",
+        round="r",
+        key_id="k",
+        key_fingerprint="f",
+        rows=1,
+        rows_by_status={"valid": 1},
+    )
+    for write in (
+        lambda: write_json(tmp_path / "x.json", {}),
+        lambda: write_parquet(pl.DataFrame({"a": [1]}), out, manifest),
+        lambda: write_exclusive(tmp_path / "x.key", b"k", mode=0o600),
+    ):
+        with pytest.raises(InputError) as error:
+            write()
+        assert ".tmp" not in str(error.value)
+        assert str(error.value).endswith(": cannot be written (Permission denied)")
+        assert str(error.value).startswith(str(tmp_path / "x."))
+
+
+@pytest.mark.parametrize("writer", ["atomic_path", "write_exclusive"])
+def test_both_writers_publish_and_fail_alike(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, writer: str
+) -> None:
+    # one helper publishes for both: the same one line, nothing left, an appeared file kept
+    def broken(temporary: Path, target: Path, *, overwrite: bool) -> None:
+        raise OSError(errno.EIO, os.strerror(errno.EIO), str(temporary))
+
+    def write(target: Path) -> None:
+        if writer == "write_exclusive":
+            write_exclusive(target, b"k", mode=0o600)
+            return
+        with atomic_path(target, overwrite=False) as temporary:
+            temporary.write_bytes(b"k")
+
+    monkeypatch.setattr(factlab.io, "publish", broken)
+    target = tmp_path / "out.key"
+    with pytest.raises(InputError) as error:
+        write(target)
+    assert str(error.value) == f"{target}: cannot be written (Input/output error)"
+    assert list(tmp_path.iterdir()) == []
+    monkeypatch.undo()
+
+    def appeared(temporary: Path, target: Path, *, overwrite: bool) -> None:
+        target.write_bytes(b"the other run's")
+        raise FileExistsError(errno.EEXIST, "file exists", str(target))
+
+    monkeypatch.setattr(factlab.io, "publish", appeared)
+    expected = FileExistsError if writer == "write_exclusive" else InputError
+    with pytest.raises(expected):
+        write(target)
+    assert target.read_bytes() == b"the other run's"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.key"]
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into any folder")
+def test_a_real_read_only_folder_names_the_output(tmp_path: Path) -> None:
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    folder.chmod(0o555)
+    try:
+        with pytest.raises(InputError) as error:
+            write_json(folder / "x.json", {})
+    finally:
+        folder.chmod(0o755)
+    assert str(error.value) == f"{folder / 'x.json'}: cannot be written (Permission denied)"
 
 
 def test_reading_errors_inside_the_block_are_not_called_writing_errors(tmp_path: Path) -> None:

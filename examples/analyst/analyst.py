@@ -25,15 +25,18 @@ def main(workdir: Path) -> dict[str, int]:
     provider_key, link_key = round_key.provider_key(), round_key.link_key()
 
     # 2. The stewards' step, here in one loop (each provider runs it on its own machine).
+    #    factlab replaces no existing file unless asked: a re-run in WORKDIR asks.
     delivered = []
     for export in exports.exports:
         out = workdir / f"{export.provider}.parquet"
-        factlab.pseudonymise_file(export.path, provider_key, provider=export.provider, out=out)
+        factlab.pseudonymise_file(
+            export.path, provider_key, provider=export.provider, out=out, overwrite=True
+        )
         delivered.append(out)
 
     # 3. The trusted party links with the second stage: no first-stage pseudonym survives.
     linked_path = workdir / "linked.parquet"
-    manifest = factlab.link(delivered, linked_path, key=link_key)
+    manifest = factlab.link(delivered, linked_path, key=link_key, overwrite=True)
     print(f"linked {manifest.rows:,} rows from {len(manifest.inputs)} providers")
 
     # 4. Counting works on a LazyFrame as well as on a file.

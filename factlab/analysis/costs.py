@@ -12,7 +12,9 @@ with at least one known cost, so a provider that delivered no costs shows no fig
 zero euros per client.
 
 A cost that cannot be a row's cost is refused, never summed: a negative cost, one above
-:data:`MAX_ROW_COST` (10^9 euros; infinity included), and NaN. The error counts the rows of each
+:data:`factlab.schema.MAX_ROW_COST` (10^9 euros; infinity included), and NaN. (The steward
+already turns such a cost into an empty one, with a field issue; a linked file made otherwise may
+still hold one.) The error counts the rows of each
 kind among the rows in scope (never a value); correct them at the source, or leave the cost empty.
 """
 
@@ -44,14 +46,10 @@ from factlab.analysis.overlap import (
 from factlab.errors import DataError, InputError
 from factlab.periods import Period
 
-__all__ = ["DEFAULT_COST_DIMENSIONS", "MAX_ROW_COST", "CostResult", "costs"]
+__all__ = ["DEFAULT_COST_DIMENSIONS", "CostResult", "costs"]
 
 #: The dimensions costs are broken down by unless told otherwise.
 DEFAULT_COST_DIMENSIONS: Final = (schema.PROVIDER, "municipality")
-
-#: The largest cost one row may hold, in euros; a larger one is taken for an error (10^9: far
-#: above any episode of youth care, far below where the sum of a round's rows loses its cents).
-MAX_ROW_COST: Final = 1_000_000_000
 
 _COST: Final = "cost"
 _VALUE: Final = "_value"
@@ -134,12 +132,15 @@ def _cost_table(rows: pl.LazyFrame, by: str | None) -> pl.LazyFrame:
 
 
 def _implausible(rows: pl.LazyFrame) -> pl.LazyFrame:
-    """Rows whose cost is negative, above :data:`MAX_ROW_COST`, or NaN: one row of counts."""
+    """Rows whose cost is negative, above :data:`~factlab.schema.MAX_ROW_COST`, or NaN: one row
+    of counts."""
     cost = pl.col(_COST)
     # Polars orders NaN above every number, so it is kept out of the comparison.
     return rows.select(
         (cost < 0).sum().alias("negative"),
-        ((cost > MAX_ROW_COST) & cost.is_not_nan()).sum().alias(f"above {MAX_ROW_COST:,}"),
+        ((cost > schema.MAX_ROW_COST) & cost.is_not_nan())
+        .sum()
+        .alias(f"above {schema.MAX_ROW_COST:,}"),
         cost.is_nan().sum().alias("not a number (NaN)"),
     )
 
@@ -177,7 +178,7 @@ def costs(
     Raises:
         InputError: the input is not a linked file or lacks ``cost`` or a ``by`` column.
         DataError: ``cost`` is not numeric, or a row in scope has a negative cost, one above
-            :data:`MAX_ROW_COST`, or NaN (the error counts them).
+            :data:`~factlab.schema.MAX_ROW_COST`, or NaN (the error counts them).
         ConfigError: a ``by`` is not a dimension, or both ``period`` and ``on`` were given.
 
     Example:

@@ -20,7 +20,7 @@ Counts are exact and meant for the trusted party only: publication needs disclos
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
@@ -35,8 +35,6 @@ from factlab._checks import (
     as_period,
     require_frame,
     require_names,
-    require_path,
-    require_type,
 )
 from factlab._version import __version__
 from factlab.analysis._clients import HIGH, LOW, client_keys, key_halves
@@ -57,7 +55,7 @@ from factlab.analysis._trajectories import (
 )
 from factlab.analysis.overlap import OverlapResult, matrix_of_pairs, reads_linked
 from factlab.errors import ConfigError, DataError, InputError
-from factlab.io import file_sha256, write_json, write_table
+from factlab.io import file_sha256
 from factlab.manifest import now_iso, read_manifest
 from factlab.periods import Period, active_in, active_on, parse_date, parse_period
 from factlab.steward.fallback import fallback_report, resolve_fallback
@@ -69,8 +67,6 @@ __all__ = [
     "UNKNOWN",
     "CountResult",
     "count",
-    "count_output_format",
-    "write_counts",
 ]
 
 #: Dimensions a table can be broken down by (each needs its field in the linked file;
@@ -100,12 +96,9 @@ UNKNOWN: Final = "unknown"
 NOTE: Final = (
     "exact counts, internal to the trusted party; not for publication without disclosure control"
 )
-#: Key of the counts' metadata in a Parquet output's key-value metadata.
-METADATA_KEY: Final = "factlab.counts"
 
 # Age groups sort by age, not as text; unknown sorts after them.
 _AGE_ORDER: Final = {label: index for index, (_, _, label) in enumerate(AGE_GROUPS)}
-_OUTPUT_FORMATS: Final = {".json": "json", ".csv": "csv", ".parquet": "parquet"}
 _NOT_VALID: Final = tuple(status for status in schema.STATUSES if status != "valid")
 
 
@@ -625,78 +618,3 @@ def _latest_municipality() -> pl.Expr:
         .over(CLIENT)
     )
     return pl.when(pl.col(CLIENT).is_not_null()).then(latest).otherwise(municipality)
-
-
-def count_output_format(path: str | Path) -> str:
-    """``json``, ``csv`` or ``parquet`` from the output file's name; ConfigError otherwise.
-
-    Example:
-        >>> count_output_format("counts.csv")
-        'csv'
-    """
-    suffix = Path(path).suffix.lower()
-    if suffix not in _OUTPUT_FORMATS:
-        raise ConfigError(
-            "out", [f"out: {Path(path).name}: expected a .json, .csv or .parquet file"]
-        )
-    return _OUTPUT_FORMATS[suffix]
-
-
-def write_counts(
-    result: CountResult,
-    path: str | Path,
-    *,
-    inputs: Iterable[str | Path] = (),
-    overwrite: bool = True,
-) -> list[Path]:
-    """Write counts to ``path`` atomically; the format follows the extension.
-
-    - ``.json`` without dimensions: the :meth:`CountResult.summary` object.
-    - ``.json`` with dimensions: ``{"metadata": ..., "summary": ..., "rows": [...]}``.
-    - ``.parquet``: the table, with ``{"metadata": ..., "summary": ...}`` as JSON under the
-      key-value metadata key ``factlab.analysis.counts``.
-    - ``.csv``: the table (an empty cell in a dimension column is a total; text a spreadsheet
-      would run as a formula gets a leading quote, see :func:`factlab.io.write_table`), and
-      beside it ``<name>.meta.json`` with ``{"metadata": ..., "summary": ...}``.
-
-    The counted file (and any of ``inputs``) is never written over; with ``overwrite=False``
-    no existing file is (see :func:`factlab.io.atomic_path`).
-
-    Returns:
-        The files written.
-
-    Raises:
-        InputError: an output is refused or cannot be written.
-
-    Example:
-        >>> import tempfile, pathlib, json
-        >>> import polars as pl
-        >>> from factlab import schema
-        >>> frame = pl.DataFrame({
-        ...     "pseudonym": ["a" * 32],
-        ...     "bsn_status": pl.Series(["valid"], dtype=schema.STATUS_DTYPE),
-        ...     "provider": ["A"],
-        ... })
-        >>> out = pathlib.Path(tempfile.mkdtemp()) / "counts.json"
-        >>> _ = write_counts(count(frame), out)
-        >>> json.loads(out.read_text())["metadata"]["exact"]
-        True
-    """
-    require_type(result, CountResult, where="write_counts", name="result", hint="a CountResult")
-    path = require_path(path, where="write_counts", name="path")
-    kind = count_output_format(path)
-    sources = [*inputs, *([result.source_path] if result.source_path is not None else [])]
-    summary = result.summary()
-    metadata = summary.pop("metadata")
-    described = {"metadata": metadata, "summary": summary}
-    if kind == "json":
-        document = (
-            summary | {"metadata": metadata}
-            if not result.by
-            else described | {"rows": result.table.to_dicts()}
-        )
-        write_json(path, document, inputs=sources, overwrite=overwrite)
-        return [path]
-    return write_table(
-        result.table, path, described, METADATA_KEY, inputs=sources, overwrite=overwrite
-    )

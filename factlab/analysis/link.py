@@ -24,7 +24,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Final, TypeVar
@@ -42,12 +42,18 @@ from factlab.analysis._link_checks import (
     name_files,
 )
 from factlab.errors import DataError, InputError, LinkError
-from factlab.io import check_parquet_readable, file_sha256, sink_parquet_checked
+from factlab.io import (
+    check_parquet_readable,
+    file_sha256,
+    inputs_and_sidecars,
+    sink_parquet_checked,
+)
 from factlab.keys.pseudonym import second_stage
 from factlab.keys.recipients import RecipientPrivateKey, require_recipient
 from factlab.keys.round_keys import Key, require_key
 from factlab.keys.seal import is_sealed, read_sealed_manifest, unseal_to_temporary
 from factlab.manifest import Manifest, read_manifest
+from factlab.outputs import check_output, same_file
 from factlab.steward.bsn import looks_like_bsn
 from factlab.steward.fallback import fallback_report
 
@@ -74,6 +80,8 @@ def link(
     replace: bool = False,
     key: Key | None = None,
     recipient: RecipientPrivateKey | None = None,
+    inputs: Iterable[str | Path] = (),
+    overwrite: bool = False,
 ) -> Manifest:
     """Link pseudonymised provider files into one linked Parquet file.
 
@@ -86,13 +94,17 @@ def link(
             second-stage pseudonym and no first-stage pseudonym is kept (``stage`` 2). Without it
             the file is single-stage (``stage`` 1), for one organisation's own use only.
         recipient: the trusted party's private recipient key, to open sealed inputs.
+        inputs: further files ``out`` must never replace: the files ``key`` and ``recipient``
+            were loaded from (a key does not know its file; the command line passes them).
+        overwrite: replace an existing ``out`` (never one of ``paths`` or ``inputs``); without
+            it an existing file is refused before any work.
 
     Returns:
         The manifest written into ``out``.
 
     Raises:
         InputError: a file is missing, not Parquet, not a factlab file, or its rows cannot be
-            read.
+            read; ``out`` is one of ``paths`` or ``inputs``, or exists without ``overwrite``.
         KeyFileError: a sealed input cannot be opened with ``recipient``.
         LinkError: the files cannot be linked (format, scheme, stage, round, key or provider
             conflicts, a key of the wrong kind or round, a sealed file without a recipient, or a
@@ -132,18 +144,23 @@ def link(
         require_recipient(recipient, RecipientPrivateKey, where="link")
     if not paths:
         raise LinkError("link: no input files given")
-    out = Path(out)
+    # never over a file it reads (a delivery, a key file), and over no file unless asked
+    clash = next((path for path in paths if same_file(out, path)), None)
+    if clash is not None:
+        raise LinkError(f"cannot link: {clash}: the output would overwrite this input")
+    read = [*paths, *inputs]
+    out = check_output(out, inputs=inputs_and_sidecars(read), overwrite=overwrite)
     if key is not None and not key.can_link:
         raise LinkError(
             f"a {key.kind} key cannot link: linking applies the second stage, which needs the "
             "trusted party's round key or link key"
         )
     with contextlib.ExitStack() as stack:
-        inputs = [_open_input(Path(path), recipient, stack, out) for path in paths]
-        check_manifests(inputs, out)
+        opened = [_open_input(Path(path), recipient, stack, out) for path in paths]
+        check_manifests(opened, out)
         if key is not None:
-            check_key(key, inputs)
-        used, superseded = _select_deliveries(inputs, replace=replace)
+            check_key(key, opened)
+        used, superseded = _select_deliveries(opened, replace=replace)
         schemas = {item.path: _file_schema(item) for item in used}
         check_columns(schemas, {item.path: item.shown for item in used})
 
@@ -162,7 +179,9 @@ def link(
             extra["fallback"] = _read_rows(lambda: fallback_report(frame)).to_dict()
         if key is not None:
             frame = second_stage(frame, key)
-        sha256 = _sha256_of([item.path for item in used] + [old.path for old, _ in superseded])
+        # Of each file as delivered: a sealed one's ciphertext, never its decrypted content
+        # (a digest of a small stage-1 file is found back by any holder of the provider key).
+        sha256 = _sha256_of([item.shown for item in used] + [old.shown for old, _ in superseded])
         if superseded:
             extra["superseded"] = [_superseded_entry(old, new, sha256) for old, new in superseded]
         manifest = Manifest(
@@ -180,7 +199,9 @@ def link(
             extra=extra,
         )
         texts = [name for name in columns if schema.FIELD_DTYPES.get(name) == schema.TEXT_DTYPE]
-        _write_checked(frame, out, manifest, _row_facts(union, texts), used)
+        _write_checked(
+            frame, out, manifest, _row_facts(union, texts), used, read=read, overwrite=overwrite
+        )
     return manifest
 
 
@@ -389,6 +410,9 @@ def _write_checked(
     manifest: Manifest,
     facts: pl.LazyFrame,
     used: Sequence[LinkInput],
+    *,
+    read: Sequence[str | Path],
+    overwrite: bool,
 ) -> None:
     """Write the linked file and check the inputs' rows in the same pass over them.
 
@@ -405,7 +429,8 @@ def _write_checked(
         run=lambda go: _read_rows(go, used),
         compression="zstd",
         compression_level=_ZSTD_LEVEL,
-        inputs=[item.shown for item in used],
+        inputs=[*read, *(item.shown for item in used)],
+        overwrite=overwrite,
     )
 
 
@@ -545,7 +570,7 @@ def _input_entry(item: LinkInput, sha256: dict[Path, str]) -> dict[str, Any]:
     return {
         "provider": item.manifest.provider,
         "file": item.shown.name,
-        "sha256": sha256[item.path],
+        "sha256": sha256[item.shown],
         "sealed": item.path != item.shown,
         "rows": item.manifest.rows,
         "rows_by_status": _sum_statuses([item.manifest.rows_by_status]),
@@ -557,7 +582,7 @@ def _superseded_entry(old: LinkInput, new: LinkInput, sha256: dict[Path, str]) -
     return {
         "provider": old.manifest.provider,
         "file": old.shown.name,
-        "sha256": sha256[old.path],
+        "sha256": sha256[old.shown],
         "rows": old.manifest.rows,
         "created": old.manifest.created,
         "superseded_by": new.shown.name,

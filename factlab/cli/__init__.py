@@ -11,18 +11,25 @@ matplotlib). ``factlab --help`` lists the commands from :data:`_COMMANDS` withou
 from __future__ import annotations
 
 import importlib
+import sys
+from typing import Final
 
 import click
 
 from factlab._version import __version__
 
-__all__ = ["main"]
+__all__ = ["TRUSTED_EXTRA", "main"]
+
+#: Packages of the extra ``factlab[trusted]`` (disclosure control, estimates, reports, synthetic
+#: rounds): a steward's install has none of them, and the commands that need them say so.
+TRUSTED_EXTRA: Final = frozenset({"numpy", "scipy", "matplotlib", "xlsxwriter", "statsmodels"})
 
 # Command modules register their commands on `main` when imported.
 _COMMAND_MODULES: tuple[str, ...] = (
     "keys",
     "seal",
     "steward",
+    "mapping",
     "trusted",
     "protect",
     "estimate",
@@ -63,6 +70,7 @@ _COMMANDS: dict[str, tuple[tuple[str, ...], str]] = {
         ("trusted",),
         "Link pseudonymised provider FILES (plain or sealed) into one linked file.",
     ),
+    "mapping": (("mapping",), "Propose a mapping file for a provider export."),
     "overlap": (
         ("analysis",),
         "Unique clients shared by each pair of providers (or values of --by) in LINKED.",
@@ -91,7 +99,19 @@ _COMMANDS: dict[str, tuple[tuple[str, ...], str]] = {
 
 def _import_modules(names: tuple[str, ...]) -> None:
     for name in names:
-        importlib.import_module(f"factlab.cli.{name}")
+        try:
+            importlib.import_module(f"factlab.cli.{name}")
+        except ModuleNotFoundError as exc:
+            missing = (exc.name or "").split(".")[0]
+            if missing not in TRUSTED_EXTRA:
+                raise
+            # The steward's install leaves out the trusted party's publication stack.
+            click.echo(
+                f"factlab: error: this command needs the trusted party's tools ({missing} is not "
+                "installed): pip install 'factlab[trusted]'",
+                err=True,
+            )
+            sys.exit(1)
 
 
 class _LazyGroup(click.Group):

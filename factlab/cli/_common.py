@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from factlab.audit import audit_log_path
-from factlab.errors import FactlabError, FactlabWarning, InputError, KeyFileError
+from factlab.errors import FactlabError, FactlabWarning, InputError, KeyFileError, Terminated
 from factlab.io import sidecar_path
 from factlab.keys.round_keys import Key
 from factlab.outputs import check_output, same_file
@@ -65,21 +65,16 @@ def _warnings_as_lines() -> Iterator[None]:
         yield
 
 
-class Terminated(FactlabError):
-    """The command was stopped by a signal (SIGTERM, SIGHUP) and cleaned up after itself."""
-
-    exit_code = 128 + signal.SIGTERM
-
-
-# Signals that stop a command politely: raised as Terminated, so that every `finally` runs (no
-# temporary file stays behind) and the audit log records the command as failed.
+# Signals that stop a command politely: raised as Terminated (no FactlabError, so no handler of
+# a parser's failures takes it for one), so that every `finally` runs (no temporary file stays
+# behind) and the audit log records the command as stopped.
 _STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 
 
 def _stop(signum: int, frame: FrameType | None) -> None:
     # Once is enough: a second signal while cleaning up stops the process the hard way.
     signal.signal(signum, signal.SIG_DFL)
-    raise Terminated(f"stopped by {signal.Signals(signum).name}")
+    raise Terminated(signum)
 
 
 @contextmanager
@@ -118,6 +113,9 @@ def guarded(func: Callable[P, R]) -> Callable[P, R]:
             with _stop_signals_raise(), _warnings_as_lines():
                 return func(*args, **kwargs)
         except FactlabError as exc:
+            click.echo(f"factlab: error: {exc}", err=True)
+            sys.exit(exc.exit_code)
+        except Terminated as exc:
             click.echo(f"factlab: error: {exc}", err=True)
             sys.exit(exc.exit_code)
         except KeyboardInterrupt:

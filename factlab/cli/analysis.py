@@ -33,9 +33,9 @@ from factlab.cli._common import (
     refuse_existing,
 )
 from factlab.errors import ConfigError
-from factlab.io import TABLE_FORMATS, table_files, write_table
 from factlab.manifest import now_iso
 from factlab.periods import Period, parse_date, parse_period
+from factlab.result_files import TABLE_FORMATS, table_files, write_table
 
 #: Parquet key-value metadata key of an analysis output.
 METADATA_KEY: Final = "factlab.analysis"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -14,6 +15,7 @@ from factlab.cli import main
 from factlab.cli._common import force_option, guarded, info, refuse_existing
 from factlab.estimation.corrections import corrections_2014, load_corrections
 from factlab.estimation.estimate import ROUNDING, Estimate, estimate, write_estimate
+from factlab.estimation.unseen import read_unseen
 
 _BUILTIN = {"2014": corrections_2014}
 
@@ -86,6 +88,19 @@ def _show(result: Estimate, console: Console) -> None:
     for item in result.adjustments:
         a = item.adjustment
         console.print(f"- {a.name}: {a.note} Source: {a.source}", markup=False)
+    beside = result.capture_recapture
+    if beside is not None:
+        console.print(
+            f"Beside it, capture–recapture: {beside.estimate:,.0f} (95 % interval "
+            f"{beside.lower:,.0f}–{beside.upper:,.0f}; {beside.observed:,} seen by at least one "
+            f"provider; model {beside.model}).",
+            markup=False,
+        )
+        console.print(
+            f"It estimates {beside.meaning}. The corrected total counts {result.unit}; the two "
+            "answer different questions and are not added up.",
+            markup=False,
+        )
 
 
 @main.command("estimate")
@@ -109,6 +124,13 @@ def _show(result: Estimate, console: Console) -> None:
     default=None,
     help="Also write the estimate: .json (everything), .csv (the ledger) or .md.",
 )
+@click.option(
+    "--unseen",
+    "unseen_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Show a capture-recapture estimate (from `factlab unseen`) beside the corrected total.",
+)
 @force_option
 @guarded
 def estimate_command(
@@ -116,6 +138,7 @@ def estimate_command(
     corrections_path: Path | None,
     builtin: str | None,
     out: Path | None,
+    unseen_path: Path | None,
     force: bool,
 ) -> None:
     """Apply a corrections model to a COUNTS table (from `factlab count --by ROW,COLUMN`).
@@ -126,15 +149,18 @@ def estimate_command(
     if (corrections_path is None) == (builtin is None):
         raise click.UsageError("give exactly one of --corrections FILE or --builtin NAME")
     if out is not None:
-        refuse_existing(out, force, inputs=[counts, corrections_path])
+        refuse_existing(out, force, inputs=[counts, corrections_path, unseen_path])
     model = (
         load_corrections(corrections_path)
         if corrections_path is not None
         else _BUILTIN[str(builtin)]()
     )
     result = estimate(counts, model)
+    if unseen_path is not None:
+        result = replace(result, capture_recapture=read_unseen(unseen_path))
     if out is not None:
         read = [counts, *([corrections_path] if corrections_path is not None else [])]
+        read += [unseen_path] if unseen_path is not None else []
         write_estimate(result, out, inputs=read, overwrite=force)
         info(f"estimate: wrote {out}")
     # Off a terminal rich would wrap at 80 columns; the arithmetic column needs more.

@@ -13,10 +13,10 @@ from factlab.cli import main
 from factlab.cli._common import force_option, guarded, info, progress, refuse_existing, warn
 from factlab.disclosure.lattice import KNOWN_MEASURES
 from factlab.disclosure.protect import FORMAT_PROTECTED, protect, write_protected
-from factlab.disclosure.rules import PRESETS, DisclosureRules, load_rules, preset
+from factlab.disclosure.rules import COSTS, METHODS, PRESETS, DisclosureRules, load_rules, preset
 from factlab.errors import ConfigError, DataError, InputError
-from factlab.io import TABLE_FORMATS, read_table, table_files, write_json
 from factlab.outputs import held_outputs
+from factlab.result_files import TABLE_FORMATS, read_table, table_files, write_json
 
 
 def _read_counts(path: Path) -> tuple[pl.DataFrame, dict[str, Any]]:
@@ -89,6 +89,14 @@ def _rules(rules_path: Path | None, preset_name: str | None) -> DisclosureRules:
 @click.option(
     "--percent-of", "percent_of", help="Add percentages of the margin over this dimension."
 )
+@click.option(
+    "--method",
+    type=click.Choice(METHODS),
+    help="How secondary suppressions are found (default: the rules', optimal).",
+)
+@click.option(
+    "--cost", type=click.Choice(COSTS), help="What the search minimises (default: value)."
+)
 @force_option
 @guarded
 def protect_command(
@@ -99,6 +107,8 @@ def protect_command(
     part_paths: tuple[Path, ...],
     report_path: Path | None,
     percent_of: str | None,
+    method: str | None,
+    cost: str | None,
     force: bool,
 ) -> None:
     """Suppress, round and audit the count table COUNTS for publication.
@@ -109,6 +119,7 @@ def protect_command(
     published as known zeros. The protection report is internal to the trusted party.
     """
     rules = _rules(rules_path, preset_name)
+    rules = replace(rules, method=method or rules.method, cost=cost or rules.cost)
     if out.suffix.lower() not in TABLE_FORMATS:
         raise ConfigError("out", [f"out: {out.name}: expected a .csv, .parquet or .json file"])
     if report_path is not None and report_path.suffix.lower() != ".json":

@@ -75,7 +75,7 @@ def seal_command(file: Path, to: Path, out: Path, force: bool, audit_log: Path |
         trail.add_detail("recipient", recipient.name)
         trail.add_detail("recipient_key_id", recipient.key_id)
         with progress("sealing", total=file.stat().st_size if file.is_file() else None) as step:
-            header = seal(file, recipient, out, progress=step)
+            header = seal(file, recipient, out, progress=step, inputs=[to], overwrite=force)
         trail.set_key_fingerprint(header.manifest.key_fingerprint)
         trail.add_rows(_rows(header.manifest))
     info(
@@ -131,7 +131,9 @@ def unseal_command(
         trail.add_detail("recipient", private.name)
         trail.add_detail("recipient_key_id", private.key_id)
         with progress("unsealing", total=file.stat().st_size if file.is_file() else None) as step:
-            header = unseal(file, private, out, progress=step)
+            header = unseal(
+                file, private, out, progress=step, inputs=[recipient_path], overwrite=force
+            )
         trail.set_key_fingerprint(header.manifest.key_fingerprint)
         trail.add_rows(_rows(header.manifest))
     provider = header.manifest.provider or "linked file"

@@ -12,7 +12,7 @@ from click.core import ParameterSource
 from factlab.cli import main
 from factlab.cli._common import guarded, info, progress
 from factlab.errors import ConfigError
-from factlab.io import write_json
+from factlab.result_files import write_json
 from factlab.synth.config import Messiness, SynthConfig
 from factlab.synth.draw import synthesise
 from factlab.synth.round2014 import (

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import click
 
-from factlab.analysis.counts import count, count_output_format, write_counts
+from factlab.analysis.count_files import count_output_format, write_counts
+from factlab.analysis.counts import count
 from factlab.analysis.link import link
 from factlab.audit import audited
 from factlab.cli import main
@@ -24,8 +25,8 @@ from factlab.cli._common import (
     warn,
 )
 from factlab.errors import ConfigError
-from factlab.io import table_files
 from factlab.keys.recipients import load_recipient_private, recipient_is_protected
+from factlab.result_files import table_files
 
 
 @main.command("link")
@@ -93,7 +94,15 @@ def link_command(
             )
             private = load_recipient_private(recipient, passphrase)
         with progress(f"linking {len(files)} file(s)"):
-            manifest = link(files, out, replace=replace, key=key, recipient=private)
+            manifest = link(
+                files,
+                out,
+                replace=replace,
+                key=key,
+                recipient=private,
+                inputs=[path for path in (key_path, recipient) if path],
+                overwrite=force,
+            )
         trail.set_key_fingerprint(manifest.key_fingerprint)
         trail.add_rows({"total": manifest.rows, **manifest.rows_by_status})
         trail.add_detail("stage", manifest.stage)

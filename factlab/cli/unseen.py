@@ -21,9 +21,9 @@ from factlab.cli._common import (
 from factlab.errors import ConfigError
 from factlab.estimation.histories import histories_from_linked, read_histories
 from factlab.estimation.unlinked import estimate_unlinked
-from factlab.io import write_json
 from factlab.manifest import now_iso
 from factlab.periods import parse_date, parse_period
+from factlab.result_files import write_json
 
 _NOTE = (
     "exact estimate, internal to the trusted party: publish it only rounded, with its interval "

@@ -86,7 +86,10 @@ def published_bounds(
 
 
 @dataclass(frozen=True)
-class _System:
+class System:
+    """The attacker's programme: ``a_ub x <= b_ub``, ``a_eq x = b_eq``, bounds per variable
+    (one variable per measure and cell, measure-major)."""
+
     a_ub: Any
     b_ub: FloatArray
     a_eq: Any
@@ -135,7 +138,7 @@ def _pairs(first: IntArray, second: IntArray) -> tuple[IntArray, IntArray, Float
     return np.concatenate([index, index]), np.concatenate([first, second]), signs
 
 
-def build_system(lattice: Lattice, suppressed: BoolArray, rules: DisclosureRules) -> _System:
+def build_system(lattice: Lattice, suppressed: BoolArray, rules: DisclosureRules) -> System:
     """The linear programme's constraints; one variable per (measure, cell)."""
     cells, count = lattice.size, len(lattice.measures)
     inequalities, equalities = _Rows(), _Rows()
@@ -181,7 +184,7 @@ def build_system(lattice: Lattice, suppressed: BoolArray, rules: DisclosureRules
         # linprog converts its input on every call; small dense matrices convert fastest.
         a_ub, a_eq = a_ub.toarray(), a_eq.toarray()
     bounds = np.column_stack([lower.reshape(-1), upper.reshape(-1)])
-    return _System(a_ub, inequalities.vector(), a_eq, equalities.vector(), bounds)
+    return System(a_ub, inequalities.vector(), a_eq, equalities.vector(), bounds)
 
 
 def _top_measure(lattice: Lattice) -> int | None:
@@ -192,7 +195,8 @@ def _top_measure(lattice: Lattice) -> int | None:
     return None
 
 
-def _solve(system: _System, objective: FloatArray, *, presolve: bool = True) -> Any:
+def solve_programme(system: System, objective: FloatArray, *, presolve: bool = True) -> Any:
+    """Minimise ``objective`` over the system with HiGHS (``scipy.optimize.linprog``)."""
     return linprog(
         objective,
         A_ub=system.a_ub if system.a_ub.shape[0] else None,
@@ -205,7 +209,7 @@ def _solve(system: _System, objective: FloatArray, *, presolve: bool = True) -> 
     )
 
 
-def interval(system: _System, variable: int) -> tuple[float, float, set[int]]:
+def interval(system: System, variable: int) -> tuple[float, float, set[int]]:
     """Smallest and largest feasible value of one variable, and the variables whose published
     bounds limit it (non-zero reduced cost at either optimum)."""
     size = system.bounds.shape[0]
@@ -214,11 +218,11 @@ def interval(system: _System, variable: int) -> tuple[float, float, set[int]]:
     for sign in (1.0, -1.0):
         objective = np.zeros(size)
         objective[variable] = sign
-        result = _solve(system, objective)
+        result = solve_programme(system, objective)
         if result.status == 2:
             # The exact counts are a solution, so "infeasible" is HiGHS' presolve failing to
             # tell infeasible from unbounded; without presolve it tells.
-            result = _solve(system, objective, presolve=False)
+            result = solve_programme(system, objective, presolve=False)
         if result.status == 3:
             found.append(-sign * math.inf)
             continue
@@ -231,7 +235,7 @@ def interval(system: _System, variable: int) -> tuple[float, float, set[int]]:
 
 
 def integer_interval(
-    system: _System, variable: int, *, time_limit: float = INTEGER_TIME_LIMIT
+    system: System, variable: int, *, time_limit: float = INTEGER_TIME_LIMIT
 ) -> tuple[float, float, bool]:
     """Smallest and largest whole-number value of one variable when every variable is whole.
 
@@ -252,9 +256,9 @@ def integer_interval(
     for sign in (1.0, -1.0):
         objective = np.zeros(size)
         objective[variable] = sign
-        relaxed = _solve(system, objective)
+        relaxed = solve_programme(system, objective)
         if relaxed.status == 2:
-            relaxed = _solve(system, objective, presolve=False)
+            relaxed = solve_programme(system, objective, presolve=False)
         if relaxed.status == 3:
             # The exact counts are a whole-number solution; with an unbounded relaxation,
             # whole-number solutions are unbounded too (rational data).

@@ -1,4 +1,4 @@
-"""Declared hierarchies of a dimension: codes grouped into larger codes, e.g. municipality -> region.
+"""Declared hierarchies of a dimension: codes grouped into larger ones (municipality -> region).
 
 A hierarchy is a plain mapping *parent -> children* per dimension, as a rules file declares it
 (``[hierarchy.municipality]``, see ``docs/disclosure.md``) or as reference data give it::
@@ -187,9 +187,7 @@ def freeze_hierarchies(
     )
 
 
-def roll_up(
-    counts: pl.DataFrame, hierarchy: Hierarchy, *, measures: Sequence[str]
-) -> pl.DataFrame:
+def roll_up(counts: pl.DataFrame, hierarchy: Hierarchy, *, measures: Sequence[str]) -> pl.DataFrame:
     """Add the rows of every group of a hierarchy to a count table, as sums of its leaves.
 
     Only right for measures that add up over the dimension: registrations, or unique clients

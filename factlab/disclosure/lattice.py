@@ -15,9 +15,10 @@ the total. Tables that share margins (municipality × care form and municipality
 are one lattice too: a cell both tables have (a municipality's total) is one cell.
 
 Cells the rules declare empty by definition (structural empties) are marked; they must count 0
-and are public knowledge. :func:`prepare` validates a count table and builds its lattice,
-:func:`prepare_linked` does so for tables published side by side; the audit
-(:mod:`factlab.disclosure.audit`) and the search (:mod:`factlab.disclosure.suppress`) work on it.
+and are public knowledge. :func:`prepare` validates a count table and builds its lattice
+(:func:`factlab.disclosure.linked.prepare_linked` does so for tables published side by side);
+the audit (:mod:`factlab.disclosure.audit`) and the search (:mod:`factlab.disclosure.suppress`)
+work on it.
 """
 
 from __future__ import annotations
@@ -39,9 +40,9 @@ from factlab.disclosure.grid import (
 )
 from factlab.disclosure.hierarchy import Hierarchy, tree
 from factlab.disclosure.rules import DisclosureRules
-from factlab.errors import ConfigError, DataError, InputError
+from factlab.errors import DataError, InputError
 
-__all__ = ["KNOWN_MEASURES", "Lattice", "LinkedTable", "mask_of", "prepare", "prepare_linked"]
+__all__ = ["KNOWN_MEASURES", "Lattice", "mask_of", "prepare"]
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -139,13 +140,15 @@ class Lattice:
         return frame
 
 
-def _collect(frame: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
+def collect(frame: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
+    """A count table in memory (it is small: one row per cell)."""
     return frame.collect() if isinstance(frame, pl.LazyFrame) else frame
 
 
-def _resolve_measures(
+def resolve_measures(
     columns: Sequence[str], rules: DisclosureRules
 ) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The measures to protect and their margin relations (the rules', else the defaults)."""
     if rules.measures is not None:
         chosen = [(rule.name, rule.margins) for rule in rules.measures]
     else:
@@ -158,9 +161,10 @@ def _resolve_measures(
     return tuple(name for name, _ in chosen), tuple(margin for _, margin in chosen)
 
 
-def _resolve_dimensions(
+def resolve_dimensions(
     frame: pl.DataFrame, measures: Sequence[str], rules: DisclosureRules
 ) -> tuple[str, ...]:
+    """The dimension columns: the rules', else every text column (and ``birth_year``)."""
     if rules.dimensions is not None:
         missing = [name for name in rules.dimensions if name not in frame.columns]
         if missing:
@@ -253,12 +257,12 @@ def _edges(
     )
 
 
-def _trees(dims: Sequence[str], rules: DisclosureRules) -> dict[str, Hierarchy]:
+def declared_trees(dims: Sequence[str], rules: DisclosureRules) -> dict[str, Hierarchy]:
     """The declared hierarchies of these dimensions (validated with the rules)."""
     return {name: tree(name, rules.hierarchy[name]) for name in dims if name in rules.hierarchy}
 
 
-def _table_cells(
+def table_cells(
     frames: Mapping[str | None, pl.DataFrame],
     dims: tuple[str, ...],
     measures: tuple[str, ...],
@@ -311,146 +315,23 @@ def prepare(
             than 0 in a declared structural empty, or a value outside a declared hierarchy.
         ConfigError: a declared hierarchy is not a tree.
     """
-    whole = _collect(counts)
-    measures, margins = _resolve_measures(whole.columns, rules)
-    dims = _resolve_dimensions(whole, measures, rules)
+    whole = collect(counts)
+    measures, margins = resolve_measures(whole.columns, rules)
+    dims = resolve_dimensions(whole, measures, rules)
     frames: dict[str | None, pl.DataFrame] = {None: whole}
     for part_name, part_frame in (parts or {}).items():
-        frames[part_name] = _collect(part_frame)
+        frames[part_name] = collect(part_frame)
     part = part_column if parts else None
-    trees = _trees(dims, rules)
-    cells = _table_cells(frames, dims, measures, margins, trees, label=label, part_column=part)
+    trees = declared_trees(dims, rules)
+    cells = table_cells(frames, dims, measures, margins, trees, label=label, part_column=part)
     dropped = tuple(c for c in whole.columns if c not in (*dims, *measures))
     keys = [*([part] if part else []), *dims]
-    return _assemble(
+    return assemble(
         cells, dims, part, label, measures, margins, rules, trees, dropped, keys, [dims]
     )
 
 
-@dataclass(frozen=True)
-class LinkedTable:
-    """One of several tables protected together (see :func:`prepare_linked`).
-
-    Attributes:
-        counts: the count table.
-        dimensions: its dimensions (None: from the rules, those the table has, else every
-            non-numeric column).
-        parts: count tables of parts of its period, by label (the same labels for every table).
-    """
-
-    counts: pl.DataFrame | pl.LazyFrame
-    dimensions: tuple[str, ...] | None = None
-    parts: Mapping[str, pl.DataFrame | pl.LazyFrame] | None = None
-
-
-def prepare_linked(
-    tables: Mapping[str, LinkedTable],
-    rules: DisclosureRules,
-    *,
-    label: str = "whole",
-    part_column: str = "period",
-) -> tuple[Lattice, dict[str, BoolArray]]:
-    """One lattice for tables that share margins, and the cells of each table in it.
-
-    A cell is identified by its non-total key values, so municipality=Assen (total over care
-    form) in a municipality × care form table and municipality=Assen (total over financing) in
-    a municipality × financing table are one cell: both tables must count it the same.
-
-    Raises:
-        ConfigError: the tables have different parts, or fewer than one table is given.
-        DataError: as :func:`prepare`, or two tables count a shared cell differently.
-    """
-    if not tables:
-        raise ConfigError("tables", ["tables: give at least one table"])
-    frames = {name: _collect(table.counts) for name, table in tables.items()}
-    first = next(iter(frames.values()))
-    measures, margins = _resolve_measures(first.columns, rules)
-    dimensions: dict[str, tuple[str, ...]] = {}
-    for name, table in tables.items():
-        if table.dimensions is not None:
-            dimensions[name] = tuple(table.dimensions)
-        elif rules.dimensions is not None:
-            dimensions[name] = tuple(d for d in rules.dimensions if d in frames[name].columns)
-        else:
-            dimensions[name] = _resolve_dimensions(frames[name], measures, rules)
-    labels = {name: tuple(table.parts or {}) for name, table in tables.items()}
-    if len(set(labels.values())) > 1:
-        raise ConfigError("parts", ["parts: tables protected together need the same parts"])
-    part = part_column if next(iter(labels.values())) else None
-    every_dim = tuple(dict.fromkeys(d for dims in dimensions.values() for d in dims))
-    trees = _trees(every_dim, rules)
-    pieces = []
-    for name, table in tables.items():
-        table_frames: dict[str | None, pl.DataFrame] = {None: frames[name]}
-        table_frames.update({p: _collect(f) for p, f in (table.parts or {}).items()})
-        dims = dimensions[name]
-        cells = _table_cells(
-            table_frames,
-            dims,
-            measures,
-            margins,
-            {d: t for d, t in trees.items() if d in dims},
-            label=label,
-            part_column=part,
-            what=f"count table {name}",
-        )
-        pieces.append(
-            cells.with_columns(
-                pl.lit(None, dtype=pl.String).alias(d) for d in every_dim if d not in dims
-            ).with_columns(pl.lit(name).alias("_table"))
-        )
-    keys = [*([part] if part else []), *every_dim]
-    stacked = pl.concat([piece.select(*keys, *measures, "_table") for piece in pieces])
-    disagree = stacked.group_by(keys).agg(
-        pl.any_horizontal(pl.col(m).n_unique() > 1 for m in measures).alias("_differ"),
-        pl.col("_table").unique(maintain_order=True).alias("_tables"),
-    )
-    differ = disagree.filter(pl.col("_differ"))
-    if differ.height:
-        row = differ.row(0, named=True)
-        where = ", ".join(f"{k}={row[k]}" for k in keys if row[k] is not None) or "grand total"
-        raise DataError(
-            f"count tables {' and '.join(row['_tables'])} share the cell {where} but count it "
-            f"differently ({differ.height} such cell(s)): tables protected together must "
-            "count the same clients"
-        )
-    cells = stacked.unique(keys, keep="first", maintain_order=True).drop("_table")
-    dropped = tuple(
-        dict.fromkeys(
-            c
-            for name, frame in frames.items()
-            for c in frame.columns
-            if c not in (*dimensions[name], *measures)
-        )
-    )
-    lattice = _assemble(
-        cells,
-        every_dim,
-        part,
-        label,
-        measures,
-        margins,
-        rules,
-        trees,
-        dropped,
-        keys,
-        list(dimensions.values()),
-    )
-    members = {
-        name: np.asarray(
-            lattice.cells.select(
-                pl.all_horizontal(
-                    pl.lit(True), *[pl.col(d).is_null() for d in every_dim if d not in dims]
-                )
-            ).to_series(),
-            dtype=bool,
-        )
-        for name, dims in dimensions.items()
-    }
-    return lattice, members
-
-
-def _assemble(
+def assemble(
     cells: pl.DataFrame,
     dims: tuple[str, ...],
     part: str | None,

@@ -6,7 +6,9 @@
    when zeros are secret, as CBS shows them);
 2. *secondary suppression*: more cells are suppressed until the audit shows that no secret cell
    can be narrowed to an interval smaller than its protection width, from the published values
-   and the relations between cells and margins (see :mod:`factlab.disclosure.audit`);
+   and the relations between cells and margins (see :mod:`factlab.disclosure.audit`); which
+   cells, the search decides (:mod:`factlab.disclosure.suppress`: by default the pattern of
+   least cost), and the audit from scratch judges the result before anything is published;
 3. *rounding*: every published value is rounded half up to a multiple of ``rounding_base``.
 
 Cells the rules declare empty by definition (``structural_empty``) must count 0; they are
@@ -25,7 +27,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Final, cast
 
-import numpy as np
 import polars as pl
 
 from factlab._checks import require_text, require_type
@@ -34,26 +35,25 @@ from factlab.analysis.counts import CountResult
 from factlab.disclosure.audit import (
     AuditResult,
     audit_lattice,
-    build_system,
-    integer_width,
-    interval,
-    required_width,
     round_to_base,
 )
+from factlab.disclosure.grid import order_by
+from factlab.disclosure.labels import refuse_bsn_labels
 from factlab.disclosure.lattice import BoolArray, Lattice, prepare
+from factlab.disclosure.protection_report import ProtectionReport, protection_report
 from factlab.disclosure.rules import (
     PRESETS,
     DisclosureRules,
     rules_from_mapping,
 )
+from factlab.disclosure.suppress import heuristic, suppress
 from factlab.errors import ConfigError, DataError, InputError
-from factlab.io import read_table, write_table
+from factlab.result_files import read_table, write_table
 
 __all__ = [
     "Counts",
     "ProtectedTable",
     "Protection",
-    "ProtectionReport",
     "protect",
     "read_protected",
     "write_protected",
@@ -209,150 +209,11 @@ class ProtectedTable:
 
 
 @dataclass(frozen=True)
-class ProtectionReport:
-    """How a table was protected. Internal to the trusted party: it tells primary from
-    secondary suppressions and how many clients they hold, which the public must not see.
-
-    Attributes:
-        rules: the rules applied.
-        dimensions, measures: of the table; ``margins`` the relation per measure.
-        additive_dimensions: per measure, the key columns whose margins are sums of cells
-            (declared, or found to be so in the data and therefore assumed known).
-        cells: number of cells (all levels, complete grid).
-        primary, secondary: numbers of suppressed cells of each kind.
-        rounds: secondary-suppression rounds until the audit passed.
-        information_lost: per measure, the sum over the most detailed cells of what was
-            suppressed, the total and the share.
-        dropped_columns: input columns that were not published.
-        audit: the final audit.
-        structural: number of cells published as structural empties.
-        structural_unmatched: the declared structural empties (numbered from 1) that match no
-            cell of the table: they name a dimension it lacks or a value that does not occur.
-    """
-
-    rules: DisclosureRules
-    dimensions: tuple[str, ...]
-    measures: tuple[str, ...]
-    margins: Mapping[str, str]
-    additive_dimensions: Mapping[str, tuple[str, ...]]
-    cells: int
-    primary: int
-    secondary: int
-    rounds: int
-    information_lost: Mapping[str, Mapping[str, float]]
-    dropped_columns: tuple[str, ...]
-    audit: AuditResult
-    structural: int = 0
-    structural_unmatched: tuple[int, ...] = ()
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form."""
-        suppressed = self.primary + self.secondary
-        return {
-            "internal": True,
-            "note": "internal to the trusted party: not for publication",
-            "rules": self.rules.to_dict(),
-            "dimensions": list(self.dimensions),
-            "measures": {m: self.margins[m] for m in self.measures},
-            "additive_dimensions": {m: list(v) for m, v in self.additive_dimensions.items()},
-            "cells": self.cells,
-            "suppressed": {
-                "primary": self.primary,
-                "secondary": self.secondary,
-                "share_of_cells": suppressed / self.cells if self.cells else 0.0,
-            },
-            "structural_empty": {
-                "cells": self.structural,
-                "unmatched_declarations": list(self.structural_unmatched),
-            },
-            "secondary_rounds": self.rounds,
-            "information_lost": {m: dict(v) for m, v in self.information_lost.items()},
-            "dropped_columns": list(self.dropped_columns),
-            "audit": self.audit.to_dict(),
-            "factlab_version": __version__,
-        }
-
-
-@dataclass(frozen=True)
 class Protection:
     """Result of :func:`protect`: the publishable table and the internal report."""
 
     table: ProtectedTable
     report: ProtectionReport
-
-
-def _neighbours(lattice: Lattice, cell: int) -> np.ndarray[Any, np.dtype[np.int64]]:
-    """Cells that share a relation group with ``cell``."""
-    groups = np.union1d(
-        np.flatnonzero(lattice.group_parent == cell),
-        lattice.edge_group[lattice.edge_child == cell],
-    )
-    children = lattice.edge_child[np.isin(lattice.edge_group, groups)]
-    return np.union1d(lattice.group_parent[groups], children)
-
-
-def _secondary(lattice: Lattice, rules: DisclosureRules) -> tuple[BoolArray, int]:
-    """Suppress complementary cells until every required interval is wide enough.
-
-    Each round audits the cells still failing. A failing cell's candidates are the published
-    cells whose bounds limit its interval (for any measure), else its relation neighbours,
-    else all published cells. The round suppresses a small set of candidates that holds one
-    of every failing cell's: greedily the candidate shared by most failing cells, then of
-    smallest value (first measure), then first in cell order. Suppressing more only widens
-    intervals, so a cell that passed once keeps passing.
-    """
-    size = lattice.size
-    suppressed = lattice.primary.copy()
-    all_zero = np.all(lattice.values == 0, axis=0)
-    # With zeros shown, a zero cell is never a complement: "." must mean "not zero". Nor is a
-    # structural empty: everyone knows it is 0, so hiding it would protect nothing.
-    eligible = ~all_zero if not rules.zero_is_secret else np.ones(size, dtype=bool)
-    eligible &= ~lattice.structural
-    need = required_width(lattice, rules)
-    cost = lattice.values[0]
-    pending = [
-        (int(c), m) for c in np.flatnonzero(lattice.primary) for m in range(len(lattice.measures))
-    ]
-    rounds = 0
-    while pending:
-        system = build_system(lattice, suppressed, rules)
-        failing: list[tuple[int, int, set[int]]] = []
-        for cell, m in pending:
-            low, high, binding = interval(system, m * size + cell)
-            if integer_width(low, high) < need[m, cell] - 1e-9:
-                failing.append((cell, m, binding))
-        if not failing:
-            break
-        rounds += 1
-        open_cells = ~suppressed & eligible
-        limiting: dict[int, set[int]] = {}
-        for cell, _, binding in failing:
-            limiting.setdefault(cell, set()).update(
-                v % size for v in binding if open_cells[v % size]
-            )
-        for cell, choices in limiting.items():
-            if not choices:
-                choices.update(int(j) for j in _neighbours(lattice, cell) if open_cells[j])
-            if not choices:
-                choices.update(int(j) for j in np.flatnonzero(open_cells))
-            if not choices:
-                raise DataError("protect: no cell left to suppress, yet the audit fails")
-        # Greedy hitting set: a complement that limits several failing cells serves them all.
-        added: set[int] = set()
-        uncovered = set(limiting)
-        while uncovered:
-            hits: dict[int, int] = {}
-            for cell in uncovered:
-                for j in limiting[cell]:
-                    hits[j] = hits.get(j, 0) + 1
-            pick = min(hits, key=lambda j: (-hits[j], int(cost[j]), j))
-            added.add(pick)
-            uncovered = {cell for cell in uncovered if pick not in limiting[cell]}
-        suppressed[sorted(added)] = True
-        pending = [(cell, m) for cell, m, _ in failing]
-        if rules.protect_secondary:
-            pending += [(a, m) for a in sorted(added) for m in range(len(lattice.measures))]
-    return suppressed, rounds
 
 
 #: What :func:`protect` takes: a count table, or the result of
@@ -441,10 +302,48 @@ def protect(
     if label in part_frames:
         raise ConfigError("parts", [f"{label}: the whole table and a part have the same label"])
     lattice = prepare(frame, rules, parts=part_frames, label=label, part_column=part_column)
-    suppressed, rounds = _secondary(lattice, rules)
-    result = audit_lattice(lattice, suppressed, rules)
+    refuse_bsn_labels(lattice)  # labels are published as they are: never a BSN
+    suppressed, search = suppress(lattice, rules)
+    suppressed, result, integer = judged(lattice, suppressed, rules)
+    table = protected_table(lattice, suppressed, rules)
+    report = protection_report(lattice, suppressed, rules, result, search, integer)
+    return Protection(table, report)
+
+
+def judged(
+    lattice: Lattice, suppressed: BoolArray, rules: DisclosureRules
+) -> tuple[BoolArray, AuditResult, AuditResult | None]:
+    """Audit a pattern from scratch, the judge of every search: the LP audit must pass (and
+    the integer one, if the rules ask for it), or nothing is published.
+
+    Returns:
+        The pattern (completed by the heuristic in the rare case that the search's and the
+        audit's programmes disagree within their tolerances), its audit, its integer audit.
+    """
+    result = audit_lattice(lattice, suppressed, rules, attacker="lp")
+    if not result.passed and result.primary_published == 0:
+        suppressed, _ = heuristic(lattice, rules, start=suppressed)
+        result = audit_lattice(lattice, suppressed, rules, attacker="lp")
     if not result.passed:
         raise DataError("protect: the final audit failed; nothing is published")
+    integer = None
+    if rules.attacker == "integer":
+        integer = audit_lattice(lattice, suppressed, rules, attacker="integer")
+        if not integer.passed:
+            raise DataError("protect: the final integer audit failed; nothing is published")
+    return suppressed, result, integer
+
+
+def protected_table(
+    lattice: Lattice,
+    suppressed: BoolArray,
+    rules: DisclosureRules,
+    *,
+    within: BoolArray | None = None,
+    dimensions: tuple[str, ...] | None = None,
+) -> ProtectedTable:
+    """The publishable table of a lattice's cells (or of the cells ``within`` one of several
+    tables protected together, with its ``dimensions``): rounded values and statuses only."""
     rounded = round_to_base(lattice.values, rules.rounding_base)
     exact = pl.DataFrame(
         {
@@ -470,52 +369,18 @@ def protect(
             )
         ]
     )
+    dims = lattice.dimensions if dimensions is None else dimensions
     keys = lattice.key_frame()
     frame = pl.concat([keys, values], how="horizontal") if keys.width else values
-    table = ProtectedTable(
-        frame, lattice.dimensions, lattice.measures, lattice.part_column, rules, _SEAL
-    )
-    return Protection(table, _report(lattice, suppressed, rounds, rules, result))
-
-
-def _report(
-    lattice: Lattice,
-    suppressed: BoolArray,
-    rounds: int,
-    rules: DisclosureRules,
-    result: AuditResult,
-) -> ProtectionReport:
-    detail = np.ones(lattice.size, dtype=bool)
-    for name in lattice.dimensions:
-        detail &= lattice.cells.get_column(name).is_not_null().to_numpy()
-    lost: dict[str, dict[str, float]] = {}
-    for m, measure in enumerate(lattice.measures):
-        total = int(lattice.values[m, detail].sum())
-        hidden = int(lattice.values[m, detail & suppressed].sum())
-        lost[measure] = {
-            "suppressed": hidden,
-            "total": total,
-            "share": hidden / total if total else 0.0,
-        }
-    primary = int(lattice.primary.sum())
-    return ProtectionReport(
-        rules=rules,
-        dimensions=lattice.dimensions,
-        measures=lattice.measures,
-        margins=dict(zip(lattice.measures, lattice.margins, strict=True)),
-        additive_dimensions=dict(zip(lattice.measures, lattice.additive_keys, strict=True)),
-        cells=lattice.size,
-        primary=primary,
-        secondary=int(suppressed.sum()) - primary,
-        rounds=rounds,
-        information_lost=lost,
-        dropped_columns=lattice.dropped_columns,
-        audit=result,
-        structural=int(lattice.structural.sum()),
-        structural_unmatched=tuple(
-            index for index, n in enumerate(lattice.structural_matches, start=1) if n == 0
-        ),
-    )
+    if within is not None:
+        part = [lattice.part_column] if lattice.part_column else []
+        trees = {d: t for d, t in lattice.hierarchies.items() if d in dims}
+        frame = order_by(
+            frame.filter(pl.Series(within)).select(*part, *dims, *values.columns),
+            [*part, *dims],
+            trees,
+        )
+    return ProtectedTable(frame, dims, lattice.measures, lattice.part_column, rules, _SEAL)
 
 
 def write_protected(
@@ -531,7 +396,7 @@ def write_protected(
     as JSON under the key-value metadata key ``factlab.protected``; ``.csv``: the table (an
     empty value is a total or a suppressed value, see the status columns; a label a spreadsheet
     would run as a formula gets a leading quote) and beside it ``<name>.meta.json`` with the
-    metadata (see :func:`factlab.io.write_table`, also for ``inputs`` and ``overwrite``).
+    metadata (see :func:`factlab.result_files.write_table`, also for ``inputs`` and ``overwrite``).
 
     Returns:
         The files written.

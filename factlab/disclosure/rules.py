@@ -119,7 +119,7 @@ class DisclosureRules:
     hierarchy: Mapping[str, Declared] = field(default_factory=lambda: MappingProxyType({}))
     method: str = "optimal"
     cost: str = "value"
-    time_limit: float = 30
+    time_limit: float = 120
     attacker: str = "lp"
 
     def __post_init__(self) -> None:

@@ -17,7 +17,7 @@ import polars as pl
 
 from factlab.errors import ConfigError, DataError, InputError
 from factlab.estimation.corrections import VALUE_COLUMN, Corrections
-from factlab.io import read_table
+from factlab.result_files import read_table
 
 __all__ = ["BaseTable", "base_table_of", "read_counts_table"]
 
@@ -26,7 +26,7 @@ def read_counts_table(path: str | Path) -> pl.DataFrame:
     """Read a counts table written by ``factlab count`` (CSV, Parquet or JSON).
 
     CSV is read as text (an empty field is null: a margin); JSON is an object with ``rows`` (a list
-    of row objects) or a bare list of row objects. See :func:`factlab.io.read_table`.
+    of row objects) or a bare list of row objects. See :func:`factlab.result_files.read_table`.
 
     Raises:
         InputError: the file is missing, unreadable or of an unknown format.

@@ -32,9 +32,11 @@ from factlab.errors import InputError
 from factlab.escape import markdown_text
 from factlab.estimation.base_table import BaseTable, base_table_of, read_counts_table
 from factlab.estimation.corrections import Adjustment, Corrections, load_corrections
-from factlab.io import atomic_path, file_sha256, write_json
+from factlab.estimation.unseen import UnseenSummary
+from factlab.io import atomic_path, file_sha256
 from factlab.manifest import now_iso
 from factlab.outputs import csv_safe
+from factlab.result_files import write_json
 
 __all__ = [
     "AdjustmentResult",
@@ -130,6 +132,8 @@ class Estimate:
         high: base plus every adjustment at its highest (None when no adjustment has a range).
         counts_source: the counts file the base table came from (``counts table`` for a frame).
         counts_sha256: SHA-256 of the counts file, when it was a file.
+        capture_recapture: a capture-recapture estimate shown beside the corrected total (it is
+            not part of the total: it answers its own question under its own assumptions).
     """
 
     corrections: Corrections
@@ -140,6 +144,7 @@ class Estimate:
     high: int | None
     counts_source: str = "counts table"
     counts_sha256: str | None = None
+    capture_recapture: UnseenSummary | None = None
 
     @property
     def unit(self) -> str:
@@ -241,6 +246,9 @@ class Estimate:
             "low": self.low,
             "high": self.high,
             "arithmetic": self.arithmetic,
+            "capture_recapture": None
+            if self.capture_recapture is None
+            else self.capture_recapture.to_dict(),
         }
 
     def to_markdown(self) -> str:
@@ -485,6 +493,25 @@ def _markdown(result: Estimate) -> str:
             f"- **{_md(a.name)}** — {_md(a.note)} Source: {_md(a.source)}."
             + (f" Range: {_md(ends)}." if ends else "")
         )
+    beside = result.capture_recapture
+    if beside is not None:
+        lines += [
+            "",
+            "## Beside it: capture–recapture",
+            "",
+            f"**{beside.estimate:,.0f}** (95 % interval {beside.lower:,.0f}–{beside.upper:,.0f}; "
+            f"{beside.observed:,} seen by at least one provider; model {_md(beside.model)}).",
+            "",
+            f"What it means: {_md(beside.meaning)}. The corrected total above "
+            f"counts {_md(result.unit)} under the declared corrections; the two answer different "
+            "questions and are not added up.",
+            "",
+            "Assumptions:",
+            "",
+            *(f"- {_md(item)}" for item in beside.assumptions),
+            "",
+            f"Source: {_md(beside.source)}.",
+        ]
     return "\n".join(lines) + "\n"
 
 

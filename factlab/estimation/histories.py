@@ -30,8 +30,8 @@ from factlab.analysis.overlap import (
     scan_linked,
 )
 from factlab.errors import ConfigError, DataError, InputError
-from factlab.io import read_table
 from factlab.periods import Period
+from factlab.result_files import read_table
 
 __all__ = [
     "COUNT",

@@ -34,23 +34,28 @@ import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Final, Literal
 
 import numpy as np
 import numpy.typing as npt
 
-from factlab.errors import ConfigError, DataError
+from factlab.errors import ConfigError, DataError, InputError
 from factlab.estimation.histories import Histories
+from factlab.result_files import read_json
 
 __all__ = [
     "ASSUMPTIONS",
     "EXHAUSTIVE_PAIRS",
+    "MEANING",
     "METHOD",
     "StratifiedEstimate",
     "UnseenEstimate",
+    "UnseenSummary",
     "estimate_unseen",
     "estimate_unseen_strata",
     "parse_model",
+    "read_unseen",
 ]
 
 Criterion = Literal["bic", "aic"]
@@ -72,6 +77,12 @@ ASSUMPTIONS: Final = (
     "dependence between sources only as modelled: two-way interactions of the chosen model",
     "within a stratum every client has the same chance to be seen by a source; unequal chances "
     "(heterogeneity) usually make the estimate too low",
+)
+#: What a capture-recapture estimate means, next to a corrected total (which counts otherwise).
+MEANING: Final = (
+    "unique youths in care, those no provider saw included, estimated from how the providers' "
+    "client lists overlap; it rests on the data and the assumptions listed, not on declared "
+    "percentages, and it counts persons, not cell registrations"
 )
 _CHI2_95: Final = 3.841458820694124  # chi-square quantile, 1 degree of freedom, 0.95
 # An unseen cell beyond this multiple of the observed is taken as unbounded.
@@ -516,4 +527,77 @@ def estimate_unseen_strata(
         estimate=total,
         lower=max(float(observed), total - down),
         upper=total + up,
+    )
+
+
+@dataclass(frozen=True)
+class UnseenSummary:
+    """The headline of a ``factlab unseen`` result, to show beside a corrected total.
+
+    Attributes:
+        observed: youths seen by at least one list.
+        estimate: estimated youths, those no list saw included.
+        lower, upper: the 95 % interval of the estimate.
+        model: the log-linear model (or ``per stratum``).
+        source: the file it was read from.
+    """
+
+    observed: int
+    estimate: float
+    lower: float
+    upper: float
+    model: str
+    source: str
+    assumptions: tuple[str, ...] = ASSUMPTIONS
+    meaning: str = MEANING
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "observed": self.observed,
+            "estimate": round(self.estimate, 3),
+            "lower": round(self.lower, 3),
+            "upper": round(self.upper, 3),
+            "model": self.model,
+            "source": self.source,
+            "meaning": self.meaning,
+            "method": METHOD,
+            "assumptions": list(self.assumptions),
+        }
+
+
+def read_unseen(path: str | Path) -> UnseenSummary:
+    """Read the headline of a result written by ``factlab unseen``.
+
+    Raises:
+        InputError: the file is not such a result, or a figure is missing or not a number.
+    """
+    document = read_json(path, what="unseen estimate")
+    metadata = document.get("metadata")
+    if not isinstance(metadata, dict) or metadata.get("format") != "factlab-unseen":
+        raise InputError(f"{path}: not a result of factlab unseen (metadata.format)")
+    figures: dict[str, float] = {}
+    problems = []
+    for key in ("observed", "estimate", "lower", "upper"):
+        value = document.get(key)
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+        ):
+            problems.append(key)
+        else:
+            figures[key] = float(value)
+    if problems:
+        raise InputError(f"{path}: missing or not a number: {', '.join(problems)}")
+    if not figures["lower"] <= figures["estimate"] <= figures["upper"]:
+        raise InputError(f"{path}: the estimate lies outside its interval")
+    model = document.get("model")
+    return UnseenSummary(
+        observed=int(figures["observed"]),
+        estimate=figures["estimate"],
+        lower=figures["lower"],
+        upper=figures["upper"],
+        model=model if isinstance(model, str) else f"per {document.get('by', 'stratum')}",
+        source=str(path),
     )

@@ -34,7 +34,8 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
 
-from factlab.errors import FactlabWarning, KeyFileError
+from factlab._export_checks import open_regular
+from factlab.errors import FactlabWarning, InputError, KeyFileError
 from factlab.io import write_exclusive
 
 __all__ = [
@@ -113,11 +114,12 @@ def write_document(path: Path, document: Mapping[str, Any], *, mode: int, force:
 
 def read_document(path: Path, what: str) -> dict[str, Any]:
     """The JSON object in a key file; KeyFileError naming ``what`` (e.g. ``key file``) otherwise."""
-    if not path.is_file():
-        raise KeyFileError(f"{path}: key file not found")
     try:
-        with path.open("rb") as file:
+        # a regular file only: a FIFO would wait for a writer forever, /dev/zero never end
+        with open_regular(path, what="key file") as file:
             raw = file.read(_MAX_FILE_BYTES + 1)
+    except InputError as exc:
+        raise KeyFileError(str(exc)) from None
     except OSError as exc:
         raise KeyFileError(f"{path}: not a factlab {what} (unreadable or not JSON)") from exc
     if len(raw) > _MAX_FILE_BYTES:

@@ -37,10 +37,20 @@ file edited to say ``"kind": "link"`` (which would make stage 2 run under the st
 is refused even when it is not passphrase-protected. The check value is public, like the
 fingerprint: it also lets the linking party compare its link key with the key custodian's out of
 band (``factlab key show``).
+
+A provider key file may also carry the round's **contract** (``factlab key export-provider
+--contract``): non-secret JSON saying which fields a steward's file must hold
+(:mod:`factlab.steward.contract` gives it meaning; here it is a JSON object). Its SHA-256
+(:func:`contract_digest`) is part of the check value's label, so a contract edited in the file
+makes the key file refuse to load, like an edited kind.
+
+(The module is somewhat over 600 lines: the key, its derivations and its files stay together,
+because the check value binds what a file says to the secret that only a :class:`Key` holds.)
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import json
 import re
@@ -70,6 +80,8 @@ __all__ = [
     "Key",
     "KeyKind",
     "check_value",
+    "contract_digest",
+    "key_file_contract",
     "load_key",
     "new_round_key",
     "require_key",
@@ -85,6 +97,8 @@ _PLAIN_FIELD: Final = "secret"
 _SEALED_FIELD: Final = "ciphertext"
 #: Field of the check value that binds the header to the secret.
 _CHECK_FIELD: Final = "check"
+#: Field of the round's contract (non-secret JSON, bound by the check value).
+_CONTRACT_FIELD: Final = "contract"
 _CHECK_BYTES: Final = 16
 # What a header's round, key id and fingerprint may look like: no '|', so the check value's label
 # reads one way only.
@@ -338,27 +352,43 @@ def new_round_key(round_name: str) -> Key:
     )
 
 
-def check_value(key: Key) -> str:
+def contract_digest(contract: Mapping[str, Any]) -> str:
+    """SHA-256 (hex) of a contract document as canonical JSON (keys sorted, no spaces, UTF-8).
+
+    Example:
+        >>> contract_digest({"version": 1, "required": ["bsn"]})[:16]
+        '829b8b8453eff9c2'
+    """
+    text = json.dumps(contract, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def check_value(key: Key, contract: Mapping[str, Any] | None = None) -> str:
     """The key file's check value: HKDF of the key's own secret over its header, 128 bits, hex.
 
     The label is ``factlab|<scheme>|round=<round>|purpose=key-file-check|id=<kind>`` followed by
-    ``|key_id=<key id>|fingerprint=<fingerprint>``; none of these may contain ``|``. It binds the
-    kind (and round, key id, fingerprint) to the secret: changing any of them in a file, or
-    putting another kind's secret under them, makes the loader's recomputation differ. It is not
-    a pseudonym subkey and changes no pseudonym.
+    ``|key_id=<key id>|fingerprint=<fingerprint>``, and ``|contract=<sha256>`` when the file
+    carries a contract (:func:`contract_digest`); none of these may contain ``|``. It binds the
+    kind (and round, key id, fingerprint, contract) to the secret: changing any of them in a
+    file, or putting another kind's secret under them, makes the loader's recomputation differ.
+    It is not a pseudonym subkey and changes no pseudonym.
 
     Example:
         >>> key = new_round_key("demo")
         >>> check_value(key) == check_value(key.provider_key())
         False
+        >>> check_value(key) == check_value(key, {"version": 1})
+        False
     """
     label = context_label(key.scheme, key.round, "key-file-check", key.kind)
     label += f"|key_id={key.key_id}|fingerprint={key.fingerprint}"
+    if contract is not None:
+        label += f"|contract={contract_digest(contract)}"
     return hkdf(key._secret, label, length=_CHECK_BYTES).hex()
 
 
-def _header(key: Key) -> dict[str, Any]:
-    return {
+def _header(key: Key, contract: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    header: dict[str, Any] = {
         "factlab_key_file": KEY_FILE_VERSION,
         "kind": key.kind,
         "scheme": key.scheme,
@@ -366,17 +396,23 @@ def _header(key: Key) -> dict[str, Any]:
         "key_id": key.key_id,
         "created": key.created,
         "fingerprint": key.fingerprint,
-        _CHECK_FIELD: check_value(key),
+        _CHECK_FIELD: check_value(key, contract),
     }
+    if contract is not None:
+        header[_CONTRACT_FIELD] = dict(contract)
+    return header
 
 
 def _associated_data(document: Mapping[str, Any]) -> bytes:
     header = {name: document[name] for name in _HEADER_FIELDS}
     # Files written before the check value existed have none; their header stays as it was
     # authenticated. In a newer file the check value is authenticated too, so removing it
-    # breaks the passphrase check.
+    # breaks the passphrase check. A contract is authenticated when there is one (it is bound
+    # by the check value as well, which also covers files without a passphrase).
     if _CHECK_FIELD in document:
         header[_CHECK_FIELD] = document[_CHECK_FIELD]
+    if _CONTRACT_FIELD in document:
+        header[_CONTRACT_FIELD] = document[_CONTRACT_FIELD]
     return json.dumps(
         {"header": header, "protection": document["protection"]}, sort_keys=True
     ).encode()
@@ -397,7 +433,12 @@ def _protect(document: Mapping[str, Any], secret: bytes, passphrase: str | None)
 
 
 def write_key(
-    key: Key, path: str | Path, *, passphrase: str | None = None, force: bool = False
+    key: Key,
+    path: str | Path,
+    *,
+    passphrase: str | None = None,
+    force: bool = False,
+    contract: Mapping[str, Any] | None = None,
 ) -> None:
     """Write ``key`` to a new key file with mode 0600.
 
@@ -406,10 +447,14 @@ def write_key(
         path: where to write; an existing file is refused unless ``force``.
         passphrase: when given, the secret is sealed with Argon2id + AES-256-GCM.
         force: overwrite an existing file.
+        contract: the round's contract as plain data
+            (:meth:`factlab.steward.contract.Contract.to_document`), for a provider key only;
+            stored in the clear and bound by the check value.
 
     Raises:
-        TypeError: ``key`` is not a :class:`Key`.
-        KeyFileError: the file exists (without ``force``), or the passphrase is too short.
+        TypeError: ``key`` is not a :class:`Key`, or ``contract`` is no JSON object.
+        KeyFileError: the file exists (without ``force``), the passphrase is too short, or a
+            contract is given for a key that is not a provider key.
 
     Example:
         >>> import tempfile, pathlib
@@ -422,20 +467,58 @@ def write_key(
     path = require_path(path, where="write_key", name="path")
     if passphrase is not None and not isinstance(passphrase, str):
         raise TypeError(f"write_key: passphrase must be a str; got {type_name(passphrase)}")
+    if contract is not None:
+        if not isinstance(contract, Mapping):
+            raise TypeError(f"write_key: contract must be a mapping; got {type_name(contract)}")
+        if key.kind != "provider":
+            raise KeyFileError("a contract goes with a provider key only (the steward's key)")
+        contract = json.loads(json.dumps(dict(contract)))  # plain JSON, as it will be read back
     if path.exists() and not force:
         raise KeyFileError(f"{path}: file exists (use --force to overwrite)")
-    document = _protect(_header(key), key._secret, passphrase)
+    document = _protect(_header(key, contract), key._secret, passphrase)
     write_document(path, document, mode=0o600, force=force)
 
 
 def read_key_header(path: str | Path) -> dict[str, Any]:
     """Read a key file's non-secret header (kind, round, key id, fingerprint, check value,
-    protection); ``check`` is None in a file written before check values existed."""
+    protection, contract); ``check`` is None in a file written before check values existed,
+    ``contract`` None in a file without one. Nothing is verified: that needs the secret
+    (:func:`load_key`)."""
     document = _read_document(require_path(path, where="read_key_header", name="path"))
     header = {name: document[name] for name in _HEADER_FIELDS}
     header[_CHECK_FIELD] = document.get(_CHECK_FIELD)
+    header[_CONTRACT_FIELD] = document.get(_CONTRACT_FIELD)
     header["protected"] = is_locked(document)
     return header
+
+
+def key_file_contract(path: str | Path, key: Key) -> dict[str, Any] | None:
+    """The contract a key file carries, checked against ``key`` (loaded from that file).
+
+    The file's check value is recomputed with ``key``'s secret over the header and contract now
+    in the file, so the contract returned is the one bound to this key, even if the file was
+    changed after :func:`load_key` read it.
+
+    Raises:
+        KeyFileError: the file is damaged, or its contract or header does not match ``key``.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "provider.key"
+        >>> provider = new_round_key("demo").provider_key()
+        >>> write_key(provider, path, contract={"version": 1, "required": ["bsn"]})
+        >>> key_file_contract(path, load_key(path))
+        {'required': ['bsn'], 'version': 1}
+    """
+    path = require_path(path, where="key_file_contract", name="path")
+    require_key(key, where="key_file_contract")
+    document = _read_document(path)
+    for name in ("kind", "round", "key_id", "scheme", "created"):
+        if document[name] != getattr(key, name):
+            raise KeyFileError(f"{path}: not the key file this key was loaded from ({name})")
+    _verify_check(path, document, key)
+    contract = document.get(_CONTRACT_FIELD)
+    return None if contract is None else dict(contract)
 
 
 _HEADER_FIELDS: Final = (
@@ -469,6 +552,11 @@ def _read_document(path: Path) -> dict[str, Any]:
         raise KeyFileError(f"{path}: damaged key file (field 'scheme' or 'created')")
     if _CHECK_FIELD in document and not isinstance(document[_CHECK_FIELD], str):
         raise KeyFileError(f"{path}: damaged key file (field {_CHECK_FIELD!r})")
+    if _CONTRACT_FIELD in document:
+        if not isinstance(document[_CONTRACT_FIELD], dict):
+            raise KeyFileError(f"{path}: damaged key file (field {_CONTRACT_FIELD!r})")
+        if _CHECK_FIELD not in document:  # a contract is only ever written with its check value
+            raise KeyFileError(f"{path}: damaged key file (a contract without a check value)")
     return document
 
 
@@ -547,8 +635,11 @@ def _verify_check(path: Path, document: Mapping[str, Any], key: Key) -> None:
             )
         return
     # bytes, not str: compare_digest refuses text that is not ASCII (a crafted file may hold it)
-    if not hmac.compare_digest(str(stored).encode(), check_value(key).encode()):
-        raise KeyFileError(
-            f"{path}: key file altered: kind, round, key id or fingerprint does not match its "
-            "secret"
+    contract = document.get(_CONTRACT_FIELD)
+    if not hmac.compare_digest(str(stored).encode(), check_value(key, contract).encode()):
+        what = (
+            "kind, round, key id, fingerprint or contract"
+            if contract
+            else ("kind, round, key id or fingerprint")
         )
+        raise KeyFileError(f"{path}: key file altered: {what} does not match its secret")

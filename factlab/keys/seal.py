@@ -13,9 +13,13 @@ Layout of a sealed file::
                         aad = SHA-256(header) | counter | final flag) of 1 MiB of the file each
 
 The header holds the file's factlab manifest, so a manifest can be checked before decryption
-(:func:`read_sealed_manifest`); it also names the recipient key id, the payload size and SHA-256.
-The header is bound to the file key (HPKE ``info``) and to every chunk (associated data), so it
-cannot be altered; the counter and final flag make reordered, dropped or truncated chunks fail.
+(:func:`read_sealed_manifest`); it also names the recipient key id and the payload size. It holds
+no digest of the content: every steward holds the provider key, so a digest of a small
+pseudonymised file could be matched by rebuilding the file for one BSN after another. The content
+is authenticated by the chunks instead: the header is bound to the file key (HPKE ``info``) and to
+every chunk (associated data), so it cannot be altered, and the counter and final flag make
+reordered, dropped or truncated chunks fail. (Files of header version 1 carried
+``payload.sha256``; they are still read, and the digest is ignored.)
 HPKE base mode authenticates the content, not the sender: anyone with the public key can seal a
 file, so linking still checks the manifest's key fingerprint (see ``docs/sealed-files.md``).
 """
@@ -32,7 +36,7 @@ import shutil
 import struct
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Final
@@ -45,15 +49,17 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from factlab import schema
 from factlab._checks import require_path
+from factlab._export_checks import open_regular
 from factlab._version import __version__
 from factlab.errors import InputError, KeyFileError
-from factlab.io import atomic_path, check_parquet_readable
+from factlab.io import atomic_path, check_parquet_readable, inputs_and_sidecars
 from factlab.keys.recipients import (
     RecipientPrivateKey,
     RecipientPublicKey,
     require_recipient,
 )
 from factlab.manifest import Manifest, now_iso, read_manifest
+from factlab.outputs import check_output
 
 __all__ = [
     "SealedHeader",
@@ -68,6 +74,11 @@ __all__ = [
 
 MAGIC: Final = b"factlab-sealed-v1\n"
 SEALED_FORMAT: Final = "factlab-sealed"
+#: Version of the header written. Version 1 also held ``payload.sha256``, the SHA-256 of the
+#: content, which a steward could match by rebuilding a small file BSN by BSN; version 2 holds
+#: no digest of the content. Both are read: the layout and the encryption are the same.
+HEADER_VERSION: Final = 2
+_READ_VERSIONS: Final = (1, 2)
 CHUNK_SIZE: Final = 1 << 20
 _SUITE: Final = hpke.Suite(hpke.KEM.X25519, hpke.KDF.HKDF_SHA256, hpke.AEAD.AES_256_GCM)
 _SUITE_NAME: Final = {
@@ -99,7 +110,6 @@ class SealedHeader:
         recipient_name: name of the recipient key it is sealed for.
         recipient_key_id: key id of that recipient key.
         payload_size: size of the sealed Parquet file in bytes.
-        payload_sha256: SHA-256 of the sealed Parquet file.
         chunk_size: plaintext bytes per encrypted chunk.
         source_name: file name of the Parquet file when it was sealed.
         sealed_at: time of sealing, ISO 8601 UTC.
@@ -110,7 +120,6 @@ class SealedHeader:
     recipient_name: str
     recipient_key_id: str
     payload_size: int
-    payload_sha256: str
     chunk_size: int
     source_name: str
     sealed_at: str
@@ -119,12 +128,11 @@ class SealedHeader:
     def _document(self) -> dict[str, Any]:
         return {
             "format": SEALED_FORMAT,
-            "version": 1,
+            "version": HEADER_VERSION,
             "suite": dict(_SUITE_NAME),
             "recipient": {"name": self.recipient_name, "key_id": self.recipient_key_id},
             "payload": {
                 "size": self.payload_size,
-                "sha256": self.payload_sha256,
                 "chunk_size": self.chunk_size,
                 "source_name": self.source_name,
             },
@@ -144,7 +152,8 @@ def _parse_header(raw: bytes, source: str) -> SealedHeader:
         document = json.loads(raw.decode("utf-8"))
         if not isinstance(document, dict):
             raise ValueError("not an object")
-        if document.get("format") != SEALED_FORMAT or document.get("version") != 1:
+        version = document.get("version")
+        if document.get("format") != SEALED_FORMAT or version not in _READ_VERSIONS:
             raise InputError(f"{source}: unsupported sealed file format or version")
         if document.get("suite") != _SUITE_NAME:
             raise InputError(f"{source}: sealed with an unsupported cipher suite")
@@ -154,7 +163,6 @@ def _parse_header(raw: bytes, source: str) -> SealedHeader:
             recipient_name=str(recipient["name"]),
             recipient_key_id=str(recipient["key_id"]),
             payload_size=int(payload["size"]),
-            payload_sha256=str(payload["sha256"]),
             chunk_size=int(payload["chunk_size"]),
             source_name=str(payload["source_name"]),
             sealed_at=str(document["sealed_at"]),
@@ -215,11 +223,12 @@ def read_sealed_header(
 
 
 def is_sealed(path: str | Path) -> bool:
-    """Whether ``path`` is a factlab sealed file (by its first bytes; False if unreadable)."""
+    """Whether ``path`` is a factlab sealed file (by its first bytes; False if unreadable, or
+    no regular file: a FIFO is not waited on, and the reader that follows names it)."""
     try:
-        with open(path, "rb") as handle:
+        with open_regular(path) as handle:
             return handle.read(len(MAGIC)) == MAGIC
-    except OSError:
+    except (OSError, InputError):
         return False
 
 
@@ -256,6 +265,8 @@ def seal(
     out: str | Path,
     *,
     progress: Callable[[int], None] | None = None,
+    inputs: Iterable[str | Path] = (),
+    overwrite: bool = False,
 ) -> SealedHeader:
     """Encrypt a factlab Parquet file for ``recipient``; write it atomically to ``out``.
 
@@ -264,6 +275,10 @@ def seal(
         recipient: the trusted party's public key.
         out: where to write the sealed file.
         progress: called with the number of bytes encrypted after each chunk.
+        inputs: further files ``out`` must never replace (the recipient's key file: a key does
+            not know its file; the command line passes it).
+        overwrite: replace an existing ``out`` (never ``path`` or one of ``inputs``); without
+            it an existing file is refused before any work.
 
     Returns:
         The sealed file's header.
@@ -293,10 +308,14 @@ def seal(
     require_recipient(recipient, RecipientPublicKey, where="seal")
     path = require_path(path, where="seal", name="path")
     require_path(out, where="seal", name="out")
+    read = [path, *inputs]
+    check_output(out, inputs=inputs_and_sidecars(read), overwrite=overwrite)  # before any work
     manifest = read_manifest(path)
     # A damaged data page would only be found by the trusted party, after the delivery.
     check_parquet_readable(path)
     size = path.stat().st_size
+    # The content's digest tells whether the file changed while it was sealed; it stays in
+    # memory and is written nowhere (see the module).
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         while block := handle.read(CHUNK_SIZE):
@@ -306,7 +325,6 @@ def seal(
         recipient_name=recipient.name,
         recipient_key_id=recipient.key_id,
         payload_size=size,
-        payload_sha256=digest.hexdigest(),
         chunk_size=CHUNK_SIZE,
         source_name=path.name,
         sealed_at=now_iso(),
@@ -319,7 +337,7 @@ def seal(
     cipher = AESGCM(file_key)
     check = hashlib.sha256()
     with (
-        atomic_path(out, inputs=[path]) as temporary,
+        atomic_path(out, inputs=read, overwrite=overwrite) as temporary,
         open(path, "rb") as source,
         open(temporary, "wb") as sink,
     ):
@@ -333,7 +351,7 @@ def seal(
             sink.write(cipher.encrypt(_nonce(counter), block, aad))
             if progress is not None:
                 progress(len(block))
-        if source.read(1) or check.hexdigest() != header.payload_sha256:
+        if source.read(1) or check.digest() != digest.digest():
             raise InputError(f"{path}: the file changed while it was being sealed")
     return header
 
@@ -377,7 +395,6 @@ def _open_into(
             raise InputError(f"{source}: damaged or tampered (data after the last chunk)")
         cipher = AESGCM(file_key)
         header_digest = hashlib.sha256(header_raw).digest()
-        check = hashlib.sha256()
         remaining = header.payload_size
         for counter in range(header.chunks):
             length = min(header.chunk_size, remaining)
@@ -390,12 +407,11 @@ def _open_into(
                 raise InputError(
                     f"{source}: damaged or tampered (authentication failed in chunk {counter})"
                 ) from None
-            check.update(plain)
             sink.write(plain)
             if progress is not None:
                 progress(len(plain))
-    if check.hexdigest() != header.payload_sha256:
-        raise InputError(f"{source}: damaged or tampered (content hash does not match header)")
+    # Every chunk authenticated, in order, the last one marked final, their sizes those of the
+    # authenticated header: the content is the one sealed (no digest of it is needed).
     return header
 
 
@@ -435,13 +451,19 @@ def unseal(
     out: str | Path,
     *,
     progress: Callable[[int], None] | None = None,
+    inputs: Iterable[str | Path] = (),
+    overwrite: bool = False,
 ) -> SealedHeader:
     """Decrypt a sealed file to the Parquet file ``out``; on any failure nothing is written.
 
     ``progress``, when given, is called with the number of bytes decrypted after each chunk.
+    ``out`` is never ``path`` nor one of ``inputs`` (the recipient's key file: a key does not
+    know its file), and an existing ``out`` is replaced only with ``overwrite``: plaintext
+    never takes the place of another sealed delivery by accident.
 
     Raises:
-        InputError: not a sealed file, damaged, tampered or truncated.
+        InputError: not a sealed file, damaged, tampered or truncated; ``out`` is an input, or
+            exists without ``overwrite``.
         KeyFileError: sealed for another recipient.
 
     Example:
@@ -456,7 +478,7 @@ def unseal(
     require_path(out, where="unseal", name="out")
     if not path.is_file():
         raise InputError(f"{path}: file not found")
-    with atomic_path(out, inputs=[path]) as temporary:
+    with atomic_path(out, inputs=[path, *inputs], overwrite=overwrite) as temporary:
         with open(temporary, "wb") as sink:
             header = _open_into(path, recipient, sink, progress)
         _check_inner_manifest(header, str(temporary), str(path))

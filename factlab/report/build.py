@@ -37,6 +37,7 @@ from factlab.analysis.counts import CountResult
 from factlab.analysis.overlap import LinkedSource, overlap, scan_linked
 from factlab.disclosure.protect import ProtectedTable
 from factlab.disclosure.rules import MeasureRule
+from factlab.errors import DataError
 from factlab.estimation.estimate import estimate
 from factlab.manifest import now_iso, read_manifest
 from factlab.report.config import RoundConfig
@@ -47,7 +48,9 @@ from factlab.report.model import (
     Report,
     ReportTable,
     TableSource,
+    UnseenView,
     estimate_view,
+    unseen_view,
 )
 from factlab.report.protect import align_totals, protect_symmetric
 from factlab.report.render import render_file
@@ -150,7 +153,9 @@ def build_report(
             secret_max=config.rules.secret_max,
             part=whole,
         )
+    unseen, unseen_note = _unseen(linked, config, labels, internal)
     stamp = generated or now_iso()
+    notes = reading_notes(config, internal, view is not None)
     return Report(
         title=config.title,
         region=config.region,
@@ -162,9 +167,41 @@ def build_report(
         estimate=view,
         provenance=provenance(source.provenance, manifest, labels, config, dims, internal, stamp),
         warnings=warnings(manifest),
-        notes=reading_notes(config, internal, view is not None),
+        notes=(*notes, *unseen_note),
         generated=stamp,
+        unseen=unseen,
     )
+
+
+def _unseen(
+    linked: LinkedSource, config: RoundConfig, labels: Mapping[str, str], internal: bool
+) -> tuple[UnseenView | None, tuple[str, ...]]:
+    """The capture-recapture estimate the configuration asks for, and a note when there is none."""
+    wanted = config.capture_recapture
+    if wanted is None:
+        return None, ()
+    from factlab.estimation.histories import histories_from_linked
+    from factlab.estimation.unseen import estimate_unseen
+
+    groups = {name: list(members) for name, members in wanted.sources} or None
+    try:
+        (histories,) = histories_from_linked(
+            linked, groups=groups, period=config.period, on=config.reference_date
+        )
+        result = estimate_unseen(histories, model=wanted.model, criterion=wanted.criterion)
+    except DataError as exc:
+        # The reasons name no client and no value: the lists, the overlap, the model.
+        return None, (f"No capture-recapture estimate: {exc}",)
+    view = unseen_view(
+        result,
+        rounding=wanted.rounding,
+        rules=config.rules,
+        internal=internal,
+        labels=None if groups else labels,
+    )
+    if view is None:
+        return None, ("No capture-recapture estimate: too few youths were seen to publish it.",)
+    return view, ()
 
 
 @dataclass(frozen=True)

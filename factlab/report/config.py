@@ -14,8 +14,9 @@ from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from itertools import pairwise
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Literal
 
+from factlab._export_checks import read_regular
 from factlab.analysis.counts import DIMENSIONS
 from factlab.disclosure.rules import PRESETS, DisclosureRules, load_rules, rules_from_mapping
 from factlab.errors import ConfigError, FactlabError, InputError
@@ -26,6 +27,7 @@ from factlab.periods import Period, parse_date, parse_period
 __all__ = [
     "DEFAULT_DIMENSIONS",
     "REPORT_DIMENSIONS",
+    "CaptureRecapture",
     "RoundConfig",
     "load_round_config",
     "parse_round_config",
@@ -53,11 +55,31 @@ _TOP_KEYS: Final = (
     "providers",
     "disclosure",
     "corrections",
+    "capture_recapture",
 )
 _PROVIDER_KEYS: Final = ("anonymise",)
 _CORRECTION_KEYS: Final = ("file", "rounding")
+_CAPTURE_KEYS: Final = ("sources", "model", "criterion", "rounding")
 # Each table of a report chooses its own measures and dimensions, so a round config may not.
 _REPORT_DECIDES: Final = ("measures", "table")
+
+
+@dataclass(frozen=True)
+class CaptureRecapture:
+    """The report's capture-recapture estimate (``[capture_recapture]``; docs/unseen.md).
+
+    Attributes:
+        sources: lists as (name, provider codes); empty: every provider is a list.
+        model: ``auto`` (search), ``independence`` or interactions such as ``A:B,B:C``.
+        criterion: ``bic`` or ``aic``, for the search.
+        rounding: the estimate and its interval are published as multiples of this (at least
+            the rules' rounding base); the interval is widened outwards to such multiples.
+    """
+
+    sources: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    model: str = "auto"
+    criterion: Literal["bic", "aic"] = "bic"
+    rounding: int = 100
 
 
 @dataclass(frozen=True)
@@ -81,6 +103,7 @@ class RoundConfig:
         corrections: an optional corrections model (its dimensions become the cross table).
         corrections_rounding: corrected totals are model estimates, published as multiples of
             this (at least the rules' rounding base).
+        capture_recapture: show a capture-recapture estimate of the youths no provider saw.
         source: where the configuration came from (a path, or ``defaults``).
         files: (what, name and SHA-256) of every file the configuration read, for provenance.
 
@@ -104,6 +127,7 @@ class RoundConfig:
     rules: DisclosureRules = field(default_factory=lambda: PRESETS["cbs"])
     corrections: Corrections | None = None
     corrections_rounding: int = 10
+    capture_recapture: CaptureRecapture | None = None
     source: str = "defaults"
     files: tuple[tuple[str, str], ...] = ()
 
@@ -221,6 +245,12 @@ def _semantic_problems(config: RoundConfig) -> list[str]:
     elif rounding < config.rules.rounding_base:
         problems.append(
             f"corrections.rounding: must be at least the disclosure rounding base "
+            f"({config.rules.rounding_base})"
+        )
+    capture = config.capture_recapture
+    if capture is not None and capture.rounding < config.rules.rounding_base:
+        problems.append(
+            f"capture_recapture.rounding: must be at least the disclosure rounding base "
             f"({config.rules.rounding_base})"
         )
     return problems
@@ -346,6 +376,48 @@ def _corrections(
     return corrections, rounding
 
 
+def _capture_recapture(data: Mapping[str, Any], problems: list[str]) -> CaptureRecapture | None:
+    if "capture_recapture" not in data:
+        return None
+    section = _section(data, "capture_recapture", problems)
+    problems += _unknown(section, _CAPTURE_KEYS, "capture_recapture.")
+    default = CaptureRecapture()
+    rounding = section.get("rounding", default.rounding)
+    if isinstance(rounding, bool) or not isinstance(rounding, int) or rounding < 1:
+        problems.append("capture_recapture.rounding: must be a whole number >= 1")
+        rounding = default.rounding
+    model = section.get("model", default.model)
+    if not isinstance(model, str) or not model.strip():
+        problems.append("capture_recapture.model: auto, independence or interactions (A:B,B:C)")
+        model = default.model
+    criterion = section.get("criterion", default.criterion)
+    if criterion not in ("bic", "aic"):
+        problems.append("capture_recapture.criterion: must be bic or aic")
+        criterion = default.criterion
+    raw = section.get("sources", {})
+    sources: list[tuple[str, tuple[str, ...]]] = []
+    if not isinstance(raw, Mapping):
+        problems.append("capture_recapture.sources: a table of NAME = [provider codes]")
+    else:
+        for name, members in raw.items():
+            if (
+                not isinstance(members, list)
+                or not members
+                or not all(isinstance(member, str) for member in members)
+            ):
+                problems.append(
+                    f"capture_recapture.sources.{name}: must be a non-empty list of provider codes"
+                )
+                continue
+            sources.append((str(name), tuple(members)))
+    return CaptureRecapture(
+        sources=tuple(sources),
+        model=model,
+        criterion="aic" if criterion == "aic" else "bic",
+        rounding=rounding,
+    )
+
+
 def parse_round_config(
     data: Mapping[str, Any], *, source: str = "round config", base_dir: str | Path = "."
 ) -> RoundConfig:
@@ -383,6 +455,7 @@ def parse_round_config(
     corrections, rounding = _corrections(
         _section(data, "corrections", problems), base, problems, files
     )
+    capture = _capture_recapture(data, problems)
     try:
         config = RoundConfig(
             title=title or RoundConfig.title,
@@ -396,6 +469,7 @@ def parse_round_config(
             rules=rules,
             corrections=corrections,
             corrections_rounding=rounding,
+            capture_recapture=capture,
             source=source,
             files=tuple(files),
         )
@@ -410,7 +484,8 @@ def load_round_config(path: str | Path) -> RoundConfig:
     """Read and validate a round configuration file (TOML).
 
     Raises:
-        InputError: the file (or a file it names) is missing or unreadable.
+        InputError: the file (or a file it names) is missing, unreadable, no regular file (a
+            FIFO, a device) or larger than 16 MiB.
         ConfigError: the file is not TOML or breaks the schema (all problems at once).
 
     Example:
@@ -421,12 +496,12 @@ def load_round_config(path: str | Path) -> RoundConfig:
         'period 2025'
     """
     path = Path(path)
+    # a regular file only, and a small one: a FIFO would wait forever, /dev/zero fill memory
+    raw = read_regular(path, what="round config")
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(f"{path}: file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: cannot read the round config ({type(exc).__name__})") from None
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: cannot read the round config (not UTF-8 text)") from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

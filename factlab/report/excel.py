@@ -20,11 +20,14 @@ from xlsxwriter import Workbook
 from factlab.escape import plain_text
 from factlab.report.grid import (
     SUPPRESSED,
+    UNSEEN_TITLE,
     Grid,
     cell_text,
     estimate_grid,
     figures_grid,
     table_grid,
+    unseen_grid,
+    unseen_sentence,
 )
 from factlab.report.model import INTERNAL_MARK, Report
 
@@ -140,6 +143,11 @@ def write_excel(report: Report, path: str | Path) -> None:
         sheet, row = sheets.new("corrections", f"Corrections: {view.title}")
         row = sheets.grid(sheet, row, estimate_grid(view))
         notes = [f"{line.name}: {line.note} Source: {line.source}." for line in view.lines]
+        sheets.lines(sheet, row + 1, notes)
+    if report.unseen is not None:
+        sheet, row = sheets.new("capture-recapture", UNSEEN_TITLE)
+        row = sheets.grid(sheet, row, unseen_grid(report.unseen))
+        notes = [unseen_sentence(report.unseen), "Assumptions:", *report.unseen.assumptions]
         sheets.lines(sheet, row + 1, notes)
     sheet, row = sheets.new("provenance", "Provenance")
     for heading, entries in report.provenance:

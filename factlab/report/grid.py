@@ -22,6 +22,7 @@ from factlab.report.model import (
     Report,
     ReportTable,
     TableSource,
+    UnseenView,
     check_source,
 )
 
@@ -280,6 +281,38 @@ def estimate_grid(view: EstimateView) -> Grid:
         tuple(rows),
         ("label", "text", "text", "text", "count", "text"),
         frozenset({len(rows) - 1}),
+    )
+
+
+#: Title of the capture-recapture section.
+UNSEEN_TITLE: Final = "Capture–recapture: youths no provider saw"
+
+
+def unseen_grid(view: UnseenView) -> Grid:
+    """The capture-recapture estimate: seen, estimated with its 95 % interval, the model."""
+    rows: list[tuple[Cell, ...]] = [
+        ("seen by at least one provider", view.observed, ""),
+        (
+            "estimated, those no provider saw included",
+            view.estimate,
+            f"{view.lower:,}–{view.upper:,}",
+        ),
+    ]
+    return Grid(
+        ("", "youths", "95 % interval"),
+        tuple(rows),
+        ("label", "count", "text"),
+        frozenset({1}),
+    )
+
+
+def unseen_sentence(view: UnseenView) -> str:
+    """What the estimate means and how it was made, in one paragraph (no other number in it)."""
+    rounded = "" if view.internal else f" Published as multiples of {view.rounding}."
+    return (
+        f"The estimate counts {view.meaning}. It is shown beside any corrected total, not added "
+        f"to it. Model: a Poisson log-linear model of how the {view.lists} lists overlap "
+        f"({view.model}); the interval is a 95 % profile-likelihood interval.{rounded}"
     )
 
 

@@ -24,6 +24,7 @@ from factlab.disclosure.protect import STATUS_DTYPE, ProtectedTable
 from factlab.disclosure.rules import DisclosureRules
 from factlab.errors import DataError
 from factlab.estimation.estimate import Estimate
+from factlab.estimation.unseen import ASSUMPTIONS, MEANING, UnseenEstimate
 from factlab.steward.bsn import looks_like_bsn
 
 __all__ = [
@@ -36,9 +37,11 @@ __all__ = [
     "Report",
     "ReportTable",
     "TableSource",
+    "UnseenView",
     "check_labels",
     "check_source",
     "estimate_view",
+    "unseen_view",
 ]
 
 #: Shown on every page and sheet of an internal report.
@@ -145,10 +148,13 @@ def check_source(source: object, *, internal: bool, what: str) -> TableSource:
 def check_labels(source: TableSource, *, what: str) -> None:
     """Refuse a table whose labels hold a value that looks like a BSN.
 
-    A label looks like a BSN when it is eight or nine digits once white space, dots and hyphens
-    are removed and passes the elfproef (:func:`factlab.steward.bsn.looks_like_bsn`). Such a
-    value in a dimension means a field was filled from the BSN column (a mapping that names the
-    BSN column twice, or two columns swapped); a report would publish it as a row or column.
+    A label looks like a BSN when it is one, or holds one anywhere in its text: eight or nine
+    digits passing the elfproef, written with at most one separator between two digits
+    (:func:`factlab.steward.bsn.looks_like_bsn`). Such a value in a dimension means a field was
+    filled from the BSN column (a mapping that names the BSN column twice, or two columns
+    swapped); a report would publish it as a row or column. ``protect`` refuses such a label
+    already (:mod:`factlab.disclosure.labels`); this check covers exact (internal) tables and
+    tables read back from a file.
 
     Raises:
         DataError: naming the table and each such dimension, with the number of such values
@@ -156,10 +162,11 @@ def check_labels(source: TableSource, *, what: str) -> None:
 
     Example:
         >>> import polars as pl
-        >>> from factlab.disclosure.protect import protect
         >>> counts = pl.DataFrame({"municipality": ["999993653", None],
         ...                        "unique_clients": [40, 40]})
-        >>> check_labels(protect(counts).table, what="table by-municipality")
+        >>> exact = InternalTable.from_counts(
+        ...     counts, dimensions=["municipality"], measures=["unique_clients"])
+        >>> check_labels(exact, what="table by-municipality")
         Traceback (most recent call last):
         factlab.errors.DataError: table by-municipality: dimension municipality: 1 label value looks like a BSN (8 or 9 digits passing the elfproef); a report never shows one: check the column mapping of this field
     """  # noqa: E501
@@ -425,6 +432,98 @@ def estimate_view(
 
 
 @dataclass(frozen=True)
+class UnseenView:
+    """A capture-recapture estimate as a report shows it: rounded, its interval widened outwards.
+
+    Made only by :func:`unseen_view`. The estimate is rounded to ``rounding``; the interval's
+    lower end down and its upper end up to multiples of it, so the published interval holds the
+    exact one. The number of youths seen is published rounded by the rules' base (exact only in
+    an internal report).
+
+    Attributes:
+        observed: youths seen by at least one list (rounded).
+        estimate, lower, upper: the estimate and its 95 % interval (rounded).
+        model: the model, with the lists as the report labels them.
+        lists: how many lists.
+        meaning: what the figure means, next to the corrected total.
+        assumptions: what it assumes.
+    """
+
+    observed: int
+    estimate: int
+    lower: int
+    upper: int
+    model: str
+    lists: int
+    rounding: int
+    internal: bool
+    meaning: str
+    assumptions: tuple[str, ...]
+    _seal: object = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self._seal is not _SEAL:
+            raise TypeError("an UnseenView is made by factlab.report.model.unseen_view")
+
+
+def unseen_view(
+    result: UnseenEstimate,
+    *,
+    rounding: int,
+    rules: DisclosureRules,
+    internal: bool,
+    labels: Mapping[str, str] | None = None,
+) -> UnseenView | None:
+    """Publishable view of a capture-recapture estimate; None when too few youths were seen.
+
+    Args:
+        result: the exact estimate (:func:`factlab.estimation.unseen.estimate_unseen`).
+        rounding: published multiple of the estimate and its interval.
+        rules: the disclosure rules (the youths seen are rounded by their base; a number of
+            youths seen in the secret range is not published at all).
+        internal: exact values for the trusted party.
+        labels: names of the lists as the report shows them (anonymised providers).
+    """
+    names = dict(labels or {})
+    model = (
+        " + ".join(
+            f"{names.get(first, first)}:{names.get(second, second)}"
+            for first, second in result.interactions
+        )
+        or "independence"
+    )
+    if internal:
+        return UnseenView(
+            observed=result.observed,
+            estimate=round(result.estimate),
+            lower=math.floor(result.lower),
+            upper=math.ceil(result.upper),
+            model=model,
+            lists=len(result.sources),
+            rounding=1,
+            internal=True,
+            meaning=MEANING,
+            assumptions=ASSUMPTIONS,
+            _seal=_SEAL,
+        )
+    if result.observed <= rules.secret_max:
+        return None
+    return UnseenView(
+        observed=_round_to(result.observed, rules.rounding_base),
+        estimate=_round_to(result.estimate, rounding),
+        lower=math.floor(result.lower / rounding) * rounding,
+        upper=math.ceil(result.upper / rounding) * rounding,
+        model=model,
+        lists=len(result.sources),
+        rounding=rounding,
+        internal=False,
+        meaning=MEANING,
+        assumptions=ASSUMPTIONS,
+        _seal=_SEAL,
+    )
+
+
+@dataclass(frozen=True)
 class Report:
     """A round described for rendering; validated on construction.
 
@@ -437,6 +536,7 @@ class Report:
         key_figures: the figures shown first.
         tables: the tables in order.
         estimate: the corrections estimate, or None.
+        unseen: the capture-recapture estimate, or None.
         provenance: groups of (label, value) lines: heading, lines.
         warnings: shown prominently at the top (e.g. single-stage pseudonymisation).
         notes: how to read the numbers.
@@ -459,6 +559,7 @@ class Report:
     warnings: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
     generated: str = ""
+    unseen: UnseenView | None = None
 
     def __post_init__(self) -> None:
         for table in self.tables:
@@ -468,6 +569,8 @@ class Report:
                 check_source(source, internal=self.internal, what=f"figure {figure.label!r}")
         if self.estimate is not None and self.estimate.internal and not self.internal:
             raise DataError("estimate: exact values belong in an internal report only")
+        if self.unseen is not None and self.unseen.internal and not self.internal:
+            raise DataError("unseen: exact values belong in an internal report only")
         ids = [table.id for table in self.tables]
         if len(set(ids)) != len(ids):
             raise ValueError("report: two tables have the same id")

@@ -26,11 +26,14 @@ from factlab.report.charts import heatmap, period_bars, single_bars, waterfall
 from factlab.report.excel import write_excel
 from factlab.report.grid import (
     SUPPRESSED,
+    UNSEEN_TITLE,
     Grid,
     cell_text,
     estimate_grid,
     figures_grid,
     table_grid,
+    unseen_grid,
+    unseen_sentence,
 )
 from factlab.report.model import INTERNAL_MARK, Report, ReportTable
 
@@ -106,6 +109,11 @@ def render_markdown(report: Report) -> str:
             f"- {_md(line.name)}: {_md(line.note)} Source: {_md(line.source)}."
             for line in report.estimate.lines
         ]
+        lines.append("")
+    if report.unseen is not None:
+        lines += [f"## {_md(UNSEEN_TITLE)}", "", *_md_table(unseen_grid(report.unseen)), ""]
+        lines += [_md(unseen_sentence(report.unseen)), "", "Assumptions:", ""]
+        lines += [f"- {_md(item)}" for item in report.unseen.assumptions]
         lines.append("")
     lines += ["## How to read these numbers", "", *(f"- {_md(note)}" for note in report.notes), ""]
     lines += ["## Provenance", ""]
@@ -240,6 +248,15 @@ def render_html(report: Report) -> str:
             "</section>"
         )
         nav.append(("corrections", "Corrections"))
+    if report.unseen is not None:
+        assumptions = "".join(f"<li>{_esc(item)}</li>" for item in report.unseen.assumptions)
+        parts.append(
+            f'<section id="capture-recapture"><h2>{_esc(UNSEEN_TITLE)}</h2>'
+            f"{_html_table(unseen_grid(report.unseen), 'capture-recapture')}"
+            f'<p class="note">{_esc(unseen_sentence(report.unseen))}</p>'
+            f'<p class="note">Assumptions:</p><ul class="note">{assumptions}</ul></section>'
+        )
+        nav.append(("capture-recapture", "Capture–recapture"))
     notes = "".join(f"<li>{_esc(note)}</li>" for note in report.notes)
     parts.append(
         f'<section id="notes"><h2>How to read these numbers</h2><ul>{notes}</ul></section>'

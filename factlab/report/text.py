@@ -1,8 +1,11 @@
 """The words of a report: provenance, how to read the numbers, warnings, notes on tables.
 
-Provenance holds no count in a public report: hashes, the key fingerprint (never a key), versions,
-the configuration and the rules. Row counts of the inputs and the label of each provider are
-added only in an internal report.
+Provenance holds no count in a public report: the key fingerprint (never a key), versions, the
+configuration and the rules. Row counts of the inputs and the label of each provider are added
+only in an internal report, and so are the SHA-256 digests of the inputs (pseudonymised files):
+whoever holds the provider key could match a small provider file's digest by rebuilding the file
+for one BSN after another. A public report shows the linked file's digest only when the linked
+file is of the second stage, whose key the stewards lack.
 """
 
 from __future__ import annotations
@@ -55,12 +58,15 @@ def provenance(
     groups: list[tuple[str, tuple[tuple[str, str], ...]]] = []
     if manifest is not None:
         stage = "2 (two-stage)" if manifest.stage == 2 else f"{manifest.stage} (single-stage)"
+        digest = str(linked.get("sha256", ""))
+        if not internal and manifest.stage != 2:
+            digest = "in the internal report only (single-stage: stage-1 pseudonyms)"
         groups.append(
             (
                 "Linked file",
                 (
                     ("file", Path(str(linked.get("path", ""))).name),
-                    ("sha256", str(linked.get("sha256", ""))),
+                    ("sha256", digest),
                     ("format", manifest.format),
                     ("pseudonymisation scheme", manifest.scheme),
                     ("stage", stage),
@@ -76,14 +82,16 @@ def provenance(
         for entry in manifest.inputs:
             code = str(entry.get("provider"))
             label = labels.get(code, code)
-            parts = [f"sha256 {entry.get('sha256', '')}"]
             if internal:
-                parts += [
+                parts = [
+                    f"sha256 {entry.get('sha256', '')}",
                     f"code {code}",
                     f"rows {entry.get('rows')}",
                     f"created {entry.get('created')}",
                 ]
-            inputs.append((label, "; ".join(parts)))
+                inputs.append((label, "; ".join(parts)))
+            else:  # no digest of a pseudonymised file in public (see the module)
+                inputs.append((label, "provider file; its SHA-256 in the internal report only"))
         groups.append(("Inputs", tuple(sorted(inputs))))
     else:
         groups.append(("Linked rows", (("source", "rows given in memory, no manifest"),)))

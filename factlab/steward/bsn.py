@@ -26,10 +26,17 @@ sentinels, never persons.
 
 Every row gets one status, checked in this order: ``missing`` (null or empty), ``non_digit``,
 ``bad_length`` (not 8 or 9 digits), ``sentinel``, ``checksum`` (fails the proef), ``valid``.
+
+:func:`looks_like_bsn` keeps BSNs out of the text that must never hold one (text fields, labels,
+provider codes): it finds one written anywhere in a text, not only a whole value that is one.
 """
 
 from __future__ import annotations
 
+import functools
+import re
+import sys
+import unicodedata
 from typing import Final
 
 import polars as pl
@@ -82,6 +89,17 @@ _SCIENTIFIC: Final = (
 _NUMBER_LIKE: Final = r"^\s*[0-9]+[.,][0-9]+\s*$|[eE]"
 _ALL_DIGITS: Final = r"(?-u)^[0-9]+$"
 _WEIGHTS: Final = (9, 8, 7, 6, 5, 4, 3, 2, -1)
+#: What may stand, one character at a time, between the digits of a number written in a text:
+#: the separators of a written BSN above, and the marks people and spreadsheets put between
+#: groups of digits (comma, underscore, slash, apostrophes: ``999,993,653``, ``9'999'993'653``).
+_GROUP_SEPARATORS: Final = (*_SEPARATOR_CHARS, ",", "_", "/", "'", "\u2019", "\u02bc")
+#: A run of digits with at most one separator between two of them. A longest match is never
+#: next to a further digit: that would have joined the run.
+_DIGIT_RUN: Final = (
+    "[0-9](?:[" + "".join(f"\\x{{{ord(c):x}}}" for c in _GROUP_SEPARATORS) + "]?[0-9])*"
+)
+#: A BSN in a run takes at most nine of its groups of digits (each holds one digit at least).
+_MAX_GROUPS: Final = 9
 #: Float64 holds every whole number below 2^53 exactly; above 10^18 a whole number is written as
 #: nineteen digits (bad_length), which is what any larger number is too.
 _EXACT_INT64: Final = 1e18
@@ -254,28 +272,131 @@ def canonical_bsn(expr: pl.Expr, dtype: pl.DataType | None = None) -> pl.Expr:
 
 
 def looks_like_bsn(expr: pl.Expr) -> pl.Expr:
-    """True where a value, read as a written BSN, is a valid BSN; False elsewhere (never null).
+    """True where a value is, or holds anywhere in it, a BSN; False elsewhere (never null).
 
-    For the checks that keep BSNs out of text fields that must never hold one (a municipality
-    column mapped onto the BSN column, say): a value that is eight or nine digits once separators
-    are removed and passes the elfproef, read by the rule of :func:`canonical_bsn` (so
-    ``999993653.0`` and full-width digits too). Sentinels are no person's number and are not
-    flagged. Any dtype is read as its text (a Categorical, a number). Values without a digit or
-    shorter than four characters take a short way; still, run it on a column's distinct values
-    where it can, not on every row.
+    For the checks that keep BSNs out of text that must never hold one (a municipality column
+    mapped onto the BSN column, a label, a provider code). A value is flagged when
+
+    - the whole value, read as a written BSN by the rule of :func:`canonical_bsn`, is a valid
+      BSN (``9999.93.653``, ``999993653.0``, ``9.99993653E8``, full-width digits), or
+    - anywhere in it, once brought to NFKC and with the decimal digits of every script read as
+      ASCII digits (``٩٩٩٩٩٣٦٥٣``), a run of digits with at most one separator between two of
+      them (white space, ``.``, ``-`` and the other dashes, ``,``, ``_``, ``/``, apostrophes)
+      holds a BSN: one or more of the run's consecutive groups of digits that make eight or nine
+      digits passing the elfproef (eight as an older BSN that lost its leading zero), or more
+      digits whose extra leading ones are zeros (``0999991723``). So ``BSN 999993653``,
+      ``'999993653``, ``999,993,653``, ``999/993/653`` and each BSN of
+      ``999993653/999991723`` are found. A run is taken whole where its digits stand without a
+      separator: ``1999993653`` holds no BSN.
+
+    Sentinels are no person's number and are not flagged. Any dtype is read as its text (a
+    Categorical, a number). Values without a digit or shorter than four characters take a short
+    way; still, run it on a column's distinct values where it can, not on every row.
 
     Example:
-        >>> s = pl.Series(["Assen", "999 993 653", "0106", "999993654", None, "000000000"])
+        >>> s = pl.Series(["Assen", "999 993 653", "0106", "999993654", None, "000000000",
+        ...                "BSN 999.993.653,", "2013-2014"])
         >>> pl.select(looks_like_bsn(pl.lit(s))).to_series().to_list()
-        [False, True, False, False, False, False]
+        [False, True, False, False, False, False, True, False]
     """
     text = expr.cast(pl.String)
     # a BSN needs at least four characters (9.9E8); most codes and names have no digit at all
     maybe = pl.when((text.str.len_bytes() >= 4) & text.str.contains(r"\p{N}")).then(text)
+    flagged = maybe.map_batches(_bsn_like_series, return_dtype=pl.Boolean, is_elementwise=True)
+    return flagged.fill_null(False)
+
+
+def _bsn_like_series(values: pl.Series) -> pl.Series:
+    """:func:`looks_like_bsn` of text values (False where a value is null)."""
     # one call that returns the verdict: bsn_status(canonical_bsn(...)) would compute the
     # canonical form once for every place the status uses it
-    valid = maybe.map_batches(_valid_series, return_dtype=pl.Boolean, is_elementwise=True)
-    return valid.fill_null(False)
+    return _valid_series(values) | _bsn_in_text(values)
+
+
+@functools.cache
+def _other_digits() -> tuple[list[str], list[str]]:
+    """Every decimal digit (Unicode Nd) that is not ASCII, and the ASCII digit of each.
+
+    NFKC leaves most scripts' digits (Arabic-Indic, Devanagari, ...) as they are. Found once,
+    when first needed (a tenth of a second), not on import.
+    """
+    every = "".join(map(chr, range(sys.maxunicode + 1)))
+    digits = [char for char in re.findall(r"\d", every) if not char.isascii()]
+    return digits, [str(unicodedata.decimal(char)) for char in digits]
+
+
+def _ascii_digits(text: pl.Expr) -> pl.Expr:
+    """Text in NFKC with every decimal digit written as its ASCII digit (ASCII text as it is)."""
+    digits, ascii_digits = _other_digits()
+    other = pl.when(text.str.len_bytes() != text.str.len_chars()).then(text)
+    return pl.coalesce(other.str.normalize("NFKC").str.replace_many(digits, ascii_digits), text)
+
+
+def _bsn_in_text(values: pl.Series) -> pl.Series:
+    """True where a text holds a BSN in a run of digits (see :func:`looks_like_bsn`).
+
+    The runs of eight digits or more are rows, each with its groups of digits; the windows of
+    consecutive groups that could hold a BSN are rows too, and the elfproef runs on all at once.
+    A window takes at most nine groups: one of more groups holds a BSN only with leading zeros,
+    and so does the window without them.
+    """
+    frame = pl.DataFrame({"text": values.cast(pl.String)}).with_row_index("value")
+    digit = "[0-9]"
+    runs = (
+        frame.lazy()
+        .select("value", _ascii_digits(pl.col("text")).alias("text"))
+        .filter(pl.col("text").str.count_matches(digit) >= 8)
+        .select("value", pl.col("text").str.extract_all(_DIGIT_RUN).alias("run"))
+        .explode("run")
+        .filter(pl.col("run").str.count_matches(digit) >= 8)
+        .select("value", pl.col("run").str.extract_all("[0-9]+").alias("group"))
+        .collect()  # read by the two ways below: found once
+        .lazy()
+    )
+    # Most runs are one group of digits, which is their only window.
+    whole = pl.col("group").list.len() == 1
+    single = runs.filter(whole).select("value", pl.col("group").list.first().alias("window"))
+    groups = runs.filter(~whole).with_row_index("run_id").explode("group")
+    # Column g<k> is the group k places further in the same run (null past the run's end); rows
+    # are in run order, so a plain shift does it, at a fraction of the cost of one per run.
+    same_run = [pl.col("run_id").shift(-step) == pl.col("run_id") for step in range(_MAX_GROUPS)]
+    groups = groups.with_columns(
+        pl.when(same_run[step]).then(pl.col("group").shift(-step)).alias(f"g{step}")
+        for step in range(_MAX_GROUPS)
+    )
+    # Column d<k>: the digits of the window of k + 1 groups (null past the run's end).
+    lengths = [pl.col(f"g{step}").str.len_bytes() for step in range(_MAX_GROUPS)]
+    groups = groups.with_columns(
+        pl.sum_horizontal(lengths[: step + 1], ignore_nulls=False).alias(f"d{step}")
+        for step in range(_MAX_GROUPS)
+    )
+    # Only the windows that can hold a BSN are written out: eight or nine digits, or more when
+    # the first group starts with a zero. Each start has one or two such widths, not nine.
+    leading_zero = pl.col("group").str.starts_with("0")
+    several = [
+        groups.filter(
+            (pl.col(f"d{width - 1}") >= 8) & ((pl.col(f"d{width - 1}") <= 9) | leading_zero)
+        ).select(
+            "value", pl.concat_str(pl.col(f"g{step}") for step in range(width)).alias("window")
+        )
+        for width in range(1, _MAX_GROUPS + 1)
+    ]
+    window = pl.col("window")
+    significant = window.str.strip_chars_start("0")
+    # eight digits or more of which at most nine are not leading zeros, as nine digits
+    nine = pl.when((window.str.len_bytes() >= 8) & (significant.str.len_bytes() <= 9)).then(
+        significant.str.zfill(9)
+    )
+    person = elfproef(nine) & ~nine.is_in(list(SENTINELS))
+    found = (
+        pl.concat([single, *several])
+        .filter(person.fill_null(False))
+        .select("value")
+        .unique()
+        .collect()
+        .get_column("value")
+    )
+    return frame.get_column("value").is_in(found.implode())
 
 
 def _passes(number: pl.Expr) -> pl.Expr:

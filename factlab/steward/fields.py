@@ -3,6 +3,8 @@
 Each reader takes the source column's expression and dtype and returns an expression of the output
 dtype in :data:`factlab.schema.FIELD_DTYPES`. A value that is present in the source but cannot be
 read becomes null; the pseudonymiser counts those per column ("unreadable") and reports the rows.
+A cost that is read but cannot be a row's cost (:func:`cost_issues`: negative, above
+:data:`factlab.schema.MAX_ROW_COST`, NaN or infinite) becomes null too, counted by its reason.
 """
 
 from __future__ import annotations
@@ -12,8 +14,14 @@ from typing import Final
 
 import polars as pl
 
+from factlab import schema
+from factlab.steward.value_maps import WHOLE_NUMBER, ValueMap
+
 __all__ = [
+    "apply_value_map",
+    "cost_issues",
     "is_plain_amount",
+    "plausible_cost",
     "read_birth_year",
     "read_cost",
     "read_cost_text",
@@ -68,9 +76,56 @@ def read_text(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
     return pl.when(text == "").then(None).otherwise(text)
 
 
-def apply_value_map(expr: pl.Expr, values: Mapping[str, str]) -> pl.Expr:
-    """Replace source values by canonical ones; values not in the map are kept."""
-    return expr.replace(dict(values)) if values else expr
+def apply_value_map(
+    expr: pl.Expr, values: Mapping[str, str], *, keep_unmapped: bool = True
+) -> pl.Expr:
+    """Each value of ``expr`` (text from :func:`read_text`) mapped through a value map.
+
+    ``values`` is a :class:`~factlab.steward.value_maps.ValueMap` or a plain table of exact
+    codes, prefixes (``"45*"``) and ranges (``"40-44"``): the exact code wins, then the longest
+    prefix, then the range. A value no key matches is kept as it is, or becomes null when
+    ``keep_unmapped`` is false. The result is text. Everything is a Polars expression: a hash
+    lookup for the exact codes, one per prefix length and a comparison per range, which the
+    steward's step runs on a column's distinct values where it has few.
+
+    Raises:
+        ConfigError: ``values`` is a plain table that is no valid value map.
+
+    Example:
+        >>> codes = {"45*": "ambulant", "40-44": "verblijf", "41": "dagbehandeling"}
+        >>> df = pl.DataFrame({"code": ["45A01", "041", "43", "41", "50", None]})
+        >>> df.select(apply_value_map(pl.col("code"), codes)).to_series().to_list()
+        ['ambulant', 'verblijf', 'verblijf', 'dagbehandeling', '50', None]
+        >>> mapped = apply_value_map(pl.col("code"), codes, keep_unmapped=False)
+        >>> df.select(mapped).to_series().to_list()[3:]
+        ['dagbehandeling', None, None]
+    """
+    value_map = ValueMap.of(values)
+    if not value_map and keep_unmapped:
+        return expr
+    text = expr.cast(pl.String)
+    found: list[pl.Expr] = []
+    if value_map.exact:
+        exact = dict(value_map.exact)
+        found.append(text.replace_strict(exact, default=None, return_dtype=pl.String))
+    by_length: dict[int, dict[str, str]] = {}
+    for prefix, mapped in value_map.prefixes:  # longest first
+        by_length.setdefault(len(prefix), {})[prefix] = mapped
+    for length, table in by_length.items():
+        start = text.str.slice(0, length)
+        found.append(start.replace_strict(table, default=None, return_dtype=pl.String))
+    if value_map.ranges:
+        number = pl.when(text.str.contains(WHOLE_NUMBER)).then(text.cast(pl.Int64, strict=False))
+        # ranges do not overlap: at most one of these is not null
+        found.extend(
+            pl.when(number.is_between(first, last)).then(pl.lit(mapped, dtype=pl.String))
+            for first, last, mapped in value_map.ranges
+        )
+    if keep_unmapped:
+        found.append(text)
+    if not found:
+        return pl.lit(None, dtype=pl.String)
+    return pl.coalesce(found) if len(found) > 1 else found[0]
 
 
 def read_date(
@@ -134,24 +189,65 @@ _PLAIN_AMOUNT: Final = r"^-?[0-9]+(\.[0-9]+)?$"
 _PLAIN_AMOUNT_DUTCH: Final = r"^-?([0-9]+|[0-9]{4,}\.[0-9]+|[0-9]+\.([0-9]{1,2}|[0-9]{4,}))$"
 
 
-def read_cost(expr: pl.Expr, dtype: pl.DataType, *, decimal_comma: bool | None) -> pl.Expr:
+def read_cost(
+    expr: pl.Expr, dtype: pl.DataType, *, decimal_comma: bool | None, checked: bool = True
+) -> pl.Expr:
     """Euros as Float64 from numbers or text such as ``€ 1.234,56`` or ``1,234.56``.
 
     With ``decimal_comma`` True (Dutch files) ``,`` is the decimal separator and ``.`` groups
     thousands; with False the reverse. With None each value decides by its last separator, and a
     value with only dot-separated groups of three (``1.500``) is read as a decimal point.
 
+    A cost that cannot be a row's cost (negative, above :data:`factlab.schema.MAX_ROW_COST`, NaN
+    or infinite: :func:`cost_issues`) becomes null, unless ``checked`` is False: then it is
+    returned as read, for the caller to count by :func:`cost_issues`.
+
     Example:
         >>> df = pl.DataFrame({"c": ["€ 1.234,56", "12,5", "1.500", "99.95", "", "n.v.t."]})
         >>> df.select(read_cost(pl.col("c"), pl.String(), decimal_comma=True)).to_series().to_list()
         [1234.56, 12.5, 1500.0, 99.95, None, None]
-        >>> df = pl.DataFrame({"c": ["1.234,56", "1,234.56", "12,5"]})
+        >>> df = pl.DataFrame({"c": ["1.234,56", "1,234.56", "12,5", "-5", "1e300"]})
         >>> df.select(read_cost(pl.col("c"), pl.String(), decimal_comma=None)).to_series().to_list()
-        [1234.56, 1234.56, 12.5]
+        [1234.56, 1234.56, 12.5, None, None]
     """
     if dtype.is_numeric():
-        return expr.cast(pl.Float64)
-    return read_cost_text(read_text(expr, dtype), decimal_comma=decimal_comma)
+        amount = expr.cast(pl.Float64)
+        return plausible_cost(amount) if checked else amount
+    return read_cost_text(read_text(expr, dtype), decimal_comma=decimal_comma, checked=checked)
+
+
+def cost_issues(amount: pl.Expr) -> dict[str, pl.Expr]:
+    """Why each amount, as read, cannot be a row's cost: a flag per reason (null: no amount).
+
+    ``negative``: below 0 (a credit note is netted against its episode at the source);
+    ``too_large``: above :data:`factlab.schema.MAX_ROW_COST` euros (10^9), far above any episode
+    of youth care; ``not_finite``: NaN or infinite (``inf``, or ``1e400`` written as text). At
+    most one holds for a row; :func:`plausible_cost` keeps the amounts for which none holds.
+
+    Example:
+        >>> df = pl.DataFrame({"c": [12.5, -5.0, 1e300, float("inf"), float("nan"), None]})
+        >>> flags = cost_issues(pl.col("c"))
+        >>> df.select(**flags).fill_null(False).sum().row(0, named=True)
+        {'negative': 1, 'too_large': 1, 'not_finite': 2}
+    """
+    finite = amount.is_finite()
+    return {
+        "negative": finite & (amount < 0),
+        "too_large": finite & (amount > schema.MAX_ROW_COST),
+        "not_finite": ~finite,
+    }
+
+
+def plausible_cost(amount: pl.Expr) -> pl.Expr:
+    """The amounts that can be a row's cost (0 to :data:`factlab.schema.MAX_ROW_COST` euros);
+    null elsewhere (see :func:`cost_issues`).
+
+    Example:
+        >>> df = pl.DataFrame({"c": [12.5, -5.0, 1e300, float("nan"), 0.0]})
+        >>> df.select(plausible_cost(pl.col("c"))).to_series().to_list()
+        [12.5, None, None, None, 0.0]
+    """
+    return pl.when(amount.is_finite() & amount.is_between(0, schema.MAX_ROW_COST)).then(amount)
 
 
 def is_plain_amount(text: pl.Expr, *, decimal_comma: bool | None) -> pl.Expr:
@@ -166,15 +262,22 @@ def is_plain_amount(text: pl.Expr, *, decimal_comma: bool | None) -> pl.Expr:
 
 
 def read_cost_text(
-    text: pl.Expr, *, decimal_comma: bool | None, plain: pl.Expr | None = None
+    text: pl.Expr,
+    *,
+    decimal_comma: bool | None,
+    plain: pl.Expr | None = None,
+    checked: bool = True,
 ) -> pl.Expr:
     """:func:`read_cost` of text from :func:`read_text`; ``plain`` is its
     :func:`is_plain_amount`, when that is a column already.
 
     Example:
-        >>> df = pl.DataFrame({"c": ["€ 1.234,56", "99.95", None]})
+        >>> df = pl.DataFrame({"c": ["€ 1.234,56", "99.95", None, "-5", "inf", "NaN"]})
         >>> df.select(read_cost_text(pl.col("c"), decimal_comma=True)).to_series().to_list()
-        [1234.56, 99.95, None]
+        [1234.56, 99.95, None, None, None, None]
+        >>> unchecked = read_cost_text(pl.col("c"), decimal_comma=True, checked=False)
+        >>> df.select(unchecked).to_series().to_list()[3:5]
+        [-5.0, inf]
     """
     if plain is None:
         plain = is_plain_amount(text, decimal_comma=decimal_comma)
@@ -183,7 +286,8 @@ def read_cost_text(
     # plain ones are null there, which costs next to nothing. Both give the same number for a
     # plain amount, since the rules leave it unchanged before the same cast.
     written = _read_written_cost(pl.when(~plain).then(text), decimal_comma=decimal_comma)
-    return pl.when(plain).then(text.cast(pl.Float64, strict=False)).otherwise(written)
+    amount = pl.when(plain).then(text.cast(pl.Float64, strict=False)).otherwise(written)
+    return plausible_cost(amount) if checked else amount
 
 
 def _read_written_cost(text: pl.Expr, *, decimal_comma: bool | None) -> pl.Expr:

@@ -5,6 +5,11 @@ mapping (case, spaces, underscores, hyphens, dots and accents are ignored). A TO
 source columns explicitly, date formats, value maps (e.g. product category code → care form),
 constants (e.g. the financing stream that comes with the whole file), and input options.
 
+A column the mapping names is matched as leniently as recognised names are (``"clientnummer"``
+finds ``Cliëntnummer``, ``"geb datum"`` finds ``Geb.datum``); one the file lacks is reported with
+the file's closest column names. Value maps take exact codes, prefixes (``"45*"``) and ranges of
+whole numbers (``"40-44"``): see :mod:`factlab.steward.value_maps`.
+
 Example mapping (``version`` is required)::
 
     version = 1
@@ -24,6 +29,8 @@ Example mapping (``version`` is required)::
 
     [values.care_form]       # map source values to canonical values
     "ambu" = "ambulant"
+    "45*" = "ambulant"       # a prefix: 45, 451, 45A01
+    "43-44" = "verblijf"     # a range of whole numbers, both ends included
 
     [derive.care_form]       # fill a field from another one through a value map
     from = "product_category"
@@ -38,6 +45,7 @@ Example mapping (``version`` is required)::
 
 from __future__ import annotations
 
+import difflib
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -49,14 +57,25 @@ from typing import Any, Final
 
 from factlab import schema
 from factlab._checks import require_path
+from factlab._export_checks import shown
 from factlab.errors import ConfigError, InputError
 from factlab.io import read_toml
+from factlab.steward.value_maps import ValueMap, parse_value_map
 
-__all__ = ["ColumnMapping", "load_mapping", "resolve_columns"]
+__all__ = [
+    "ALIASES",
+    "ENCODINGS",
+    "ColumnMapping",
+    "closest_columns",
+    "is_digit_name",
+    "load_mapping",
+    "resolve_columns",
+    "simplify",
+]
 
 MAPPING_VERSION: Final = 1
 
-#: Recognised source names per canonical field (compared after :func:`_simplify`).
+#: Recognised source names per canonical field (compared after :func:`simplify`).
 ALIASES: Final[dict[str, tuple[str, ...]]] = {
     "bsn": ("bsn", "burgerservicenummer", "bsnclient", "clientbsn", "sofinummer"),
     "birth_date": ("birthdate", "geboortedatum", "gebdatum", "dateofbirth"),
@@ -92,13 +111,22 @@ _TOP_KEYS: Final = {
     "fallback",
 }
 _DATE_FIELDS: Final = ("birth_date", "start_date", "end_date")
-_ENCODINGS: Final = ("utf-8", "utf-8-sig", "cp1252", "latin-1", "utf-16", "utf-16-le", "utf-16-be")
+#: File columns listed when a mapped column is missing and none comes close.
+_LISTED_COLUMNS: Final = 20
+#: Encodings a mapping may name.
+ENCODINGS: Final = ("utf-8", "utf-8-sig", "cp1252", "latin-1", "utf-16", "utf-16-le", "utf-16-be")
 _VALUE_FIELDS: Final = tuple(
     name for name in schema.INPUT_FIELDS if name not in (*_DATE_FIELDS, "bsn", "cost", "postcode")
 )
 
 
-def _simplify(name: str) -> str:
+def simplify(name: str) -> str:
+    """A column name as recognition compares it: lower case, letters and digits only, accents off.
+
+    Example:
+        >>> simplify("Geb.datum"), simplify("Cliëntnummer"), simplify("BSN_cliënt ")
+        ('gebdatum', 'clientnummer', 'bsnclient')
+    """
     decomposed = unicodedata.normalize("NFKD", name)
     letters = "".join(char for char in decomposed if not unicodedata.combining(char))
     return "".join(char for char in letters.lower() if char.isalnum())
@@ -119,7 +147,8 @@ class ColumnMapping:
     Attributes:
         columns: canonical field → source column name.
         date_formats: canonical date field → strftime format.
-        values: canonical field → {source value → canonical value}.
+        values: canonical field → value map (a :class:`~factlab.steward.value_maps.ValueMap`
+            when parsed: exact codes, prefixes and ranges; a plain table is read as one).
         derive: canonical field → derivation from another canonical field.
         constants: canonical field → value for every row.
         delimiter, encoding, decimal_comma, sheet: input options (None: detect).
@@ -224,8 +253,8 @@ def parse_mapping(document: dict[str, Any], *, source: str = "mapping") -> Colum
     if isinstance(delimiter, str) and len(delimiter) != 1:
         problems.append("input.delimiter: must be one character")
     encoding = options.get("encoding")
-    if isinstance(encoding, str) and encoding.lower() not in _ENCODINGS:
-        problems.append(f"input.encoding: must be one of {', '.join(_ENCODINGS)}")
+    if isinstance(encoding, str) and encoding.lower() not in ENCODINGS:
+        problems.append(f"input.encoding: must be one of {', '.join(ENCODINGS)}")
 
     columns = _string_map(document.get("columns", {}), "columns", problems)
     for name in columns:
@@ -247,11 +276,11 @@ def parse_mapping(document: dict[str, Any], *, source: str = "mapping") -> Colum
         elif problem := _date_format_problem(fmt):
             problems.append(f"date_formats.{name}: {problem}")
 
-    values: dict[str, dict[str, str]] = {}
+    values: dict[str, ValueMap] = {}
     for name, table in _check_table(document.get("values", {}), "values", problems).items():
         if name not in _VALUE_FIELDS:
             problems.append(f"values.{name}: value maps apply to {', '.join(_VALUE_FIELDS)}")
-        values[name] = _string_map(table, f"values.{name}", problems)
+        values[name] = parse_value_map(table, f"values.{name}", problems)
 
     derive: dict[str, Derivation] = {}
     for name, table in _check_table(document.get("derive", {}), "derive", problems).items():
@@ -265,10 +294,10 @@ def parse_mapping(document: dict[str, Any], *, source: str = "mapping") -> Colum
             problems.append(f"derive.{name}.from: must name one of {', '.join(_VALUE_FIELDS)}")
         elif origin == name:
             problems.append(f"derive.{name}.from: a field cannot be derived from itself")
-        mapped = _string_map(spec.get("map", {}), f"derive.{name}.map", problems)
+        mapped = parse_value_map(spec.get("map", {}), f"derive.{name}.map", problems)
         if not mapped:
             problems.append(f"derive.{name}.map: required, a table of source value → value")
-        derive[name] = Derivation(str(origin), MappingProxyType(mapped))
+        derive[name] = Derivation(str(origin), mapped)
 
     constants = _string_map(document.get("constants", {}), "constants", problems)
     for name in constants:
@@ -301,7 +330,7 @@ def parse_mapping(document: dict[str, Any], *, source: str = "mapping") -> Colum
     return ColumnMapping(
         columns=MappingProxyType(columns),
         date_formats=MappingProxyType(date_formats),
-        values=MappingProxyType({k: MappingProxyType(v) for k, v in values.items()}),
+        values=MappingProxyType(values),
         derive=MappingProxyType(derive),
         constants=MappingProxyType(constants),
         delimiter=delimiter if isinstance(delimiter, str) else None,
@@ -324,10 +353,71 @@ def load_mapping(path: str | Path) -> ColumnMapping:
     return parse_mapping(read_toml(path, what="mapping file"), source=str(path))
 
 
+def is_digit_name(name: str) -> bool:
+    """A column name of eight or more digits (separators aside): in a file without a header
+    line the first row's cells are the names, so it may be a client's BSN, never shown."""
+    return re.search(r"[0-9]{8,}", re.sub(r"[\s.\-]", "", name)) is not None
+
+
+def closest_columns(name: str, columns: Iterable[str], *, limit: int = 3) -> list[str]:
+    """The columns whose names come closest to ``name`` (compared as recognition compares names:
+    without case, spaces, punctuation and accents), best first; names of digits are left out.
+
+    Example:
+        >>> closest_columns("Geboorte datum", ["BSN", "Geb.datum", "Geboortedatum", "Gemeente"])
+        ['Geboortedatum', 'Geb.datum']
+    """
+    by_simple: dict[str, str] = {}
+    for column in columns:
+        if not is_digit_name(column):
+            by_simple.setdefault(simplify(column), column)
+    close = difflib.get_close_matches(simplify(name), list(by_simple), n=limit, cutoff=0.6)
+    return [by_simple[simple] for simple in close]
+
+
+def _missing_column(name: str, column: str, columns: list[str]) -> str:
+    """The problem of a mapped column the file lacks, with the closest names (names only)."""
+    problem = f"mapped column {column!r} for {name} is not in the file"
+    close = closest_columns(column, columns)
+    if close:
+        return f"{problem}; did you mean {' or '.join(shown(other) for other in close)}?"
+    names = [shown(other) for other in columns if not is_digit_name(other)]
+    listed = ", ".join(names[:_LISTED_COLUMNS])
+    if len(names) > _LISTED_COLUMNS:
+        listed += f" and {len(names) - _LISTED_COLUMNS} more"
+    hidden = len(columns) - len(names)
+    if hidden:
+        listed += f"{', ' if names else ''}{hidden} name(s) of digits (has the file a header line?)"
+    return f"{problem}; its columns: {listed}"
+
+
+def _find_mapped(
+    name: str, column: str, columns: list[str], by_simple: dict[str, list[str]]
+) -> tuple[str | None, str | None]:
+    """The file's column a mapping names: the exact name, else the one name that matches as
+    recognition matches (case, spaces, punctuation and accents ignored); or the problem."""
+    if column in columns:
+        return column, None
+    candidates = by_simple.get(simplify(column), [])
+    if len(candidates) == 1:
+        return candidates[0], None
+    if candidates:
+        return None, (
+            f"mapped column {column!r} for {name} matches {', '.join(map(shown, candidates))} "
+            "once case, spaces and accents are ignored; write the name exactly as in the file"
+        )
+    return None, _missing_column(name, column, columns)
+
+
 def resolve_columns(
     source_columns: Iterable[str], mapping: ColumnMapping, *, source: str = "input"
 ) -> dict[str, str]:
     """Canonical field → source column, from the mapping first, then by recognised names.
+
+    A column the mapping names is found as written, or else leniently, as recognised names are:
+    ``"clientnummer"`` finds ``Cliëntnummer`` and ``"geb datum"`` finds ``Geb.datum``. A column
+    the file lacks is named with the file's closest column names ("did you mean …"), never a
+    value.
 
     Raises:
         InputError: no BSN column, a mapped column that the input lacks, one source column
@@ -337,23 +427,40 @@ def resolve_columns(
     Example:
         >>> resolve_columns(["BSN", "Geboortedatum", "Zorgvorm", "Opmerking"], ColumnMapping())
         {'bsn': 'BSN', 'birth_date': 'Geboortedatum', 'care_form': 'Zorgvorm'}
+        >>> lenient = ColumnMapping(columns={"bsn": "bsn client"})
+        >>> resolve_columns(["BSN cliënt", "Geb.datum"], lenient)
+        {'bsn': 'BSN cliënt', 'birth_date': 'Geb.datum'}
+        >>> mapping = ColumnMapping(columns={"bsn": "BSN", "birth_date": "Geboortedatm"})
+        >>> resolve_columns(["BSN", "Geboortedatum", "Gemeente"], mapping)
+        Traceback (most recent call last):
+        factlab.errors.InputError: input: mapped column 'Geboortedatm' for birth_date is not \
+in the file; did you mean 'Geboortedatum'?
     """
     columns = list(source_columns)
     problems: list[str] = []
     resolved: dict[str, str] = {}
+    all_by_simple: dict[str, list[str]] = {}
+    for column in columns:
+        all_by_simple.setdefault(simplify(column), []).append(column)
     for name, column in mapping.columns.items():
-        if column in columns:
-            resolved[name] = column
-        else:
-            problems.append(f"mapped column {column!r} for {name} is not in the file")
+        found, problem = _find_mapped(name, column, columns, all_by_simple)
+        if found is not None:
+            resolved[name] = found
+        elif problem is not None:
+            problems.append(problem)
     # parse_mapping refuses this too; a ColumnMapping can also be made in Python
     for column, names in _columns_used_twice(mapping.columns).items():
         problems.append(f"column {column!r} is mapped to {' and '.join(names)}; one field each")
+    for column, names in _columns_used_twice(resolved).items():
+        if len({mapping.columns[name] for name in names}) > 1:  # two ways of writing it
+            problems.append(
+                f"column {shown(column)} is mapped to {' and '.join(names)}; one field each"
+            )
     taken = set(resolved.values())
     by_simple: dict[str, list[str]] = {}
     for column in columns:
         if column not in taken:
-            by_simple.setdefault(_simplify(column), []).append(column)
+            by_simple.setdefault(simplify(column), []).append(column)
     for name, aliases in ALIASES.items():
         if name in resolved:
             continue

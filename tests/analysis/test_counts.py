@@ -25,7 +25,8 @@ from hypothesis import strategies as st
 
 import factlab.cli.trusted  # noqa: F401  (registers the commands on factlab.cli.main)
 from factlab import schema
-from factlab.analysis.counts import NOTE, CountResult, count, count_output_format, write_counts
+from factlab.analysis.count_files import count_output_format, write_counts
+from factlab.analysis.counts import NOTE, CountResult, count
 from factlab.analysis.link import link
 from factlab.cli import main
 from factlab.errors import ConfigError, DataError, InputError

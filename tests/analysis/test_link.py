@@ -423,7 +423,7 @@ def test_a_failed_row_check_leaves_no_file_and_keeps_an_existing_one(tmp_path: P
     assert sorted(path.name for path in tmp_path.iterdir()) == ["a.parquet", "b.parquet"]
     out.write_bytes(b"an earlier result")
     with pytest.raises(LinkError, match="has 2 rows, its manifest says 5"):
-        link([good, tampered], out, replace=True)
+        link([good, tampered], out, replace=True, overwrite=True)
     assert out.read_bytes() == b"an earlier result"
     assert sorted(path.name for path in tmp_path.iterdir()) == [
         "a.parquet",
@@ -672,7 +672,20 @@ def test_link_keeps_the_fallback_pseudonym_and_refuses_other_values_in_it(tmp_pa
 
 @pytest.mark.parametrize(
     "written",
-    [str(BSNS[0]), "9999.93.653", "999 993 653", "999-993-653", " 999993653 "],
+    [
+        str(BSNS[0]),
+        "9999.93.653",
+        "999 993 653",
+        "999-993-653",
+        " 999993653 ",
+        # inside a text, or written with other separators or digits
+        "BSN 999993653",
+        "'999993653",
+        "999,993,653",
+        "999/993/653",
+        "0999993653",
+        "\u0669\u0669\u0669\u0669\u0669\u0663\u0666\u0665\u0663",
+    ],
 )
 def test_link_refuses_bsns_in_a_text_field(tmp_path: Path, written: str) -> None:
     """A BSN column mapped onto a text field too would publish BSNs (issue 14, defect 4)."""

@@ -23,9 +23,10 @@ import polars as pl
 import pytest
 from click.testing import CliRunner, Result
 
-import factlab.io
+import factlab.result_files
 from factlab import schema
-from factlab.analysis.counts import count, write_counts
+from factlab.analysis.count_files import write_counts
+from factlab.analysis.counts import count
 from factlab.audit import read_audit_log
 from factlab.cli import main
 from factlab.errors import InputError
@@ -318,13 +319,13 @@ def test_a_file_that_appears_while_the_command_runs_is_not_replaced(
     round_files: Round, monkeypatch: pytest.MonkeyPatch, audit_log: Path
 ) -> None:
     out = round_files.folder / "counts-new.csv"
-    csv_safe = factlab.io.csv_safe
+    csv_safe = factlab.result_files.csv_safe
 
     def other_run_finishes_first(frame: pl.DataFrame) -> pl.DataFrame:
         out.write_text("the other run's counts")
         return csv_safe(frame)
 
-    monkeypatch.setattr(factlab.io, "csv_safe", other_run_finishes_first)
+    monkeypatch.setattr(factlab.result_files, "csv_safe", other_run_finishes_first)
     result = run("count", round_files.linked, "--by", "care_form", "--out", out)
     assert result.exit_code == InputError.exit_code
     assert "exists" in one_line_error(result)
@@ -341,7 +342,7 @@ def test_sigterm_removes_the_partial_output_and_is_audited(
     round_files: Round, monkeypatch: pytest.MonkeyPatch, audit_log: Path
 ) -> None:
     out = round_files.folder / "cells.csv"
-    csv_safe = factlab.io.csv_safe
+    csv_safe = factlab.result_files.csv_safe
     handler = signal.getsignal(signal.SIGTERM)
 
     def stopped_while_writing(frame: pl.DataFrame) -> pl.DataFrame:
@@ -349,7 +350,7 @@ def test_sigterm_removes_the_partial_output_and_is_audited(
         os.kill(os.getpid(), signal.SIGTERM)
         return csv_safe(frame)
 
-    monkeypatch.setattr(factlab.io, "csv_safe", stopped_while_writing)
+    monkeypatch.setattr(factlab.result_files, "csv_safe", stopped_while_writing)
     result = run("count", round_files.linked, "--by", "municipality", "--out", out)
     assert result.exit_code == 128 + signal.SIGTERM
     assert "stopped by SIGTERM" in one_line_error(result)
@@ -390,24 +391,24 @@ def test_a_killed_runs_temporary_is_swept_by_the_next_run(round_files: Round) ->
 # --- 9: no output without its audit line ---------------------------------------------------
 
 
-@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
 @pytest.mark.parametrize(
     "name", ["pseudonymise", "seal", "unseal", "link", "count", "overlap", "costs", "report"]
 )
-def test_no_output_when_the_audit_line_cannot_be_written(round_files: Round, name: str) -> None:
-    # /dev/full opens for appending, then every write fails with ENOSPC
+def test_no_output_when_the_audit_line_cannot_be_written(
+    round_files: Round, name: str, full_disk_log: Path
+) -> None:
+    # the log opens for appending, then every write fails with ENOSPC
     arguments, _, suffix = COMMANDS[name](round_files)
     out = round_files.folder / f"new{suffix}"
-    result = run(*arguments, "--out", out, "--audit-log", "/dev/full")
+    result = run(*arguments, "--out", out, "--audit-log", full_disk_log)
     assert result.exit_code == InputError.exit_code
     assert "cannot write to the audit log" in one_line_error(result)
     assert sorted(p.name for p in round_files.folder.iterdir() if p.name.startswith("new")) == []
     assert temporaries(round_files.folder) == []
 
 
-@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
-def test_no_recipient_key_without_its_audit_line(tmp_path: Path) -> None:
-    result = run("key", "new-recipient", "ttp", "--out-dir", tmp_path, "--audit-log", "/dev/full")
+def test_no_recipient_key_without_its_audit_line(tmp_path: Path, full_disk_log: Path) -> None:
+    result = run("key", "new-recipient", "ttp", "--out-dir", tmp_path, "--audit-log", full_disk_log)
     assert result.exit_code == InputError.exit_code
     assert list(tmp_path.iterdir()) == []
 

@@ -483,3 +483,111 @@ def test_kosovo_independence_agrees_with_a_direct_maximisation() -> None:
     # The lists depend on each other: the search keeps interactions and the estimate grows.
     assert searched.interactions
     assert searched.estimate > result.upper
+
+
+# --- beside the corrected total -------------------------------------------------------------------
+
+
+def test_estimate_shows_the_unseen_estimate_beside_the_corrected_total(tmp_path: Path) -> None:
+    from factlab.estimation.unseen import read_unseen
+
+    histories = tmp_path / "histories.csv"
+    histories.write_text("A,B,count\n1,0,60\n0,1,40\n1,1,20\n")
+    unseen = tmp_path / "unseen.json"
+    log = tmp_path / "audit.jsonl"
+    code, output = run(
+        [
+            "unseen",
+            "--histories",
+            str(histories),
+            "--model",
+            "independence",
+            "--out",
+            str(unseen),
+            "--audit-log",
+            str(log),
+        ]
+    )
+    assert code == 0, output
+    summary = read_unseen(unseen)
+    assert (round(summary.estimate), summary.observed) == (240, 120)
+    counts = tmp_path / "cells.csv"
+    counts.write_text("care_form,financing,unique_clients\nambulant,ZVW,5411\nambulant,AWBZ,1115\n")
+    model = tmp_path / "corrections.toml"
+    model.write_text(
+        'title = "t"\nversion = 1\nbase = "sum_of_cells"\nrow_dimension = "care_form"\n'
+        'column_dimension = "financing"\n\n[[adjustment]]\nname = "pgb"\nkind = "factor"\n'
+        'factor = 2\nsource = "s"\nnote = "n"\nselect = { financing = "AWBZ" }\n'
+    )
+    out = tmp_path / "estimate.json"
+    code, output = run(
+        [
+            "estimate",
+            str(counts),
+            "--corrections",
+            str(model),
+            "--unseen",
+            str(unseen),
+            "--out",
+            str(out),
+        ]
+    )
+    assert code == 0, output
+    assert "Beside it, capture–recapture: 240 (95 % interval" in output
+    assert "not added up" in output
+    document = json.loads(out.read_text())
+    assert document["estimate"]["total"] == 5411 + 1115 + 2230
+    assert document["estimate"]["capture_recapture"]["estimate"] == pytest.approx(240)
+    markdown = tmp_path / "estimate.md"
+    code, output = run(
+        [
+            "estimate",
+            str(counts),
+            "--corrections",
+            str(model),
+            "--unseen",
+            str(unseen),
+            "--out",
+            str(markdown),
+        ]
+    )
+    assert code == 0, output
+    assert "## Beside it: capture–recapture" in markdown.read_text()
+
+
+def test_read_unseen_refuses_what_is_not_an_unseen_estimate(tmp_path: Path) -> None:
+    from factlab.estimation.unseen import read_unseen
+
+    path = tmp_path / "u.json"
+    path.write_text(json.dumps({"metadata": {"format": "factlab-estimate"}}))
+    with pytest.raises(InputError, match="not a result of factlab unseen"):
+        read_unseen(path)
+    path.write_text(
+        json.dumps(
+            {
+                "metadata": {"format": "factlab-unseen"},
+                "observed": 10,
+                "estimate": "12",
+                "lower": 11,
+                "upper": True,
+            }
+        )
+    )
+    with pytest.raises(InputError, match="not a number: estimate, upper"):
+        read_unseen(path)
+    path.write_text(
+        json.dumps(
+            {
+                "metadata": {"format": "factlab-unseen"},
+                "observed": 10,
+                "estimate": 30,
+                "lower": 11,
+                "upper": 20,
+            }
+        )
+    )
+    with pytest.raises(InputError, match="outside its interval"):
+        read_unseen(path)
+    path.write_text("[1, 2]")
+    with pytest.raises(InputError, match="not a JSON object"):
+        read_unseen(path)

@@ -206,6 +206,60 @@ def test_export_link_prints_the_check_value(round_key: Key, tmp_path: Path) -> N
 
 
 @pytest.mark.parametrize(
+    ("kind", "change"),
+    [
+        ("provider", {"kind": "link"}),  # the red-team case: shown as a link key before
+        ("provider", {"kind": "round"}),
+        ("round", {"round": "other-2026"}),
+        ("link", {"kind": "provider"}),
+        ("provider", {"contract": {"version": 1, "required": ["bsn"]}}),
+    ],
+)
+def test_key_show_refuses_an_edited_key_file_as_load_does(
+    round_key: Key, tmp_path: Path, kind: str, change: dict[str, object]
+) -> None:
+    key = {"round": round_key, "provider": round_key.provider_key(), "link": round_key.link_key()}
+    path = tmp_path / f"{kind}.key"
+    write_key(key[kind], path, contract={"version": 1} if kind == "provider" else None)
+    assert _cli("key", "show", str(path))[0] == 0
+    _edit(path, **change)
+    with pytest.raises(KeyFileError, match=r"key file altered|fingerprint does not match") as load:
+        load_key(path)
+    code, out, err = _cli("key", "show", str(path))
+    assert code == KeyFileError.exit_code
+    assert str(load.value) in err  # refused as load refuses it
+    assert out == ""  # nothing of the edited header is shown
+    assert check_value(key[kind]) not in out + err
+
+
+def test_key_show_refuses_an_edited_protected_key_file(round_key: Key, tmp_path: Path) -> None:
+    path = tmp_path / "provider.key"
+    write_key(round_key.provider_key(), path, passphrase=PASSPHRASE)
+    _edit(path, kind="link")
+    env = {"FL_PW": PASSPHRASE}
+    result = CliRunner().invoke(
+        main, ["key", "show", str(path), "--passphrase-env", "FL_PW"], env=env
+    )
+    assert result.exit_code == KeyFileError.exit_code
+    assert "kind:" not in result.stdout
+    assert PASSPHRASE not in result.output
+
+
+def test_key_show_refuses_a_recipient_private_key_whose_key_id_was_edited(
+    tmp_path: Path,
+) -> None:
+    private, public = new_recipient("ttp")
+    private_path, _ = write_recipient(private, tmp_path)
+    other_id = new_recipient("ttp")[1].key_id
+    _edit(private_path, key_id=other_id)
+    code, out, err = _cli("key", "show", str(private_path))
+    assert code == KeyFileError.exit_code
+    assert "key id does not match the private key" in err
+    assert other_id not in out
+    assert public.key_id not in out
+
+
+@pytest.mark.parametrize(
     "change",
     [
         {"round": "a|purpose=x"},

@@ -309,8 +309,8 @@ def test_damaged_fields(
 def test_missing_key_file(tmp_path: Path) -> None:
     with pytest.raises(KeyFileError, match="key file not found"):
         load_key(tmp_path / "nothing.key")
-    with pytest.raises(KeyFileError, match="key file not found"):
-        load_key(tmp_path)  # a folder is no key file
+    with pytest.raises(KeyFileError, match="a folder, not a file"):
+        load_key(tmp_path)  # a folder is no key file, and is named as such
 
 
 # --- the CLI -------------------------------------------------------------------------------------
@@ -378,15 +378,23 @@ def test_cli_key_show_never_prints_the_secret(
         assert form not in out + err
 
 
-def test_cli_key_show_of_a_protected_file_needs_no_passphrase(
+def test_cli_key_show_of_a_protected_file_needs_its_passphrase(
     round_key: Key, tmp_path: Path
 ) -> None:
+    # key show verifies what it prints against the secret, which the passphrase opens
     path = tmp_path / "round.key"
     write_key(round_key, path, passphrase=PASSPHRASE)
-    code, out, _ = _run("key", "show", str(path))
-    assert code == 0
+    code, out, err = _run(
+        "key", "show", str(path), "--passphrase-env", "FL_PW", env={"FL_PW": PASSPHRASE}
+    )
+    assert code == 0, err
     assert "protected:   yes" in out
     assert round_key.fingerprint in out
+    assert PASSPHRASE not in out + err
+    code, out, err = _run("key", "show", str(path))  # no terminal to ask
+    assert code == KeyFileError.exit_code
+    assert "use --passphrase-env VAR" in err
+    assert round_key.fingerprint not in out
 
 
 def test_cli_export_provider_and_link(key_files: KeyFiles, tmp_path: Path) -> None:

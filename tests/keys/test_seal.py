@@ -8,6 +8,7 @@ import hmac
 import importlib
 import json
 import os
+import re
 import stat
 import struct
 import subprocess
@@ -311,7 +312,88 @@ def test_manifest_readable_before_decryption(
     assert header.recipient_key_id == recipient[1].key_id
     assert header.recipient_name == "ttp"
     assert header.payload_size == plain.stat().st_size
-    assert header.payload_sha256 == file_sha256(plain)
+
+
+def test_the_clear_header_holds_no_digest_of_the_content(
+    sealed: tuple[Path, Path],
+    recipient: tuple[RecipientPrivateKey, RecipientPublicKey],
+) -> None:
+    """Every steward holds the provider key: a digest of a small sealed file in the clear header
+    could be matched by rebuilding the file for one candidate BSN after another."""
+    plain, out = sealed
+    start, end, _, _ = _layout(out)
+    raw = out.read_bytes()[:end]
+    document = json.loads(raw[start:])
+    assert document["version"] == 2
+    assert "sha256" not in document["payload"]
+    content = plain.read_bytes()
+    for digest in (hashlib.sha256(content), hashlib.sha512(content), hashlib.blake2b(content)):
+        assert digest.hexdigest().encode() not in raw
+        assert digest.digest() not in raw
+    assert not re.search(
+        rb"[0-9a-f]{64}", raw.replace(document["manifest"]["key_fingerprint"].encode(), b"")
+    )
+    assert not hasattr(read_sealed_header(out), "payload_sha256")
+    # the content is still authenticated: a flipped byte in the last chunk is refused
+    _flip(out, out.stat().st_size - 1)
+    with pytest.raises(InputError, match="authentication failed"):
+        open_sealed(out, recipient[0])
+
+
+def _seal_version_1(plain: Path, recipient: RecipientPublicKey, out: Path) -> None:
+    """A sealed file as factlab wrote it with header version 1, ``payload.sha256`` and all."""
+    content = plain.read_bytes()
+    document = seal_module.SealedHeader(
+        manifest=read_manifest(plain),
+        recipient_name=recipient.name,
+        recipient_key_id=recipient.key_id,
+        payload_size=len(content),
+        chunk_size=seal_module.CHUNK_SIZE,
+        source_name=plain.name,
+        sealed_at="2025-01-01T00:00:00Z",
+        factlab_version="0.9",
+    )._document()
+    document["version"] = 1
+    document["payload"]["sha256"] = hashlib.sha256(content).hexdigest()
+    header_raw = json.dumps(document, sort_keys=True, separators=(",", ":")).encode()
+    file_key = os.urandom(32)
+    wrapped = seal_module._SUITE.encrypt(
+        file_key, recipient.x25519(), info=seal_module._wrap_info(header_raw)
+    )
+    cipher = seal_module.AESGCM(file_key)
+    header_digest = hashlib.sha256(header_raw).digest()
+    size = seal_module.CHUNK_SIZE
+    blocks = [content[i : i + size] for i in range(0, len(content), size)] or [b""]
+    chunks = [
+        cipher.encrypt(
+            seal_module._nonce(counter),
+            block,
+            seal_module._chunk_aad(header_digest, counter, counter == len(blocks) - 1),
+        )
+        for counter, block in enumerate(blocks)
+    ]
+    out.write_bytes(
+        MAGIC
+        + struct.pack(">I", len(header_raw))
+        + header_raw
+        + struct.pack(">I", len(wrapped))
+        + wrapped
+        + b"".join(chunks)
+    )
+
+
+def test_a_version_1_sealed_file_is_still_read(
+    tmp_path: Path,
+    small_chunks: int,
+    recipient: tuple[RecipientPrivateKey, RecipientPublicKey],
+) -> None:
+    plain = _provider_file(tmp_path / "a.parquet", rows=600)
+    old = tmp_path / "old.sealed"
+    _seal_version_1(plain, recipient[1], old)
+    assert read_sealed_manifest(old, recipient[0]) == read_manifest(plain)
+    assert open_sealed(old, recipient[0]) == plain.read_bytes()
+    unseal(old, recipient[0], tmp_path / "back.parquet")
+    assert (tmp_path / "back.parquet").read_bytes() == plain.read_bytes()
 
 
 def _rewrite_header(path: Path, change: dict[str, object]) -> None:

@@ -21,6 +21,7 @@ from factlab.analysis.counts import count
 from factlab.analysis.link import link
 from factlab.cli import main
 from factlab.errors import InputError, KeyFileError, LinkError
+from factlab.io import file_sha256
 from factlab.keys.recipients import new_recipient
 from factlab.keys.round_keys import Key, new_round_key, write_key
 from factlab.keys.seal import seal
@@ -149,6 +150,10 @@ def test_sealed_deliveries_link_like_plain_ones(
         pl.read_parquet(tmp_path / "plain.parquet")
     )
     assert [entry["sealed"] for entry in manifest.inputs] == [True, True]
+    # each input's digest is of the file as delivered, never of its decrypted content, which
+    # any holder of the provider key could rebuild BSN by BSN for a small delivery
+    assert [entry["sha256"] for entry in manifest.inputs] == [file_sha256(p) for p in sealed]
+    assert not {file_sha256(p) for p in files} & {entry["sha256"] for entry in manifest.inputs}
 
     with pytest.raises(LinkError, match="is sealed"):
         link(sealed, tmp_path / "no-recipient.parquet", key=key)

@@ -31,7 +31,7 @@ from factlab.report.build import build_report, write_report
 from factlab.report.charts import heatmap, period_bars, single_bars
 from factlab.report.config import RoundConfig
 from factlab.report.grid import Grid
-from factlab.report.model import Layout, Report, ReportTable
+from factlab.report.model import InternalTable, Layout, Report, ReportTable
 from factlab.report.render import render_html, render_markdown
 
 MATH = ("$\\undefinedcmd$", "$\\frac{1}{0}$")
@@ -46,7 +46,17 @@ MARKDOWN = (
 CONTROLS = ("Em\x00men", "Assen\u202eexe.txt", "Mep\u200fpel\u2066x\u2069", "Zuid\u202a\u202c")
 FORMULAS = ('=HYPERLINK("http://evil.example","x")', "=1+1", "+1", "@SUM(A1)")
 #: Test-range numbers that pass the elfproef, in written forms a text field may hold.
-BSN_LIKE = ("999993653", "9999.93.653", "999-991-723", "9999 95 078")
+BSN_LIKE = (
+    "999993653",
+    "9999.93.653",
+    "999-991-723",
+    "9999 95 078",
+    # inside a text, or written with other separators or digits
+    "BSN 999993653",
+    "999/991/723",
+    "0999995078",
+    "\u0669\u0669\u0669\u0669\u0669\u0663\u0666\u0665\u0663",
+)
 
 
 def pseudonym(client: int) -> str:
@@ -247,23 +257,28 @@ def test_excel_writes_formula_like_labels_as_text(tmp_path: Path) -> None:
 # --- 4: labels that look like a BSN ------------------------------------------------------------
 
 
+@pytest.mark.parametrize("internal", [False, True])
 @pytest.mark.parametrize("value", BSN_LIKE)
-def test_a_bsn_like_label_is_refused_naming_table_and_dimension(value: str) -> None:
+def test_a_bsn_like_label_is_refused_naming_table_and_dimension(value: str, internal: bool) -> None:
+    # A public report's tables are stopped by protect, before any table is made; an internal
+    # report's (no protect) by the report's own check, which names the table.
+    config = RoundConfig(dimensions=("municipality",))
     with pytest.raises(DataError) as raised:
-        report_of(("Assen", value))
+        build_report(linked_rows(("Assen", value)), config, internal=internal)
     message = str(raised.value)
-    assert "table by-municipality" in message
-    assert "dimension municipality" in message
+    where = "table by-municipality" if internal else "protect"
+    assert message.startswith(f"{where}: dimension municipality: 1 label value looks like a BSN")
     digits = re.sub(r"\D", "", value)
     assert digits not in re.sub(r"\D", "", message)
     assert value not in message
 
 
-def test_a_bsn_like_column_label_of_the_cross_table_is_refused() -> None:
+@pytest.mark.parametrize(("internal", "where"), [(False, "protect"), (True, "table cross")])
+def test_a_bsn_like_column_label_of_the_cross_table_is_refused(internal: bool, where: str) -> None:
     rows = linked_rows(("ZIN", "999991723"), column="financing")
     config = RoundConfig(dimensions=("care_form", "financing"), cross=("care_form", "financing"))
-    with pytest.raises(DataError, match=r"table cross: dimension financing"):
-        build_report(rows, config)
+    with pytest.raises(DataError, match=rf"{where}: dimension financing"):
+        build_report(rows, config, internal=internal)
 
 
 def test_bsn_like_provider_codes_are_refused_when_shown() -> None:
@@ -287,8 +302,15 @@ def test_numbers_that_fail_the_elfproef_or_are_sentinels_are_labels_like_any_oth
 
 def test_a_hand_made_report_table_is_checked_too() -> None:
     counts = pl.DataFrame({"municipality": ["999993653", None], "unique_clients": [40, 40]})
+    # protect publishes no such label ...
+    with pytest.raises(DataError, match="protect: dimension municipality"):
+        protect(counts)
+    # ... and a report table refuses one from anywhere else (here, exact counts)
+    exact = InternalTable.from_counts(
+        counts, dimensions=("municipality",), measures=("unique_clients",)
+    )
     with pytest.raises(DataError, match="table mine: dimension municipality"):
-        ReportTable("mine", "Mine", protect(counts).table, Layout(rows="municipality"))
+        ReportTable("mine", "Mine", exact, Layout(rows="municipality"))
 
 
 def test_cli_refuses_a_bsn_like_label_in_one_line(tmp_path: Path) -> None:
@@ -311,5 +333,5 @@ def test_cli_refuses_a_bsn_like_label_in_one_line(tmp_path: Path) -> None:
     assert "Traceback" not in result.output
     assert "999993653" not in result.output
     assert "9999.93.653" not in result.output
-    assert "by-municipality" in result.output
+    assert "dimension municipality" in result.output
     assert not out.exists()

@@ -472,7 +472,7 @@ def test_looks_like_bsn() -> None:
         "45",
         "999993654",  # fails the proef
         "000000000",  # the sentinel is no person
-        "-999993653",  # signed: no BSN
+        "1999993653",  # ten digits: no BSN in them
         None,
         "",
     ]
@@ -493,8 +493,118 @@ def test_looks_like_bsn() -> None:
     ]
 
 
-@settings(max_examples=60, deadline=None)
-@given(st.lists(st.one_of(st.none(), written_text, nine_digits), min_size=1, max_size=30))
-def test_looks_like_bsn_is_a_valid_status(values: list[str | None]) -> None:
+#: Marks that may stand between the digits of a number in a text (besides the BSN's separators).
+ORACLE_GROUP_MARKS = frozenset(",_/'\u2019\u02bc")
+
+
+def oracle_bsn_in_text(value: str | None) -> bool:
+    """docs/steward.md "BSNs in text", in plain Python: a BSN in a run of digits anywhere.
+
+    Runs are found character by character, and every window of consecutive groups is tried (no
+    limit on the number of groups, which the module caps at nine).
+    """
+    if value is None:
+        return False
+    text = "".join(
+        str(unicodedata.decimal(char)) if unicodedata.decimal(char, None) is not None else char
+        for char in unicodedata.normalize("NFKC", value)
+    )
+    separators = ORACLE_SEPARATORS | ORACLE_GROUP_MARKS
+    runs: list[list[str]] = []
+    position = 0
+    while position < len(text):
+        if not text[position].isdigit():
+            position += 1
+            continue
+        groups = []
+        while True:
+            end = position
+            while end < len(text) and text[end].isdigit():
+                end += 1
+            groups.append(text[position:end])
+            joined = end + 1 < len(text) and text[end] in separators and text[end + 1].isdigit()
+            if not joined:
+                break
+            position = end + 1
+        runs.append(groups)
+        position = end
+    for groups in runs:
+        for first in range(len(groups)):
+            for last in range(first, len(groups)):
+                digits = "".join(groups[first : last + 1])
+                significant = digits.lstrip("0")
+                if len(digits) < 8 or len(significant) > 9:
+                    continue
+                nine = significant.zfill(9)
+                if nine not in ("000000000", "999999999") and plain_elfproef(nine):
+                    return True
+    return False
+
+
+#: Texts with digits of other scripts, group marks and BSNs inside them.
+text_with_numbers = st.text(
+    alphabet="0123456789 .,-_/'x\u00a0\u2013\u200b９٩٣٦٥", max_size=40
+) | st.builds(
+    lambda before, bsn, marks, after: before + marks.join([bsn[:3], bsn[3:6], bsn[6:]]) + after,
+    st.text(alphabet="ab 0123456789", max_size=4),
+    st.sampled_from(KNOWN_TEST_BSNS),
+    st.sampled_from(["", " ", ".", ",", "_", "/", "'", "  ", "x"]),
+    st.text(alphabet="ab 0123456789", max_size=4),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.one_of(st.none(), written_text, nine_digits, text_with_numbers), min_size=1, max_size=30
+    )
+)
+def test_looks_like_bsn_is_a_valid_value_or_a_bsn_in_the_text(values: list[str | None]) -> None:
     flags = pl.select(looks_like_bsn(pl.lit(pl.Series(values, dtype=pl.String)))).to_series()
-    assert flags.to_list() == [oracle_status(value) == "valid" for value in values]
+    expected = [oracle_status(value) == "valid" or oracle_bsn_in_text(value) for value in values]
+    assert flags.to_list() == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "BSN 999993653",
+        "999.993.653,",
+        "'999993653",  # Excel's apostrophe: text, not a number
+        "999,993,653",
+        "999_993_653",
+        "999/993/653",
+        "0999991723",  # ten digits: a leading zero and a BSN
+        "\u0669\u0669\u0669\u0669\u0669\u0663\u0666\u0665\u0663",  # Arabic-Indic digits
+        "\u096f\u096f\u096f\u096f\u096f\u0967\u096d\u0968\u0969",  # Devanagari 999991723
+        "client 999993653/999991723",  # two BSNs in one run: each is found
+        "NL999993653B01",  # an old VAT number of a one-person business held its owner's BSN
+        "Assen (999 993 653)",
+        "999993653.0 euro",
+        "-999993653",  # a sign does not make the digits any less a BSN
+        "99999\u2013365",  # eight digits: an older BSN that lost its zero, 099999365
+    ],
+)
+def test_a_bsn_anywhere_in_a_text_is_found(text: str) -> None:
+    as_series = pl.Series([text, "Assen"], dtype=pl.String)
+    assert pl.select(looks_like_bsn(pl.lit(as_series))).to_series().to_list() == [True, False]
+    assert oracle_bsn_in_text(text) or oracle_status(text) == "valid"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "1999993653",  # ten digits, no leading zero: no BSN in them
+        "9999936531",
+        "999993653999991723",  # digits with no separator are one number
+        "999  993  653 in een tekst",  # two separators part the groups
+        "BSN 000000000",  # sentinels are no person
+        "BSN 999999999",
+        "2013-2014",
+        "45A01",
+        "999993654",  # fails the proef
+    ],
+)
+def test_digits_that_hold_no_bsn_are_not_flagged(text: str) -> None:
+    as_series = pl.Series([text], dtype=pl.String)
+    assert pl.select(looks_like_bsn(pl.lit(as_series))).to_series().to_list() == [False]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from datetime import date, datetime
 
@@ -10,9 +11,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from factlab import schema
 from factlab.steward.fields import (
     _read_written_cost,
     apply_value_map,
+    cost_issues,
     read_birth_year,
     read_cost,
     read_date,
@@ -174,17 +177,31 @@ def english(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
 
 def test_cost_with_a_decimal_comma() -> None:
     values = ["€ 1.234,56", "12,5", "1.500", "99.95", "1.234.567,8", "-250,00", "EUR 10", "", None]
-    assert run(dutch, values) == [
-        1234.56,
-        12.5,
-        1500.0,
-        99.95,
-        1234567.8,
-        -250.0,
-        10.0,
-        None,
-        None,
-    ]
+    expected = [1234.56, 12.5, 1500.0, 99.95, 1234567.8, -250.0, 10.0, None, None]
+
+    def unchecked(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+        return read_cost(expr, dtype, decimal_comma=True, checked=False)
+
+    assert run(unchecked, values) == expected
+    # a negative cost is no row's cost: read, then left empty (the steward counts it)
+    assert run(dutch, values) == [*expected[:5], None, *expected[6:]]
+
+
+@pytest.mark.parametrize("dtype", [pl.String(), pl.Float64()])
+def test_costs_that_cannot_be_a_rows_cost_are_left_empty_by_reason(dtype: pl.DataType) -> None:
+    written = ["12,5", "-5", "1e300", "inf", "-inf", "NaN", "1000000000", "1000000001", "0"]
+    numbers = [12.5, -5.0, 1e300, math.inf, -math.inf, math.nan, 1e9, 1e9 + 1, 0.0]
+    values: list[object] = written if dtype == pl.String() else numbers
+    assert run(dutch, values, dtype) == [12.5, None, None, None, None, None, 1e9, None, 0.0]
+    frame = pl.DataFrame([pl.Series("v", values, dtype=dtype)])
+    amount = read_cost(pl.col("v"), dtype, decimal_comma=True, checked=False)
+    flags = frame.select(**cost_issues(amount)).fill_null(False)
+    assert {name: flags[name].arg_true().to_list() for name in flags.columns} == {
+        "negative": [1],
+        "too_large": [2, 7],
+        "not_finite": [3, 4, 5],
+    }
+    assert schema.MAX_ROW_COST == 1_000_000_000
 
 
 def test_cost_with_a_decimal_point() -> None:
@@ -218,7 +235,7 @@ def test_plain_amounts_read_as_the_separator_rules_read_them(
         return _read_written_cost(read_text(expr, dtype), decimal_comma=decimal_comma)
 
     def read(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
-        return read_cost(expr, dtype, decimal_comma=decimal_comma)
+        return read_cost(expr, dtype, decimal_comma=decimal_comma, checked=False)
 
     values = [*values, "1.500", "12.345", "1234.5", "-12", "007.50", "1.5", ""]
     assert run(read, values, pl.String()) == run(by_rules, values, pl.String())

@@ -25,7 +25,9 @@ from factlab.errors import ConfigError, InputError, KeyFileError
 from factlab.keys.pseudonym import hmac_pseudonym, second_stage
 from factlab.keys.round_keys import Key, load_key, new_round_key, write_key
 from factlab.manifest import read_manifest
+from factlab.steward.contract import parse_contract
 from factlab.steward.mapping import ColumnMapping, parse_mapping
+from factlab.steward.preview import preview_file
 from factlab.steward.pseudonymise import (
     Pseudonymised,
     pseudonymise,
@@ -347,12 +349,15 @@ def test_columns_values_derive_constants_and_date_formats(round_key: Key) -> Non
     assert out["financing"].to_list() == ["ZIN"] * 3
     # only the mapping's format is tried: the ISO date is unreadable here
     assert out["start_date"].to_list() == [date(2013, 2, 1), None, date(2013, 1, 31)]
+    # "jeugdbescherming" is kept as written: the value map neither maps nor produces it
     assert result.quality.field_issues == {
         "start_date": {"unreadable": 1},
         "care_form": {"unmapped": 1},
+        "domain": {"not_mapped": 1},
     }
     assert result.quality.example_rows["start_date"] == {"unreadable": [2]}
     assert result.quality.example_rows["care_form"] == {"unmapped": [3]}
+    assert result.quality.example_rows["domain"] == {"not_mapped": [3]}
 
 
 def test_a_derivation_needs_its_source(round_key: Key) -> None:
@@ -787,7 +792,7 @@ def test_a_large_export_is_read_on_distinct_values(
     round_key: Key, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     module = sys.modules["factlab.steward._distinct"]
-    steward = sys.modules["factlab.steward.pseudonymise"]
+    steward = sys.modules["factlab.steward.plan"]
     spread: list[set[str]] = []
     by_distinct = steward.by_distinct
 
@@ -993,3 +998,30 @@ def test_the_export_is_never_replaced_by_its_pseudonymised_rows(tmp_path: Path) 
     with pytest.raises(InputError, match="is also an input"):
         pseudonymise_file(export, new_round_key("t").provider_key(), provider="P01", out=export)
     assert export.read_bytes() == raw
+
+
+def test_the_preview_is_the_file_that_would_be_written(
+    round_key: Key, write_export: WriteExport, tmp_path: Path
+) -> None:
+    lines = ["BSN;Zorgvorm;Startdatum"]
+    lines += [
+        f"{bsn};ambulant;01-0{1 + i % 9}-2025"
+        for i, bsn in enumerate(("999993653", "999991723") * 5)
+    ]
+    path = write_export("export.csv", lines)
+    shown = preview_file(path, round_key, provider="P01", rows=4)
+    out = tmp_path / "P01.parquet"
+    written = pseudonymise_file(path, round_key, provider="P01", out=out)
+    assert shown.rows.equals(pl.read_parquet(out).head(4))
+    assert shown.quality == written.quality
+    assert shown.problems == ()
+    assert shown.read_as["delimiter"] == ";"
+    # what the contract refuses is told, not raised, and nothing is written
+    contract = parse_contract({"version": 1, "required": ["bsn", "municipality", "financing"]})
+    out.unlink()
+    refused = preview_file(path, round_key, provider="P01", contract=contract)
+    assert refused.would_be_refused
+    (problem,) = refused.problems
+    assert "the round requires municipality, financing" in problem
+    assert refused.rows.height == 10
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["export.csv"]
