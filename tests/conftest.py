@@ -7,13 +7,17 @@ never a real person's.
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from factlab.keys.round_keys import Key, new_round_key, write_key
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
 
 #: Proef-valid numbers of the test range named in DOMAIN.md, used as fixed examples.
 KNOWN_TEST_BSNS = ("999993653", "999991723", "999995078")
@@ -166,3 +170,16 @@ def full_disk_log(
 
     monkeypatch.setattr(os, "write", full)
     return path
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    """A headless Debian Chromium under Playwright, shared by the session's browser tests
+    (skipped, with the reason, where Chromium or Playwright is missing)."""
+    from browser_helpers import launch
+
+    try:
+        with launch() as launched:
+            yield launched
+    except LookupError as missing:
+        pytest.skip(str(missing))

@@ -11,7 +11,6 @@ import hashlib
 import io
 import os
 import struct
-import threading
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -22,6 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import xlsxwriter
+from hang_helpers import finishes
 
 from factlab import _export_checks
 from factlab.audit import audited, read_audit_log
@@ -35,24 +35,6 @@ from factlab.steward.pseudonymise import pseudonymise_file
 WriteExport = Callable[..., Path]
 BSN = "999993653"
 OTHER = "999991723"
-
-
-def finishes(call: Callable[[], object], seconds: float = 20) -> BaseException | None:
-    """Run ``call`` in a thread; fail the test if it has not finished in time (it would hang)."""
-    outcome: list[BaseException | None] = []
-
-    def target() -> None:
-        try:
-            call()
-            outcome.append(None)
-        except BaseException as exc:
-            outcome.append(exc)
-
-    thread = threading.Thread(target=target, daemon=True)
-    thread.start()
-    thread.join(seconds)
-    assert not thread.is_alive(), "the call hangs"
-    return outcome[0]
 
 
 def workbook(path: Path, rows: list[list[Any]]) -> Path:

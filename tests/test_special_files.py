@@ -9,11 +9,11 @@ must end in one factlab error naming the file and what it is.
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hang_helpers import finishes
 
 from factlab.analysis.link import link
 from factlab.audit import audited, read_audit_log
@@ -31,25 +31,6 @@ from factlab.report.config import load_round_config
 from factlab.result_files import read_json, read_table
 from factlab.steward.contract import load_contract
 from factlab.steward.mapping import load_mapping
-
-
-def finishes(call: Callable[[], object], seconds: float = 10) -> BaseException | None:
-    """Run ``call`` in a thread; fail the test if it has not finished in time (it would hang)."""
-    outcome: list[BaseException | None] = []
-
-    def target() -> None:
-        try:
-            call()
-            outcome.append(None)
-        except BaseException as exc:
-            outcome.append(exc)
-
-    thread = threading.Thread(target=target, daemon=True)
-    thread.start()
-    thread.join(seconds)
-    assert not thread.is_alive(), "the call hangs"
-    return outcome[0]
-
 
 #: reader, and the file name it is given (the extension some readers go by)
 READERS: list[tuple[str, Callable[[Path], object], str]] = [
