@@ -6,9 +6,12 @@ The public API, in the order data flows::
     steward       pseudonymise, pseudonymise_file, load_mapping, read_manifest
     trusted party link, count, overlap, flows, repeat_use, costs, write_counts
     estimates     estimate, load_corrections, corrections_2014
-    publication   protect, preset, load_rules
+    publication   protect, preset, load_rules, prevalence
+    reference     load_reference, map_municipalities, concentration
     transport     new_recipient, write_recipient, load_recipient_public, load_recipient_private,
                   seal, unseal
+    monitor       append_to_store, open_store, series, transitions, reentry, durations,
+                  cost_change
     synthetic     the synth module (seeded provider exports, the 2014 round)
 
 Every public function checks the types of its arguments first and raises one ``TypeError`` that
@@ -50,6 +53,7 @@ if TYPE_CHECKING:
     from factlab.analysis.flows import FlowResult, RepeatResult, flows, repeat_use
     from factlab.analysis.link import link
     from factlab.analysis.overlap import OverlapResult, overlap
+    from factlab.disclosure.prevalence import PrevalenceResult, prevalence
     from factlab.disclosure.protect import ProtectedTable, Protection, protect
     from factlab.disclosure.rules import disclosure_2014, load_rules, preset
     from factlab.estimation.corrections import corrections_2014, load_corrections
@@ -64,7 +68,15 @@ if TYPE_CHECKING:
     from factlab.keys.round_keys import Key, load_key, new_round_key, write_key
     from factlab.keys.seal import seal, unseal
     from factlab.manifest import Manifest, read_manifest
+    from factlab.monitor.cost_change import CostChangeResult, cost_change
+    from factlab.monitor.durations import DurationResult, durations
+    from factlab.monitor.series import SeriesResult, series
+    from factlab.monitor.store import Store, append_to_store, open_store
+    from factlab.monitor.transitions import ReentryResult, TransitionResult, reentry, transitions
     from factlab.periods import Period, parse_period
+    from factlab.reference.concentration import Concentration, concentration
+    from factlab.reference.config import Reference, load_reference
+    from factlab.reference.municipalities import map_municipalities
     from factlab.steward.fallback import FallbackReport, fallback_report
     from factlab.steward.mapping import ColumnMapping, load_mapping
     from factlab.steward.pseudonymise import (
@@ -79,8 +91,11 @@ if TYPE_CHECKING:
 # pull in SciPy, NumPy, matplotlib and xlsxwriter, about a second of start-up together.
 _LAZY: dict[str, str] = {
     "ColumnMapping": "factlab.steward.mapping",
+    "Concentration": "factlab.reference.concentration",
+    "CostChangeResult": "factlab.monitor.cost_change",
     "CostResult": "factlab.analysis.costs",
     "CountResult": "factlab.analysis.counts",
+    "DurationResult": "factlab.monitor.durations",
     "Estimate": "factlab.estimation.estimate",
     "FallbackReport": "factlab.steward.fallback",
     "FlowResult": "factlab.analysis.flows",
@@ -88,15 +103,25 @@ _LAZY: dict[str, str] = {
     "Manifest": "factlab.manifest",
     "OverlapResult": "factlab.analysis.overlap",
     "Period": "factlab.periods",
+    "PrevalenceResult": "factlab.disclosure.prevalence",
     "ProtectedTable": "factlab.disclosure.protect",
     "Protection": "factlab.disclosure.protect",
     "Pseudonymised": "factlab.steward.pseudonymise",
     "Quality": "factlab.steward.quality",
+    "ReentryResult": "factlab.monitor.transitions",
+    "Reference": "factlab.reference.config",
     "RepeatResult": "factlab.analysis.flows",
+    "SeriesResult": "factlab.monitor.series",
+    "Store": "factlab.monitor.store",
+    "TransitionResult": "factlab.monitor.transitions",
+    "append_to_store": "factlab.monitor.store",
+    "concentration": "factlab.reference.concentration",
     "corrections_2014": "factlab.estimation.corrections",
+    "cost_change": "factlab.monitor.cost_change",
     "costs": "factlab.analysis.costs",
     "count": "factlab.analysis.counts",
     "disclosure_2014": "factlab.disclosure.rules",
+    "durations": "factlab.monitor.durations",
     "estimate": "factlab.estimation.estimate",
     "fallback_report": "factlab.steward.fallback",
     "flows": "factlab.analysis.flows",
@@ -106,19 +131,26 @@ _LAZY: dict[str, str] = {
     "load_mapping": "factlab.steward.mapping",
     "load_recipient_private": "factlab.keys.recipients",
     "load_recipient_public": "factlab.keys.recipients",
+    "load_reference": "factlab.reference.config",
     "load_rules": "factlab.disclosure.rules",
+    "map_municipalities": "factlab.reference.municipalities",
     "new_recipient": "factlab.keys.recipients",
     "new_round_key": "factlab.keys.round_keys",
+    "open_store": "factlab.monitor.store",
     "overlap": "factlab.analysis.overlap",
     "parse_period": "factlab.periods",
     "preset": "factlab.disclosure.rules",
+    "prevalence": "factlab.disclosure.prevalence",
     "protect": "factlab.disclosure.protect",
     "pseudonymise": "factlab.steward.pseudonymise",
     "pseudonymise_file": "factlab.steward.pseudonymise",
     "read_manifest": "factlab.manifest",
+    "reentry": "factlab.monitor.transitions",
     "repeat_use": "factlab.analysis.flows",
     "seal": "factlab.keys.seal",
     "second_stage": "factlab.keys.pseudonym",
+    "series": "factlab.monitor.series",
+    "transitions": "factlab.monitor.transitions",
     "unseal": "factlab.keys.seal",
     "write_counts": "factlab.analysis.count_files",
     "write_key": "factlab.keys.round_keys",
@@ -142,10 +174,13 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "ColumnMapping",
+    "Concentration",
     "ConfigError",
+    "CostChangeResult",
     "CostResult",
     "CountResult",
     "DataError",
+    "DurationResult",
     "Estimate",
     "FactlabError",
     "FactlabWarning",
@@ -158,16 +193,26 @@ __all__ = [
     "Manifest",
     "OverlapResult",
     "Period",
+    "PrevalenceResult",
     "ProtectedTable",
     "Protection",
     "Pseudonymised",
     "Quality",
+    "ReentryResult",
+    "Reference",
     "RepeatResult",
+    "SeriesResult",
+    "Store",
+    "TransitionResult",
     "__version__",
+    "append_to_store",
+    "concentration",
     "corrections_2014",
+    "cost_change",
     "costs",
     "count",
     "disclosure_2014",
+    "durations",
     "estimate",
     "fallback_report",
     "flows",
@@ -177,19 +222,26 @@ __all__ = [
     "load_mapping",
     "load_recipient_private",
     "load_recipient_public",
+    "load_reference",
     "load_rules",
+    "map_municipalities",
     "new_recipient",
     "new_round_key",
+    "open_store",
     "overlap",
     "parse_period",
     "preset",
+    "prevalence",
     "protect",
     "pseudonymise",
     "pseudonymise_file",
     "read_manifest",
+    "reentry",
     "repeat_use",
     "seal",
     "second_stage",
+    "series",
+    "transitions",
     "unseal",
     "write_counts",
     "write_key",

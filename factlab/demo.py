@@ -10,7 +10,10 @@
    (``sealed/``);
 4. the trusted party opens and links the sealed files with the second stage, counts on the
    reference date 1 January 2013, estimates with the shipped 2014 corrections, and protects the
-   table for publication (``trusted/``).
+   table for publication (``trusted/``);
+5. the trusted party writes the round's report in Dutch, as HTML and Excel, with the shipped
+   2014 round configuration (``trusted/rapport-2014.html`` and ``.xlsx``; see
+   :func:`factlab.report.config.round_2014`).
 
 The result is checked against the published table: every cell, the 11,245 sum of cells, the 8,241
 unique clients, the corrections 601, 1,082 and 2,230, and the estimate 15,158.
@@ -41,6 +44,8 @@ from factlab.keys.round_keys import new_round_key, write_key
 from factlab.keys.seal import seal
 from factlab.manifest import Manifest
 from factlab.outputs import csv_safe
+from factlab.report.build import build_report, write_report
+from factlab.report.config import round_2014 as report_config_2014
 from factlab.steward.pseudonymise import pseudonymise_file
 from factlab.synth.round2014 import (
     REFERENCE_DATE_2014,
@@ -73,6 +78,7 @@ class DemoResult:
         provider_overlap: the provider overlap matrix on the reference date.
         estimate: the corrected total from the shipped 2014 corrections.
         protection: the cells table after disclosure control.
+        reports: the report of the round, HTML and Excel (Dutch).
     """
 
     outdir: Path
@@ -85,6 +91,7 @@ class DemoResult:
     provider_overlap: OverlapResult
     estimate: Estimate
     protection: Protection
+    reports: tuple[Path, ...] = ()
 
 
 def _folder(path: Path) -> Path:
@@ -158,6 +165,12 @@ def run_demo(outdir: str | Path, *, seed: int = 2014, step: Step | None = None) 
     protection = protect(cells, disclosure_2014())
     write_protected(protection.table, trusted / "cells-protected.csv")
 
+    tell("trusted party: the report of the round (HTML and Excel, in Dutch)")
+    report = build_report(linked, report_config_2014())
+    reports = tuple(
+        write_report(report, trusted / f"rapport-2014{suffix}") for suffix in (".html", ".xlsx")
+    )
+
     return DemoResult(
         outdir=outdir,
         exports=tuple(export.path for export in exports.exports),
@@ -169,6 +182,7 @@ def run_demo(outdir: str | Path, *, seed: int = 2014, step: Step | None = None) 
         provider_overlap=provider_overlap,
         estimate=corrected,
         protection=protection,
+        reports=reports,
     )
 
 

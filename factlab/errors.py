@@ -16,6 +16,7 @@ __all__ = [
     "InputError",
     "KeyFileError",
     "LinkError",
+    "ServiceError",
     "Terminated",
 ]
 
@@ -76,6 +77,13 @@ class LinkError(FactlabError):
     """Files cannot be linked: mixed keys, rounds or schemes, foreign files, duplicate providers."""
 
     exit_code = 7
+
+
+class ServiceError(FactlabError):
+    """A key service did not give what was asked: unreachable, refused (a wrong token, an
+    exhausted quota), or its answer failed its proof (docs/keyservice.md)."""
+
+    exit_code = 8
 
 
 class Terminated(BaseException):

@@ -16,6 +16,10 @@ no value can change the page it is written on (see ``docs/reports.md``):
 
 HTML itself is escaped with :func:`html.escape` by its renderer; this module gives it
 :func:`plain_text`.
+
+Whether a value from data may be shown in a message or on a page at all is one rule for every
+stage (the steward's column report and values not mapped, the reference layer's refusals):
+:func:`may_identify` (six digits or more, or a Dutch postcode) and :func:`looks_like_code`.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ import html
 import re
 from typing import Final
 
-__all__ = ["markdown_text", "plain_text"]
+__all__ = ["looks_like_code", "markdown_text", "may_identify", "plain_text"]
 
 #: What a hidden or reordering character becomes: visible, and never part of any syntax.
 REPLACEMENT: Final = "\ufffd"
@@ -55,6 +59,43 @@ _DOMAIN: Final = re.compile(r"(?<=[0-9A-Za-z])\.(?=[A-Za-z])")
 # ``1) x``), a thematic break or a setext heading underline (``---``, ``===``). "-5" or "24.2"
 # start no block and keep their characters as written.
 _LINE_START: Final = re.compile(r"^(\s*)([-+=](?=[-+=\s]|$)|\d+[.)](?=\s|$))")
+
+
+#: A value from data with this many digits (of any script) is never shown: a BSN, a date of
+#: birth, a telephone or client number.
+MIN_HIDDEN_DIGITS: Final = 6
+#: A Dutch postcode anywhere in a value (``9401AB``, ``9401 ab``); also a pattern for Polars.
+POSTCODE_PATTERN: Final = r"\b[1-9][0-9]{3} ?[A-Za-z]{2}\b"
+_POSTCODE: Final = re.compile(POSTCODE_PATTERN)
+_CODE_CHARACTERS: Final = frozenset("._/-")
+
+
+def may_identify(text: str) -> bool:
+    """Whether a value from data could identify someone and must not be shown.
+
+    True for :data:`MIN_HIDDEN_DIGITS` or more digits anywhere in it (a BSN however written, a
+    date of birth, a telephone or client number) and for a Dutch postcode anywhere in it.
+
+    Example:
+        >>> [may_identify(t) for t in ("Assen", "9401 AB", "Assen 9401AB", "1234567", "GM0106")]
+        [False, True, True, True, False]
+    """
+    return sum(char.isdigit() for char in text) >= MIN_HIDDEN_DIGITS or bool(_POSTCODE.search(text))
+
+
+def looks_like_code(text: str) -> bool:
+    """Whether a value is a short code (``45A01``, ``GM0106``, ``P-12``): at most ten letters,
+    digits, ``.``, ``_``, ``/`` or ``-``, with at least one digit, and no space.
+
+    Example:
+        >>> [looks_like_code(t) for t in ("45A01", "GM0106", "Assen", "Jan 12", "12345678901")]
+        [True, True, False, False, False]
+    """
+    return (
+        0 < len(text) <= 10
+        and any(char.isdigit() for char in text)
+        and all(char.isalnum() or char in _CODE_CHARACTERS for char in text)
+    )
 
 
 def plain_text(text: object) -> str:

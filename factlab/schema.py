@@ -13,6 +13,12 @@ import polars as pl
 #: Version of the pseudonymisation scheme (bytes hashed, key derivation, output encoding).
 #: A change here changes every pseudonym: it must be a new version and a CHANGELOG entry.
 SCHEME: Final = "factlab-hmac-sha256-v1"
+#: The blind scheme: stage-1 pseudonyms from an RFC 9497 VOPRF (ristretto255-SHA512) evaluated
+#: by key services, no steward holding a key (docs/scheme.md, docs/keyservice.md). Its pseudonyms
+#: never equal the HMAC scheme's; link refuses to mix the two.
+BLIND_SCHEME: Final = "factlab-voprf-ristretto255-v1"
+#: Every scheme this factlab reads and writes.
+SCHEMES: Final = (SCHEME, BLIND_SCHEME)
 
 #: Column that holds the keyed pseudonym of the client's BSN (null when the BSN is not valid).
 PSEUDONYM: Final = "pseudonym"

@@ -30,6 +30,12 @@ CHROMIUM_FLAGS = (
     "--disable-component-update",
     "--disable-sync",
     "--disable-default-apps",
+    "--disable-extensions",
+    "--no-pings",
+    # Belt and braces: no name but localhost resolves, and every request that is not to the
+    # loopback goes to a closed local port (loopback bypasses the proxy by default).
+    "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE localhost , EXCLUDE 127.0.0.1",
+    "--proxy-server=127.0.0.1:9",
 )
 
 

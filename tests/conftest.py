@@ -19,6 +19,11 @@ from factlab.keys.round_keys import Key, new_round_key, write_key
 if TYPE_CHECKING:
     from playwright.sync_api import Browser
 
+#: ``--doctest-modules`` would collect every conftest.py as a module named ``conftest``; the
+#: folders' own conftest files (tests/app, tests/keyservice) then clash with this one. Their
+#: fixtures still load: ignoring a file for collection does not stop it from being a conftest.
+collect_ignore_glob = ["conftest.py", "*/conftest.py"]
+
 #: Proef-valid numbers of the test range named in DOMAIN.md, used as fixed examples.
 KNOWN_TEST_BSNS = ("999993653", "999991723", "999995078")
 

@@ -258,9 +258,53 @@ MISUSES: dict[str, tuple[Call, str]] = {
         lambda k, f, lk, t: factlab.read_manifest(None),  # type: ignore[arg-type]
         "read_manifest: path must be a path",
     ),
+    "load_reference: None": (
+        lambda k, f, lk, t: factlab.load_reference(None),  # type: ignore[arg-type]
+        "load_reference: path must be a path (str or pathlib.Path); got None",
+    ),
+    "map_municipalities: values is a path": (
+        lambda k, f, lk, t: factlab.map_municipalities("rows.csv", "municipality", None, 2024),  # type: ignore[arg-type]
+        "map_municipalities: values must be a Polars DataFrame or LazyFrame; got str",
+    ),
+    "prevalence: reference is a path": (
+        lambda k, f, lk, t: factlab.prevalence(lk, "reference.toml"),  # type: ignore[arg-type]
+        "prevalence: reference must be a factlab Reference",
+    ),
+    "concentration: values None": (
+        lambda k, f, lk, t: factlab.concentration(None, value="cost"),  # type: ignore[arg-type]
+        "concentration: values must be a Polars DataFrame or LazyFrame; got None",
+    ),
     "parse_period: None": (
         lambda k, f, lk, t: factlab.parse_period(None),  # type: ignore[arg-type]
         "parse_period: text must be a str",
+    ),
+    "append_to_store: one file name": (
+        lambda k, f, lk, t: factlab.append_to_store(t / "store", "a.parquet"),  # type: ignore[arg-type]
+        "append_to_store: paths must be a list of files; got one str (pass [path])",
+    ),
+    "open_store: None": (
+        lambda k, f, lk, t: factlab.open_store(None),  # type: ignore[arg-type]
+        "open_store: folder must be a path (str or pathlib.Path); got None",
+    ),
+    "series: source None": (
+        lambda k, f, lk, t: factlab.series(None, ["2024"]),  # type: ignore[arg-type]
+        "series: source must be a Polars DataFrame or LazyFrame, or the path of a file; got None",
+    ),
+    "transitions: source None": (
+        lambda k, f, lk, t: factlab.transitions(None, "2024", "2025", by="provider"),  # type: ignore[arg-type]
+        "transitions: source must be a Polars DataFrame or LazyFrame, or the path",
+    ),
+    "reentry: source None": (
+        lambda k, f, lk, t: factlab.reentry(None, ["2024"]),  # type: ignore[arg-type]
+        "reentry: source must be a Polars DataFrame or LazyFrame, or the path",
+    ),
+    "durations: source None": (
+        lambda k, f, lk, t: factlab.durations(None, ["2024"]),  # type: ignore[arg-type]
+        "durations: source must be a Polars DataFrame or LazyFrame, or the path",
+    ),
+    "cost_change: source None": (
+        lambda k, f, lk, t: factlab.cost_change(None, ["2024"]),  # type: ignore[arg-type]
+        "cost_change: source must be a Polars DataFrame or LazyFrame, or the path",
     ),
 }
 

@@ -35,6 +35,7 @@ from factlab._checks import (
     as_period,
     require_frame,
     require_names,
+    require_type,
 )
 from factlab._version import __version__
 from factlab.analysis._clients import HIGH, LOW, client_keys, key_halves
@@ -58,6 +59,8 @@ from factlab.errors import ConfigError, DataError, InputError
 from factlab.io import file_sha256
 from factlab.manifest import now_iso, read_manifest
 from factlab.periods import Period, active_in, active_on, parse_date, parse_period
+from factlab.reference.config import Reference
+from factlab.reference.dimensions import Derivation, derivations, derive, expand, prepare, stack
 from factlab.steward.fallback import fallback_report, resolve_fallback
 
 __all__ = [
@@ -164,6 +167,7 @@ class CountResult:
     fallback: dict[str, Any] | None = None
     overlap: OverlapResult | None = None
     source_path: Path | None = field(default=None, repr=False, compare=False)
+    reference: dict[str, Any] | None = None
 
     def metadata(self) -> dict[str, Any]:
         """What an output of these counts says about itself (exact, internal, provenance)."""
@@ -176,6 +180,7 @@ class CountResult:
             "reference_date": self.reference_date.isoformat() if self.reference_date else None,
             "linked_by_fallback": self.fallback is not None,
             "source": dict(self.source),
+            **({"reference": self.reference} if self.reference is not None else {}),
             "factlab_version": __version__,
             "created": now_iso(),
         }
@@ -233,6 +238,7 @@ def count(
     period: Period | str | None = None,
     on: date | str | None = None,
     use_fallback: bool = False,
+    reference: Reference | None = None,
 ) -> CountResult:
     """Count unique clients, registrations and trajectories, in total or by dimensions.
 
@@ -245,6 +251,11 @@ def count(
         use_fallback: link rows without a valid BSN through the keyed fallback pseudonym
             (:mod:`factlab.steward.fallback`); the result's ``fallback`` then says how many rows and
             clients that concerned. Off by default.
+        reference: reference data (:func:`factlab.reference.config.load_reference`): the
+            municipalities become those of its reference year (unknown ones are refused), and
+            ``by`` may name its levels (``purchasing_region``), ``provider_group``, or a
+            hierarchy (``region``: its leaf dimension with every level stacked in its column,
+            each a union of clients; see :mod:`factlab.reference.dimensions`).
 
     Returns:
         The counts; ``table`` holds every cell and margin.
@@ -274,6 +285,14 @@ def count(
     by = require_names(by, where="count", name="by")
     period = None if period is None else as_period(period, where="count", name="period")
     on = None if on is None else as_date(on, where="count", name="on")
+    if reference is not None:
+        require_type(
+            reference,
+            Reference,
+            where="count",
+            name="reference",
+            hint="a factlab Reference (load one with factlab.load_reference(path))",
+        )
     frame, facts, digest = _open(source)
     fallback: dict[str, Any] | None = None
     if use_fallback:
@@ -287,22 +306,33 @@ def count(
     columns = frame.collect_schema()
     _check_statuses(frame, columns)
     chosen_period = parse_period(period) if isinstance(period, str) else period
-    reference = parse_date(on, what="reference date") if isinstance(on, str) else on
-    dims = _check_request(tuple(by), columns, chosen_period, reference)
+    on_date = parse_date(on, what="reference date") if isinstance(on, str) else on
+    asked, stacks = expand(by, reference)
+    derived = derivations(reference) if reference is not None else {}
+    dims = _check_request(asked, columns, chosen_period, on_date, derived)
+    if reference is not None:
+        span = (
+            (chosen_period.start, chosen_period.end)
+            if chosen_period is not None
+            else (on_date, on_date)
+            if on_date is not None
+            else None
+        )
+        frame = prepare(frame, reference, dims, source=facts.get("file", "frame"), span=span)
 
-    frame = with_dates(frame, columns, timed=chosen_period is not None or reference is not None)
+    frame = with_dates(frame, columns, timed=chosen_period is not None or on_date is not None)
     if chosen_period is not None:
         frame = frame.filter(active_in(chosen_period))
-    elif reference is not None:
-        frame = frame.filter(active_on(reference))
-    age_date = chosen_period.end if chosen_period is not None else reference
+    elif on_date is not None:
+        frame = frame.filter(active_on(on_date))
+    age_date = chosen_period.end if chosen_period is not None else on_date
     has_care_form = "care_form" in columns
     # The one pass over the file: the rows counted, with only the columns needed.
     needed = [STATUS, PROVIDER, START, END, INVERTED]
     needed += ["care_form"] if has_care_form else []
-    needed += ["birth_year" if dim == "age_group" else dim for dim in dims]
+    needed += [_leaf(dim, derived) for dim in dims]
     # Provider, care form and the plain dimensions become Enums: integer codes from here on.
-    plain = [dim for dim in dims if dim not in ("age_group", "municipality")]
+    plain = [dim for dim in dims if dim not in ("age_group", "municipality", *derived)]
     coded = list(dict.fromkeys([PROVIDER, *(["care_form"] if has_care_form else []), *plain]))
     rows, high, low = _rows_and_clients(
         _with_identity(frame),
@@ -318,12 +348,16 @@ def count(
     rows = with_trajectories(rows, high, low, has_care_form=has_care_form)
     del high, low
     columns_kept = (*dims, CLIENT, STATUS, PROVIDER, TRAJECTORY, INVERTED)
-    compact = _with_dimensions(rows, dims, age_date).select(columns_kept).collect().rechunk()
+    compact = (
+        _with_dimensions(rows, dims, age_date, derived).select(columns_kept).collect().rechunk()
+    )
     del rows
     # The other dimensions as Enums too: the group-bys below then hash small integers.
     work = _enums(compact, dims)
     del compact
     table = cell_table(work, dims, orders={"age_group": _AGE_ORDER})
+    for hierarchy in stacks:
+        table = stack(table, hierarchy)
     provider_labels = enum_labels(work, PROVIDER)
     # Each client's distinct providers: one UInt64 per (client, provider). The rows are in
     # client order and, within a client, in provider order (the provider leads the secondary key
@@ -358,9 +392,10 @@ def count(
     shared = None
     if not use_fallback:
         shared = _provider_overlap(
-            client_providers, provider_labels, by_provider_status, chosen_period, reference, facts
+            client_providers, provider_labels, by_provider_status, chosen_period, on_date, facts
         )
     del work
+    dims = tuple(dim for dim in dims if dim in table.columns)
     total = table.filter(
         pl.all_horizontal(pl.lit(True), *[pl.col(dim).is_null() for dim in dims])
     ).row(0, named=True)
@@ -383,7 +418,7 @@ def count(
     return CountResult(
         by=dims,
         period=chosen_period,
-        reference_date=reference,
+        reference_date=on_date,
         table=table,
         unique_clients=unique_clients,
         registrations=int(total["registrations"]),
@@ -403,6 +438,7 @@ def count(
         fallback=fallback,
         overlap=shared,
         source_path=None if isinstance(source, pl.DataFrame | pl.LazyFrame) else Path(source),
+        reference=reference.to_dict() if reference is not None else None,
     )
 
 
@@ -494,16 +530,21 @@ def _check_statuses(frame: pl.LazyFrame, columns: pl.Schema) -> None:
 
 
 def _check_request(
-    by: tuple[str, ...], columns: pl.Schema, period: Period | None, reference: date | None
+    by: tuple[str, ...],
+    columns: pl.Schema,
+    period: Period | None,
+    reference: date | None,
+    derived: dict[str, Derivation],
 ) -> tuple[str, ...]:
     available = [
         dim
-        for dim in DIMENSIONS
-        if (dim == "age_group" and "birth_year" in columns) or dim in columns
+        for dim in (*DIMENSIONS, *derived)
+        if (dim == "age_group" and "birth_year" in columns)
+        or (derived[dim].base if dim in derived else dim) in columns
     ]
     problems: list[str] = []
     for dim in by:
-        if dim not in DIMENSIONS:
+        if dim not in DIMENSIONS and dim not in derived:
             problems.append(f"by: unknown dimension {dim!r}; valid: {', '.join(available)}")
         elif dim not in available:
             problems.append(
@@ -523,7 +564,10 @@ def _check_request(
 
 def _enums(rows: pl.DataFrame, names: Sequence[str]) -> pl.DataFrame:
     """``rows`` with the text columns among ``names`` as Enums of their own values, sorted."""
-    text = [name for name in names if rows.schema[name] in (pl.String(), pl.Categorical())]
+    # a column with no value at all (dtype Null) is an Enum with no categories
+    text = [
+        name for name in names if rows.schema[name] in (pl.String(), pl.Categorical(), pl.Null())
+    ]
     return rows.with_columns(
         pl.col(name).cast(pl.Enum(rows[name].unique().drop_nulls().sort().cast(pl.String)))
         for name in text
@@ -584,10 +628,30 @@ def _with_identity(frame: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
-def _with_dimensions(rows: pl.DataFrame, dims: tuple[str, ...], on: date | None) -> pl.LazyFrame:
+def _leaf(dim: str, derived: dict[str, Derivation]) -> str:
+    """The column a dimension is read from: its own, birth_year, or a derived one's leaf."""
+    if dim == "age_group":
+        return "birth_year"
+    if dim in derived:
+        return PROVIDER if derived[dim].base == "provider" else derived[dim].base
+    return dim
+
+
+def _with_dimensions(
+    rows: pl.DataFrame,
+    dims: tuple[str, ...],
+    on: date | None,
+    derived: dict[str, Derivation],
+) -> pl.LazyFrame:
     expressions = []
     for dim in dims:
-        if dim == "age_group":
+        if dim in derived:
+            # A level of the municipality follows the client's most recent municipality, so a
+            # client who moved counts in one region, as in one municipality.
+            base = derived[dim].base
+            leaf = _latest_municipality() if base == "municipality" else pl.col(_leaf(dim, derived))
+            expressions.append(derive(derived[dim], leaf).alias(dim))
+        elif dim == "age_group":
             assert on is not None  # _check_request refuses age_group without a date
             expressions.append(_age_group(pl.col("birth_year"), on).alias(dim))
         elif dim == "municipality":

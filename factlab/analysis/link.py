@@ -22,10 +22,9 @@ a temporary name and appears only when every check passed.
 from __future__ import annotations
 
 import contextlib
-import os
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from datetime import date
 from pathlib import Path
 from typing import Any, Final, TypeVar
 
@@ -41,10 +40,33 @@ from factlab.analysis._link_checks import (
     check_manifests,
     name_files,
 )
+from factlab.analysis._link_entries import (
+    input_entry,
+    resolution_totals,
+    sha256_of,
+    sum_field_issues,
+    sum_statuses,
+    superseded_entry,
+)
+from factlab.analysis.deliveries import (
+    COST_PIECES,
+    GivenPeriods,
+    Planned,
+    adjacency,
+    coverage_entries,
+    coverage_gaps,
+    delivery_facts,
+    duplicate_report,
+    link_deliveries,
+    needs_resolution,
+    outside_period,
+    own_pieces,
+    plan_coverage,
+    resolve_rows,
+)
 from factlab.errors import DataError, InputError, LinkError
 from factlab.io import (
     check_parquet_readable,
-    file_sha256,
     inputs_and_sidecars,
     sink_parquet_checked,
 )
@@ -66,6 +88,7 @@ _FILE: Final = _RESERVED + "file"
 _OTHER_PROVIDER: Final = _RESERVED + "other_provider"
 _DISTINCT: Final = _RESERVED + "distinct."
 _UNFIT: Final = _RESERVED + "unfit."
+_OUTSIDE: Final = _RESERVED + "outside_period"
 #: zstd level of the linked file: level 1 writes in two thirds of the CPU time of the default
 #: level (3) for a file 2 % larger; reading is as fast (docs/performance.md, "Link").
 _ZSTD_LEVEL: Final = 1
@@ -82,14 +105,18 @@ def link(
     recipient: RecipientPrivateKey | None = None,
     inputs: Iterable[str | Path] = (),
     overwrite: bool = False,
+    periods: GivenPeriods | None = None,
 ) -> Manifest:
     """Link pseudonymised provider files into one linked Parquet file.
 
     Args:
         paths: the providers' pseudonymised files (plain or sealed), in delivery order.
         out: the linked file to write (atomically; nothing is written on any error).
-        replace: allow a provider to appear more than once; its last file in ``paths`` then
-            supersedes its earlier ones completely (recorded in the manifest's ``extra``).
+        replace: let a later delivery of a provider (in ``paths`` order) replace exactly the
+            period it covers of the provider's earlier deliveries; they keep covering the rest,
+            and one with nothing left is superseded (recorded in the manifest's ``extra``).
+            Without it, deliveries of one provider must cover periods that do not overlap
+            (:mod:`factlab.analysis.deliveries`).
         key: the trusted party's round key or link key. With it, every pseudonym is replaced by a
             second-stage pseudonym and no first-stage pseudonym is kept (``stage`` 2). Without it
             the file is single-stage (``stage`` 1), for one organisation's own use only.
@@ -98,6 +125,10 @@ def link(
             were loaded from (a key does not know its file; the command line passes them).
         overwrite: replace an existing ``out`` (never one of ``paths`` or ``inputs``); without
             it an existing file is refused before any work.
+        periods: the period each delivery covers, by its path as given in ``paths`` (``2024``,
+            ``2024H1``, …); a delivery not named here covers the period its manifest states
+            under ``extra.period``, or else the whole round. A delivery's rows must be in care
+            in its period.
 
     Returns:
         The manifest written into ``out``.
@@ -107,8 +138,9 @@ def link(
             read; ``out`` is one of ``paths`` or ``inputs``, or exists without ``overwrite``.
         KeyFileError: a sealed input cannot be opened with ``recipient``.
         LinkError: the files cannot be linked (format, scheme, stage, round, key or provider
-            conflicts, a key of the wrong kind or round, a sealed file without a recipient, or a
-            file whose rows do not match its manifest).
+            conflicts, overlapping periods of a provider, a key of the wrong kind or round, a
+            sealed file without a recipient, or a file whose rows do not match its manifest or
+            lie outside its period).
         DataError: values of a field do not fit its canonical dtype (reported per column with
             the files and their counts, after any LinkError about the rows).
 
@@ -160,16 +192,38 @@ def link(
         check_manifests(opened, out)
         if key is not None:
             check_key(key, opened)
-        used, superseded = _select_deliveries(opened, replace=replace)
+        plan = plan_coverage(link_deliveries(opened, paths, periods), replace=replace)
+        used = [item for item, entry in zip(opened, plan, strict=True) if not entry.superseded]
+        used_plan = [entry for entry in plan if not entry.superseded]
+        periods_given = any(entry.delivery.period is not None for entry in plan)
+        superseded = [
+            (item, entry) for item, entry in zip(opened, plan, strict=True) if entry.superseded
+        ]
         schemas = {item.path: _file_schema(item) for item in used}
         check_columns(schemas, {item.path: item.shown for item in used})
 
-        union, columns = _union(used, schemas)
-        frame = union.select(columns)
-        first = used[0].manifest
+        union, columns = _union(used, schemas, used_plan)
         extra: dict[str, Any] = {
             "stages": "two-stage" if key is not None else "single-stage",
         }
+        dropped = dict.fromkeys(schema.STATUSES, 0)
+        if needs_resolution(used_plan):
+            report = _read_rows(lambda: duplicate_report(union).collect(), used)
+            dropped, extra["duplicate_episodes"] = resolution_totals(used, report)
+            frame = resolve_rows(union)
+        elif periods_given and "cost" in columns:
+            frame = own_pieces(union)
+        else:
+            frame = union
+        # With periods and a cost, each row keeps its deliveries' costs with their days.
+        columns = [*columns, COST_PIECES] if periods_given and "cost" in columns else columns
+        frame = frame.select(columns)
+        if periods_given:
+            extra["deliveries"] = coverage_entries(plan)
+            gaps = coverage_gaps(plan)
+            if gaps:
+                extra["coverage_gaps"] = gaps
+        first = used[0].manifest
         if key is None:
             extra["warning"] = SINGLE_STAGE_WARNING
         if schema.FALLBACK_PSEUDONYM in columns:
@@ -181,21 +235,27 @@ def link(
             frame = second_stage(frame, key)
         # Of each file as delivered: a sealed one's ciphertext, never its decrypted content
         # (a digest of a small stage-1 file is found back by any holder of the provider key).
-        sha256 = _sha256_of([item.shown for item in used] + [old.shown for old, _ in superseded])
+        sha256 = sha256_of([item.shown for item in used] + [old.shown for old, _ in superseded])
         if superseded:
-            extra["superseded"] = [_superseded_entry(old, new, sha256) for old, new in superseded]
+            extra["superseded"] = [
+                superseded_entry(old, entry, sha256) for old, entry in superseded
+            ]
+        by_status = sum_statuses(item.manifest.rows_by_status for item in used)
         manifest = Manifest(
             format=schema.FORMAT_LINKED,
             scheme=first.scheme,
             round=first.round,
             key_id=first.key_id,
             key_fingerprint=first.key_fingerprint,
-            rows=sum(item.manifest.rows for item in used),
-            rows_by_status=_sum_statuses(item.manifest.rows_by_status for item in used),
+            rows=sum(item.manifest.rows for item in used) - sum(dropped.values()),
+            rows_by_status={name: by_status[name] - dropped[name] for name in schema.STATUSES},
             provider=None,
             stage=2 if key is not None else 1,
-            field_issues=_sum_field_issues(used),
-            inputs=[_input_entry(item, sha256) for item in used],
+            field_issues=sum_field_issues(used),
+            inputs=[
+                input_entry(item, sha256, entry)
+                for item, entry in zip(used, used_plan, strict=True)
+            ],
             extra=extra,
         )
         texts = [name for name in columns if schema.FIELD_DTYPES.get(name) == schema.TEXT_DTYPE]
@@ -234,34 +294,6 @@ def _open_input(
     return LinkInput(plain, manifest, path)
 
 
-def _select_deliveries(
-    inputs: Sequence[LinkInput], *, replace: bool
-) -> tuple[list[LinkInput], list[tuple[LinkInput, LinkInput]]]:
-    """The inputs to use and the (superseded, superseding) pairs, keeping the argument order."""
-    by_provider: dict[str, list[LinkInput]] = defaultdict(list)
-    for item in inputs:
-        by_provider[str(item.manifest.provider)].append(item)
-    duplicates = {provider: items for provider, items in by_provider.items() if len(items) > 1}
-    if duplicates and not replace:
-        described = [
-            f"provider {provider!r} in {', '.join(str(item.shown) for item in items)}"
-            for provider, items in duplicates.items()
-        ]
-        raise LinkError(
-            "cannot link: the same provider appears more than once ("
-            + "; ".join(described)
-            + "); pass replace to let the later delivery supersede the earlier"
-        )
-    latest = {provider: items[-1] for provider, items in by_provider.items()}
-    used = [item for item in inputs if latest[str(item.manifest.provider)] is item]
-    superseded = [
-        (item, latest[str(item.manifest.provider)])
-        for item in inputs
-        if latest[str(item.manifest.provider)] is not item
-    ]
-    return used, superseded
-
-
 def _file_schema(item: LinkInput) -> pl.Schema:
     try:
         return pl.scan_parquet(item.path).collect_schema()
@@ -285,7 +317,9 @@ def _status_column(file_schema: pl.Schema) -> pl.Expr:
 
 
 def _union(
-    used: Sequence[LinkInput], schemas: dict[Path, pl.Schema]
+    used: Sequence[LinkInput],
+    schemas: dict[Path, pl.Schema],
+    plan: Sequence[Planned],
 ) -> tuple[pl.LazyFrame, list[str]]:
     """The inputs' rows in canonical dtypes, with per-row facts for the row checks.
 
@@ -299,6 +333,7 @@ def _union(
     # :func:`check_columns` let no other column through.
     fallback = [schema.FALLBACK_PSEUDONYM] if schema.FALLBACK_PSEUDONYM in present else []
     frames = []
+    adjacent = adjacency(plan)
     for index, item in enumerate(used):
         file_schema = schemas[item.path]
         provider = pl.col(schema.PROVIDER).cast(schema.TEXT_DTYPE)
@@ -326,15 +361,27 @@ def _union(
             else pl.lit(None, dtype=pl.String).alias(name)
             for name in fallback
         )
+        entry = plan[index]
         facts = [
             pl.lit(index, dtype=pl.UInt32).alias(_FILE),
             provider.ne_missing(pl.lit(item.manifest.provider)).alias(_OTHER_PROVIDER),
+            # the delivery, the days it still covers and its neighbours, for resolve_rows
+            *delivery_facts(index, entry, adjacent[index], _created_day(item.manifest.created)),
+            outside_period(entry.delivery.period, file_schema).alias(_OUTSIDE),
             *unfit,
         ]
         frames.append(pl.scan_parquet(item.path).select(*canonical, *facts))
     # The ``_UNFIT`` facts differ per file; diagonal_relaxed fills the absent ones with null,
     # while the canonical columns already agree.
     return pl.concat(frames, how="diagonal_relaxed"), [*REQUIRED, *fields, *fallback]
+
+
+def _created_day(created: object) -> date | None:
+    """The day a delivery was made, from its manifest's ``created`` (None when unreadable)."""
+    try:
+        return date.fromisoformat(str(created)[:10])
+    except ValueError:
+        return None
 
 
 def _row_facts(union: pl.LazyFrame, texts: Sequence[str]) -> pl.LazyFrame:
@@ -363,6 +410,7 @@ def _row_facts(union: pl.LazyFrame, texts: Sequence[str]) -> pl.LazyFrame:
         *[(status == name).sum().alias(name) for name in schema.STATUSES],
         status.is_null().sum().alias("unknown_status"),
         pl.col(_OTHER_PROVIDER).sum().alias("other_provider"),
+        pl.col(_OUTSIDE).sum().alias("outside_period"),
         (valid != pseudonym.is_not_null()).sum().alias("pseudonym_mismatch"),
         (valid & ~pseudonym.str.contains(schema.PSEUDONYM_PATTERN)).sum().alias("malformed"),
         malformed_fallback.sum().alias("fallback_malformed"),
@@ -490,6 +538,11 @@ def _check_rows(used: Sequence[LinkInput], found: pl.DataFrame) -> None:
                 f"{item.shown}: {row['other_provider']} rows name another provider "
                 "than its manifest"
             )
+        if row["outside_period"]:
+            problems.append(
+                f"{item.shown}: {row['outside_period']} rows are not in care in the period the "
+                "delivery covers"
+            )
         if row["pseudonym_mismatch"]:
             problems.append(
                 f"{item.shown}: {row['pseudonym_mismatch']} rows have a pseudonym that does not "
@@ -539,51 +592,3 @@ def _unfit(name: str, files: list[tuple[str, int]]) -> str:
         return f"{files[0][0]}: {files[0][1]} {problem}"
     total = sum(values for _, values in files)
     return f"{total} {problem}: " + name_files([f"{path} ({values})" for path, values in files])
-
-
-def _sum_statuses(counts: Any) -> dict[str, int]:
-    total = dict.fromkeys(schema.STATUSES, 0)
-    for by_status in counts:
-        for name in schema.STATUSES:
-            total[name] += int(by_status.get(name, 0))
-    return total
-
-
-def _sum_field_issues(used: Sequence[LinkInput]) -> dict[str, dict[str, int]]:
-    total: dict[str, dict[str, int]] = {}
-    for item in used:
-        for column, reasons in item.manifest.field_issues.items():
-            column_total = total.setdefault(column, {})
-            for reason, number in reasons.items():
-                column_total[reason] = column_total.get(reason, 0) + int(number)
-    return total
-
-
-def _sha256_of(paths: Sequence[Path]) -> dict[Path, str]:
-    """SHA-256 of every file, several at a time (hashlib releases the GIL while it hashes)."""
-    distinct = list(dict.fromkeys(paths))
-    with ThreadPoolExecutor(max_workers=min(len(distinct), os.cpu_count() or 1)) as pool:
-        return dict(zip(distinct, pool.map(file_sha256, distinct), strict=True))
-
-
-def _input_entry(item: LinkInput, sha256: dict[Path, str]) -> dict[str, Any]:
-    return {
-        "provider": item.manifest.provider,
-        "file": item.shown.name,
-        "sha256": sha256[item.shown],
-        "sealed": item.path != item.shown,
-        "rows": item.manifest.rows,
-        "rows_by_status": _sum_statuses([item.manifest.rows_by_status]),
-        "created": item.manifest.created,
-    }
-
-
-def _superseded_entry(old: LinkInput, new: LinkInput, sha256: dict[Path, str]) -> dict[str, Any]:
-    return {
-        "provider": old.manifest.provider,
-        "file": old.shown.name,
-        "sha256": sha256[old.shown],
-        "rows": old.manifest.rows,
-        "created": old.manifest.created,
-        "superseded_by": new.shown.name,
-    }

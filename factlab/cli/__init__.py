@@ -38,12 +38,20 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "demo",
     "report",
     "unseen",
+    "app",
+    "keyserver",
+    "reference",
+    "monitor",
 )
 
 #: Every command: the modules that define it (a group may get subcommands from several), and the
 #: first paragraph of its help, which ``factlab --help`` shows. tests/test_cli_lazy.py checks this
 #: table against the commands themselves.
 _COMMANDS: dict[str, tuple[tuple[str, ...], str]] = {
+    "app": (
+        ("app",),
+        "Open the steward's app in the browser: check the export, preview, pseudonymise and seal.",
+    ),
     "costs": (
         ("analysis",),
         "Total cost and cost per unique client, overall and per provider and municipality.",
@@ -66,11 +74,32 @@ _COMMANDS: dict[str, tuple[tuple[str, ...], str]] = {
     ),
     "inspect": (("steward",), "Print a factlab file's manifest and quality summary."),
     "key": (("keys", "seal"), "Make, show and derive key files."),
+    "keyserver": (
+        ("keyserver",),
+        "Run a key service of a blind round: its share, provider tokens, quotas, serving.",
+    ),
     "link": (
         ("trusted",),
         "Link pseudonymised provider FILES (plain or sealed) into one linked file.",
     ),
     "mapping": (("mapping",), "Propose a mapping file for a provider export."),
+    "monitor": (
+        ("monitor",),
+        "A monitoring programme over years: its store, series, transitions, durations, costs,"
+        " report.",
+    ),
+    "concentration": (
+        ("reference",),
+        "Providers ranked by clients or cost, cumulative shares, how many reach 80/90/99 %.",
+    ),
+    "prevalence": (
+        ("reference",),
+        "Youths in care per municipality and region as a share of the population, protected.",
+    ),
+    "reference": (
+        ("reference",),
+        "Check reference data: municipalities, hierarchies, providers, population.",
+    ),
     "overlap": (
         ("analysis",),
         "Unique clients shared by each pair of providers (or values of --by) in LINKED.",

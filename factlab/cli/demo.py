@@ -147,3 +147,4 @@ def demo_command(out: Path, seed: int, force: bool, audit_log: Path | None) -> N
         f"All figures match the published 2014 round. Every file is in {out}/: raw exports, "
         "keys, pseudonymised and sealed deliveries, and the trusted party's outputs."
     )
+    info(f"The report of the round (Dutch): {' and '.join(str(path) for path in result.reports)}")

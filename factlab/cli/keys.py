@@ -55,6 +55,13 @@ def key_group() -> None:
 @key_group.command("new")
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--round", "round_name", required=True, help="Name of the counting round.")
+@click.option(
+    "--blind",
+    "blind_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="A blind round's service configuration (its public shares and public key): the key "
+    "then makes the link key only; stage 1 is the key services' (docs/keyservice.md).",
+)
 @click.option("--force", is_flag=True, help="Overwrite an existing file.")
 @click.option(
     "--passphrase", "ask", is_flag=True, help="Protect the key with a passphrase (prompt)."
@@ -62,11 +69,25 @@ def key_group() -> None:
 @_PASSPHRASE_ENV
 @guarded
 def key_new(
-    path: Path, round_name: str, force: bool, ask: bool, passphrase_env: str | None
+    path: Path,
+    round_name: str,
+    blind_path: Path | None,
+    force: bool,
+    ask: bool,
+    passphrase_env: str | None,
 ) -> None:
     """Write a new round key (256-bit secret) to PATH, mode 0600."""
     passphrase = passphrase_from(passphrase_env, prompt=ask, confirm=True)
-    key = new_round_key(round_name)
+    if blind_path is not None:
+        from factlab.keys.blind import new_blind_round_key
+        from factlab.steward.blind import load_service_config
+
+        blind_round = load_service_config(blind_path, tokens=False).blind_round
+        if blind_round.round != round_name.strip():
+            raise ConfigError(str(blind_path), [f"round: not {round_name.strip()!r}"])
+        key = new_blind_round_key(blind_round)
+    else:
+        key = new_round_key(round_name)
     write_key(key, path, passphrase=passphrase, force=force)
     protection = (
         "passphrase-protected" if passphrase else "not passphrase-protected: guard the file"

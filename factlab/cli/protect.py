@@ -16,6 +16,8 @@ from factlab.disclosure.protect import FORMAT_PROTECTED, protect, write_protecte
 from factlab.disclosure.rules import COSTS, METHODS, PRESETS, DisclosureRules, load_rules, preset
 from factlab.errors import ConfigError, DataError, InputError
 from factlab.outputs import held_outputs
+from factlab.reference.config import load_reference
+from factlab.reference.dimensions import declared_for
 from factlab.result_files import TABLE_FORMATS, read_table, table_files, write_json
 
 
@@ -97,6 +99,13 @@ def _rules(rules_path: Path | None, preset_name: str | None) -> DisclosureRules:
 @click.option(
     "--cost", type=click.Choice(COSTS), help="What the search minimises (default: value)."
 )
+@click.option(
+    "--reference",
+    "reference_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Reference file: its hierarchies of the table's dimensions are protected as one "
+    "table (for counts made with --by <hierarchy>; docs/reference.md).",
+)
 @force_option
 @guarded
 def protect_command(
@@ -109,6 +118,7 @@ def protect_command(
     percent_of: str | None,
     method: str | None,
     cost: str | None,
+    reference_path: Path | None,
     force: bool,
 ) -> None:
     """Suppress, round and audit the count table COUNTS for publication.
@@ -124,13 +134,22 @@ def protect_command(
         raise ConfigError("out", [f"out: {out.name}: expected a .csv, .parquet or .json file"])
     if report_path is not None and report_path.suffix.lower() != ".json":
         raise ConfigError("report", [f"report: {report_path.name}: expected a .json file"])
-    inputs = [counts, *part_paths, rules_path]
+    inputs = [counts, *part_paths, rules_path, reference_path]
     outputs = [*table_files(out), *([report_path] if report_path is not None else [])]
     refuse_existing(outputs, force, inputs=inputs)
     table, metadata = _read_counts(counts)
     by = metadata.get("by")
     if rules.dimensions is None and isinstance(by, list) and by:
         rules = replace(rules, dimensions=tuple(str(name) for name in by))
+    if reference_path is not None:
+        declared = declared_for(table, load_reference(reference_path))
+        twice = sorted(set(declared) & set(rules.hierarchy))
+        if twice:
+            raise ConfigError(
+                "rules",
+                [f"hierarchy.{name}: declared by both the rules and --reference" for name in twice],
+            )
+        rules = replace(rules, hierarchy={**rules.hierarchy, **declared})
     parts = {}
     for path in part_paths:
         frame, part_metadata = _read_counts(path)

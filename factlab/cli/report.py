@@ -12,7 +12,7 @@ from factlab.cli._common import audit_log_option, guarded, info, progress, refus
 from factlab.errors import ConfigError
 from factlab.manifest import read_manifest
 from factlab.report.build import REPORT_FORMATS, build_report, write_report
-from factlab.report.config import RoundConfig, load_round_config
+from factlab.report.config import BUILTIN_ROUNDS, RoundConfig, load_round_config
 from factlab.report.model import INTERNAL_MARK
 
 
@@ -23,6 +23,13 @@ from factlab.report.model import INTERNAL_MARK
     "config_path",
     type=click.Path(dir_okay=False, path_type=Path),
     help="Round configuration (TOML, see docs/reports.md); defaults without it.",
+)
+@click.option(
+    "--builtin",
+    type=click.Choice(sorted(BUILTIN_ROUNDS)),
+    default=None,
+    help="Use a shipped round configuration instead of --config (2014: the Drenthe round of "
+    "February 2014, in Dutch, with its disclosure rules and corrections).",
 )
 @click.option(
     "--out",
@@ -43,6 +50,7 @@ from factlab.report.model import INTERNAL_MARK
 def report_command(
     linked: Path,
     config_path: Path | None,
+    builtin: str | None,
     outs: tuple[Path, ...],
     internal: bool,
     force: bool,
@@ -58,11 +66,19 @@ def report_command(
         raise ConfigError(
             "out", [f"out: {name}: expected a .html, .xlsx or .md file" for name in bad]
         )
+    if config_path is not None and builtin is not None:
+        raise click.UsageError("give --config FILE or --builtin NAME, not both")
     refuse_existing(outs, force, inputs=[linked, config_path], audit_log=audit_log)
-    config = load_round_config(config_path) if config_path is not None else RoundConfig()
+    if builtin is not None:
+        config = BUILTIN_ROUNDS[builtin]()
+    elif config_path is not None:
+        config = load_round_config(config_path)
+    else:
+        config = RoundConfig()
     inputs = [linked, *([config_path] if config_path is not None else [])]
     arguments = {
         "config": config_path,
+        "builtin": builtin,
         "out": list(outs),
         "internal": internal,
         "force": force,

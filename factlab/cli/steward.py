@@ -10,17 +10,21 @@ or the clear header of a sealed file without any key.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING
 
 import click
 import polars as pl
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from factlab import schema
 from factlab.audit import audit_log_path, audited
 from factlab.cli import main
 from factlab.cli._common import (
     audit_log_option,
+    err_console,
     guarded,
     info,
     load_key_interactive,
@@ -35,6 +39,8 @@ if TYPE_CHECKING:
     from factlab.keys.seal import SealedHeader
 from factlab.keys.round_keys import Key, key_file_contract
 from factlab.manifest import Manifest, read_manifest
+from factlab.periods import parse_period
+from factlab.steward.blind import BlindService, load_service_config
 from factlab.steward.columns import (
     ColumnUse,
     UnmappedValues,
@@ -43,14 +49,11 @@ from factlab.steward.columns import (
 )
 from factlab.steward.contract import Contract, parse_contract
 from factlab.steward.mapping import ColumnMapping, load_mapping
-from factlab.steward.preview import Preview, preview_file
+from factlab.steward.preview import Preview, preview_file, shown_rows
 from factlab.steward.pseudonymise import pseudonymise_file
 from factlab.steward.quality import ContractCheck, ContractRefused, Quality
 
 __all__ = ["inspect_command", "pseudonymise_command"]
-
-#: A text value of the preview with this many digits is masked to its last two characters.
-_MASKED_DIGITS: Final = 6
 
 
 def _rows(rows: list[int]) -> str:
@@ -107,27 +110,9 @@ def _show_refused(refused: ContractRefused) -> None:
 
 
 def _table_text(frame: pl.DataFrame) -> str:
-    """The rows as an ASCII table: pseudonyms shortened, control characters made visible, and a
-    text value with six or more digits (a number typed as a BSN, say) masked to its last two."""
-    pseudonyms = (schema.PSEUDONYM, schema.FALLBACK_PSEUDONYM)
-    texts = [
-        name
-        for name, dtype in frame.schema.items()
-        if dtype in (pl.String, pl.Categorical) and name not in pseudonyms
-    ]
-    shown = frame.with_columns(
-        pl.col(texts).cast(pl.String).str.replace_all(r"[\p{Cc}\p{Cf}]", "\ufffd")
-    )
-    shown = shown.with_columns(
-        pl.when(pl.col(name).str.count_matches(r"\d") >= _MASKED_DIGITS)
-        .then("*******" + pl.col(name).str.slice(-2))
-        .otherwise(pl.col(name))
-        .alias(name)
-        for name in texts
-    )
-    for name in pseudonyms:
-        if name in shown.columns:
-            shown = shown.with_columns(pl.col(name).str.slice(0, 10) + "..")
+    """The rows as an ASCII table, shown as the app shows them (:func:`shown_rows`: pseudonyms
+    shortened, control characters made visible, any value with six or more digits masked)."""
+    shown = shown_rows(frame, ellipsis="..")
     with pl.Config(
         tbl_formatting="ASCII_MARKDOWN",
         tbl_hide_column_data_types=True,
@@ -166,9 +151,56 @@ def preview_text(preview: Preview, *, input_name: str) -> list[str]:
     return lines
 
 
+def _key_and_contract(
+    key_path: str | None, blind_path: Path | None, passphrase_env: str | None
+) -> tuple[Key | BlindService, Contract | None]:
+    """The provider key and its contract, or a blind round's key services (no contract)."""
+    if blind_path is not None:
+        return load_service_config(blind_path), None
+    assert key_path is not None
+    key = load_key_interactive(key_path, passphrase_env)
+    return key, _contract_of(key_path, key)
+
+
+@contextmanager
+def _blind_progress(key: Key | BlindService, name: str) -> Iterator[Key | BlindService]:
+    """The progress display of the step; for key services a bar of the BSNs done."""
+    if not isinstance(key, BlindService):
+        with progress(f"pseudonymising {name}"):
+            yield key
+        return
+    columns = (
+        TextColumn("{task.description}", markup=False),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(
+        *columns, console=err_console, transient=True, disable=not err_console.is_terminal
+    ) as bar:
+        task = bar.add_task(f"pseudonymising {name} through the key services", total=None)
+
+        def advance(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield key.with_progress(advance)
+
+
 @main.command("pseudonymise")
 @click.argument("input_path", metavar="INPUT", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--key", "key_path", required=True, type=click.Path(dir_okay=False))
+@click.option(
+    "--key",
+    "key_path",
+    type=click.Path(dir_okay=False),
+    help="The provider key file (or give --blind).",
+)
+@click.option(
+    "--blind",
+    "blind_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="A blind round's service configuration (TOML): pseudonymise through the round's key "
+    "services, holding no key (docs/keyservice.md).",
+)
 @click.option("--provider", required=True, help="Provider code, e.g. P01.")
 @click.option(
     "--out",
@@ -195,12 +227,19 @@ def preview_text(preview: Preview, *, input_name: str) -> list[str]:
     help="Show what became of every column, the values not mapped, the quality summary, the "
     "round's contract check and the first rows of the output; write nothing.",
 )
+@click.option(
+    "--period",
+    default=None,
+    help="The period this delivery covers (2024, 2024H1, 2024-01-01..2024-06-30, ...); written "
+    "into the manifest, where link reads it.",
+)
 @click.option("--force", is_flag=True, help="Overwrite an existing output file.")
 @audit_log_option
 @guarded
 def pseudonymise_command(
     input_path: Path,
-    key_path: str,
+    key_path: str | None,
+    blind_path: Path | None,
     provider: str,
     out: Path | None,
     mapping_path: Path | None,
@@ -208,6 +247,7 @@ def pseudonymise_command(
     fallback: bool,
     allow_no_valid_bsn: bool,
     preview: bool,
+    period: str | None,
     force: bool,
     audit_log: Path | None,
 ) -> None:
@@ -219,6 +259,9 @@ def pseudonymise_command(
     """
     if out is None and not preview:
         raise click.UsageError("Missing option '--out' (or give --preview).")
+    if (key_path is None) == (blind_path is None):
+        raise click.UsageError("give one of --key (a provider key) or --blind (key services)")
+    covered = parse_period(period) if period is not None else None  # refused before any work
     arguments = {
         "input": input_path,
         "provider": provider,
@@ -227,6 +270,7 @@ def pseudonymise_command(
         "fallback": fallback,
         "allow_no_valid_bsn": allow_no_valid_bsn,
         "preview": preview,
+        "period": covered.label if covered is not None else None,
     }
     if preview:
         # Nothing is written, so --out only places the audit log (as it would for a real run);
@@ -238,8 +282,7 @@ def pseudonymise_command(
             "pseudonymise", inputs=[input_path], arguments=arguments, log=log, hash_inputs=False
         ) as trail:
             mapping = load_mapping(mapping_path) if mapping_path else ColumnMapping()
-            key = load_key_interactive(key_path, passphrase_env)
-            contract = _contract_of(key_path, key)
+            key, contract = _key_and_contract(key_path, blind_path, passphrase_env)
             trail.set_key_fingerprint(key.fingerprint)
             fields = (mapping.fallback_fields or schema.FALLBACK_DEFAULT) if fallback else None
             with progress(f"previewing {input_path.name}"):
@@ -259,7 +302,9 @@ def pseudonymise_command(
         click.echo("\n".join(preview_text(shown, input_name=input_path.name)))
         return
     assert out is not None
-    refuse_existing(out, force, inputs=[input_path, key_path, mapping_path], audit_log=audit_log)
+    refuse_existing(
+        out, force, inputs=[input_path, key_path, blind_path, mapping_path], audit_log=audit_log
+    )
     # The input is hashed once, from the bytes that are parsed, for this log only (never for the
     # output's manifest: the digest of a small export is reversed by trying every BSN).
     with audited(
@@ -272,14 +317,16 @@ def pseudonymise_command(
         overwrite=force,
     ) as trail:
         mapping = load_mapping(mapping_path) if mapping_path else ColumnMapping()
-        key = load_key_interactive(key_path, passphrase_env)
-        contract = _contract_of(key_path, key)
+        key, contract = _key_and_contract(key_path, blind_path, passphrase_env)
         trail.set_key_fingerprint(key.fingerprint)
+        if isinstance(key, BlindService):
+            trail.add_detail("custody", key.custody)
+            key.check_services()  # a service down or misconfigured: stop before reading
         if contract is not None:
             trail.add_detail("contract_sha256", contract.sha256)
         fields = (mapping.fallback_fields or schema.FALLBACK_DEFAULT) if fallback else None
         try:
-            with progress(f"pseudonymising {input_path.name}"):
+            with _blind_progress(key, input_path.name) as key:
                 result = pseudonymise_file(
                     input_path,
                     key,
@@ -289,8 +336,9 @@ def pseudonymise_command(
                     fallback=fields,
                     allow_no_valid_bsn=allow_no_valid_bsn,
                     contract=contract,
-                    inputs=[path for path in (key_path, mapping_path) if path],
+                    inputs=[path for path in (key_path, blind_path, mapping_path) if path],
                     overwrite=force,
+                    period=covered,
                 )
         except ContractRefused as refused:
             _show_refused(refused)
@@ -299,6 +347,12 @@ def pseudonymise_command(
             trail.set_input_sha256(input_path, result.input_sha256)
         trail.add_rows({"total": result.quality.rows, **result.quality.rows_by_status})
     info(f"wrote {out} (provider {provider}, key fingerprint {key.fingerprint})")
+    if isinstance(key, BlindService):
+        info(
+            f"blind round: pseudonyms from {len(key.services)} key service(s), custody "
+            f"{key.custody}"
+            + (" (one service could compute every pseudonym)" if key.custody == "single" else "")
+        )
     for line in [*report_lines(result.quality), *quality_lines(result.quality)]:
         info(line)
     blank = result.manifest.extra.get("blank_rows_skipped") if result.manifest else None
@@ -324,6 +378,12 @@ def _manifest_lines(manifest: Manifest, distinct: int, shared: int) -> list[str]
         f"factlab version: {manifest.factlab_version}",
         f"created:         {manifest.created}",
     ]
+    custody = manifest.extra.get("custody")
+    if custody in ("split", "single"):
+        services = manifest.extra.get("key_services")
+        names = ", ".join(map(str, services)) if isinstance(services, list) else "?"
+        warning = " (one service could compute every pseudonym)" if custody == "single" else ""
+        lines.append(f"custody:         {custody}, key services {names}{warning}")
     if manifest.input_format:
         lines.append(f"input format:    {manifest.input_format}")
     quality = Quality(

@@ -26,6 +26,7 @@ from factlab.cli._common import (
 )
 from factlab.errors import ConfigError
 from factlab.keys.recipients import load_recipient_private, recipient_is_protected
+from factlab.reference.config import load_reference
 from factlab.result_files import table_files
 
 
@@ -59,7 +60,16 @@ from factlab.result_files import table_files
 @click.option(
     "--replace",
     is_flag=True,
-    help="Let a provider's later file (in argument order) supersede its earlier ones.",
+    help="Let a provider's later file (in argument order) replace the period it covers of its "
+    "earlier ones (the rest is kept).",
+)
+@click.option(
+    "--period",
+    "periods",
+    multiple=True,
+    metavar="FILE=PERIOD",
+    help="The period FILE covers (2024, 2024H1, ...); repeat per file. Without it a file covers "
+    "the period its manifest states, or the whole round.",
 )
 @click.option("--force", is_flag=True, help="Overwrite an existing output file.")
 @audit_log_option
@@ -72,16 +82,25 @@ def link_command(
     recipient: str | None,
     recipient_passphrase_env: str | None,
     replace: bool,
+    periods: tuple[str, ...],
     force: bool,
     audit_log: Path | None,
 ) -> None:
     """Link pseudonymised provider FILES (plain or sealed) into one linked file.
 
-    All files must come from the same round, key and scheme, one per provider. With --key the
-    trusted party's second-stage pseudonyms replace the stewards' first-stage ones.
+    All files must come from the same round, key and scheme. A provider may deliver several
+    files for periods that do not overlap (--period FILE=2024); with --replace a later file
+    replaces exactly the period it covers. With --key the trusted party's second-stage
+    pseudonyms replace the stewards' first-stage ones.
     """
+    covered = _periods(periods)
     refuse_existing(out, force, inputs=[*files, key_path, recipient], audit_log=audit_log)
-    arguments = {"files": [str(f) for f in files], "out": out, "replace": replace}
+    arguments = {
+        "files": [str(f) for f in files],
+        "out": out,
+        "replace": replace,
+        "periods": list(periods),
+    }
     with audited(
         "link", inputs=files, output=out, arguments=arguments, log=audit_log, overwrite=force
     ) as trail:
@@ -102,6 +121,7 @@ def link_command(
                 recipient=private,
                 inputs=[path for path in (key_path, recipient) if path],
                 overwrite=force,
+                periods=covered,
             )
         trail.set_key_fingerprint(manifest.key_fingerprint)
         trail.add_rows({"total": manifest.rows, **manifest.rows_by_status})
@@ -116,6 +136,20 @@ def link_command(
             f"superseded: {entry['file']} (provider {entry['provider']}) "
             f"by {entry['superseded_by']}"
         )
+    for entry in manifest.extra.get("deliveries", []):
+        if not entry["superseded"] and entry["replaced"]:
+            info(
+                f"partly replaced: {entry['file']} (provider {entry['provider']}) now covers "
+                f"{entry['covers_from']}..{entry['covers_to']}"
+            )
+    for provider, found in sorted(manifest.extra.get("duplicate_episodes", {}).items()):
+        if found["episodes_repeated"] or found["rows_outside_coverage"]:
+            info(
+                f"provider {provider}: {found['episodes_repeated']} episode(s) delivered more "
+                f"than once (kept once), {found['rows_outside_coverage']} row(s) only in a "
+                f"replaced period, {found['episodes_closed']} ongoing episode(s) closed at the "
+                "end of their delivery's period"
+            )
     by_status = ", ".join(
         f"{status} {rows}" for status, rows in manifest.rows_by_status.items() if rows
     )
@@ -130,6 +164,19 @@ def link_command(
             f"client, {fallback['clients_fallback_only']} client(s) only by fallback, "
             f"{fallback['conflicts']} conflict(s); counts use it only with --use-fallback"
         )
+
+
+def _periods(given: tuple[str, ...]) -> dict[str, str]:
+    """``--period FILE=PERIOD`` options as a mapping (the period is checked by link)."""
+    periods: dict[str, str] = {}
+    for text in given:
+        path, separator, label = text.rpartition("=")
+        if not separator or not path or not label.strip():
+            raise ConfigError("period", [f"--period {text!r}: expected FILE=PERIOD"])
+        if path in periods:
+            raise ConfigError("period", [f"--period: {path} is given more than once"])
+        periods[path] = label.strip()
+    return periods
 
 
 def _dimensions(text: str | None) -> tuple[str, ...]:
@@ -160,6 +207,13 @@ def _dimensions(text: str | None) -> tuple[str, ...]:
     is_flag=True,
     help="Link rows without a valid BSN through the fallback key (said in the output).",
 )
+@click.option(
+    "--reference",
+    "reference_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Reference file: municipalities of its year; its levels, provider_group and "
+    "hierarchies as --by dimensions (docs/reference.md).",
+)
 @force_option
 @audit_log_option
 @guarded
@@ -170,6 +224,7 @@ def count_command(
     on: str | None,
     out: Path,
     use_fallback: bool,
+    reference_path: Path | None,
     force: bool,
     audit_log: Path | None,
 ) -> None:
@@ -179,15 +234,25 @@ def count_command(
     disclosure control.
     """
     count_output_format(out)
-    refuse_existing(table_files(out), force, inputs=[linked], audit_log=audit_log)
+    inputs = [linked, *([reference_path] if reference_path else [])]
+    refuse_existing(table_files(out), force, inputs=inputs, audit_log=audit_log)
     dims = _dimensions(by)
+    # The reference is read and checked whole before any row is counted.
+    reference = load_reference(reference_path) if reference_path else None
     arguments = {"by": by, "period": period, "on": on, "use_fallback": use_fallback}
     with audited(
-        "count", inputs=[linked], output=out, arguments=arguments, log=audit_log, overwrite=force
+        "count", inputs=inputs, output=out, arguments=arguments, log=audit_log, overwrite=force
     ) as trail:
         with progress("counting"):
-            result = count(linked, by=dims, period=period, on=on, use_fallback=use_fallback)
-            written = write_counts(result, out, inputs=[linked], overwrite=force)
+            result = count(
+                linked,
+                by=dims,
+                period=period,
+                on=on,
+                use_fallback=use_fallback,
+                reference=reference,
+            )
+            written = write_counts(result, out, inputs=inputs, overwrite=force)
         trail.set_key_fingerprint(result.source.get("key_fingerprint"))
         trail.add_rows({"registrations": result.registrations})
         for extra in written[1:]:

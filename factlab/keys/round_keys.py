@@ -236,6 +236,11 @@ class Key:
 
     @property
     def _stage1(self) -> bytes:
+        if self.scheme == schema.BLIND_SCHEME:
+            raise KeyFileError(
+                "in a blind round no key makes first-stage pseudonyms: the key services do "
+                "(factlab pseudonymise --blind SERVICE_CONFIG)"
+            )
         if self.kind == "provider":
             return self._secret
         if self.kind == "link":
@@ -258,7 +263,8 @@ class Key:
     @property
     def fingerprint(self) -> str:
         """Public fingerprint of the stage-1 key, e.g. ``3f2a-91c0-5be4-0d17-a8e2``."""
-        if self.kind == "link":
+        if self.kind == "link" or self.scheme == schema.BLIND_SCHEME:
+            # a link key cannot recompute it; a blind round's comes from its OPRF public key
             return self._fingerprint or ""
         digest = hkdf(self._stage1, self._label("fingerprint"), length=10).hex()
         return "-".join(digest[i : i + 4] for i in range(0, 20, 4))
@@ -266,7 +272,7 @@ class Key:
     @property
     def can_pseudonymise(self) -> bool:
         """Whether this key makes first-stage pseudonyms (round and provider keys)."""
-        return self.kind in ("round", "provider")
+        return self.kind in ("round", "provider") and self.scheme != schema.BLIND_SCHEME
 
     @property
     def can_link(self) -> bool:
@@ -608,11 +614,14 @@ def load_key(path: str | Path, *, passphrase: str | None = None) -> Key:
         created=str(document["created"]),
         scheme=str(document["scheme"]),
         _secret=secret,
-        _fingerprint=str(document["fingerprint"]) if document["kind"] == "link" else None,
+        _fingerprint=str(document["fingerprint"])
+        if document["kind"] == "link" or document["scheme"] == schema.BLIND_SCHEME
+        else None,
     )
-    if key.scheme != schema.SCHEME:
+    if key.scheme not in schema.SCHEMES:
         raise KeyFileError(
-            f"{path}: key is for scheme {key.scheme}, this factlab uses {schema.SCHEME}"
+            f"{path}: key is for scheme {key.scheme}, this factlab uses "
+            f"{' or '.join(schema.SCHEMES)}"
         )
     if key.fingerprint != document["fingerprint"]:
         raise KeyFileError(f"{path}: damaged key file (fingerprint does not match the secret)")

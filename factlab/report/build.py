@@ -9,51 +9,61 @@ counts instead, and every page and sheet says "internal — not for publication"
 What a public report publishes, and how each part is protected (see ``docs/reports.md``):
 
 - unique clients by each configured dimension and period, and a cross table (care form ×
-  financing by default) with the sum of its cells beside the unique total: ``protect`` with the
-  union relation for unique clients and sums of cells for the sum of cells, the period's parts
-  protected together with it;
+  financing by default) with the sum of its cells beside the unique total: protected together
+  (:func:`factlab.disclosure.linked.protect_together`: one lattice, a margin they share has one
+  status), with the union relation for unique clients and sums of cells for the sum of cells,
+  the period's parts protected together with them;
 - clients by number of providers: ``protect`` (additive: every client has one number);
 - the provider overlap matrix under anonymised labels: ``protect`` with the symmetry of the
   matrix added to the audit (:func:`factlab.report.protect.protect_symmetric`);
-- rows delivered per provider and BSN status (data quality): ``protect`` (additive);
+- rows delivered per provider and BSN status (data quality): rows are not persons, so they are
+  published (rounded to ``data_quality.rounding``, exact by default), never suppressed; a zero
+  shows as nihil ("–"), so a provider that delivered no BSN is visible;
 - corrected totals: model estimates, rounded, an adjustment of a suppressed value not shown;
 - provenance: manifests' hashes, key fingerprint, versions and rules, no counts.
 
 The grand total of unique clients recurs in several tables; it is hidden in all of them if any
 table suppresses it (:func:`factlab.report.protect.align_totals`).
+
+Free text (titles, the source line, the corrections' notes) is checked before the report is made
+(:mod:`factlab.report.freetext`): a number in it that equals an exact count the report does not
+publish stops it. Open episodes end on the delivery date, and a counted time after the delivery
+or before the data's first start is warned about.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
+from datetime import date
 from pathlib import Path
 from typing import Final
 
 import polars as pl
 
 from factlab import schema
-from factlab.analysis.counts import CountResult
 from factlab.analysis.overlap import LinkedSource, overlap, scan_linked
+from factlab.disclosure.linked import LinkedTable, protect_together
 from factlab.disclosure.protect import ProtectedTable
-from factlab.disclosure.rules import MeasureRule
+from factlab.disclosure.rules import DisclosureRules, MeasureRule
 from factlab.errors import DataError
-from factlab.estimation.estimate import estimate
+from factlab.estimation.estimate import Estimate, estimate
 from factlab.manifest import now_iso, read_manifest
+from factlab.report import i18n
 from factlab.report.config import RoundConfig
+from factlab.report.delivery import cap_open_episodes, delivery_date, period_warnings, refuse_empty
+from factlab.report.freetext import refuse_bsn, refuse_exact
 from factlab.report.model import (
-    Figure,
+    EstimateView,
     InternalTable,
-    Layout,
     Report,
     ReportTable,
     TableSource,
     UnseenView,
-    estimate_view,
-    unseen_view,
 )
 from factlab.report.protect import align_totals, protect_symmetric
 from factlab.report.render import render_file
+from factlab.report.sections import PublishedTables, coverage_note, key_figures, sections
 from factlab.report.tables import (
     PART,
     Publisher,
@@ -66,13 +76,12 @@ from factlab.report.tables import (
     quality_counts,
 )
 from factlab.report.text import (
-    dimension_name,
-    dimension_notes,
-    overlap_notes,
+    legend,
     provenance,
     reading_notes,
     warnings,
 )
+from factlab.report.views import estimate_view, unseen_view
 
 __all__ = [
     "REPORT_FORMATS",
@@ -97,7 +106,7 @@ def build_report(
 
     Args:
         linked: a linked factlab file (its manifest gives the provenance) or its rows.
-        config: the round configuration (default: :class:`RoundConfig` defaults).
+        config: the round configuration (default: :class:`RoundConfig` defaults, in Dutch).
         internal: show exact counts without disclosure control; every page and sheet of the
             rendered report then says "internal — not for publication".
         generated: the creation time shown (default: now, UTC).
@@ -107,7 +116,8 @@ def build_report(
 
     Raises:
         InputError: the file is not a linked factlab file or lacks a column.
-        ConfigError: a dimension is not in the data, or the corrections do not fit the counts.
+        ConfigError: a dimension is not in the data, the corrections do not fit the counts, or
+            a free text of a public report holds an exact count it does not publish.
         DataError: counts or protection fail.
 
     Example:
@@ -122,8 +132,11 @@ def build_report(
         >>> report = build_report(rows, RoundConfig(dimensions=("care_form",)))
         >>> [table.id for table in report.tables]
         ['by-care_form', 'providers-per-client', 'overlap', 'data-quality']
+        >>> report.tables[0].title
+        'Unieke jeugdigen naar zorgvorm'
     """
     config = config or RoundConfig()
+    language = config.language
     timed = config.period is not None or config.reference_date is not None
     source = scan_linked(linked, dates=timed)
     manifest = None if isinstance(linked, pl.DataFrame | pl.LazyFrame) else read_manifest(linked)
@@ -136,6 +149,11 @@ def build_report(
         dims = tuple(dict.fromkeys((*dims, *cross)))
     # The one read of the rows; every count below works on this frame in memory.
     rows = source.frame.select(needed_columns(dims, columns)).collect()
+    delivered = delivery_date(manifest, config)
+    warned = period_warnings(rows, config, delivered)
+    rows = cap_open_episodes(rows, delivered)
+    refuse_empty(rows, config, warned)
+    capped = rows  # with provider codes, for the capture-recapture lists
     labels = provider_labels(rows, anonymise=config.anonymise_providers)
     rows = rows.with_columns(
         pl.col(schema.PROVIDER).cast(pl.String).fill_null("unknown").replace_strict(labels)
@@ -144,6 +162,7 @@ def build_report(
     tables = _publish(rows, config, timing, dims, cross or dims[:1], internal)
     whole = timing.label if config.parts else None
     view = None
+    result = None
     if config.corrections is not None:
         result = estimate(tables.main_counts.table, config.corrections)
         view = estimate_view(
@@ -152,37 +171,85 @@ def build_report(
             rounding=config.corrections_rounding,
             secret_max=config.rules.secret_max,
             part=whole,
+            language=language,
+            title=config.corrections_title,
+            texts=config.adjustment_text,
         )
-    unseen, unseen_note = _unseen(linked, config, labels, internal)
+    unseen, unseen_note = _unseen(capped, config, labels, internal)
+    laid_out = sections(tables, config, timing, cross, dims, tuple(labels.values()))
+    _check_free_text(config, tables, result, view, unseen, laid_out, internal)
     stamp = generated or now_iso()
     notes = reading_notes(config, internal, view is not None)
+    published = i18n.day(language, config.publication_date or _day_of(stamp))
+    status = i18n.text(language, f"status_{config.status}")
+    status_line = (
+        i18n.text(language, "internal_mark")
+        if internal
+        else i18n.text(language, "status_protected", status=status, rules=config.rules.name)
+    )
+    providers = len(labels)
+    source_text = config.source_text or (
+        i18n.text(language, "source_default_region", providers=providers, region=config.region)
+        if config.region
+        else i18n.text(language, "source_default", providers=providers)
+    )
+    meta = [i18n.text(language, "region", region=config.region)] if config.region else []
+    meta += [
+        i18n.text(language, "counted", what=config.time_text(language)),
+        i18n.text(language, "published_on", date=published),
+    ]
+    if config.contact:
+        meta.append(i18n.text(language, "contact", contact=config.contact))
     return Report(
-        title=config.title,
+        title=config.report_title(),
         region=config.region,
-        time_label=config.time_label,
+        time_label=config.time_text(language),
         internal=internal,
         rules=config.rules,
-        key_figures=_key_figures(tables, whole),
-        tables=_sections(tables, config, timing, cross, dims, tuple(labels.values())),
+        key_figures=key_figures(tables, whole, language),
+        tables=laid_out,
         estimate=view,
-        provenance=provenance(source.provenance, manifest, labels, config, dims, internal, stamp),
-        warnings=warnings(manifest),
-        notes=(*notes, *unseen_note),
+        provenance=provenance(
+            source.provenance, manifest, labels, config, dims, internal, stamp, delivered
+        ),
+        warnings=(*warnings(manifest, language), *warned),
+        notes=(*notes, *coverage_note(tables.quality, language), *unseen_note),
         generated=stamp,
         unseen=unseen,
+        language=language,
+        legend=legend(config, internal),
+        source_line=i18n.text(language, "source_line", source=source_text),
+        status_line=status_line,
+        published=published,
+        contact=config.contact,
+        meta=tuple(meta),
+        reading_guide=i18n.text(language, "reading_guide"),
     )
+
+
+def _day_of(stamp: str) -> date:
+    """The day of an ISO timestamp (today when ``stamp`` is not one)."""
+    try:
+        return date.fromisoformat(stamp[:10])
+    except ValueError:
+        return date.today()
 
 
 def _unseen(
     linked: LinkedSource, config: RoundConfig, labels: Mapping[str, str], internal: bool
 ) -> tuple[UnseenView | None, tuple[str, ...]]:
-    """The capture-recapture estimate the configuration asks for, and a note when there is none."""
+    """The capture-recapture estimate the configuration asks for, and a note when there is none.
+
+    ``linked`` is the report's rows (open episodes already ended on the delivery date), with
+    the providers' own codes, which the configured lists name.
+    """
     wanted = config.capture_recapture
     if wanted is None:
         return None, ()
     from factlab.estimation.histories import histories_from_linked
     from factlab.estimation.unseen import estimate_unseen
 
+    language = config.language
     groups = {name: list(members) for name, members in wanted.sources} or None
     try:
         (histories,) = histories_from_linked(
@@ -190,35 +257,37 @@ def _unseen(
         )
         result = estimate_unseen(histories, model=wanted.model, criterion=wanted.criterion)
     except DataError as exc:
-        # The reasons name no client and no value: the lists, the overlap, the model.
-        return None, (f"No capture-recapture estimate: {exc}",)
+        # The reasons name no client and no value: the lists, the overlap, the model. They are
+        # English, so a report in another language says it in general words.
+        if language == "en":
+            return None, (i18n.text(language, "no_unseen", reason=exc),)
+        return None, (i18n.text(language, "no_unseen_model"),)
     view = unseen_view(
         result,
         rounding=wanted.rounding,
         rules=config.rules,
         internal=internal,
         labels=None if groups else labels,
+        language=language,
     )
     if view is None:
-        return None, ("No capture-recapture estimate: too few youths were seen to publish it.",)
+        return None, (i18n.text(language, "no_unseen_few"),)
     return view, ()
 
 
-@dataclass(frozen=True)
-class _Published:
-    """Every table of a report, protected (or internal), with the exact counts of the main one.
-
-    ``main`` is the cross table, else the first dimension's table, else the total alone; the
-    exact ``main_counts`` stay in this module (the corrections start from them).
-    """
-
-    main_dims: tuple[str, ...]
-    main_counts: CountResult
-    main: TableSource
-    by_dim: Mapping[str, TableSource]
-    distribution: TableSource
-    quality: TableSource
-    shared: TableSource
+def quality_rules(config: RoundConfig) -> DisclosureRules:
+    """The rule of the data-quality table: rows are not persons, so nothing is secret; rows
+    are rounded to ``data_quality.rounding`` (exact by default)."""
+    return replace(
+        config.rules,
+        name=f"{config.rules.name}/rows",
+        secret_max=0,
+        zero_is_secret=False,
+        rounding_base=config.data_quality_rounding,
+        structural_empty=(),
+        measures=(MeasureRule("rows", "additive"),),
+        dimensions=(schema.PROVIDER, schema.STATUS),
+    )
 
 
 def _publish(
@@ -228,29 +297,60 @@ def _publish(
     dims: tuple[str, ...],
     main_dims: tuple[str, ...],
     internal: bool,
-) -> _Published:
+) -> PublishedTables:
     """Count every table exactly and protect it (or wrap it as internal)."""
     publish = Publisher(config.rules, internal, timing.label)
     union, cells = MeasureRule(_UNIQUE, "union"), MeasureRule(_CELLS, "sum_of_cells")
     main_counts, main_parts = timing.count(rows, main_dims)
-    main = publish.table(
+    others = [dim for dim in dims if dim not in main_dims]
+    counted = {dim: timing.count(rows, (dim,)) for dim in others}
+    exact = [main_counts.table, *main_parts.values()]
+    exact += [
+        frame for whole, parts in counted.values() for frame in (whole.table, *parts.values())
+    ]
+    main: TableSource = publish.table(
         main_counts.table, main_dims, (union, cells) if main_dims else (union,), main_parts
     )
-    others = [dim for dim in dims if dim not in main_dims]
-    by_dim: dict[str, TableSource] = dict.fromkeys(main_dims, main)
-    for dim in others:
-        whole, parts = timing.count(rows, (dim,))
-        by_dim[dim] = publish.table(whole.table, (dim,), (union,), parts)
+    by_dim: dict[str, TableSource]
+    if not internal and len(others) > 1:
+        # One-dimension tables share their margins (the grand total, per part): one lattice,
+        # one pattern, so no table's audit leans on a total another one gives away. (The main
+        # table keeps its own lattice: its sum of cells has a grand total of its own.)
+        rules = replace(config.rules, measures=(union,))
+
+        def unique(frame: pl.DataFrame, dim: str) -> pl.DataFrame:
+            return frame.select(dim, _UNIQUE)
+
+        linked = {
+            dim: LinkedTable(
+                unique(whole.table, dim),
+                (dim,),
+                {label: unique(frame, dim) for label, frame in parts.items()} or None,
+            )
+            for dim, (whole, parts) in counted.items()
+        }
+        together = protect_together(linked, rules, label=timing.label, part_column=PART)
+        by_dim = {dim: together[dim].table for dim in others}
+    else:
+        by_dim = {
+            dim: publish.table(whole.table, (dim,), (union,), parts)
+            for dim, (whole, parts) in counted.items()
+        }
+    by_dim.update(dict.fromkeys(main_dims, main))
     providers = rows.get_column(schema.PROVIDER).unique().sort()
+    distribution_exact = distribution_counts(main_counts, providers.len())
     distribution = publish.table(
-        distribution_counts(main_counts, providers.len()),
-        ("providers",),
-        (MeasureRule(_UNIQUE, "additive"),),
+        distribution_exact, ("providers",), (MeasureRule(_UNIQUE, "additive"),)
     )
-    quality = publish.table(
-        quality_counts(rows, providers.to_list()),
-        (schema.PROVIDER, schema.STATUS),
-        (MeasureRule("rows", "additive"),),
+    quality_exact = quality_counts(rows, providers.to_list())
+    quality = (
+        publish.table(
+            quality_exact, (schema.PROVIDER, schema.STATUS), (MeasureRule("rows", "additive"),)
+        )
+        if internal
+        else replace(publish, rules=quality_rules(config)).table(
+            quality_exact, (schema.PROVIDER, schema.STATUS), (MeasureRule("rows", "additive"),)
+        )
     )
     # count() made the provider overlap of the same rows in its pass (not with the fallback key).
     shared_result = main_counts.overlap or overlap(
@@ -258,12 +358,15 @@ def _publish(
     )
     matrix = shared_result.matrix
     shared_counts = overlap_counts(matrix, main_counts.unique_clients)
+    exact += [distribution_exact, quality_exact, shared_counts]
     pair = ("provider_a", "provider_b")
     if internal:
         shared: TableSource = InternalTable.from_counts(
             shared_counts, dimensions=pair, measures=("shared_clients",)
         )
-        return _Published(main_dims, main_counts, main, by_dim, distribution, quality, shared)
+        return PublishedTables(
+            main_dims, main_counts, main, by_dim, distribution, quality, shared, tuple(exact)
+        )
     shared_rules = replace(
         config.rules, measures=(MeasureRule("shared_clients", "union"),), dimensions=pair
     )
@@ -275,105 +378,16 @@ def _publish(
     )
     by_dim = dict.fromkeys(main_dims, aligned[0])
     by_dim.update(zip(others, aligned[1:-2], strict=True))
-    return _Published(main_dims, main_counts, aligned[0], by_dim, aligned[-2], quality, aligned[-1])
-
-
-def _sections(
-    tables: _Published,
-    config: RoundConfig,
-    timing: Timing,
-    cross: tuple[str, str] | None,
-    dims: Sequence[str],
-    labels: tuple[str, ...],
-) -> tuple[ReportTable, ...]:
-    """The report's tables in order, each with its layout, notes and chart."""
-    sections: list[ReportTable] = []
-    if cross is not None:
-        sections.append(
-            ReportTable(
-                id="cross",
-                title=f"Unique clients by {' and '.join(map(dimension_name, cross))}",
-                source=tables.main,
-                layout=Layout(
-                    rows=cross[0],
-                    columns=cross[1],
-                    part=timing.label if config.parts else None,
-                    footer=_CELLS,
-                    footer_label="sum of cells",
-                ),
-                notes=(
-                    f"Clients {timing.phrase}. The total row and column count persons; "
-                    "the sum of cells counts a client once in every cell they are in.",
-                ),
-            )
-        )
-    sections += [
-        ReportTable(
-            id=f"by-{dim}",
-            title=f"Unique clients by {dimension_name(dim)}",
-            source=tables.by_dim[dim],
-            layout=Layout(
-                rows=dim,
-                columns=PART if config.parts else None,
-                column_order=timing.column_order if config.parts else None,
-                total_column=False,
-                value_title=f"unique clients {timing.label}",
-            ),
-            notes=dimension_notes(dim, timing),
-            chart="periods" if dim == "financing" else None,
-        )
-        for dim in dims
-    ]
-    sections += [
-        ReportTable(
-            id="providers-per-client",
-            title="Clients by number of providers",
-            source=tables.distribution,
-            layout=Layout(rows="providers", row_title="providers", value_title="clients"),
-            notes=(
-                f"Clients {timing.phrase} by the number of providers that delivered "
-                "a row for them.",
-            ),
-            chart="bars",
-        ),
-        ReportTable(
-            id="overlap",
-            title="Clients shared by providers",
-            source=tables.shared,
-            layout=Layout(
-                rows="provider_a",
-                columns="provider_b",
-                measure="shared_clients",
-                row_order=labels,
-                column_order=labels,
-                total_row=False,
-                total_column=False,
-                row_title="provider",
-            ),
-            notes=overlap_notes(config, timing),
-            chart="heatmap",
-        ),
-        ReportTable(
-            id="data-quality",
-            title="Data quality: rows delivered per provider by BSN status",
-            source=tables.quality,
-            layout=Layout(
-                rows=schema.PROVIDER,
-                columns=schema.STATUS,
-                measure="rows",
-                row_order=labels,
-                column_order=schema.STATUSES,
-                percent_of_total="valid",
-            ),
-            notes=(
-                "All rows of the linked file, not only those in the counted period. valid: a "
-                "usable BSN; missing: none given; sentinel: a code for 'unknown' or 'unborn'; "
-                "bad_length, non_digit, checksum: a value that is not a BSN (wrong length, not "
-                "digits, failed elfproef).",
-            ),
-        ),
-    ]
-    return tuple(sections)
+    return PublishedTables(
+        main_dims,
+        main_counts,
+        aligned[0],
+        by_dim,
+        aligned[-2],
+        quality,
+        aligned[-1],
+        tuple(exact),
+    )
 
 
 def _protected(table: TableSource) -> ProtectedTable:
@@ -381,30 +395,73 @@ def _protected(table: TableSource) -> ProtectedTable:
     return table
 
 
-def _key_figures(tables: _Published, part: str | None) -> tuple[Figure, ...]:
-    main, distribution, quality = tables.main, tables.distribution, tables.quality
-    figures = [Figure("Unique clients", main, part=part)]
-    if tables.main_dims:
-        names = " × ".join(dimension_name(d) for d in tables.main_dims)
-        figures.append(Figure(f"Sum of cells ({names})", main, measure=_CELLS, part=part))
-    delivered = Figure("Rows delivered", quality, measure="rows")
-    figures += [
-        Figure(
-            "Clients at two or more providers",
-            distribution,
-            minus=Figure("at one provider", distribution, (("providers", "1"),)),
-            percent_of=Figure("Unique clients", distribution),
-        ),
-        delivered,
-        Figure(
-            "Rows with a valid BSN",
-            quality,
-            ((schema.STATUS, "valid"),),
-            measure="rows",
-            percent_of=delivered,
-        ),
+def _whole_numbers(frames: Sequence[pl.DataFrame]) -> set[int]:
+    found: set[int] = set()
+    for frame in frames:
+        for name, dtype in frame.schema.items():
+            if dtype.is_integer():
+                found.update(int(v) for v in frame.get_column(name).drop_nulls().unique())
+    return found
+
+
+def _check_free_text(
+    config: RoundConfig,
+    tables: PublishedTables,
+    result: Estimate | None,
+    view: EstimateView | None,
+    unseen: UnseenView | None,
+    laid_out: Sequence[ReportTable],
+    internal: bool,
+) -> None:
+    """Refuse free text that holds a BSN, or (in a public report) writes an exact count the
+    report does not publish."""
+    exact = _whole_numbers(tables.exact)
+    published = _whole_numbers([section.source.frame for section in laid_out])
+    texts = [("title", config.report_title())]
+    texts += [
+        (key, text)
+        for key, text in (
+            ("region", config.region),
+            ("publication.source", config.source_text),
+            ("publication.contact", config.contact),
+        )
+        if text
     ]
-    return tuple(figures)
+    texts += [
+        (f"labels.{dim}.{value}", label)
+        for dim, given in config.labels.items()
+        for value, label in given.items()
+    ]
+    if result is not None and view is not None:
+        for adjustment in result.adjustments:
+            exact.update(
+                round(value)
+                for value in (
+                    adjustment.value,
+                    adjustment.low,
+                    adjustment.high,
+                    adjustment.observed,
+                )
+                if value is not None
+            )
+        exact.update(round(v) for v in (result.total, result.low, result.high) if v is not None)
+        published.update(
+            v for v in (view.counted, view.total, view.low, view.high) if v is not None
+        )
+        texts.append(("corrections.title", view.title))
+        for line in view.lines:
+            published.update(
+                v for v in (line.value, line.low, line.high, line.observed) if v is not None
+            )
+            where = f"corrections.adjustment.{line.name}"
+            texts += [(f"{where}.label", line.label), (f"{where}.note", line.note)]
+            texts.append((f"{where}.source", line.source))
+    if unseen is not None:
+        published.update((unseen.observed, unseen.estimate, unseen.lower, unseen.upper))
+        texts.append(("capture_recapture.sources", unseen.model))
+    refuse_bsn(texts)
+    if not internal:
+        refuse_exact(texts, exact, published)
 
 
 def write_report(report: Report, path: str | Path) -> Path:

@@ -12,34 +12,43 @@ import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
+from importlib import resources
 from itertools import pairwise
 from pathlib import Path
 from typing import Any, Final, Literal
 
 from factlab._export_checks import read_regular
-from factlab.analysis.counts import DIMENSIONS
 from factlab.disclosure.rules import PRESETS, DisclosureRules, load_rules, rules_from_mapping
 from factlab.errors import ConfigError, FactlabError, InputError
 from factlab.estimation.corrections import Corrections, load_corrections
 from factlab.io import file_sha256
 from factlab.periods import Period, parse_date, parse_period
+from factlab.report import i18n
+from factlab.report.presentation import (
+    REPORT_DIMENSIONS,
+    read_corrections_text,
+    read_presentation,
+    read_structural_empties,
+    table_of,
+    text_value,
+    unknown_keys,
+)
 
 __all__ = [
+    "BUILTIN_ROUNDS",
     "DEFAULT_DIMENSIONS",
     "REPORT_DIMENSIONS",
     "CaptureRecapture",
     "RoundConfig",
     "load_round_config",
     "parse_round_config",
+    "round_2014",
 ]
 
 #: Versions of the round configuration format this module reads.
 SUPPORTED_VERSIONS: Final = (1,)
 #: Dimensions tabulated when the configuration names none (those present in the data).
 DEFAULT_DIMENSIONS: Final = ("municipality", "care_form", "financing")
-#: Dimensions a report can tabulate. ``provider`` is left out: providers appear in the overlap
-#: and data-quality sections under their (anonymised) labels, never as raw codes in a table.
-REPORT_DIMENSIONS: Final = tuple(name for name in DIMENSIONS if name != "provider")
 #: The cross table shown when the configuration does not choose one and both are tabulated.
 DEFAULT_CROSS: Final = ("care_form", "financing")
 
@@ -56,9 +65,16 @@ _TOP_KEYS: Final = (
     "disclosure",
     "corrections",
     "capture_recapture",
+    "language",
+    "publication",
+    "delivery_date",
+    "labels",
+    "order",
+    "structural_empty",
+    "data_quality",
 )
 _PROVIDER_KEYS: Final = ("anonymise",)
-_CORRECTION_KEYS: Final = ("file", "rounding")
+_CORRECTION_KEYS: Final = ("file", "rounding", "title", "adjustment")
 _CAPTURE_KEYS: Final = ("sources", "model", "criterion", "rounding")
 # Each table of a report chooses its own measures and dimensions, so a round config may not.
 _REPORT_DECIDES: Final = ("measures", "table")
@@ -87,7 +103,7 @@ class RoundConfig:
     """Settings of one round's report; validated on construction (ConfigError lists all problems).
 
     Attributes:
-        title: title of the report.
+        title: title of the report (None: "Jeugdhulp in de regio" or its English form).
         region: the region the round covers, e.g. ``Drenthe``.
         period: count clients in care at any moment in this period (None: see below).
         parts: sub-periods of ``period`` that together cover it without overlap (e.g. its
@@ -106,6 +122,22 @@ class RoundConfig:
         capture_recapture: show a capture-recapture estimate of the youths no provider saw.
         source: where the configuration came from (a path, or ``defaults``).
         files: (what, name and SHA-256) of every file the configuration read, for provenance.
+        language: the report's language, ``nl`` (default) or ``en``.
+        status: ``provisional`` (voorlopig, default) or ``final`` (definitief).
+        source_text: the "Bron" line (None: factlab and the number of providers).
+        contact: who answers questions about the figures, or None.
+        publication_date: the publication date shown (None: the day the report is made).
+        delivery_date: open episodes (no end date) end on this day; a counted time after it
+            is warned about (None: the latest delivery in the manifests, if any).
+        labels: per dimension, value -> label (over the defaults of
+            :mod:`factlab.report.labels`).
+        order: per dimension, values in display order (before the default order).
+        data_quality_rounding: rows delivered are published rounded to this (1: exact); rows
+            are not persons and are never suppressed.
+        corrections_title: the corrections' title in the report (None: the model's own).
+        adjustment_text: per adjustment name, ``label``, ``note`` and ``source`` shown instead
+            of the model's own; ``{observed}``, ``{value}``, ``{low}``, ``{high}``,
+            ``{counted}`` and ``{total}`` in them are filled with the published values.
 
     Example:
         >>> RoundConfig(period=parse_period("2025"), parts=(parse_period("2025H1"),
@@ -116,7 +148,7 @@ class RoundConfig:
         factlab.errors.ConfigError: round config: 1 problem(s): dimensions: unknown ...
     """
 
-    title: str = "Youth care round report"
+    title: str | None = None
     region: str | None = None
     period: Period | None = None
     parts: tuple[Period, ...] = ()
@@ -130,6 +162,17 @@ class RoundConfig:
     capture_recapture: CaptureRecapture | None = None
     source: str = "defaults"
     files: tuple[tuple[str, str], ...] = ()
+    language: str = "nl"
+    status: Literal["provisional", "final"] = "provisional"
+    source_text: str | None = None
+    contact: str | None = None
+    publication_date: date | None = None
+    delivery_date: date | None = None
+    labels: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    order: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    data_quality_rounding: int = 1
+    corrections_title: str | None = None
+    adjustment_text: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "parts", tuple(self.parts))
@@ -149,6 +192,22 @@ class RoundConfig:
         if self.reference_date is not None:
             return f"reference date {self.reference_date.isoformat()}"
         return "all rows (no period or reference date)"
+
+    def report_title(self) -> str:
+        """The title shown: the configured one, or a default in the report's language."""
+        return self.title or i18n.text(self.language, "default_title")
+
+    def time_text(self, language: str) -> str:
+        """The counted time in the report's words, e.g. ``peildatum 1 januari 2013``."""
+        if self.period is not None:
+            return i18n.text(
+                language, "time_period", period=i18n.period_name(language, self.period.label)
+            )
+        if self.reference_date is not None:
+            return i18n.text(
+                language, "time_reference", date=i18n.day(language, self.reference_date)
+            )
+        return i18n.text(language, "time_all")
 
     def chosen_dimensions(self, available: Sequence[str]) -> tuple[str, ...]:
         """The dimensions to tabulate, given the columns the data hold."""
@@ -233,7 +292,7 @@ def _dimension_problems(config: RoundConfig) -> list[str]:
 
 def _semantic_problems(config: RoundConfig) -> list[str]:
     problems = []
-    if not config.title.strip():
+    if config.title is not None and not config.title.strip():
         problems.append("title: must not be empty")
     if config.period is not None and config.reference_date is not None:
         problems.append("period/reference_date: give a period or a reference date, not both")
@@ -247,6 +306,22 @@ def _semantic_problems(config: RoundConfig) -> list[str]:
             f"corrections.rounding: must be at least the disclosure rounding base "
             f"({config.rules.rounding_base})"
         )
+    if config.language not in i18n.LANGUAGES:
+        problems.append(f"language: must be one of {', '.join(i18n.LANGUAGES)}")
+    if config.status not in ("provisional", "final"):
+        problems.append("publication.status: must be voorlopig or definitief")
+    quality = config.data_quality_rounding
+    if isinstance(quality, bool) or not isinstance(quality, int) or quality < 1:
+        problems.append("data_quality.rounding: must be a whole number >= 1")
+    if config.corrections is not None:
+        names = {adjustment.name for adjustment in config.corrections.adjustments}
+        problems += [
+            f"corrections.adjustment.{name}: no adjustment of that name in the corrections"
+            for name in config.adjustment_text
+            if name not in names
+        ]
+    elif config.adjustment_text or config.corrections_title:
+        problems.append("corrections: title and adjustment texts need a corrections file")
     capture = config.capture_recapture
     if capture is not None and capture.rounding < config.rules.rounding_base:
         problems.append(
@@ -257,20 +332,6 @@ def _semantic_problems(config: RoundConfig) -> list[str]:
 
 
 # --- reading a file ------------------------------------------------------------------------------
-
-
-def _unknown(data: Mapping[str, Any], known: Sequence[str], prefix: str) -> list[str]:
-    return [f"{prefix}{key}: unknown key" for key in data if key not in known]
-
-
-def _text(data: Mapping[str, Any], key: str, problems: list[str]) -> str | None:
-    value = data.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, str) or not value.strip():
-        problems.append(f"{key}: must be non-empty text")
-        return None
-    return value
 
 
 def _names(data: Mapping[str, Any], key: str, problems: list[str]) -> tuple[str, ...] | None:
@@ -288,12 +349,12 @@ def _time(
 ) -> tuple[Period | None, tuple[Period, ...], date | None]:
     period = reference = None
     parts: list[Period] = []
-    if (text := _text(data, "period", problems)) is not None:
+    if (text := text_value(data, "period", problems)) is not None:
         try:
             period = parse_period(text)
         except ConfigError as exc:
             problems += [f"period: {problem}" for problem in exc.problems]
-    if (text := _text(data, "reference_date", problems)) is not None:
+    if (text := text_value(data, "reference_date", problems)) is not None:
         try:
             reference = parse_date(text, what="reference_date")
         except ConfigError as exc:
@@ -304,14 +365,6 @@ def _time(
         except ConfigError as exc:
             problems += [f"parts[{index}]: {problem}" for problem in exc.problems]
     return period, tuple(parts), reference
-
-
-def _section(data: Mapping[str, Any], key: str, problems: list[str]) -> Mapping[str, Any]:
-    value = data.get(key, {})
-    if not isinstance(value, Mapping):
-        problems.append(f"{key}: must be a table ([{key}])")
-        return {}
-    return value
 
 
 def _file_entry(what: str, path: Path) -> tuple[str, str]:
@@ -354,7 +407,7 @@ def _rules(
 def _corrections(
     section: Mapping[str, Any], base_dir: Path, problems: list[str], files: list[tuple[str, str]]
 ) -> tuple[Corrections | None, int]:
-    problems += _unknown(section, _CORRECTION_KEYS, "corrections.")
+    problems += unknown_keys(section, _CORRECTION_KEYS, "corrections.")
     rounding = section.get("rounding", 10)
     if isinstance(rounding, bool) or not isinstance(rounding, int) or rounding < 1:
         problems.append("corrections.rounding: must be a whole number >= 1")
@@ -379,8 +432,8 @@ def _corrections(
 def _capture_recapture(data: Mapping[str, Any], problems: list[str]) -> CaptureRecapture | None:
     if "capture_recapture" not in data:
         return None
-    section = _section(data, "capture_recapture", problems)
-    problems += _unknown(section, _CAPTURE_KEYS, "capture_recapture.")
+    section = table_of(data, "capture_recapture", problems)
+    problems += unknown_keys(section, _CAPTURE_KEYS, "capture_recapture.")
     default = CaptureRecapture()
     rounding = section.get("rounding", default.rounding)
     if isinstance(rounding, bool) or not isinstance(rounding, int) or rounding < 1:
@@ -433,32 +486,36 @@ def parse_round_config(
         Traceback (most recent call last):
         factlab.errors.ConfigError: round config: 1 problem(s): parts: must cover period 2025 from its first to its last day, without gaps or overlaps
     """  # noqa: E501
-    problems = _unknown(data, _TOP_KEYS, "")
+    problems = unknown_keys(data, _TOP_KEYS, "")
     if "version" not in data:
         problems.append("version: missing (use version = 1)")
     elif data["version"] not in SUPPORTED_VERSIONS or isinstance(data["version"], bool):
         problems.append("version: unsupported version (supported: 1)")
-    title = _text(data, "title", problems)
-    region = _text(data, "region", problems)
+    title = text_value(data, "title", problems)
+    region = text_value(data, "region", problems)
     period, parts, reference = _time(data, problems)
     dimensions = _names(data, "dimensions", problems)
     cross = _names(data, "cross", problems)
-    providers = _section(data, "providers", problems)
-    problems += _unknown(providers, _PROVIDER_KEYS, "providers.")
+    providers = table_of(data, "providers", problems)
+    problems += unknown_keys(providers, _PROVIDER_KEYS, "providers.")
     anonymise = providers.get("anonymise", True)
     if not isinstance(anonymise, bool):
         problems.append("providers.anonymise: must be true or false")
         anonymise = True
     base = Path(base_dir)
     files: list[tuple[str, str]] = []
-    rules = _rules(_section(data, "disclosure", problems), base, problems, files)
-    corrections, rounding = _corrections(
-        _section(data, "corrections", problems), base, problems, files
-    )
+    rules = _rules(table_of(data, "disclosure", problems), base, problems, files)
+    corrections_section = table_of(data, "corrections", problems)
+    corrections, rounding = _corrections(corrections_section, base, problems, files)
+    corrections_title, adjustment_text = read_corrections_text(corrections_section, problems)
     capture = _capture_recapture(data, problems)
+    presentation = read_presentation(data, problems)
+    structural = read_structural_empties(data, problems)
+    if structural:
+        rules = replace(rules, structural_empty=(*rules.structural_empty, *structural))
     try:
         config = RoundConfig(
-            title=title or RoundConfig.title,
+            title=title,
             region=region,
             period=period,
             parts=parts,
@@ -472,6 +529,9 @@ def parse_round_config(
             capture_recapture=capture,
             source=source,
             files=tuple(files),
+            corrections_title=corrections_title,
+            adjustment_text=adjustment_text,
+            **presentation,
         )
     except ConfigError as exc:
         problems += [problem for problem in exc.problems if problem not in problems]
@@ -508,3 +568,23 @@ def load_round_config(path: str | Path) -> RoundConfig:
         raise ConfigError(str(path), [f"not valid TOML: {exc}"]) from None
     config = parse_round_config(data, source=str(path), base_dir=path.parent)
     return replace(config, files=(_file_entry("round config", path), *config.files))
+
+
+def round_2014() -> RoundConfig:
+    """The shipped report configuration of the February 2014 round (``factlab/data``).
+
+    Dutch, reference date 1 January 2013, the 2014 disclosure rules (JB/JR only under
+    Begroting: the other two JB/JR cells are empty by definition) and the 2014 corrections,
+    with notes that take every number from the published values.
+
+    Example:
+        >>> config = round_2014()
+        >>> config.language, config.reference_date.isoformat(), config.rules.name
+        ('nl', '2013-01-01', 'cbs-drenthe-2014')
+    """
+    with resources.as_file(resources.files("factlab.data").joinpath("round_2014.toml")) as path:
+        return load_round_config(path)
+
+
+#: Round configurations shipped with factlab, by name (``factlab report --builtin NAME``).
+BUILTIN_ROUNDS: Final = {"2014": round_2014}

@@ -8,12 +8,14 @@ its protected table does not publish. A suppressed value is None in a grid and "
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
 import polars as pl
 
+from factlab.report import i18n
 from factlab.report.model import (
     EstimateView,
     Figure,
@@ -27,6 +29,7 @@ from factlab.report.model import (
 )
 
 __all__ = [
+    "NIL",
     "STRUCTURAL",
     "SUPPRESSED",
     "Cell",
@@ -39,14 +42,10 @@ __all__ = [
 
 #: How a suppressed value is shown.
 SUPPRESSED: Final = "."
-#: How a cell that is empty by definition (a structural empty) is shown.
-STRUCTURAL: Final = "-"
-_TOTAL: Final = "total"
-_PARAMETER_NAMES: Final = {
-    "observed × factor": "factor",
-    "observed × (1 − coverage) / coverage": "coverage",
-    "value": "value",
-}
+#: How a cell that is empty by definition (a structural empty) is shown: cannot occur.
+STRUCTURAL: Final = "x"
+#: How an exact zero is shown (nihil), where the rules publish zeros exactly.
+NIL: Final = "\u2013"
 
 #: A value of a grid: a label (text), a count or percentage, or None for a suppressed value.
 Cell = str | int | float | None
@@ -62,6 +61,7 @@ class Grid:
         kinds: per column: ``label``, ``count``, ``percent`` or ``text``.
         margin_rows: indexes of rows that are totals or footers.
         margin_columns: indexes of columns that are totals or percentages.
+        language: numbers are written in this language (:func:`cell_text`).
     """
 
     header: tuple[str, ...]
@@ -69,6 +69,7 @@ class Grid:
     kinds: tuple[str, ...]
     margin_rows: frozenset[int] = field(default_factory=frozenset)
     margin_columns: frozenset[int] = field(default_factory=frozenset)
+    language: str = "nl"
 
     def body(self) -> tuple[list[str], list[str], list[list[float | None]]]:
         """Row labels, column labels and values of the cells that are not margins."""
@@ -83,8 +84,8 @@ class Grid:
 
 
 def _number(cell: Cell) -> float | None:
-    if cell == STRUCTURAL:
-        return 0.0  # empty by definition: a known zero
+    if cell in (STRUCTURAL, NIL):
+        return 0.0  # empty by definition, or an exact zero
     return float(cell) if isinstance(cell, int | float) and not isinstance(cell, bool) else None
 
 
@@ -121,9 +122,14 @@ def _values(
     for row, col, *cells in selected.iter_rows():
         for index, measure in enumerate(measures):
             empty = cells[len(measures) + index]
-            found[(row, col, measure)] = STRUCTURAL if empty else cells[index]
+            shown_value = cells[index]
+            if layout.zero_nil and shown_value == 0:
+                shown_value = NIL
+            found[(row, col, measure)] = STRUCTURAL if empty else shown_value
     # A protected table spans its full grid; an exact count table omits true zeros.
-    missing = 0 if isinstance(source, InternalTable) else None
+    missing: int | str | None = None
+    if isinstance(source, InternalTable):
+        missing = NIL if layout.zero_nil else 0
 
     def value(row: str | None, col: str | None, measure: str) -> int | str | None:
         return found.get((row, col, measure), missing)
@@ -142,6 +148,8 @@ def _order(source: TableSource, column: str, given: Sequence[str] | None) -> lis
 def _percent(part: int | str | None, whole: int | str | None) -> float | str | None:
     if part == STRUCTURAL:
         return STRUCTURAL
+    if part == NIL and isinstance(whole, int) and whole > 0:
+        return 0.0
     if not isinstance(part, int) or not isinstance(whole, int) or whole == 0:
         return None
     return round(part * 100.0 / whole, 1)
@@ -165,23 +173,27 @@ def table_grid(table: ReportTable, *, internal: bool) -> Grid:
     row_values = _order(source, layout.rows, layout.row_order)
     row_title = layout.row_title or layout.rows.replace("_", " ")
     totals = [None] if layout.total_row else []
+    total = layout.total_label
+
+    def row_name(row: str | None) -> str:
+        return total if row is None else layout.row_labels.get(row, row)
+
     header: tuple[str, ...]
     if layout.columns is None:
         header = (row_title, layout.value_title or layout.measure.replace("_", " "))
         rows: list[tuple[Cell, ...]] = [
-            (_TOTAL if row is None else row, value(row, None, layout.measure))
-            for row in [*row_values, *totals]
+            (row_name(row), value(row, None, layout.measure)) for row in [*row_values, *totals]
         ]
         margins = frozenset({len(row_values)} if layout.total_row else set())
-        return Grid(header, tuple(rows), ("label", "count"), margins)
+        return Grid(header, tuple(rows), ("label", "count"), margins, language=table.language)
     column_values: list[str | None] = [*_order(source, layout.columns, layout.column_order)]
     if layout.total_column:
         column_values.append(None)
     percent = layout.percent_of_total
     header = (
         row_title,
-        *(_TOTAL if col is None else col for col in column_values),
-        *([f"{percent} (%)"] if percent else []),
+        *(total if col is None else layout.column_labels.get(col, col) for col in column_values),
+        *([layout.column_labels.get(f"{percent} (%)", f"{percent} (%)")] if percent else []),
     )
     kinds = ("label", *("count" for _ in column_values), *(["percent"] if percent else []))
     rows = []
@@ -191,7 +203,7 @@ def table_grid(table: ReportTable, *, internal: bool) -> Grid:
             cells.append(
                 _percent(value(row, percent, layout.measure), value(row, None, layout.measure))
             )
-        rows.append((_TOTAL if row is None else row, *cells))
+        rows.append((row_name(row), *cells))
     margin_rows = set(range(len(row_values), len(rows)))
     if layout.footer:
         footer: list[Cell] = [value(None, col, layout.footer) for col in column_values]
@@ -200,7 +212,14 @@ def table_grid(table: ReportTable, *, internal: bool) -> Grid:
     margin_columns = {index + 1 for index, col in enumerate(column_values) if col is None}
     if percent:
         margin_columns.add(len(header) - 1)
-    return Grid(header, tuple(rows), kinds, frozenset(margin_rows), frozenset(margin_columns))
+    return Grid(
+        header,
+        tuple(rows),
+        kinds,
+        frozenset(margin_rows),
+        frozenset(margin_columns),
+        language=table.language,
+    )
 
 
 def _figure_value(figure: Figure, internal: bool) -> int | None:
@@ -220,9 +239,37 @@ def _figure_value(figure: Figure, internal: bool) -> int | None:
     return None if found is None else int(found)
 
 
+def _rest_published(figure: Figure) -> bool:
+    """Whether every cell that ``figure - figure.minus`` adds up is itself published.
+
+    A total minus one of its cells is the sum of the other cells of that dimension. When one of
+    them is suppressed, the difference would publish a sum of suppressed cells that the audit
+    of the table never saw (e.g. the clients at 2, 3 and 4+ providers when 3 and 4+ are secret
+    zeros), so it is not shown.
+    """
+    minus = figure.minus
+    if minus is None or minus.source is not figure.source:
+        return minus is None
+    source = figure.source
+    named = dict(minus.where)
+    if len(named) != 1 or dict(figure.where):
+        return False
+    ((dimension, value),) = named.items()
+    others = [pl.col(d).is_null() for d in source.dimensions if d != dimension]
+    if source.part_column is not None:
+        others.append(pl.col(source.part_column) == figure.part)
+    rest = source.frame.filter(
+        pl.all_horizontal(pl.lit(True), *others),
+        pl.col(dimension).is_not_null(),
+        pl.col(dimension) != value,
+    )
+    return bool((rest[f"{figure.measure}_status"] != "suppressed").all())
+
+
 def figures_grid(report: Report) -> Grid:
     """The key figures: a count and, where asked, a percentage; differences of published values
-    in the secret range are shown as "." like any other small count."""
+    in the secret range are shown as "." like any other small count, and so is a difference
+    that would add up suppressed cells."""
     rules = report.rules
     rows: list[tuple[Cell, ...]] = []
     for figure in report.key_figures:
@@ -233,96 +280,116 @@ def figures_grid(report: Report) -> Grid:
             secret = value is not None and (
                 1 <= value <= rules.secret_max or (value == 0 and rules.zero_is_secret)
             )
-            if secret and not report.internal:
+            if (secret or not _rest_published(figure)) and not report.internal:
                 value = None
         share: Cell = ""
         if figure.percent_of is not None:
             share = _percent(value, _figure_value(figure.percent_of, report.internal))
         rows.append((figure.label, value, share))
-    return Grid(("figure", "count", "%"), tuple(rows), ("label", "count", "percent"))
+    language = report.language
+    header = tuple(i18n.text(language, key) for key in ("fig_figure", "fig_count", "fig_percent"))
+    return Grid(header, tuple(rows), ("label", "count", "percent"), language=language)
 
 
-def _parameter(formula: str, parameter: float | None) -> str:
-    if parameter is None:
+def _range(language: str, low: int | None, high: int | None) -> str:
+    if low is None or high is None:
         return ""
-    return f"{_PARAMETER_NAMES.get(formula, 'parameter')} = {parameter:g}"
-
-
-def _range(low: int | None, high: int | None) -> str:
-    return "" if low is None or high is None else f"{low:,}–{high:,}"
+    return f"{i18n.number(language, low)}\u2013{i18n.number(language, high)}"
 
 
 def estimate_grid(view: EstimateView) -> Grid:
     """The corrections as steps: counted, each adjustment, the estimate (with ranges)."""
-    rows: list[tuple[Cell, ...]] = [("counted", view.base, "", "", view.counted, "")]
+    language = view.language
+    word = functools.partial(i18n.text, language)
+    rows: list[tuple[Cell, ...]] = [(word("est_counted"), view.base, "", "", view.counted, "")]
     for line in view.lines:
         rows.append(
             (
-                line.name,
+                line.label or line.name,
                 line.applies_to,
                 line.formula,
-                _parameter(line.formula, line.parameter),
+                line.parameter_text,
                 line.value,
-                _range(line.low, line.high),
+                _range(language, line.low, line.high),
             )
         )
     rows.append(
         (
-            "estimate",
+            word("est_estimate"),
             view.unit,
-            "counted + adjustments",
+            word("est_sum"),
             "",
             view.total,
-            _range(view.low, view.high),
+            _range(language, view.low, view.high),
         )
     )
+    # The value column says what it counts: registrations in cells, or persons.
+    persons = view.persons
+    header = (
+        word("est_step"),
+        word("est_applies"),
+        word("est_formula"),
+        word("est_parameter"),
+        word("unit_persons" if persons else "unit_registrations"),
+        word("est_range"),
+    )
     return Grid(
-        ("step", "applies to", "formula", "parameter", "clients", "range"),
+        header,
         tuple(rows),
         ("label", "text", "text", "text", "count", "text"),
         frozenset({len(rows) - 1}),
+        language=language,
     )
 
 
-#: Title of the capture-recapture section.
-UNSEEN_TITLE: Final = "Capture–recapture: youths no provider saw"
+#: Title of the capture-recapture section in English (``i18n.text(language, "unseen_title")``
+#: in the report's language).
+UNSEEN_TITLE: Final = i18n.text("en", "unseen_title")
 
 
 def unseen_grid(view: UnseenView) -> Grid:
     """The capture-recapture estimate: seen, estimated with its 95 % interval, the model."""
+    word = functools.partial(i18n.text, view.language)
     rows: list[tuple[Cell, ...]] = [
-        ("seen by at least one provider", view.observed, ""),
-        (
-            "estimated, those no provider saw included",
-            view.estimate,
-            f"{view.lower:,}–{view.upper:,}",
-        ),
+        (word("unseen_seen"), view.observed, ""),
+        (word("unseen_estimated"), view.estimate, _range(view.language, view.lower, view.upper)),
     ]
     return Grid(
-        ("", "youths", "95 % interval"),
+        ("", word("unseen_youths"), word("unseen_interval")),
         tuple(rows),
         ("label", "count", "text"),
         frozenset({1}),
+        language=view.language,
     )
 
 
 def unseen_sentence(view: UnseenView) -> str:
     """What the estimate means and how it was made, in one paragraph (no other number in it)."""
-    rounded = "" if view.internal else f" Published as multiples of {view.rounding}."
-    return (
-        f"The estimate counts {view.meaning}. It is shown beside any corrected total, not added "
-        f"to it. Model: a Poisson log-linear model of how the {view.lists} lists overlap "
-        f"({view.model}); the interval is a 95 % profile-likelihood interval.{rounded}"
+    language = view.language
+    rounded = (
+        ""
+        if view.internal
+        else i18n.text(language, "unseen_rounded", rounding=i18n.number(language, view.rounding))
     )
+    sentence = i18n.text(
+        language, "unseen_sentence", meaning=view.meaning, lists=view.lists, model=view.model
+    )
+    return sentence + rounded
 
 
-def cell_text(cell: Cell) -> str:
+def cell_text(cell: Cell, language: str = "nl") -> str:
+    """A cell as text: numbers in the reader's form (``8.240``, ``35,7``), "." if suppressed.
+
+    Example:
+        >>> cell_text(8240), cell_text(8240, "en"), cell_text(35.7), cell_text(None)
+        ('8.240', '8,240', '35,7', '.')
+    """
     if cell is None:
         return SUPPRESSED
     if isinstance(cell, bool):
         return str(cell)
     if isinstance(cell, int):
-        return f"{cell:,}"
+        return i18n.number(language, cell)
     if isinstance(cell, float):
-        return f"{cell:.1f}"
+        return i18n.number(language, cell, decimals=1)
     return cell

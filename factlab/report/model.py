@@ -13,7 +13,6 @@ field filled from the BSN column would otherwise publish clients' numbers as row
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final
@@ -23,8 +22,6 @@ import polars as pl
 from factlab.disclosure.protect import STATUS_DTYPE, ProtectedTable
 from factlab.disclosure.rules import DisclosureRules
 from factlab.errors import DataError
-from factlab.estimation.estimate import Estimate
-from factlab.estimation.unseen import ASSUMPTIONS, MEANING, UnseenEstimate
 from factlab.steward.bsn import looks_like_bsn
 
 __all__ = [
@@ -40,8 +37,6 @@ __all__ = [
     "UnseenView",
     "check_labels",
     "check_source",
-    "estimate_view",
-    "unseen_view",
 ]
 
 #: Shown on every page and sheet of an internal report.
@@ -213,6 +208,11 @@ class Layout:
         percent_of_total: a column value whose share of the row's total is added as a column.
         row_title: header of the label column (None: the row key's name).
         value_title: header of the single value column (None: the measure's name).
+        row_labels: label shown for a row value (others as they are).
+        column_labels: label shown for a column value (others as they are).
+        total_label: label of the total row and column.
+        zero_nil: a published 0 is an exact zero (the rules publish no rounded-down count),
+            shown as nihil ("–").
     """
 
     rows: str
@@ -228,6 +228,10 @@ class Layout:
     percent_of_total: str | None = None
     row_title: str | None = None
     value_title: str | None = None
+    row_labels: Mapping[str, str] = field(default_factory=dict)
+    column_labels: Mapping[str, str] = field(default_factory=dict)
+    total_label: str = "total"
+    zero_nil: bool = False
 
 
 @dataclass(frozen=True)
@@ -240,7 +244,11 @@ class ReportTable:
         source: the numbers; a raw frame raises TypeError.
         layout: how to lay them out.
         notes: sentences shown under the table.
-        chart: ``periods`` (bars per period and value), ``heatmap`` or ``bars``, or None.
+        chart: ``periods`` (bars per period and value), ``heatmap``, ``bars`` or ``lines``
+            (a line per column over the rows, which are periods: a monitor's series), or None.
+        language: the language of the report (numbers are formatted in it).
+        sheet: the name of the table's Excel sheet ("" : from the id).
+        caption: the table's caption, e.g. its title and what was counted ("": the title).
     """
 
     id: str
@@ -249,11 +257,14 @@ class ReportTable:
     layout: Layout
     notes: tuple[str, ...] = ()
     chart: str | None = None
+    language: str = "nl"
+    sheet: str = ""
+    caption: str = ""
 
     def __post_init__(self) -> None:
         check_source(self.source, internal=True, what=f"table {self.id}")
         check_labels(self.source, what=f"table {self.id}")
-        if self.chart not in (None, "periods", "heatmap", "bars"):
+        if self.chart not in (None, "periods", "heatmap", "bars", "lines"):
             raise ValueError(f"table {self.id}: unknown chart {self.chart!r}")
 
 
@@ -290,7 +301,12 @@ class Figure:
 
 @dataclass(frozen=True)
 class EstimateLine:
-    """One adjustment of a published estimate (``value`` None: not shown, see below)."""
+    """One adjustment of a published estimate (``value`` None: not shown, see below).
+
+    ``label``, ``applies_to``, ``formula`` and ``parameter_text`` are in the report's language;
+    ``note`` and ``source`` are the configured texts with their placeholders filled from the
+    published values; ``observed`` is the published value the adjustment starts from.
+    """
 
     name: str
     applies_to: str
@@ -301,15 +317,18 @@ class EstimateLine:
     high: int | None
     source: str
     note: str
+    label: str = ""
+    parameter_text: str = ""
+    observed: int | None = None
 
 
 @dataclass(frozen=True)
 class EstimateView:
     """A corrections estimate as a report shows it: rounded model values, nothing exact.
 
-    Made only by :func:`estimate_view`. An adjustment applied to a value the protected base
-    table suppresses is not shown on its own (``value`` None): its size would give the
-    suppressed value away.
+    Made only by :func:`factlab.report.views.estimate_view`. An adjustment applied to a value
+    the protected base table suppresses is not shown on its own (``value`` None): its size
+    would give the suppressed value away.
 
     Attributes:
         title: the model's title.
@@ -320,6 +339,8 @@ class EstimateView:
         total: the corrected total, rounded; low and high: its range, rounded (None without).
         rounding: the multiple the values are rounded to (1 in an internal report).
         internal: the values are exact (an internal report).
+        language: the report's language.
+        persons: the total counts persons (unique clients), not cell registrations.
     """
 
     title: str
@@ -333,112 +354,22 @@ class EstimateView:
     rounding: int
     internal: bool
     _seal: object = field(default=None, repr=False, compare=False)
+    language: str = "nl"
+    persons: bool = False
 
     def __post_init__(self) -> None:
         if self._seal is not _SEAL:
-            raise TypeError("an EstimateView is made by factlab.report.model.estimate_view")
-
-
-def _round_to(value: float, base: int) -> int:
-    # Half away from zero, like the corrections' own rounding; additions can be negative.
-    return int(math.copysign(math.floor(abs(value) / base + 0.5) * base, value))
-
-
-def _published(
-    table: TableSource, where: Mapping[str, str | None], measure: str, part: str | None
-) -> int | None:
-    """The published value at ``where`` (other dimensions at their total); None if suppressed."""
-    conditions = [
-        pl.col(key).is_null() if where.get(key) is None else pl.col(key) == where[key]
-        for key in table.dimensions
-    ]
-    if table.part_column is not None:
-        conditions.append(pl.col(table.part_column) == part)
-    rows = table.frame.filter(pl.all_horizontal(pl.lit(True), *conditions))
-    if rows.height != 1 or rows[f"{measure}_status"][0] != "published":
-        return None
-    return int(rows[measure][0])
-
-
-def estimate_view(
-    estimate: Estimate,
-    base: TableSource,
-    *,
-    rounding: int,
-    secret_max: int,
-    part: str | None = None,
-) -> EstimateView:
-    """Publishable view of an estimate; exact values only when ``base`` is internal.
-
-    Args:
-        estimate: the estimate, computed on exact counts by
-        :func:`factlab.estimation.corrections.estimate`. base: the cross table of the corrections'
-        two dimensions, protected (or internal), with
-            the measures ``unique_clients`` and ``sum_of_cells``.
-        rounding: round every value to a multiple of this (ignored for an internal base).
-        secret_max: a rounded value whose size is 1..secret_max is not shown either.
-        part: the part of ``base`` the estimate was computed on, when it has a part column.
-
-    Raises:
-        TypeError: ``base`` is a raw frame.
-    """
-    base = check_source(base, internal=True, what="corrections base")
-    internal = isinstance(base, InternalTable)
-    step = 1 if internal else rounding
-    rows, columns = estimate.base_table.row_dimension, estimate.base_table.column_dimension
-    measure = "sum_of_cells" if estimate.corrections.base == "sum_of_cells" else "unique_clients"
-
-    def shown(value: float | None, *, published: bool = True) -> int | None:
-        if value is None or not published:
-            return None
-        rounded = _round_to(value, step)
-        return None if not internal and 1 <= abs(rounded) <= secret_max else rounded
-
-    lines = []
-    for result in estimate.adjustments:
-        select = dict(result.adjustment.select)
-        observed = {rows: select.get(rows), columns: select.get(columns)}
-        published = (
-            result.adjustment.kind == "absolute"
-            or _published(base, observed, measure, part) is not None
-        )
-        lines.append(
-            EstimateLine(
-                name=result.adjustment.name,
-                applies_to=result.applies_to,
-                formula=result.formula,
-                parameter=result.adjustment.parameter,
-                value=shown(result.value, published=published),
-                low=shown(result.low, published=published),
-                high=shown(result.high, published=published),
-                source=result.adjustment.source,
-                note=result.adjustment.note,
-            )
-        )
-    return EstimateView(
-        title=estimate.corrections.title,
-        unit=estimate.unit,
-        base=f"{estimate.corrections.base.replace('_', ' ')} of {rows} × {columns}",
-        # The base total exactly as the base table publishes it, so the two never disagree.
-        counted=_published(base, {}, measure, part),
-        lines=tuple(lines),
-        total=shown(estimate.total),
-        low=shown(estimate.low),
-        high=shown(estimate.high),
-        rounding=step,
-        internal=internal,
-        _seal=_SEAL,
-    )
+            raise TypeError("an EstimateView is made by factlab.report.views.estimate_view")
 
 
 @dataclass(frozen=True)
 class UnseenView:
     """A capture-recapture estimate as a report shows it: rounded, its interval widened outwards.
 
-    Made only by :func:`unseen_view`. The estimate is rounded to ``rounding``; the interval's
-    lower end down and its upper end up to multiples of it, so the published interval holds the
-    exact one. The number of youths seen is published rounded by the rules' base (exact only in
-    an internal report).
+    Made only by :func:`factlab.report.views.unseen_view`. The estimate is rounded to
+    ``rounding``; the interval's lower end down and its upper end up to multiples of it, so the
+    published interval holds the exact one. The number of youths seen is published rounded by
+    the rules' base (exact only in an internal report).
 
     Attributes:
         observed: youths seen by at least one list (rounded).
@@ -460,67 +391,11 @@ class UnseenView:
     meaning: str
     assumptions: tuple[str, ...]
     _seal: object = field(default=None, repr=False, compare=False)
+    language: str = "nl"
 
     def __post_init__(self) -> None:
         if self._seal is not _SEAL:
-            raise TypeError("an UnseenView is made by factlab.report.model.unseen_view")
-
-
-def unseen_view(
-    result: UnseenEstimate,
-    *,
-    rounding: int,
-    rules: DisclosureRules,
-    internal: bool,
-    labels: Mapping[str, str] | None = None,
-) -> UnseenView | None:
-    """Publishable view of a capture-recapture estimate; None when too few youths were seen.
-
-    Args:
-        result: the exact estimate (:func:`factlab.estimation.unseen.estimate_unseen`).
-        rounding: published multiple of the estimate and its interval.
-        rules: the disclosure rules (the youths seen are rounded by their base; a number of
-            youths seen in the secret range is not published at all).
-        internal: exact values for the trusted party.
-        labels: names of the lists as the report shows them (anonymised providers).
-    """
-    names = dict(labels or {})
-    model = (
-        " + ".join(
-            f"{names.get(first, first)}:{names.get(second, second)}"
-            for first, second in result.interactions
-        )
-        or "independence"
-    )
-    if internal:
-        return UnseenView(
-            observed=result.observed,
-            estimate=round(result.estimate),
-            lower=math.floor(result.lower),
-            upper=math.ceil(result.upper),
-            model=model,
-            lists=len(result.sources),
-            rounding=1,
-            internal=True,
-            meaning=MEANING,
-            assumptions=ASSUMPTIONS,
-            _seal=_SEAL,
-        )
-    if result.observed <= rules.secret_max:
-        return None
-    return UnseenView(
-        observed=_round_to(result.observed, rules.rounding_base),
-        estimate=_round_to(result.estimate, rounding),
-        lower=math.floor(result.lower / rounding) * rounding,
-        upper=math.ceil(result.upper / rounding) * rounding,
-        model=model,
-        lists=len(result.sources),
-        rounding=rounding,
-        internal=False,
-        meaning=MEANING,
-        assumptions=ASSUMPTIONS,
-        _seal=_SEAL,
-    )
+            raise TypeError("an UnseenView is made by factlab.report.views.unseen_view")
 
 
 @dataclass(frozen=True)
@@ -541,6 +416,15 @@ class Report:
         warnings: shown prominently at the top (e.g. single-stage pseudonymisation).
         notes: how to read the numbers.
         generated: when the report was made (ISO 8601 UTC).
+        language: the report's language (``nl`` or ``en``); ``html lang`` follows it.
+        legend: the explanation of symbols ("Verklaring van tekens"), one line each, shown on
+            every page and sheet.
+        source_line: the "Bron" line.
+        status_line: provisional or final, and the rules (or the internal mark).
+        published: the publication date, written out.
+        contact: who answers questions, or None.
+        meta: the header lines: region, what was counted, publication date, contact.
+        reading_guide: one sentence on unique youths, sum of cells and the estimate.
 
     Raises:
         TypeError: a table or figure reads a raw frame.
@@ -560,6 +444,14 @@ class Report:
     notes: tuple[str, ...] = ()
     generated: str = ""
     unseen: UnseenView | None = None
+    language: str = "nl"
+    legend: tuple[str, ...] = ()
+    source_line: str = ""
+    status_line: str = ""
+    published: str = ""
+    contact: str | None = None
+    meta: tuple[str, ...] = ()
+    reading_guide: str = ""
 
     def __post_init__(self) -> None:
         for table in self.tables:

@@ -7,9 +7,16 @@ checked again here (:func:`~factlab.report.model.check_source`): a raw frame is 
 counts only render in an internal report, whose every page and sheet then carries
 :data:`~factlab.report.model.INTERNAL_MARK`. A suppressed value is shown as ".".
 
-- HTML: one self-contained file: CSS inline, charts as inline SVG, no script, no link, no font
-  or image to fetch (a Content-Security-Policy forbids any request); readable in print.
-- Excel: one sheet per table; numbers are numbers, suppressed values the text ".".
+Every fixed word comes from :func:`~factlab.report.page.page_words`, in the report's language.
+
+- HTML: one self-contained file: CSS inline (:mod:`factlab.report.style`), charts as inline SVG,
+  no script, no link, no font or image to fetch (a Content-Security-Policy forbids any request).
+  ``<html lang>`` is the report's language; every table has a numbered caption and scrolls in
+  its own box with a sticky first column; a suppressed cell is read out as "geheim" (or
+  "secret"); the legend of symbols and the source are on the page, and printed on A4 with the
+  title, date, legend and page numbers in the page margins.
+- Excel (:mod:`factlab.report.excel`): one sheet per table; numbers are numbers, suppressed
+  values the text "."; native charts, frozen headers, autofilters and print setup.
 - Markdown: the tables and notes for a quick read (charts only in HTML).
 """
 
@@ -22,42 +29,22 @@ from typing import Final
 from factlab.errors import ConfigError
 from factlab.escape import markdown_text, plain_text
 from factlab.io import atomic_path
-from factlab.report.charts import heatmap, period_bars, single_bars, waterfall
+from factlab.report.charts import ChartText, heatmap, period_bars, single_bars, waterfall
 from factlab.report.excel import write_excel
 from factlab.report.grid import (
     SUPPRESSED,
-    UNSEEN_TITLE,
     Grid,
-    cell_text,
     estimate_grid,
     figures_grid,
     table_grid,
     unseen_grid,
     unseen_sentence,
 )
-from factlab.report.model import INTERNAL_MARK, Report, ReportTable
+from factlab.report.model import Report, ReportTable
+from factlab.report.page import Page, page_words
+from factlab.report.style import CSS, page_rules
 
 __all__ = ["render_file", "render_html", "render_markdown"]
-
-
-def _charts(table: ReportTable, grid: Grid) -> str | None:
-    chart_id = f"chart-{table.id}"
-    if table.chart == "periods":
-        return period_bars(grid, chart_id)
-    if table.chart == "heatmap":
-        return heatmap(grid, chart_id)
-    if table.chart == "bars":
-        return single_bars(grid, chart_id, xlabel=grid.header[0], ylabel=grid.header[1])
-    return None
-
-
-def _chart_caption(table: ReportTable) -> str:
-    captions = {
-        "periods": f"{table.title}, per period",
-        "heatmap": f"{table.title}: darker is more; grey cells are suppressed",
-        "bars": table.title,
-    }
-    return captions.get(table.chart or "", table.title)
 
 
 # --- Markdown ------------------------------------------------------------------------------------
@@ -68,14 +55,14 @@ def _md(text: object) -> str:
     return markdown_text(text)
 
 
-def _md_table(grid: Grid) -> list[str]:
+def _md_table(grid: Grid, page: Page) -> list[str]:
     align = ["---" if kind in ("label", "text") else "---:" for kind in grid.kinds]
     lines = [
         "| " + " | ".join(_md(name) for name in grid.header) + " |",
         "|" + "|".join(align) + "|",
     ]
     for index, row in enumerate(grid.rows):
-        cells = [_md(cell_text(cell)) for cell in row]
+        cells = [_md(page.cell(grid, cell)) for cell in row]
         if index in grid.margin_rows:
             cells[0] = f"**{cells[0]}**"
         lines.append("| " + " | ".join(cells) + " |")
@@ -84,39 +71,42 @@ def _md_table(grid: Grid) -> list[str]:
 
 def render_markdown(report: Report) -> str:
     """The report as Markdown: banner, warnings, key figures, tables, corrections, provenance."""
-    mark = [f"**{INTERNAL_MARK.upper()}**", ""] if report.internal else []
-    status = (
-        INTERNAL_MARK
-        if report.internal
-        else f"published under disclosure control (rules {report.rules.name})"
-    )
+    page = page_words(report)
+    mark = [f"**{_md(page.internal_mark.upper())}**", ""] if report.internal else []
     lines = [f"# {_md(report.title)}", "", *mark]
-    meta = [f"Region: {report.region}"] if report.region else []
-    meta += [f"Counted: {report.time_label}", f"Status: {status}"]
-    lines += [" · ".join(_md(item) for item in meta), ""]
-    lines += [f"> **Warning:** {_md(text)}" for text in report.warnings]
+    lines += [" · ".join(_md(item) for item in [*page.meta, page.status] if item), ""]
+    warning = page.word("warning")
+    lines += [f"> **{_md(warning)}:** {_md(text)}" for text in report.warnings]
     if report.warnings:
         lines.append("")
-    lines += ["## Key figures", "", *_md_table(figures_grid(report))]
+    if page.guide:
+        lines += [_md(page.guide), ""]
+    lines += [f"## {_md(page.word('key_figures'))}", ""]
+    lines += _md_table(figures_grid(report), page)
     for table in report.tables:
         lines += [f"## {_md(table.title)}", ""]
-        lines += _md_table(table_grid(table, internal=report.internal))
+        lines += _md_table(table_grid(table, internal=report.internal), page)
         lines += [*(_md(note) for note in table.notes), ""]
     if report.estimate is not None:
-        lines += [f"## Corrections: {_md(report.estimate.title)}", ""]
-        lines += _md_table(estimate_grid(report.estimate))
-        lines += [
-            f"- {_md(line.name)}: {_md(line.note)} Source: {_md(line.source)}."
-            for line in report.estimate.lines
-        ]
+        title = page.word("corrections_title", title=report.estimate.title)
+        lines += [f"## {_md(title)}", ""]
+        lines += _md_table(estimate_grid(report.estimate), page)
+        for line in report.estimate.lines:
+            source = page.source_of(line.source)
+            lines.append(f"- {_md(line.label or line.name)}: {_md(line.note)} {_md(source)}")
         lines.append("")
     if report.unseen is not None:
-        lines += [f"## {_md(UNSEEN_TITLE)}", "", *_md_table(unseen_grid(report.unseen)), ""]
-        lines += [_md(unseen_sentence(report.unseen)), "", "Assumptions:", ""]
+        lines += [f"## {_md(page.word('unseen_title'))}", ""]
+        lines += [*_md_table(unseen_grid(report.unseen), page), ""]
+        lines += [_md(unseen_sentence(report.unseen)), "", f"{_md(page.word('assumptions'))}:", ""]
         lines += [f"- {_md(item)}" for item in report.unseen.assumptions]
         lines.append("")
-    lines += ["## How to read these numbers", "", *(f"- {_md(note)}" for note in report.notes), ""]
-    lines += ["## Provenance", ""]
+    lines += [f"## {_md(page.word('how_to_read'))}", ""]
+    lines += [*(f"- {_md(note)}" for note in report.notes), ""]
+    lines += [f"## {_md(page.word('legend_title'))}", ""]
+    lines += [*(f"- {_md(line)}" for line in page.legend), ""]
+    lines += [_md(line) for line in (page.source, page.published) if line]
+    lines += ["", f"## {_md(page.word('provenance'))}", ""]
     for heading, entries in report.provenance:
         lines += [f"### {_md(heading)}", "", *(f"- {_md(k)}: {_md(v)}" for k, v in entries), ""]
     lines += [*mark]
@@ -125,55 +115,6 @@ def render_markdown(report: Report) -> str:
 
 # --- HTML ----------------------------------------------------------------------------------------
 
-_CSS: Final = """
-:root { --ink: #1b1b1b; --muted: #5a5a5a; --line: #d0d7de; --accent: #1f5f8b; --warn: #8a1c1c; }
-* { box-sizing: border-box; }
-body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial,
-  sans-serif; color: var(--ink); max-width: 62rem; margin: 0 auto; padding: 1.5rem;
-  line-height: 1.45; }
-body.internal { padding-top: 3rem; }
-h1 { margin: 0 0 .3rem; font-size: 1.7rem; }
-h2 { margin-top: 2.2rem; border-bottom: 2px solid var(--accent); padding-bottom: .2rem;
-  font-size: 1.25rem; }
-h3 { font-size: 1rem; margin-bottom: .3rem; }
-.meta { color: var(--muted); margin: 0; }
-.status { display: inline-block; margin: .6rem 0; padding: .15rem .6rem; border-radius: 1rem;
-  background: #e8f1f8; color: var(--accent); font-weight: 600; font-size: .9rem; }
-.warning { border-left: .35rem solid var(--warn); background: #fbeaea; padding: .6rem 1rem;
-  margin: 1rem 0; font-weight: 600; }
-.internal-mark { position: fixed; top: 0; left: 0; right: 0; z-index: 10; background: var(--warn);
-  color: #fff; text-align: center; font-weight: 700; letter-spacing: .06em;
-  text-transform: uppercase; padding: .35rem; }
-nav ol { columns: 2; padding-left: 1.2rem; }
-table { border-collapse: collapse; margin: .6rem 0 .4rem; font-variant-numeric: tabular-nums; }
-th, td { border-bottom: 1px solid var(--line); padding: .25rem .65rem; text-align: left;
-  vertical-align: top; }
-thead th { border-bottom: 2px solid var(--ink); }
-td.n, th.n { text-align: right; white-space: nowrap; }
-#table-corrections td:last-child { white-space: nowrap; }
-td.s { color: var(--muted); }
-tr.margin th, tr.margin td { font-weight: 700; background: #f5f7f9; }
-.note { color: var(--muted); font-size: .92rem; margin: .2rem 0; }
-figure { margin: 1rem 0; }
-figure svg { max-width: 100%; height: auto; }
-figcaption { color: var(--muted); font-size: .9rem; }
-dl { display: grid; grid-template-columns: max-content 1fr; gap: .15rem 1rem; margin: 0; }
-dt { color: var(--muted); }
-dd { margin: 0; overflow-wrap: anywhere; font-family: ui-monospace, Menlo, Consolas, monospace;
-  font-size: .88rem; }
-footer { margin-top: 2.5rem; color: var(--muted); font-size: .85rem; }
-@media print {
-  body { max-width: none; padding: 0; font-size: 10pt; }
-  body.internal { padding-top: 2rem; }
-  nav { display: none; }
-  h2 { break-after: avoid-page; }
-  table, figure, .warning { break-inside: avoid-page; }
-  .internal-mark { position: fixed; top: 0; }
-  tr.margin th, tr.margin td { background: none; }
-  a { color: inherit; text-decoration: none; }
-  @page { margin: 14mm 12mm; }
-}
-"""
 # No request may leave the page: only inline styles and data: images are allowed.
 _POLICY: Final = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 
@@ -182,84 +123,152 @@ def _esc(text: object) -> str:
     return html.escape(plain_text(text), quote=True)
 
 
-def _html_table(grid: Grid, table_id: str) -> str:
+def _symbol(text: str, meaning: str) -> str:
+    """A symbol cell: the symbol for the eye, its meaning for a screen reader and on hover."""
+    return (
+        f'<abbr title="{_esc(meaning)}"><span aria-hidden="true">{_esc(text)}</span>'
+        f'<span class="sr-only">{_esc(meaning)}</span></abbr>'
+    )
+
+
+def _html_table(grid: Grid, table_id: str, caption: str, number: int, page: Page) -> str:
+    """A table in its own scrolling box, with a numbered caption and symbols spoken."""
+    ident = _esc(f"table-{table_id}")
     head = "".join(
         f'<th scope="col" class="{"n" if kind in ("count", "percent") else "t"}">{_esc(name)}</th>'
         for kind, name in zip(grid.kinds, grid.header, strict=True)
     )
     body = []
     for index, row in enumerate(grid.rows):
-        cells = [f'<th scope="row">{_esc(cell_text(row[0]))}</th>']
+        cells = [f'<th scope="row">{_esc(page.cell(grid, row[0]))}</th>']
         for kind, cell in zip(grid.kinds[1:], row[1:], strict=True):
             classes = "n" if kind in ("count", "percent") else "t"
-            if cell is None:
-                cells.append(f'<td class="{classes} s" title="suppressed">{SUPPRESSED}</td>')
+            shown = page.cell(grid, cell)
+            meaning = page.symbols.get(shown) if kind != "text" else None
+            if cell is None or meaning is not None:
+                said = meaning or page.symbols[SUPPRESSED]
+                cells.append(f'<td class="{classes} s">{_symbol(shown, said)}</td>')
             else:
-                cells.append(f'<td class="{classes}">{_esc(cell_text(cell))}</td>')
+                cells.append(f'<td class="{classes}">{_esc(shown)}</td>')
         margin = ' class="margin"' if index in grid.margin_rows else ""
         body.append(f"<tr{margin}>{''.join(cells)}</tr>")
+    label = page.word("table_n", n=number)
     return (
-        f'<table id="table-{_esc(table_id)}"><thead><tr>{head}</tr></thead>'
-        f"<tbody>{''.join(body)}</tbody></table>"
+        f'<div class="table-scroll" role="region" tabindex="0" aria-labelledby="{ident}-caption">'
+        f'<table id="{ident}"><caption id="{ident}-caption"><span class="caption-text">'
+        f'<span class="number">{_esc(label)}</span>{_esc(caption)}</span></caption>'
+        f"<thead><tr>{head}</tr></thead>"
+        f"<tbody>{''.join(body)}</tbody></table></div>"
     )
 
 
 def _figure(svg: str, chart_id: str, caption: str) -> str:
+    ident = _esc(chart_id)
     return (
-        f'<figure id="{_esc(chart_id)}">{svg}'
-        f'<figcaption id="{_esc(chart_id)}-caption">{_esc(caption)}</figcaption></figure>'
+        f'<figure id="{ident}"><div class="chart-scroll" tabindex="0" role="group" '
+        f'aria-labelledby="{ident}-caption">{svg}</div>'
+        f'<figcaption id="{ident}-caption">{_esc(caption)}</figcaption></figure>'
     )
+
+
+def _chart(table: ReportTable, grid: Grid, page: Page, number: int) -> str:
+    """The table's chart as a figure (or nothing), its words in the report's language."""
+    if table.chart is None:
+        return ""
+    chart_id = f"chart-{table.id}"
+    words = ChartText(table.title, page.word("chart_desc", n=number), number=page.number)
+    if table.chart == "periods":
+        svg = period_bars(grid, chart_id, ylabel=page.word("chart_unique_clients"), text=words)
+        caption = page.word("chart_caption_periods", title=table.title)
+    elif table.chart == "heatmap":
+        svg = heatmap(grid, chart_id, text=words)
+        caption = page.word("chart_caption_heatmap", title=table.title)
+    elif table.chart == "bars":
+        svg = single_bars(grid, chart_id, xlabel=grid.header[0], ylabel=grid.header[1], text=words)
+        caption = page.word("chart_caption_bars", title=table.title)
+    elif table.chart == "lines":
+        from factlab.report.monitor_charts import period_lines
+
+        ylabel = table.layout.value_title or page.word("chart_unique_clients")
+        svg = period_lines(grid, chart_id, ylabel=ylabel, text=words)
+        caption = page.word("chart_caption_bars", title=table.title)  # the title says "per period"
+    else:
+        return ""
+    return _figure(svg, chart_id, caption)
 
 
 def render_html(report: Report) -> str:
-    """The report as one self-contained HTML page (no request to any network)."""
+    """The report as one self-contained HTML page (no request to any network).
+
+    The page is in the report's language (``<html lang>``); every table has a numbered caption
+    and scrolls in its own box; suppressed and structural cells are spoken by their meaning;
+    the legend of symbols and the source are on the page, and on every printed page (A4, with
+    title, date and page numbers in the margins; see :mod:`factlab.report.style`).
+    """
+    page = page_words(report)
     parts: list[str] = []
-    nav: list[tuple[str, str]] = [("key-figures", "Key figures")]
+    number = 1
+    nav: list[tuple[str, str]] = [("key-figures", page.word("key_figures"))]
     parts.append(
-        '<section id="key-figures"><h2>Key figures</h2>'
-        + _html_table(figures_grid(report), "key-figures")
+        f'<section id="key-figures"><h2>{_esc(page.word("key_figures"))}</h2>'
+        + _html_table(figures_grid(report), "key-figures", page.word("key_figures"), number, page)
         + "</section>"
     )
     for table in report.tables:
+        number += 1
         grid = table_grid(table, internal=report.internal)
-        svg = _charts(table, grid)
-        chart = _figure(svg, f"chart-{table.id}", _chart_caption(table)) if svg else ""
+        chart = _chart(table, grid, page, number)
         notes = "".join(f'<p class="note">{_esc(note)}</p>' for note in table.notes)
+        caption = page.caption(table)
         parts.append(
             f'<section id="{_esc(table.id)}"><h2>{_esc(table.title)}</h2>{chart}'
-            f"{_html_table(grid, table.id)}{notes}</section>"
+            f"{_html_table(grid, table.id, caption, number, page)}{notes}"
+            f'<p class="source">{_esc(page.source)}</p></section>'
         )
         nav.append((table.id, table.title))
     if report.estimate is not None:
+        number += 1
         view = report.estimate
+        title = page.word("corrections_title", title=view.title)
+        words = ChartText(title, page.word("chart_desc", n=number), number=page.number)
         chart = _figure(
-            waterfall(view, "chart-corrections"),
+            waterfall(
+                view,
+                "chart-corrections",
+                text=words,
+                counted=page.word("chart_counted"),
+                estimate=page.word("chart_estimate"),
+                ylabel=page.word("chart_clients" if view.persons else "chart_registrations"),
+            ),
             "chart-corrections",
-            "From the counted total through each correction to the estimate",
+            page.word("chart_caption_waterfall"),
         )
         sources = "".join(
-            f"<li><strong>{_esc(line.name)}</strong>: {_esc(line.note)} "
-            f"<em>Source: {_esc(line.source)}.</em></li>"
+            f"<li><strong>{_esc(line.label or line.name)}</strong>: {_esc(line.note)} "
+            f"<em>{_esc(page.source_of(line.source))}</em></li>"
             for line in view.lines
         )
         parts.append(
-            f'<section id="corrections"><h2>Corrections: {_esc(view.title)}</h2>{chart}'
-            f'{_html_table(estimate_grid(view), "corrections")}<ul class="note">{sources}</ul>'
-            "</section>"
+            f'<section id="corrections"><h2>{_esc(title)}</h2>{chart}'
+            f"{_html_table(estimate_grid(view), 'corrections', title, number, page)}"
+            f'<ul class="note">{sources}</ul></section>'
         )
-        nav.append(("corrections", "Corrections"))
+        nav.append(("corrections", page.word("corrections")))
     if report.unseen is not None:
+        number += 1
+        title = page.word("unseen_title")
         assumptions = "".join(f"<li>{_esc(item)}</li>" for item in report.unseen.assumptions)
         parts.append(
-            f'<section id="capture-recapture"><h2>{_esc(UNSEEN_TITLE)}</h2>'
-            f"{_html_table(unseen_grid(report.unseen), 'capture-recapture')}"
+            f'<section id="capture-recapture"><h2>{_esc(title)}</h2>'
+            f"{_html_table(unseen_grid(report.unseen), 'capture-recapture', title, number, page)}"
             f'<p class="note">{_esc(unseen_sentence(report.unseen))}</p>'
-            f'<p class="note">Assumptions:</p><ul class="note">{assumptions}</ul></section>'
+            f'<p class="note">{_esc(page.word("assumptions"))}:</p>'
+            f'<ul class="note">{assumptions}</ul></section>'
         )
-        nav.append(("capture-recapture", "Capture–recapture"))
+        nav.append(("capture-recapture", title))
     notes = "".join(f"<li>{_esc(note)}</li>" for note in report.notes)
     parts.append(
-        f'<section id="notes"><h2>How to read these numbers</h2><ul>{notes}</ul></section>'
+        f'<section id="notes"><h2>{_esc(page.word("how_to_read"))}</h2><ul>{notes}</ul></section>'
     )
     provenance = "".join(
         f"<h3>{_esc(heading)}</h3><dl>"
@@ -267,33 +276,50 @@ def render_html(report: Report) -> str:
         + "</dl>"
         for heading, entries in report.provenance
     )
-    parts.append(f'<section id="provenance"><h2>Provenance</h2>{provenance}</section>')
-    nav += [("notes", "How to read these numbers"), ("provenance", "Provenance")]
-
-    status = (
-        INTERNAL_MARK
-        if report.internal
-        else f"Published under disclosure control (rules {report.rules.name})"
+    parts.append(
+        f'<section id="provenance"><h2>{_esc(page.word("provenance"))}</h2>{provenance}</section>'
     )
-    meta = [f"Region: {report.region}"] if report.region else []
-    meta += [f"Counted: {report.time_label}", f"Generated: {report.generated}"]
-    mark = f'<div class="internal-mark" id="internal-mark">{_esc(INTERNAL_MARK)}</div>'
+    nav += [("notes", page.word("how_to_read")), ("provenance", page.word("provenance"))]
+
+    mark = f'<div class="internal-mark" id="internal-mark">{_esc(page.internal_mark)}</div>'
     warnings = "".join(
         f'<p class="warning" role="alert">{_esc(text)}</p>' for text in report.warnings
     )
+    guide = f'<p class="guide">{_esc(page.guide)}</p>' if page.guide else ""
+    legend_items = "".join(f"<li>{_esc(line)}</li>" for line in page.legend)
+    legend = (
+        f'<aside class="legend" id="legend" aria-labelledby="legend-title">'
+        f'<h2 id="legend-title">{_esc(page.word("legend_title"))}</h2>'
+        f"<ul>{legend_items}</ul></aside>"
+    )
     contents = "".join(f'<li><a href="#{_esc(i)}">{_esc(t)}</a></li>' for i, t in nav)
+    footer = [
+        f"{page.word('legend_title')}: {' · '.join(page.legend)}",
+        page.source,
+        " · ".join([page.status, *([page.contact] if page.contact else []), page.published]),
+    ]
+    print_rules = page_rules(
+        title=report.title,
+        date=page.published,
+        legend=" · ".join(page.legend),
+        page=page.word("page"),
+        of=page.word("of"),
+        internal_mark=page.internal_mark.upper() if report.internal else None,
+    )
     return (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f'<!DOCTYPE html>\n<html lang="{_esc(page.language)}"><head><meta charset="utf-8">'
         f'<meta http-equiv="Content-Security-Policy" content="{_POLICY}">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f'<meta name="generator" content="factlab">'
-        f"<title>{_esc(report.title)}</title><style>{_CSS}</style></head>"
+        f"<title>{_esc(report.title)}</title><style>{CSS}{print_rules}</style></head>"
         f'<body class="{"internal" if report.internal else "public"}">'
         f"{mark if report.internal else ''}"
-        f'<header><h1>{_esc(report.title)}</h1><p class="meta">{_esc(" · ".join(meta))}</p>'
-        f'<p class="status" id="status">{_esc(status)}</p>{warnings}</header>'
-        f"<nav><ol>{contents}</ol></nav><main>{''.join(parts)}</main>"
-        f"<footer>{_esc(status)} · factlab · {_esc(report.generated)}</footer></body></html>\n"
+        f'<header><h1>{_esc(report.title)}</h1><p class="meta">{_esc(" · ".join(page.meta))}</p>'
+        f'<p class="status" id="status">{_esc(page.status)}</p>{warnings}{guide}{legend}'
+        f'</header><nav aria-label="{_esc(page.word("contents"))}"><ol>{contents}</ol></nav>'
+        f"<main>{''.join(parts)}</main>"
+        f"<footer>{''.join(f'<p>{_esc(line)}</p>' for line in footer if line)}</footer>"
+        "</body></html>\n"
     )
 
 

@@ -100,15 +100,6 @@ class Timing:
         return self.on.isoformat() if self.on is not None else "all rows"
 
     @property
-    def phrase(self) -> str:
-        """Which clients are counted, in words: ``in care in 2025``, ``in care on ...``."""
-        if self.period is not None:
-            return f"in care in {self.period.label}"
-        if self.on is not None:
-            return f"in care on {self.on.isoformat()}"
-        return "in the linked file"
-
-    @property
     def column_order(self) -> tuple[str, ...]:
         """The parts, then the whole: the order of period columns in a table."""
         return (*(part.label for part in self.parts), self.label)

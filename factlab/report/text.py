@@ -1,4 +1,7 @@
-"""The words of a report: provenance, how to read the numbers, warnings, notes on tables.
+"""The words of a report: provenance, how to read the numbers, warnings, notes, the legend.
+
+Every sentence is a message of :mod:`factlab.report.messages` in the report's language; numbers
+and dates in it are formatted with :mod:`factlab.report.i18n`.
 
 Provenance holds no count in a public report: the key fingerprint (never a key), versions, the
 configuration and the rules. Row counts of the inputs and the label of each provider are added
@@ -11,39 +14,43 @@ file is of the second stage, whose key the stewards lack.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import date
 from pathlib import Path
 from typing import Any, Final
 
 from factlab._version import __version__
 from factlab.manifest import Manifest
+from factlab.report import i18n
 from factlab.report.config import RoundConfig
 from factlab.report.model import INTERNAL_MARK
 from factlab.report.tables import Timing
 
 __all__ = [
-    "dimension_name",
     "dimension_notes",
+    "legend",
     "overlap_notes",
+    "phrase",
     "provenance",
     "reading_notes",
     "warnings",
 ]
 
-_DIMENSION_NAMES: Final = {
-    "municipality": "municipality",
-    "care_form": "care form",
-    "financing": "financing",
-    "domain": "domain",
-    "product_category": "product category",
-    "sex": "sex",
-    "birth_year": "birth year",
-    "age_group": "age group",
-    "provider": "provider",
+_FILE_KINDS: Final = {
+    "round config": "file_round_config",
+    "disclosure rules": "file_disclosure_rules",
+    "corrections": "file_corrections",
 }
 
 
-def dimension_name(dimension: str) -> str:
-    return _DIMENSION_NAMES.get(dimension, dimension.replace("_", " "))
+def phrase(language: str, timing: Timing) -> str:
+    """Which clients are counted, in words: ``in zorg op 1 januari 2013``."""
+    if timing.period is not None:
+        return i18n.text(
+            language, "phrase_period", period=i18n.period_name(language, timing.period.label)
+        )
+    if timing.on is not None:
+        return i18n.text(language, "phrase_reference", date=i18n.day(language, timing.on))
+    return i18n.text(language, "phrase_all")
 
 
 def provenance(
@@ -54,27 +61,36 @@ def provenance(
     dims: Sequence[str],
     internal: bool,
     generated: str,
+    delivered: date | None = None,
 ) -> tuple[tuple[str, tuple[tuple[str, str], ...]], ...]:
+    """Where the report's numbers come from, in groups of (label, value) lines."""
+    language = config.language
+
+    def word(key: str, **values: object) -> str:
+        return i18n.text(language, key, **values)
+
     groups: list[tuple[str, tuple[tuple[str, str], ...]]] = []
     if manifest is not None:
-        stage = "2 (two-stage)" if manifest.stage == 2 else f"{manifest.stage} (single-stage)"
+        stage = (
+            word("stage_two") if manifest.stage == 2 else word("stage_one", stage=manifest.stage)
+        )
         digest = str(linked.get("sha256", ""))
         if not internal and manifest.stage != 2:
-            digest = "in the internal report only (single-stage: stage-1 pseudonyms)"
+            digest = word("prov_digest_internal")
         groups.append(
             (
-                "Linked file",
+                word("prov_linked_file"),
                 (
-                    ("file", Path(str(linked.get("path", ""))).name),
-                    ("sha256", digest),
-                    ("format", manifest.format),
-                    ("pseudonymisation scheme", manifest.scheme),
-                    ("stage", stage),
-                    ("round", manifest.round),
-                    ("key id", manifest.key_id),
-                    ("key fingerprint", manifest.key_fingerprint),
-                    ("written by factlab", manifest.factlab_version),
-                    ("created", manifest.created),
+                    (word("prov_file"), Path(str(linked.get("path", ""))).name),
+                    (word("prov_sha256"), digest),
+                    (word("prov_format"), manifest.format),
+                    (word("prov_scheme"), manifest.scheme),
+                    (word("prov_stage"), stage),
+                    (word("prov_round"), manifest.round),
+                    (word("prov_key_id"), manifest.key_id),
+                    (word("prov_key_fingerprint"), manifest.key_fingerprint),
+                    (word("prov_written_by"), manifest.factlab_version),
+                    (word("prov_created"), manifest.created),
                 ),
             )
         )
@@ -83,111 +99,144 @@ def provenance(
             code = str(entry.get("provider"))
             label = labels.get(code, code)
             if internal:
-                parts = [
-                    f"sha256 {entry.get('sha256', '')}",
-                    f"code {code}",
-                    f"rows {entry.get('rows')}",
-                    f"created {entry.get('created')}",
-                ]
-                inputs.append((label, "; ".join(parts)))
+                text = word(
+                    "prov_input_internal",
+                    sha256=entry.get("sha256", ""),
+                    code=code,
+                    rows=entry.get("rows"),
+                    created=entry.get("created"),
+                )
+                inputs.append((label, text))
             else:  # no digest of a pseudonymised file in public (see the module)
-                inputs.append((label, "provider file; its SHA-256 in the internal report only"))
-        groups.append(("Inputs", tuple(sorted(inputs))))
+                inputs.append((label, word("prov_input_public")))
+        groups.append((word("prov_inputs"), tuple(sorted(inputs))))
     else:
-        groups.append(("Linked rows", (("source", "rows given in memory, no manifest"),)))
+        groups.append((word("prov_linked_rows"), ((word("prov_source"), word("prov_in_memory")),)))
     rules = config.rules
-    zero = "0 and " if rules.zero_is_secret else ""
     settings = [
-        ("factlab version", __version__),
-        ("generated", generated),
-        ("configuration", Path(config.source).name if config.files else config.source),
-        *((what, text) for what, text in config.files),
-        ("counted", config.time_label),
-        ("dimensions", ", ".join(dimension_name(d) for d in dims) or "none"),
-        ("provider labels", "anonymised (A, B, ...)" if config.anonymise_providers else "codes"),
+        (word("prov_version"), __version__),
+        (word("prov_generated"), generated),
+        (word("prov_configuration"), Path(config.source).name if config.files else config.source),
+        *(
+            (word(_FILE_KINDS[what]) if what in _FILE_KINDS else what, t)
+            for what, t in config.files
+        ),
+        (word("prov_language"), language),
+        (word("prov_counted"), config.time_text(language)),
+        (
+            word("prov_dimensions"),
+            ", ".join(i18n.dimension_name(language, d) for d in dims) or word("prov_none"),
+        ),
+        (
+            word("prov_labels"),
+            word("labels_anonymised") if config.anonymise_providers else word("labels_codes"),
+        ),
     ]
+    if delivered is not None:
+        settings.append((word("prov_delivery"), i18n.day(language, delivered)))
     if internal:
-        settings.append(("disclosure control", f"none: {INTERNAL_MARK}"))
+        settings.append((word("prov_disclosure"), word("disclosure_none", mark=INTERNAL_MARK)))
         if config.anonymise_providers:
             mapping = ", ".join(f"{label} = {code}" for code, label in labels.items())
-            settings.append(("label of each provider", mapping))
+            settings.append((word("prov_label_map"), mapping))
     else:
         settings.append(
             (
-                "disclosure control",
-                f"rules {rules.name}: {zero}1–{rules.secret_max} secret, rounding to multiples "
-                f"of {rules.rounding_base}, protection width at least {rules.min_width:g} and "
-                f"{rules.protection_percent:g} %",
+                word("prov_disclosure"),
+                word(
+                    "disclosure_rules",
+                    rules=rules.name,
+                    zero=word("zero_and") if rules.zero_is_secret else "",
+                    secret_max=rules.secret_max,
+                    base=rules.rounding_base,
+                    width=i18n.parameter(language, rules.min_width),
+                    percent=i18n.parameter(language, rules.protection_percent),
+                ),
             )
         )
     if config.corrections is not None:
-        settings.append(("corrections", config.corrections.title))
-    groups.append(("This report", tuple(settings)))
+        title = config.corrections_title or config.corrections.title
+        settings.append((word("prov_corrections"), title))
+    groups.append((word("prov_this_report"), tuple(settings)))
     return tuple(groups)
 
 
 def reading_notes(config: RoundConfig, internal: bool, has_estimate: bool) -> tuple[str, ...]:
-    rules = config.rules
-    notes = [
-        "A client counts once in each cell and once in each total, so the cells of a table add "
-        "up to more than its total; the sum of cells counts cell memberships, the total persons.",
-        "Only rows with a valid BSN can be linked and counted as clients; the data-quality "
-        "table shows the rows without one.",
-    ]
+    """How to read the numbers: disclosure control, cells and totals, rounding of estimates."""
+    language, rules = config.language, config.rules
+    notes = [i18n.text(language, "note_cells"), i18n.text(language, "note_valid")]
     if internal:
-        notes.insert(0, f"Exact counts without disclosure control: {INTERNAL_MARK}.")
+        notes.insert(0, i18n.text(language, "note_exact", mark=INTERNAL_MARK))
     else:
-        zero = "0 and " if rules.zero_is_secret else ""
         notes.insert(
             0,
-            f"Disclosure control (rules {rules.name}): counts of {zero}1–{rules.secret_max} are "
-            'shown as "."; further counts are suppressed so that no hidden count can be worked '
-            f"out; every published count is rounded to a multiple of {rules.rounding_base}. "
-            "Totals are rounded on their own and need not equal the sum of their rounded cells.",
+            i18n.text(
+                language,
+                "note_disclosure",
+                rules=rules.name,
+                zero=i18n.text(language, "zero_and") if rules.zero_is_secret else "",
+                secret_max=rules.secret_max,
+                base=rules.rounding_base,
+            ),
         )
-        notes.append(
-            "Percentages and differences are computed from the published (rounded) values; a "
-            'difference that falls in the secret range is shown as "." too.'
-        )
+        notes.append(i18n.text(language, "note_percentages"))
     if has_estimate:
         step = 1 if internal else config.corrections_rounding
-        notes.append(
-            "Corrected totals are model estimates, not counts"
-            + (f", rounded to multiples of {step}." if step > 1 else ".")
-        )
+        if step > 1:
+            notes.append(i18n.text(language, "note_estimate_rounded", step=step))
+        else:
+            notes.append(i18n.text(language, "note_estimate"))
+        if not internal:
+            notes.append(i18n.text(language, "note_estimate_protected"))
     return tuple(notes)
 
 
-def warnings(manifest: Manifest | None) -> tuple[str, ...]:
-    if manifest is None:
-        return ("The rows were given in memory without a manifest: their provenance is unknown.",)
-    if manifest.stage == 1:
-        return (
-            "Single-stage pseudonymisation: this round was linked without the trusted party's "
-            "second stage. Whoever holds the provider key can recompute these pseudonyms from "
-            "BSNs (see docs/threat-model.md).",
+def legend(config: RoundConfig, internal: bool) -> tuple[str, ...]:
+    """The explanation of symbols (Verklaring van tekens), one line each."""
+    language = config.language
+    lines = [
+        i18n.text(language, "legend_suppressed"),
+        i18n.text(language, "legend_nil"),
+        i18n.text(language, "legend_structural"),
+    ]
+    if internal:
+        return (*lines, i18n.text(language, "legend_exact"))
+    lines.append(i18n.text(language, "legend_rounded", base=config.rules.rounding_base))
+    if config.data_quality_rounding > 1:
+        lines.append(
+            i18n.text(language, "legend_quality_rounded", base=config.data_quality_rounding)
         )
+    else:
+        lines.append(i18n.text(language, "legend_quality"))
+    return tuple(lines)
+
+
+def warnings(manifest: Manifest | None, language: str = "nl") -> tuple[str, ...]:
+    """Warnings about the provenance: no manifest, or single-stage pseudonyms."""
+    if manifest is None:
+        return (i18n.text(language, "warn_no_manifest"),)
+    if manifest.stage == 1:
+        return (i18n.text(language, "warn_single_stage"),)
     return ()
 
 
-def dimension_notes(dim: str, timing: Timing) -> tuple[str, ...]:
-    notes = [f"Clients {timing.phrase}" + (", and in each part." if timing.parts else ".")]
+def dimension_notes(dim: str, timing: Timing, language: str = "nl") -> tuple[str, ...]:
+    """The notes under a table of one dimension."""
+    key = "note_dimension_parts" if timing.parts else "note_dimension"
+    notes = [i18n.text(language, key, phrase=phrase(language, timing))]
     if dim == "municipality":
-        notes.append(
-            "By municipality of residence; a client who moved counts where they lived last."
-        )
+        notes.append(i18n.text(language, "note_municipality"))
     else:
         notes.append(
-            f"A client with care in several {dimension_name(dim)} values counts in each of them."
+            i18n.text(language, "note_several", dimension=i18n.dimension_name(language, dim))
         )
     return tuple(notes)
 
 
 def overlap_notes(config: RoundConfig, timing: Timing) -> tuple[str, ...]:
-    notes = [
-        f"Clients {timing.phrase} that two providers share; the diagonal holds each "
-        "provider's own clients."
-    ]
+    """The notes under the overlap matrix."""
+    language = config.language
+    notes = [i18n.text(language, "note_overlap", phrase=phrase(language, timing))]
     if config.anonymise_providers:
-        notes.append("Providers are labelled A, B, ... by the number of rows they delivered.")
+        notes.append(i18n.text(language, "note_overlap_anonymised"))
     return tuple(notes)

@@ -11,8 +11,9 @@ or not a value the round's contract accepts — with their row counts, at most
 These lists travel in the manifest, which a sealed file shows in the clear, so what is shown is
 what is stored, and a value is **not shown** (only counted, with its first rows) when
 
-- it holds :data:`MIN_HIDDEN_DIGITS` or more digits, is a Dutch postcode, or looks like a BSN: a
-  BSN, a date, a phone number or a postcode in a code field is personal data, not a code;
+- it holds :data:`MIN_HIDDEN_DIGITS` or more digits, or a Dutch postcode, or looks like a BSN
+  (:func:`factlab.escape.may_identify`, the rule of every stage): a BSN, a date, a phone number or
+  a postcode in a code field is personal data, not a code;
 - it occurs for a single client only (on one row, or on rows of one BSN) and is no code: a
   misspelt municipality recurs among clients, while a name or a note that a wrong column brought
   into a code field is one client's. A code — a short word of letters and digits with a digit in
@@ -26,7 +27,6 @@ header line has a client's values for names.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
@@ -34,7 +34,7 @@ from typing import Any, Final
 import polars as pl
 
 from factlab import schema
-from factlab.escape import plain_text
+from factlab.escape import MIN_HIDDEN_DIGITS, POSTCODE_PATTERN, may_identify, plain_text
 from factlab.steward.bsn import looks_like_bsn
 from factlab.steward.mapping import ColumnMapping
 
@@ -53,8 +53,6 @@ __all__ = [
 CODE_FIELDS: Final = ("sex", "municipality", "domain", "financing", "care_form", "product_category")
 #: Values listed per field; the rest are counted ("and N more").
 MAX_VALUES: Final = 20
-#: A value with this many digits or more is never shown (a BSN, a date, a phone number).
-MIN_HIDDEN_DIGITS: Final = 6
 #: Longest value shown, in characters; a longer one is cut and ends in "…".
 MAX_VALUE_LENGTH: Final = 40
 #: Longest column name shown.
@@ -62,12 +60,8 @@ MAX_NAME_LENGTH: Final = 80
 _FIRST_ROWS: Final = 5
 #: A code: letters and digits with at least one digit, no space, at most 10 characters.
 _CODE: Final = r"^[\p{L}\p{N}._/-]{0,9}\p{N}[\p{L}\p{N}._/-]{0,9}$"
-#: A Dutch postcode (``9401AB``, ``9401 ab``): never shown, on one row or many.
-_POSTCODE: Final = r"^[1-9][0-9]{3} ?[A-Za-z]{2}$"
-
-
-def _digits(text: str) -> int:
-    return sum(char.isdigit() for char in text)
+#: A Dutch postcode (``9401AB``, ``9401 ab``) anywhere: never shown, on one row or many.
+_POSTCODE: Final = POSTCODE_PATTERN
 
 
 def _looks_like_bsn(texts: Sequence[str]) -> list[bool]:
@@ -89,11 +83,7 @@ def shown_text(text: str, *, limit: int = MAX_VALUE_LENGTH) -> str | None:
         >>> shown_text("x" * 50)
         'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx…'
     """
-    if (
-        _digits(text) >= MIN_HIDDEN_DIGITS
-        or re.match(_POSTCODE, text)
-        or _looks_like_bsn([text])[0]
-    ):
+    if may_identify(text) or _looks_like_bsn([text])[0]:
         return None
     text = plain_text(text)
     return text if len(text) <= limit else text[: limit - 1] + "…"

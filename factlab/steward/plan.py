@@ -22,6 +22,7 @@ from factlab.errors import InputError
 from factlab.keys.pseudonym import hmac_pseudonym
 from factlab.keys.round_keys import Key
 from factlab.steward._distinct import TEXT_FIELDS, Derived, by_distinct, few_distinct
+from factlab.steward.blind import BlindService
 from factlab.steward.bsn import looks_like_bsn, normalise_bsn_column
 from factlab.steward.columns import CODE_FIELDS, ColumnUse, column_report
 from factlab.steward.contract import Contract
@@ -117,7 +118,7 @@ def _fallback_message(pieces: dict[str, pl.Expr]) -> pl.Expr:
 
 def make_plan(
     source_frame: pl.DataFrame | pl.LazyFrame,
-    key: Key,
+    key: Key | BlindService,
     *,
     provider: str,
     mapping: ColumnMapping,
@@ -307,7 +308,14 @@ def make_plan(
                 "which the file lacks (name the column in the mapping's [columns])"
             )
         message = _fallback_message({name: pieces[name] for name in fallback_fields})  # type: ignore[misc]
-        outputs[schema.FALLBACK_PSEUDONYM] = hmac_pseudonym(message, key.pseudonym_key("fallback"))
+        # In a blind round the message itself is planned here and replaced by its pseudonym from
+        # the key services as soon as the rows are collected (pseudonymise._fill_blind), before
+        # any check, summary or write sees the column.
+        outputs[schema.FALLBACK_PSEUDONYM] = (
+            hmac_pseudonym(message, key.pseudonym_key("fallback"))
+            if isinstance(key, Key)
+            else message
+        )
         issues.append((schema.FALLBACK_PSEUDONYM, "incomplete", message.is_null()))
 
     # Rows in memory: text columns with few distinct values are read on those values.
@@ -338,7 +346,12 @@ def make_plan(
     bsn_column = found["bsn"]
     planned = normalise_bsn_column(frame.lazy(), bsn_column, canonical_name=_CANONICAL)
     valid = pl.col(schema.STATUS) == "valid"
-    pseudonym = hmac_pseudonym(pl.when(valid).then(pl.col(_CANONICAL)), key.pseudonym_key("bsn"))
+    if isinstance(key, Key):
+        pseudonym = hmac_pseudonym(
+            pl.when(valid).then(pl.col(_CANONICAL)), key.pseudonym_key("bsn")
+        )
+    else:  # filled from the key services on the distinct valid BSNs (pseudonymise._fill_blind)
+        pseudonym = pl.lit(None, dtype=pl.String)
     # The valid BSN as a number: the quality summary counts distinct clients on it.
     number = pl.when(valid).then(pl.col(_CANONICAL).cast(pl.UInt32, strict=False))
     planned = planned.with_row_index(ROW, offset=1)

@@ -5,6 +5,8 @@ contract, and returns what the steward checks before the real run: what became o
 the values not mapped, the quality summary, whether the contract would refuse the file (and why),
 and the first rows of the output exactly as they would be written. The rows hold pseudonyms, never
 a BSN; their text values are codes (municipality, care form, …) shown on the steward's own machine.
+:func:`shown_rows` is how the command and the app show those rows: as text, pseudonyms shortened,
+and any value with six digits or more masked.
 """
 
 from __future__ import annotations
@@ -15,16 +17,22 @@ from typing import Any, Final
 
 import polars as pl
 
+from factlab import schema
 from factlab.keys.round_keys import Key
+from factlab.steward.blind import BlindService
 from factlab.steward.contract import Contract
 from factlab.steward.mapping import ColumnMapping
 from factlab.steward.pseudonymise import read_and_check
 from factlab.steward.quality import Quality
 
-__all__ = ["Preview", "preview_file"]
+__all__ = ["Preview", "preview_file", "shown_rows"]
 
 #: Rows of the output a preview shows by default.
 PREVIEW_ROWS: Final = 10
+#: A value of the preview with this many digits is masked to its last two characters (a
+#: number with this many digits before its decimal point).
+MASKED_DIGITS: Final = 6
+_MASK: Final = "*******"
 
 
 @dataclass(frozen=True)
@@ -55,7 +63,7 @@ class Preview:
 
 def preview_file(
     input_path: str | Path,
-    key: Key,
+    key: Key | BlindService,
     *,
     provider: str,
     mapping: ColumnMapping | None = None,
@@ -67,7 +75,8 @@ def preview_file(
     """Everything :func:`~factlab.steward.pseudonymise.pseudonymise_file` does but the writing.
 
     What the round's contract refuses is returned in :attr:`Preview.problems` instead of raised;
-    every other error is raised as by ``pseudonymise_file``.
+    every other error is raised as by ``pseudonymise_file``. In a blind round (``key`` is a
+    :class:`BlindService`) the key services are not asked: the preview's pseudonyms are null.
 
     Raises:
         InputError: the export cannot be read, has no BSN column, a text field holds values that
@@ -97,6 +106,7 @@ def preview_file(
         contract=contract,
         refuse=False,
         where="preview_file",
+        contact_services=False,
     )
     facts = checked.export.facts
     return Preview(
@@ -107,3 +117,45 @@ def preview_file(
         decimal_comma=checked.decimal_comma,
         mapping=(mapping or ColumnMapping()).source,
     )
+
+
+def shown_rows(frame: pl.DataFrame, *, ellipsis: str = "…") -> pl.DataFrame:
+    """The preview's rows as the steward sees them: every column as text, pseudonyms shortened,
+    control characters made visible, and a value that could hold a BSN masked.
+
+    A text value with :data:`MASKED_DIGITS` or more digits, and a number with that many digits
+    before its decimal point, keep only their last two characters: whatever the mapping put in a
+    field, no BSN reaches the screen (the checks refuse one in any field; this is the second
+    lock). Dates, statuses and the provider are shown as they are.
+
+    Args:
+        frame: the first rows of the output (:attr:`Preview.rows`).
+        ellipsis: what marks a shortened pseudonym.
+
+    Example:
+        >>> frame = pl.DataFrame(
+        ...     {"pseudonym": ["ab" * 16], "municipality": ["999993653"], "cost": [999993653.0]}
+        ... )
+        >>> shown_rows(frame, ellipsis="..").row(0)
+        ('ababababab..', '*******53', '*******.0')
+        >>> shown_rows(pl.DataFrame({"cost": [12345.5]})).row(0)
+        ('12345.5',)
+    """
+    pseudonyms = [name for name in (schema.PSEUDONYM, schema.FALLBACK_PSEUDONYM) if name in frame]
+    shown: list[pl.Expr] = []
+    for name, dtype in frame.schema.items():
+        text = pl.col(name).cast(pl.String)
+        if name in pseudonyms:
+            shown.append(text.str.slice(0, 10) + ellipsis)
+            continue
+        if dtype.is_numeric():
+            digits = text.str.extract(r"^-?([0-9]*)", 1).str.len_chars()
+        elif dtype.is_temporal() or dtype == pl.Boolean():
+            shown.append(text)
+            continue
+        else:  # text, Categorical, Enum, and anything else read as its text
+            text = text.str.replace_all(r"[\p{Cc}\p{Cf}]", "\ufffd")
+            digits = text.str.count_matches(r"\p{N}")
+        masked = pl.when(digits >= MASKED_DIGITS).then(_MASK + text.str.slice(-2))
+        shown.append(masked.otherwise(text).alias(name))
+    return frame.select(shown)

@@ -38,6 +38,8 @@ from factlab.io import Export, inputs_and_sidecars, load_export, write_parquet
 from factlab.keys.round_keys import Key, require_key
 from factlab.manifest import Manifest
 from factlab.outputs import check_output
+from factlab.periods import Period, parse_period
+from factlab.steward.blind import BlindService, blind_column
 from factlab.steward.columns import find_unmapped
 from factlab.steward.contract import Contract
 from factlab.steward.fields import read_text
@@ -84,9 +86,16 @@ class Pseudonymised:
     input_sha256: str | None = field(default=None, repr=False)
 
 
-def _check_arguments(where: str, key: object, provider: object, mapping: object) -> None:
-    """One clear TypeError for a wrong argument of a public function (see factlab._checks)."""
-    require_key(key, where=where)
+def _check_arguments(
+    where: str, key: object, provider: object, mapping: object, *, blind: bool = False
+) -> None:
+    """One clear TypeError for a wrong argument of a public function (see factlab._checks).
+
+    With ``blind`` the key services of a blind round (:class:`BlindService`) may stand for the
+    key.
+    """
+    if not (blind and isinstance(key, BlindService)):
+        require_key(key, where=where)
     require_text(provider, where=where, name="provider")
     if mapping is not None and not isinstance(mapping, ColumnMapping):
         raise TypeError(
@@ -171,9 +180,20 @@ def pseudonymise(
     return plan.frame.select(checked).map_batches(refused, schema=result_schema)
 
 
+def _fill_blind(collected: pl.DataFrame, service: BlindService) -> pl.DataFrame:
+    """Stage-1 pseudonyms from the key services: each distinct valid BSN (and fallback message)
+    is sent once, blinded; the results are spread back to the rows."""
+    canonical = collected.get_column(NUMBER).cast(pl.String).str.zfill(9)
+    filled = [blind_column(canonical, service, "bsn").alias(schema.PSEUDONYM)]
+    if schema.FALLBACK_PSEUDONYM in collected.columns:
+        messages = collected.get_column(schema.FALLBACK_PSEUDONYM)
+        filled.append(blind_column(messages, service, "fallback"))
+    return collected.with_columns(filled)
+
+
 def _checked(
     frame: pl.DataFrame | pl.LazyFrame,
-    key: Key,
+    key: Key | BlindService,
     *,
     provider: str,
     mapping: ColumnMapping,
@@ -184,11 +204,14 @@ def _checked(
     contract: Contract | None,
     dropped_types: dict[str, str] | None = None,
     refuse: bool = True,
+    contact_services: bool = True,
 ) -> tuple[Pseudonymised, tuple[str, ...]]:
     """Pseudonymise in memory, check, and describe; with the contract's problems.
 
     With ``refuse`` a file the contract refuses raises :class:`ContractRefused` (before any row
     is read when a required field has no column); without, the problems are returned (a preview).
+    In a blind round (``key`` is a :class:`BlindService`) the key services are asked for the
+    pseudonyms once the rows are read; a preview (``contact_services`` false) leaves them null.
     """
     plan = make_plan(
         frame,
@@ -204,6 +227,13 @@ def _checked(
     if plan.contract_problems and refuse:
         raise ContractRefused(refusal_message(source, plan.contract_problems), columns=plan.report)
     collected = plan.frame.collect(engine="streaming")
+    if isinstance(key, BlindService):
+        if contact_services:
+            collected = _fill_blind(collected, key)
+        elif schema.FALLBACK_PSEUDONYM in collected.columns:  # never show a message
+            collected = collected.with_columns(
+                pl.lit(None, dtype=pl.String).alias(schema.FALLBACK_PSEUDONYM)
+            )
     refuse_unsafe(
         collected,
         plan.bsn_like,
@@ -251,7 +281,7 @@ def _checked(
 
 def pseudonymise_with_quality(
     frame: pl.DataFrame | pl.LazyFrame,
-    key: Key,
+    key: Key | BlindService,
     *,
     provider: str,
     mapping: ColumnMapping | None = None,
@@ -314,7 +344,7 @@ class CheckedExport:
 
 def read_and_check(
     input_path: str | Path,
-    key: Key,
+    key: Key | BlindService,
     *,
     provider: str,
     mapping: ColumnMapping | None = None,
@@ -323,6 +353,7 @@ def read_and_check(
     contract: Contract | None = None,
     refuse: bool = True,
     where: str = "pseudonymise_file",
+    contact_services: bool = True,
 ) -> CheckedExport:
     """Read an export and pseudonymise it in memory: all of :func:`pseudonymise_file` but the
     writing (for it and the preview, :mod:`factlab.steward.preview`).
@@ -332,7 +363,7 @@ def read_and_check(
             false, what the contract refuses is returned in :attr:`CheckedExport.problems`.
     """
     require_path(input_path, where=where, name="input_path")
-    _check_arguments(where, key, provider, mapping)
+    _check_arguments(where, key, provider, mapping, blind=True)
     if fallback is not None:
         fallback = require_names(fallback, where=where, name="fallback")
     if contract is not None and not isinstance(contract, Contract):
@@ -370,19 +401,25 @@ def read_and_check(
         contract=contract,
         dropped_types={name: str(dtype) for name, dtype in export.dropped_columns.items()},
         refuse=refuse,
+        contact_services=contact_services,
     )
     return CheckedExport(export, result, decimal_comma, problems)
 
 
 def file_manifest(
     checked: CheckedExport,
-    key: Key,
+    key: Key | BlindService,
     *,
     provider: str,
     mapping: ColumnMapping | None,
     contract: Contract | None,
+    period: Period | None = None,
 ) -> Manifest:
-    """The manifest of the file :func:`pseudonymise_file` writes for ``checked``."""
+    """The manifest of the file :func:`pseudonymise_file` writes for ``checked``.
+
+    With a ``period``, ``extra.period`` states the days the delivery covers (its label, e.g.
+    ``2024``), which ``link`` and ``monitor add`` read (:mod:`factlab.analysis.deliveries`).
+    """
     quality, facts = checked.result.quality, checked.export.facts
     return Manifest(
         format=schema.FORMAT_PSEUDONYMISED,
@@ -412,13 +449,27 @@ def file_manifest(
             "mapping": (mapping or ColumnMapping()).source,
             "distinct_pseudonyms": quality.distinct_pseudonyms,
             "duplicate_pseudonym_rows": quality.duplicate_pseudonym_rows,
+            **_custody(key),
+            # the key link reads (factlab.analysis.deliveries.PERIOD_KEY)
+            **({"period": period.label} if period is not None else {}),
         },
     )
 
 
+def _custody(key: Key | BlindService) -> dict[str, object]:
+    """Who could compute the file's stage-1 pseudonyms: every manifest of a blind round says
+    whether its key was split between two services or held by one (docs/threat-model.md)."""
+    if not isinstance(key, BlindService):
+        return {}
+    return {
+        "custody": key.custody,
+        "key_services": [endpoint.name for endpoint in key.services],
+    }
+
+
 def pseudonymise_file(
     input_path: str | Path,
-    key: Key,
+    key: Key | BlindService,
     *,
     provider: str,
     out: str | Path,
@@ -428,6 +479,7 @@ def pseudonymise_file(
     contract: Contract | None = None,
     inputs: Iterable[str | Path] = (),
     overwrite: bool = False,
+    period: Period | str | None = None,
 ) -> Pseudonymised:
     """The steward's whole step: read an export, pseudonymise, write Parquet with its manifest.
 
@@ -436,6 +488,10 @@ def pseudonymise_file(
     export's SHA-256 is returned in :attr:`Pseudonymised.input_sha256`, for the steward's audit
     log. The manifest lists every column of the export and what became of it, the code values
     that were not mapped, and, with a ``contract``, the contract and the file's check against it.
+
+    ``period`` (``2024``, ``2024H1``, ``2024-01-01..2024-06-30``, …; :func:`factlab.periods.
+    parse_period`) is the period the delivery covers; the manifest states it (``extra.period``)
+    and ``link`` then knows which days of the provider this file covers.
 
     ``out`` is never a file the step read: the export, the mapping's or the contract's file,
     or one of ``inputs`` (the key's file: a key does not know its file, so pass it). An existing
@@ -449,7 +505,7 @@ def pseudonymise_file(
         ContractRefused: (an InputError) the ``contract`` requires a field the export does not
             feed, or more than its share of a required field's rows cannot be used; its
             ``quality`` says what was found.
-        ConfigError: the mapping is invalid.
+        ConfigError: the mapping is invalid, or ``period`` is not a period.
 
     Example:
         >>> import tempfile, pathlib
@@ -462,9 +518,15 @@ def pseudonymise_file(
         ... )
         >>> result.manifest.rows, result.manifest.rows_by_status["valid"]
         (1, 1)
+        >>> pseudonymise_file(folder / "export.csv", key, provider="P01", period="2024h2",
+        ...     out=folder / "p01-2024h2.parquet").manifest.extra["period"]
+        '2024H2'
     """
     require_path(out, where="pseudonymise_file", name="out")
     require_path(input_path, where="pseudonymise_file", name="input_path")
+    covered = parse_period(period) if isinstance(period, str) else period
+    if covered is not None and not isinstance(covered, Period):
+        raise TypeError("pseudonymise_file: period must be a Period, text such as '2024', or None")
     # never over a file it read, whatever the caller asks; over no file unless asked
     sources = (item.source for item in (mapping, contract) if isinstance(item, _LOADED))
     read = [input_path, *inputs, *(Path(name) for name in sources if Path(name).is_file())]
@@ -478,7 +540,9 @@ def pseudonymise_file(
         allow_no_valid_bsn=allow_no_valid_bsn,
         contract=contract,
     )
-    manifest = file_manifest(checked, key, provider=provider, mapping=mapping, contract=contract)
+    manifest = file_manifest(
+        checked, key, provider=provider, mapping=mapping, contract=contract, period=covered
+    )
     frame = checked.result.frame
     write_parquet(
         frame, out, manifest, compression_level=_ZSTD_LEVEL, inputs=read, overwrite=overwrite

@@ -4,8 +4,9 @@ Once the export is read and pseudonymised in memory (before anything is written)
 counts what came out — rows by BSN status, values that could not be read, distinct clients — and
 makes the checks that refuse a file:
 
-- a text field holding values that look like a BSN (it would carry raw BSNs up to published
-  tables), and a file in which no row has a valid BSN (:func:`refuse_unsafe`);
+- a text or number field holding values that look like a BSN (it would carry raw BSNs up to
+  published tables: a cost column mapped onto the BSN column holds ``9.99993653e8``), and a file
+  in which no row has a valid BSN (:func:`refuse_unsafe`);
 - against the round's contract (:mod:`factlab.steward.contract`): a required field of which more
   than the contract's share of rows cannot be used — empty, unreadable, not mapped, or not a value
   the round accepts (:func:`check_contract`).
@@ -23,6 +24,7 @@ import polars as pl
 
 from factlab import schema
 from factlab.errors import InputError
+from factlab.steward.bsn import looks_like_bsn
 from factlab.steward.columns import ColumnUse, UnmappedValues
 from factlab.steward.contract import Contract
 
@@ -33,6 +35,7 @@ __all__ = [
     "Quality",
     "check_contract",
     "compute_quality",
+    "number_looks_like_bsn",
     "refusal_message",
     "refuse_unsafe",
 ]
@@ -286,6 +289,37 @@ def first_rows(frame: pl.DataFrame, condition: pl.Expr) -> list[int]:
     return [int(row) for row in rows]
 
 
+def number_looks_like_bsn(expr: pl.Expr) -> pl.Expr:
+    """True where a number reads as a BSN; False elsewhere (never null).
+
+    A whole number of eight or nine digits (either sign) whose digits, as a BSN, pass the elfproef
+    (eight as a BSN that lost its leading zero) — the rule of
+    :func:`~factlab.steward.bsn.looks_like_bsn` for the number written out. Only such numbers are
+    read as text, so a column of amounts costs one comparison per row.
+
+    Example:
+        >>> s = pl.Series([999993653.0, 99999365.0, 999993653.5, 1234.5, None, 999993654.0])
+        >>> pl.select(number_looks_like_bsn(pl.lit(s))).to_series().to_list()
+        [True, True, False, False, False, False]
+    """
+    size = expr.cast(pl.Float64).abs()
+    whole = (size >= 1e7) & (size < 1e9) & (size == size.floor())
+    # strict=False: the cast runs on every row, also those the condition leaves out
+    digits = pl.when(whole).then(size.cast(pl.Int64, strict=False).cast(pl.String).str.zfill(9))
+    return looks_like_bsn(digits)
+
+
+def _number_fields(frame: pl.DataFrame) -> list[str]:
+    """The output fields of ``frame`` that hold numbers wide enough for a BSN."""
+    return [
+        name
+        for name in schema.FIELD_DTYPES
+        if name in frame.columns
+        and frame.schema[name].is_numeric()
+        and frame.schema[name] not in (pl.Int8(), pl.Int16(), pl.UInt8(), pl.UInt16())
+    ]
+
+
 def refuse_unsafe(
     frame: pl.DataFrame,
     bsn_like: Sequence[tuple[str, str]],
@@ -304,10 +338,29 @@ def refuse_unsafe(
         allow_no_valid_bsn: write a file in which no row has a valid BSN.
 
     Raises:
-        InputError: a text field holds values that look like a BSN (column, row count and first
-            row numbers, never a value); or no row has a valid BSN while ``allow_no_valid_bsn``
-            is false (a wrong column taken for the BSN, or a BSN column spoilt on export).
+        InputError: a text field holds values that look like a BSN, or a number field (the cost)
+            numbers that read as one (:func:`number_looks_like_bsn`) — column, row count and
+            first row numbers, never a value; or no row has a valid BSN while
+            ``allow_no_valid_bsn`` is false (a wrong column taken for the BSN, or a BSN column
+            spoilt on export).
     """
+    numbers = _number_fields(frame)
+    if numbers:
+        flagged = frame.select(
+            pl.col(ROW), *(number_looks_like_bsn(pl.col(name)).alias(name) for name in numbers)
+        )
+        sums = flagged.select(pl.col(numbers).sum()).row(0)
+        found = [
+            f"column {name}: {int(total)} row(s){row_list(first_rows(flagged, pl.col(name)))}"
+            for name, total in zip(numbers, sums, strict=True)
+            if total
+        ]
+        if found:
+            raise InputError(
+                f"{source}: {'; '.join(found)} hold a number that looks like a BSN (eight or "
+                "nine digits passing the elfproef); a number field must never hold one. Is a "
+                "field mapped onto the BSN column (the mapping's [columns])?"
+            )
     if bsn_like:
         sums = frame.select(pl.col(flag).sum() for _, flag in bsn_like).row(0)
         found = [

@@ -334,6 +334,17 @@ def test_episode_ending_before_it_starts_lasts_its_start_day() -> None:
     assert count(frame, on="2025-07-02").unique_clients == 0
 
 
+def test_a_dimension_without_any_value_is_counted_as_unknown() -> None:
+    # a frame whose care form is missing on every row has dtype Null; it used to stop count with
+    # a bare AssertionError in the trajectories
+    frame = frame_of([Row(1, "A", start=date(2025, 1, 1)), Row(2, "B", start=date(2025, 2, 1))])
+    empty = frame.with_columns(pl.lit(None).alias("care_form"))
+    assert empty.schema["care_form"] == pl.Null
+    table = count(empty, by=["care_form"], period="2025").table
+    rows = dict(table.select("care_form", "unique_clients").iter_rows())
+    assert rows == {"unknown": 2, None: 2}
+
+
 NOT_VALID_ORDER = tuple(status for status in schema.STATUSES if status != "valid")
 
 

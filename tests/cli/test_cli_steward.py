@@ -574,6 +574,47 @@ def test_a_text_field_mapped_onto_the_bsn_column_is_refused(
     no_output(tmp_path)
 
 
+@pytest.mark.parametrize("preview", [False, True])
+def test_a_cost_column_holding_bsns_is_refused_and_never_shown(
+    key_files: KeyFiles, write_export: WriteExport, tmp_path: Path, preview: bool
+) -> None:
+    # review 17/20 #1: a number field mapped onto a column of BSNs wrote them as amounts
+    bsns = ["999993653", "999991723", "999995078"]
+    export = write_export(
+        "export.csv", ["BSN;Gemeente;Bedrag", *(f"{bsn};Assen;{bsn}" for bsn in bsns)]
+    )
+    mapping = tmp_path / "mapping.toml"
+    mapping.write_text('version = 1\n[columns]\nbsn = "BSN"\ncost = "Bedrag"\n')
+    out = tmp_path / "P01.parquet"
+    args = [*pseudonymise_args(export, key_files.provider, out), "--mapping", mapping]
+    result = run(*args, *(["--preview"] if preview else []))
+    line = assert_failed(
+        result,
+        InputError.exit_code,
+        "column cost: 3 row(s) (first rows: 1, 2, 3)",
+        "looks like a BSN",
+    )
+    assert not any(bsn in line or bsn[:8] in line for bsn in bsns)
+    no_output(tmp_path)
+
+
+def test_the_preview_masks_a_number_with_six_digits(
+    key_files: KeyFiles, write_export: WriteExport, tmp_path: Path
+) -> None:
+    # a number that is no BSN (it fails the elfproef) is written, but the preview masks it
+    export = write_export("export.csv", ["BSN;Gemeente;Bedrag", "999993653;Assen;123456789"])
+    mapping = tmp_path / "mapping.toml"
+    mapping.write_text('version = 1\n[columns]\nbsn = "BSN"\ncost = "Bedrag"\n')
+    out = tmp_path / "P01.parquet"
+    args = [*pseudonymise_args(export, key_files.provider, out), "--mapping", mapping]
+    code, stdout, stderr = run(*args, "--preview")
+    assert code == 0, stderr
+    table = stdout.split("as they would be written:\n")[1]
+    assert "*******.0" in table
+    assert "123456" not in stdout
+    assert "23456789" not in stdout
+
+
 def test_a_float32_bsn_column_is_refused(key_files: KeyFiles, tmp_path: Path) -> None:
     # #1: five clients as Float32 became one pseudonym
     path = tmp_path / "export.parquet"

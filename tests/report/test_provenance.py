@@ -69,7 +69,7 @@ def every_text(path: Path, *, internal: bool) -> str:
     """The report's Markdown, HTML and the text of its Excel workbook, together."""
     report = build_report(
         path,
-        RoundConfig(dimensions=("municipality",)),
+        RoundConfig(language="en", dimensions=("municipality",)),
         internal=internal,
         generated=GENERATED,
     )

@@ -14,8 +14,9 @@ from factlab.estimation.histories import histories_from_linked
 from factlab.estimation.unseen import estimate_unseen
 from factlab.report.build import build_report
 from factlab.report.config import CaptureRecapture, RoundConfig, parse_round_config
-from factlab.report.model import Report, UnseenView, unseen_view
+from factlab.report.model import Report, UnseenView
 from factlab.report.render import render_html, render_markdown
+from factlab.report.views import unseen_view
 
 
 def pseudonym(client: int) -> str:
@@ -70,14 +71,14 @@ def test_the_configuration_section_is_read_and_checked() -> None:
     for expected in ("criterion", "rounding", "sources.A", "extra"):
         assert expected in problems
     with pytest.raises(ConfigError, match="at least the disclosure rounding base"):
-        RoundConfig(capture_recapture=CaptureRecapture(rounding=1))
+        RoundConfig(language="en", capture_recapture=CaptureRecapture(rounding=1))
 
 
 def test_the_published_view_is_rounded_outwards() -> None:
     rows = linked()
     (histories,) = histories_from_linked(rows)
     result = estimate_unseen(histories, model="independence")
-    config = RoundConfig()
+    config = RoundConfig(language="en")
     view = unseen_view(result, rounding=100, rules=config.rules, internal=False)
     assert view is not None
     assert view.estimate % 100 == 0
@@ -99,7 +100,9 @@ def test_the_published_view_is_rounded_outwards() -> None:
 def test_a_public_report_shows_only_rounded_figures_in_every_format() -> None:
     rows = linked()
     config = RoundConfig(
-        dimensions=("care_form",), capture_recapture=CaptureRecapture(model="independence")
+        language="en",
+        dimensions=("care_form",),
+        capture_recapture=CaptureRecapture(model="independence"),
     )
     report = build_report(rows, config)
     assert report.unseen is not None
@@ -125,7 +128,7 @@ def test_provider_lists_are_named_as_the_report_labels_them() -> None:
     # P1 and P2 share more youths than chance: the search keeps their interaction.
     extra = rows.filter(pl.col("provider") == "P1").sample(fraction=0.6, seed=3)
     rows = pl.concat([rows, extra.with_columns(pl.lit("P2").alias("provider"))]).unique()
-    report = build_report(rows, RoundConfig(capture_recapture=CaptureRecapture()))
+    report = build_report(rows, RoundConfig(language="en", capture_recapture=CaptureRecapture()))
     assert report.unseen is not None
     assert "P1" not in report.unseen.model
     assert "P2" not in report.unseen.model
@@ -135,6 +138,6 @@ def test_provider_lists_are_named_as_the_report_labels_them() -> None:
 def test_a_report_says_why_there_is_no_estimate() -> None:
     rows = linked().filter(pl.col("provider") != "P2")
     rows = rows.filter(~pl.col("pseudonym").is_duplicated())  # P1 and P3 now share no one
-    report = build_report(rows, RoundConfig(capture_recapture=CaptureRecapture()))
+    report = build_report(rows, RoundConfig(language="en", capture_recapture=CaptureRecapture()))
     assert report.unseen is None
     assert any(note.startswith("No capture-recapture estimate:") for note in report.notes)

@@ -1,0 +1,214 @@
+"""Blind pseudonymisation against two local key services, beside the HMAC path.
+
+Issue 21's goal: 10^5 distinct BSNs (a large provider's year) within 30 s end to end, through
+two key services (split custody) on this machine. Both paths run the CLI in a fresh process
+(``factlab pseudonymise … --key`` and ``… --blind``); the parent reads each one's wall time, CPU
+time and peak memory from ``os.wait4``. The two services run as their own processes
+(``factlab keyserver serve``) on 127.0.0.1; their CPU time is read from /proc after the run.
+
+The BSNs are random proef-valid nine-digit numbers from the whole space (no person's data is
+attached to them, docs DOMAIN §2), all distinct, one per row.
+
+    .venv/bin/python benchmarks/blind.py --rows 100000 [--rows 1000000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from factlab.keys.blind import BlindRound
+from factlab.keys.round_keys import new_round_key, write_key
+from factlab.keys.shares import new_share, write_share
+from factlab.keyservice.store import Store
+
+HERE = Path(__file__).parent
+CLI = [sys.executable, "-c", "from factlab.cli import main; main()"]
+
+
+def distinct_bsns(count: int, seed: int = 21) -> list[str]:
+    """``count`` distinct proef-valid BSNs drawn from the whole nine-digit space."""
+    rng = random.Random(seed)
+    weights = (9, 8, 7, 6, 5, 4, 3, 2)
+    seen: set[str] = set()
+    while len(seen) < count:
+        head = f"{rng.randrange(10_000_000, 100_000_000):08d}"
+        check = sum(int(d) * w for d, w in zip(head, weights, strict=True)) % 11
+        if check < 10:
+            bsn = head + str(check)
+            if bsn != "999999999":
+                seen.add(bsn)
+    return sorted(seen)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def timed(command: list[str]) -> dict[str, Any]:
+    start = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(process.pid, 0)
+    wall = time.perf_counter() - start
+    error = process.stderr.read().decode() if process.stderr else ""
+    return {
+        "ok": os.waitstatus_to_exitcode(status) == 0,
+        "wall_s": round(wall, 2),
+        "cpu_s": round(usage.ru_utime + usage.ru_stime, 2),
+        "peak_rss_mib": round(usage.ru_maxrss / 1024, 1),
+        **({"error": error.strip().splitlines()[-1]} if status else {}),
+    }
+
+
+def wait_up(port: int) -> None:
+    for _ in range(200):
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.1):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError("key service did not start")
+
+
+def run(rows: int, folder: Path) -> dict[str, Any]:
+    bsns = distinct_bsns(rows)
+    export = folder / "export.csv"
+    export.write_text("BSN\n" + "\n".join(bsns) + "\n")
+    round_name = "bench"
+    shares = [new_share(round_name, name) for name in "AB"]
+    services = []
+    tables = []
+    for share in shares:
+        write_share(share, folder / f"{share.service}.share")
+        store = Store(folder / f"{share.service}.sqlite")
+        (folder / f"{share.service}.token").write_text(store.add_provider("P01") + "\n")
+        store.set_quota("P01", round_name, (3 * rows + 1) // 2)
+        store.close()
+        port = free_port()
+        process = subprocess.Popen(
+            [
+                *CLI,
+                "keyserver",
+                "serve",
+                "--share",
+                str(folder / f"{share.service}.share"),
+                "--db",
+                str(folder / f"{share.service}.sqlite"),
+                "--port",
+                str(port),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        services.append(process)
+        wait_up(port)
+        tables.append(
+            f'[[services]]\nname = "{share.service}"\nurl = "http://127.0.0.1:{port}"\n'
+            f'public_share = "{share.public_share.hex()}"\ntoken_file = "{share.service}.token"\n'
+        )
+    public = BlindRound(round_name, tuple(s.public_share for s in shares)).public_key.hex()
+    config = folder / "services.toml"
+    config.write_text(
+        f'version = 1\nround = "{round_name}"\npublic_key = "{public}"\n\n'
+        + "\n".join(tables)
+        + "\n[client]\nbatch_size = 5000\n"
+    )
+    key = new_round_key(round_name)
+    write_key(key, folder / "round.key")
+    try:
+        hmac_run = timed(
+            [
+                *CLI,
+                "pseudonymise",
+                str(export),
+                "--key",
+                str(folder / "round.key"),
+                "--provider",
+                "P01",
+                "--out",
+                str(folder / "hmac.parquet"),
+            ]
+        )
+        before = [cpu_seconds(p.pid) for p in services]
+        blind_run = timed(
+            [
+                *CLI,
+                "pseudonymise",
+                str(export),
+                "--blind",
+                str(config),
+                "--provider",
+                "P01",
+                "--out",
+                str(folder / "blind.parquet"),
+            ]
+        )
+        blind_run["services_cpu_s"] = [
+            round(cpu_seconds(p.pid) - b, 2) for p, b in zip(services, before, strict=True)
+        ]
+    finally:
+        for process in services:
+            process.terminate()
+            process.wait()
+    usage = []
+    for share in shares:
+        store = Store(folder / f"{share.service}.sqlite")
+        usage.append(store.usage("P01", round_name))
+        store.close()
+    return {
+        "rows": rows,
+        "hmac": hmac_run,
+        "blind": blind_run,
+        "service_usage": usage,
+        # the machine is shared: its load during the run says how far wall time is from CPU time
+        "load_average_after": [round(x, 1) for x in os.getloadavg()],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rows", type=int, action="append", default=None)
+    parser.add_argument("--out", type=Path, default=HERE / "results-blind.json")
+    args = parser.parse_args()
+    results = []
+    for rows in args.rows or [100_000]:
+        with tempfile.TemporaryDirectory() as tmp:
+            result = run(rows, Path(tmp))
+        print(json.dumps(result), flush=True)
+        results.append(result)
+    args.out.write_text(
+        json.dumps(
+            {
+                "machine": {
+                    "cpus": os.cpu_count(),
+                    "python": platform.python_version(),
+                    "platform": platform.platform(),
+                },
+                "results": results,
+            },
+            indent=2,
+        )
+        + "\n"
+    )
+
+
+if __name__ == "__main__":
+    main()

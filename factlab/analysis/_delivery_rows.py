@@ -1,0 +1,347 @@
+"""(Private) the rows a linked file keeps of deliveries with their coverage.
+
+The rules are those of :mod:`factlab.analysis.deliveries` (which plans the coverage); this
+module applies them to rows, lazily. Split from it to keep each module readable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from typing import Final
+
+import polars as pl
+
+from factlab import schema
+from factlab.analysis._clients import key_halves
+
+__all__ = [
+    "CLOSE_AT",
+    "COST_PIECES",
+    "COVERED_FROM",
+    "COVERED_TO",
+    "DECLARED_FROM",
+    "DECLARED_TO",
+    "DELIVERY",
+    "EPISODE_FIELDS",
+    "NEXT_ADJACENT",
+    "PIECES_DTYPE",
+    "PIECE_FROM",
+    "PIECE_TO",
+    "PREVIOUS_ADJACENT",
+    "duplicate_report",
+    "own_pieces",
+    "resolve_rows",
+]
+
+#: Per-row facts the resolution reads beside the linked columns (never written to a file):
+#: the delivery (increasing in delivery order), the days it still covers, the days its costs
+#: are of, whether another delivery of its provider covers the day before and the day after,
+#: and the day an ongoing episode it lacks later is closed on.
+DELIVERY: Final = "factlab.delivery.index"
+COVERED_FROM: Final = "factlab.delivery.from"
+COVERED_TO: Final = "factlab.delivery.to"
+DECLARED_FROM: Final = "factlab.delivery.declared_from"
+DECLARED_TO: Final = "factlab.delivery.declared_to"
+PREVIOUS_ADJACENT: Final = "factlab.delivery.previous_adjacent"
+NEXT_ADJACENT: Final = "factlab.delivery.next_adjacent"
+CLOSE_AT: Final = "factlab.delivery.close_at"
+#: When a row's cost is of other days than its interval in its delivery's period (a row of a
+#: store's part, one per piece): those days.
+PIECE_FROM: Final = "factlab.delivery.piece_from"
+PIECE_TO: Final = "factlab.delivery.piece_to"
+_NEWEST: Final = "factlab.delivery.newest"
+_KEEP: Final = "factlab.delivery.keep"
+_COPIES: Final = "factlab.delivery.copies"
+_EPISODE: Final = "factlab.delivery.episode"
+_CLOSED: Final = "factlab.delivery.closed"
+_STARTED: Final = "factlab.delivery.started"
+_IN_COVERAGE: Final = "factlab.delivery.in_coverage"
+
+#: The column of a linked file (with periods and a cost) that keeps each delivery's cost with
+#: the days it is of: a list of ``{from, to, cost}``; ``cost`` is their sum.
+COST_PIECES: Final = "cost_pieces"
+PIECES_DTYPE: Final = pl.List(pl.Struct({"from": pl.Date, "to": pl.Date, "cost": pl.Float64}))
+_PIECES_DTYPE: Final = PIECES_DTYPE
+
+#: The fields that together name one episode of care (besides the client and the provider).
+EPISODE_FIELDS: Final = ("care_form", "product_category", "financing", "start_date")
+
+
+_HIGH: Final = "factlab.delivery.high"
+_LOW: Final = "factlab.delivery.low"
+
+
+def _episode_key(present: Sequence[str]) -> list[str]:
+    """The columns that name an episode; the client as the two 64-bit halves of its pseudonym
+    (exact, and far cheaper to hash than the text: :mod:`factlab.analysis._clients`)."""
+    return [schema.PROVIDER, _HIGH, _LOW, *(name for name in EPISODE_FIELDS if name in present)]
+
+
+def _days(first: pl.Expr, last: pl.Expr) -> pl.Expr:
+    return (last - first).dt.total_days() + 1
+
+
+def _own_piece(present: Sequence[str]) -> tuple[pl.Expr, pl.Expr]:
+    """The first and last day a row's cost is of: the days it is in care in its delivery's
+    period (``DECLARED_*``), or what an earlier link said (``PIECE_*``)."""
+    if PIECE_FROM in present:
+        return pl.col(PIECE_FROM), pl.col(PIECE_TO)
+    start = pl.col("start_date") if "start_date" in present else pl.lit(None, dtype=pl.Date)
+    end = pl.col("end_date") if "end_date" in present else pl.lit(None, dtype=pl.Date)
+    return (
+        pl.max_horizontal(start, pl.col(DECLARED_FROM)),
+        pl.min_horizontal(end.fill_null(pl.col(DECLARED_TO)), pl.col(DECLARED_TO)),
+    )
+
+
+def _clipped_piece(present: Sequence[str]) -> list[pl.Expr]:
+    """A row's cost piece cut to its delivery's remaining coverage: the cost of the days a newer
+    delivery took over goes with them (prorated by day), the rest stays (``_PIECE`` struct)."""
+    first, last = _own_piece(present)
+    covered_from, covered_to = pl.col(COVERED_FROM), pl.col(COVERED_TO)
+    kept_from = pl.max_horizontal(first, covered_from)
+    kept_to = pl.min_horizontal(last, covered_to)
+    whole, kept = _days(first, last), _days(kept_from, kept_to).clip(lower_bound=0)
+    # Without dates (or a whole-round delivery) there is nothing to prorate by.
+    share = pl.when(whole.is_null() | (whole <= 0) | covered_from.is_null()).then(1.0)
+    cost = pl.col("cost").cast(pl.Float64) * share.otherwise(kept / whole)
+    return [
+        pl.when(first.is_null()).then(None).otherwise(kept_from).alias("_piece_from"),
+        pl.when(last.is_null()).then(None).otherwise(kept_to).alias("_piece_to"),
+        cost.alias("_piece_cost"),
+    ]
+
+
+def _piece(cost: pl.Expr) -> pl.Expr:
+    return pl.struct(
+        pl.col("_piece_from").alias("from"), pl.col("_piece_to").alias("to"), cost.alias("cost")
+    )
+
+
+def own_pieces(frame: pl.LazyFrame) -> pl.LazyFrame:
+    """``frame`` (one delivery per provider, nothing replaced) with each row's cost piece
+    (``COST_PIECES``) and without the delivery facts: what link writes when nothing needs to be
+    resolved but the deliveries have periods."""
+    present = frame.collect_schema().names()
+    columns = [name for name in present if not name.startswith("factlab.delivery.")]
+    return (
+        frame.with_columns(_clipped_piece(present))
+        .with_columns(pl.concat_list(_piece(pl.col("_piece_cost"))).alias(COST_PIECES))
+        .select(*columns, COST_PIECES)
+    )
+
+
+def _annotated(frame: pl.LazyFrame) -> pl.LazyFrame:
+    """``frame`` with the facts of the resolution per row.
+
+    ``frame`` holds the linked columns and, per row, the facts of :func:`delivery_facts`.
+    """
+    present = frame.collect_schema().names()
+    in_coverage = _row_in_coverage(present)
+    # The newest delivery of an episode is the one whose coverage ends last; deliveries of one
+    # provider never overlap, so there is no tie (whole-round deliveries go by delivery order).
+    newest = pl.col(COVERED_TO).cast(pl.Int64).fill_null(0) * 65_536 + pl.col(DELIVERY).cast(
+        pl.Int64
+    )
+    key = _episode_key(present)
+    valid = pl.col(schema.STATUS) == "valid"
+    # Rows without a valid BSN have no client to be the same episode of: each is its own.
+    episode = pl.when(valid).then(pl.struct(key)).otherwise(None)
+    annotated = frame.with_columns(
+        in_coverage.alias(_IN_COVERAGE),
+        newest.alias(_NEWEST),
+        *(
+            half.alias(name)
+            for half, name in zip(key_halves(pl.col(schema.PSEUDONYM)), (_HIGH, _LOW), strict=True)
+        ),
+    ).filter(pl.col(_IN_COVERAGE))
+    return annotated.with_columns(
+        pl.when(valid).then(pl.col(DELIVERY).n_unique().over(key)).otherwise(1).alias(_COPIES),
+        pl.when(valid)
+        .then(pl.col(_NEWEST) == pl.col(_NEWEST).max().over(key))
+        .otherwise(True)
+        .alias(_KEEP),
+        episode.alias(_EPISODE),
+    )
+
+
+def resolve_rows(frame: pl.LazyFrame) -> pl.LazyFrame:
+    """The rows a linked file keeps of deliveries with their coverage (the rules above).
+
+    ``frame`` holds the linked columns and the facts of :func:`delivery_facts` per row; the
+    result has the linked columns, and ``COST_PIECES`` when there is a cost.
+
+    Example:
+        >>> from datetime import date
+        >>> from factlab.periods import parse_period
+        >>> from factlab.analysis.deliveries import (
+        ...     Delivery, adjacency, delivery_facts, plan_coverage)
+        >>> plan = plan_coverage([Delivery("a", "A", parse_period("2023")),
+        ...                       Delivery("b", "A", parse_period("2024"))], replace=False)
+        >>> facts = [delivery_facts(i, entry, adjacent, None)
+        ...          for i, (entry, adjacent) in enumerate(zip(plan, adjacency(plan)))]
+        >>> rows = pl.concat([pl.LazyFrame({
+        ...     "provider": ["A"], "pseudonym": ["a" * 32], "bsn_status": ["valid"],
+        ...     "care_form": ["ambulant"], "start_date": [date(2023, 5, 1)],
+        ...     "end_date": pl.Series([end], dtype=pl.Date), "cost": [cost]}).with_columns(fact)
+        ...     for fact, end, cost in zip(facts, [None, date(2024, 3, 31)], [100.0, 40.0])])
+        >>> resolved = resolve_rows(rows).collect()
+        >>> resolved.select("end_date", "cost").rows()
+        [(datetime.date(2024, 3, 31), 140.0)]
+        >>> [(p["from"].isoformat(), p["cost"]) for p in resolved[COST_PIECES][0]]
+        [('2023-05-01', 100.0), ('2024-01-01', 40.0)]
+    """
+    present = frame.collect_schema().names()
+    columns = [name for name in present if not name.startswith("factlab.delivery.")]
+    key = _episode_key(present)
+    annotated = _annotated(frame)
+    kept = pl.col(_KEEP)
+    valid = pl.col(schema.STATUS) == "valid"
+    replacements: list[pl.Expr] = []
+    if "start_date" in present:
+        # Mirror of closing: an episode whose first delivery covers days after its start, while
+        # the delivery just before (another one) lacks it, was not in care then.
+        moved = (
+            pl.when((pl.col("start_date") < pl.col(COVERED_FROM)) & pl.col(PREVIOUS_ADJACENT))
+            .then(pl.col(COVERED_FROM))
+            .otherwise(pl.col("start_date"))
+        )
+        first_copy = pl.col(COVERED_FROM).fill_null(date(1, 1, 1)).arg_min()
+        replacements.append(
+            pl.when(valid & (pl.col(_COPIES) > 1))
+            .then(moved.get(first_copy).over(key))
+            .otherwise(moved)
+            .alias("_start")
+        )
+    if "end_date" in present:
+        replacements.append(
+            pl.when(_closes()).then(pl.col(CLOSE_AT)).otherwise(pl.col("end_date")).alias("_end")
+        )
+    # The cost pieces are of the dates as delivered, before the rules below move them.
+    if "cost" in present:
+        annotated = annotated.with_columns(_clipped_piece(present))
+    resolved = annotated.with_columns(replacements)
+    if "start_date" in present:
+        resolved = resolved.with_columns(pl.col("_start").alias("start_date"))
+    if "end_date" in present:
+        resolved = resolved.with_columns(pl.col("_end").cast(pl.Date).alias("end_date"))
+    if "cost" not in present:
+        return resolved.filter(kept).select(columns)
+    # Each copy's cost is of its own days (its delivery's period, less what newer deliveries
+    # took over); the kept row carries them all as pieces, shared when the newest delivery has
+    # the episode on several rows. A cost no copy knows stays unknown.
+    pieced = resolved.with_columns(kept.cast(pl.Int64).sum().over(key).alias("_kept_rows"))
+    others = (
+        pieced.filter(~kept & valid)
+        .with_columns(pl.col("_piece_cost") / pl.col("_kept_rows"))
+        .group_by(key)
+        .agg(
+            _piece(pl.col("_piece_cost")).alias("_other_pieces"),
+            pl.col("_piece_cost").sum().alias("_other_cost"),
+            pl.col("_piece_cost").is_not_null().any().alias("_other_known"),
+        )
+    )
+    joined = pieced.filter(kept).join(others, on=key, how="left", nulls_equal=True)
+    own_cost = pl.col("_piece_cost")
+    cost = (
+        pl.when(own_cost.is_null() & ~pl.col("_other_known").fill_null(False))
+        .then(None)
+        .otherwise(own_cost.fill_null(0.0) + pl.col("_other_cost").fill_null(0.0))
+    )
+    pieces = pl.concat_list(
+        _piece(own_cost), pl.col("_other_pieces").fill_null(pl.lit([], dtype=_PIECES_DTYPE))
+    ).list.eval(pl.element().sort_by(pl.element().struct.field("from"), nulls_last=True))
+    return joined.with_columns(cost.alias("cost"), pieces.alias(COST_PIECES)).select(
+        *(name for name in columns if name != COST_PIECES), COST_PIECES
+    )
+
+
+def _closes() -> pl.Expr:
+    """An episode in care after its delivery's coverage that the delivery right after (of the
+    same provider) does not repeat: that delivery is what tells the days after, and it does not
+    have the episode. Across a gap nothing tells: the episode stays as delivered."""
+    return (
+        (pl.col("end_date").is_null() | (pl.col("end_date") > pl.col(COVERED_TO)))
+        & pl.col(COVERED_TO).is_not_null()
+        & pl.col(NEXT_ADJACENT)
+        & pl.col(_KEEP)
+    )
+
+
+def duplicate_report(frame: pl.LazyFrame) -> pl.LazyFrame:
+    """Per delivery (``DELIVERY``), what the resolution drops or changes, by BSN status.
+
+    Columns: ``DELIVERY``, ``outside_coverage`` (rows wholly in a replaced part),
+    ``duplicate_rows`` (rows of an episode a newer delivery repeats), ``episodes_repeated``
+    (distinct episodes delivered more than once whose kept rows come from this delivery),
+    ``episodes_closed`` (ongoing rows that no later delivery repeats), ``episodes_started``
+    (rows whose start moved to their coverage's start, as the delivery before lacks them), and
+    ``dropped.<status>`` per status.
+    """
+    present = frame.collect_schema().names()
+    with_end = "end_date" in present
+    with_start = "start_date" in present
+    outside = frame.with_columns(
+        pl.lit(True).alias("_outside"),
+        pl.lit(False).alias(_KEEP),
+        pl.lit(1, dtype=pl.UInt32).alias(_COPIES),
+        pl.lit(False).alias(_CLOSED),
+        pl.lit(False).alias(_STARTED),
+    )
+    annotated = _annotated(frame)
+    key = _episode_key(present)
+    started = (
+        (pl.col("start_date") < pl.col(COVERED_FROM)) & pl.col(PREVIOUS_ADJACENT)
+        if with_start
+        else pl.lit(False)
+    )
+    first_copy = pl.col(COVERED_FROM).fill_null(date(1, 1, 1)).arg_min()
+    annotated = annotated.with_columns(
+        pl.lit(False).alias("_outside"),
+        (_closes() if with_end else pl.lit(False)).alias(_CLOSED),
+        (
+            pl.when(pl.col(_COPIES) > 1).then(started.get(first_copy).over(key)).otherwise(started)
+            & pl.col(_KEEP)
+        ).alias(_STARTED),
+    )
+    status = pl.col(schema.STATUS).cast(pl.String)
+    dropped = ~pl.col(_KEEP)
+    summary = [
+        pl.col("_outside").sum().alias("outside_coverage"),
+        (dropped & ~pl.col("_outside")).sum().alias("duplicate_rows"),
+        pl.col(_CLOSED).sum().alias("episodes_closed"),
+        pl.col(_STARTED).sum().alias("episodes_started"),
+        *[(dropped & (status == name)).sum().alias(f"dropped.{name}") for name in schema.STATUSES],
+    ]
+    # ``_annotated`` keeps only the rows in coverage; the rows outside are counted apart.
+    outside_rows = outside.filter(~_row_in_coverage(present))
+    repeated = (
+        annotated.filter((pl.col(_COPIES) > 1) & pl.col(_KEEP) & pl.col(_EPISODE).is_not_null())
+        .group_by(DELIVERY)
+        .agg(pl.col(_EPISODE).n_unique().alias("episodes_repeated"))
+    )
+    facts = [DELIVERY, "_outside", _KEEP, _CLOSED, _STARTED, schema.STATUS]
+    counts = (
+        pl.concat(
+            [outside_rows.select(facts), annotated.select(facts)],
+            how="vertical_relaxed",
+        )
+        .group_by(DELIVERY)
+        .agg(summary)
+    )
+    return (
+        counts.join(repeated, on=DELIVERY, how="left")
+        .with_columns(pl.col("episodes_repeated").fill_null(0))
+        .sort(DELIVERY)
+    )
+
+
+def _row_in_coverage(present: Sequence[str]) -> pl.Expr:
+    """A row in care on some day of its delivery's remaining coverage (null bounds: open)."""
+    start = pl.col("start_date") if "start_date" in present else pl.lit(None, dtype=pl.Date)
+    end = pl.col("end_date") if "end_date" in present else pl.lit(None, dtype=pl.Date)
+    covered_from, covered_to = pl.col(COVERED_FROM), pl.col(COVERED_TO)
+    return (covered_to.is_null() | start.is_null() | (start <= covered_to)) & (
+        covered_from.is_null() | end.is_null() | (end >= covered_from)
+    )

@@ -1,0 +1,466 @@
+"""The steward's client of the key services: stage-1 pseudonyms without a key.
+
+``factlab pseudonymise … --blind SERVICE_CONFIG`` reads a service configuration
+(:func:`load_service_config`, TOML, docs/keyservice.md) and pseudonymises through the round's key
+services instead of a provider key: the distinct canonical BSNs of the export are blinded in
+batches, every batch goes to each service (two in split custody, one in single custody), each
+answer's proof is checked against that service's public share, the answers are added and
+finalised (:mod:`factlab.keys.blind`). The services see only blinded elements.
+
+Any failure stops the step before anything is written: a service that cannot be reached (after
+retries with backoff), a refusal (a wrong token, an exhausted quota), an answer whose proof
+fails. Retries reuse the batch's id, so a service does not charge a batch twice.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+import secrets
+import ssl
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from multiprocessing import get_context
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final, TypeVar
+
+import polars as pl
+
+from factlab._export_checks import read_regular
+from factlab.errors import ConfigError, InputError, ServiceError
+from factlab.io import read_toml
+from factlab.keys import oprf
+from factlab.keys.blind import BlindRound, Custody, blind_messages, combine, finalise_pseudonyms
+
+if TYPE_CHECKING:  # httpx is imported when a service is asked, not with the steward's modules
+    import httpx
+
+__all__ = [
+    "BlindService",
+    "ServiceEndpoint",
+    "blind_column",
+    "load_service_config",
+]
+
+CONFIG_VERSION: Final = 1
+#: Elements a request carries by default; a service accepts at most 10,000.
+DEFAULT_BATCH: Final = 2_000
+_RETRY_STATUSES: Final = frozenset({502, 503, 504})
+#: Worker processes by default: the client's work is CPU-bound (7 scalar multiplications a BSN).
+DEFAULT_WORKERS: Final = max(1, min(4, os.cpu_count() or 1))
+_T = TypeVar("_T")
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class ServiceEndpoint:
+    """One key service as the steward's client sees it.
+
+    Attributes:
+        name: the service's name (as its operator named it).
+        url: its base URL (``https://…``; ``http://`` only on the loopback).
+        public_share: its public share, 32 bytes.
+        ca_file: a CA certificate file (PEM) to trust for it, or None for the system's.
+    """
+
+    name: str
+    url: str
+    public_share: bytes
+    ca_file: Path | None = None
+    token: str = field(default="", repr=False)
+
+
+@dataclass(frozen=True)
+class BlindService:
+    """A blind round's key services, ready to pseudonymise: what ``--blind`` loads.
+
+    It stands where a provider key stands in :func:`factlab.steward.pseudonymise.pseudonymise_file`
+    and gives the manifest its scheme, round, key id and fingerprint.
+    """
+
+    blind_round: BlindRound
+    services: tuple[ServiceEndpoint, ...]
+    batch_size: int = DEFAULT_BATCH
+    timeout: float = 60.0
+    retries: int = 4
+    backoff: float = 0.5
+    workers: int = 1
+    source: str = "service configuration"
+    progress: Progress | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def scheme(self) -> str:
+        """The blind scheme's version, for the manifest."""
+        return self.blind_round.scheme
+
+    @property
+    def round(self) -> str:
+        """The round's name."""
+        return self.blind_round.round
+
+    @property
+    def key_id(self) -> str:
+        """The round's key id (from its public key)."""
+        return self.blind_round.key_id
+
+    @property
+    def fingerprint(self) -> str:
+        """The round's key fingerprint (from its public key)."""
+        return self.blind_round.fingerprint
+
+    @property
+    def custody(self) -> Custody:
+        """``split`` (two services) or ``single`` (one)."""
+        return self.blind_round.custody
+
+    def with_progress(self, progress: Progress | None) -> BlindService:
+        """This service with a progress callback ``progress(done, total)``."""
+        return replace(self, progress=progress)
+
+    def pseudonyms(self, messages: Sequence[str], identifier: str = "bsn") -> list[str]:
+        """Stage-1 pseudonyms of ``messages`` (distinct canonical BSNs), in their order.
+
+        Raises:
+            ServiceError: a service is unreachable or refuses, or an answer fails its proof.
+        """
+        return _Session(self).run(list(messages), identifier)
+
+    def check_services(self) -> None:
+        """Ask every service's health endpoint: up, serving this round under its share.
+
+        Raises:
+            ServiceError: a service is down or serves another round or share.
+        """
+        _Session(self).check()
+
+
+class _Session:
+    """One run against the services: an HTTP client per service, batches in flight."""
+
+    def __init__(self, service: BlindService) -> None:
+        self.service = service
+        self.clients = [_client(endpoint, service.timeout) for endpoint in service.services]
+
+    def close(self) -> None:
+        for client in self.clients:
+            client.close()
+
+    def check(self) -> None:
+        try:
+            for endpoint, client in zip(self.service.services, self.clients, strict=True):
+                answer = self._send(endpoint, client, "GET", "/health", None)
+                if answer.get("round") != self.service.round:
+                    raise ServiceError(
+                        f"key service {endpoint.name} serves another round, not "
+                        f"{self.service.round!r}"
+                    )
+                if answer.get("public_share") != endpoint.public_share.hex():
+                    raise ServiceError(
+                        f"key service {endpoint.name} serves under another public share than "
+                        f"the service configuration ({self.service.source}) names"
+                    )
+        finally:
+            self.close()
+
+    def run(self, messages: list[str], identifier: str) -> list[str]:
+        total = len(messages)
+        size = self.service.batch_size
+        chunks = [messages[start : start + size] for start in range(0, total, size)]
+        workers = self.service.workers if len(chunks) > 1 else 1
+        # CPU work (blinding, checking proofs, finalising) goes to worker processes when there
+        # are several cores; requests to the services to threads (they wait on the network).
+        self.cpu = (
+            ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"))
+            if workers > 1
+            else None
+        )
+        self.network = ThreadPoolExecutor(max_workers=(workers + 1) * len(self.clients))
+        batches = ThreadPoolExecutor(max_workers=workers + 1)
+        out: list[str] = []
+        try:
+            futures = [batches.submit(self._batch, chunk, identifier) for chunk in chunks]
+            for future in futures:
+                out += future.result()
+                if self.service.progress is not None:
+                    self.service.progress(len(out), total)
+        finally:
+            batches.shutdown(wait=True, cancel_futures=True)
+            self.network.shutdown(wait=True, cancel_futures=True)
+            if self.cpu is not None:
+                self.cpu.shutdown(wait=True, cancel_futures=True)
+            self.close()
+        return out
+
+    def _cpu(self, function: Callable[..., _T], *args: Any) -> _T:
+        if self.cpu is None:
+            return function(*args)
+        return self.cpu.submit(function, *args).result()
+
+    def _batch(self, chunk: list[str], identifier: str) -> list[str]:
+        """One batch: blind, ask every service, check and combine, finalise."""
+        blind_round = self.service.blind_round
+        blinds, blinded = self._cpu(blind_messages, blind_round, chunk, identifier)
+        batch = secrets.token_urlsafe(12)
+        asked = [
+            self.network.submit(self._evaluate, endpoint, client, batch, blinded)
+            for endpoint, client in zip(self.service.services, self.clients, strict=True)
+        ]
+        answers = [future.result() for future in asked]
+        try:
+            return self._cpu(_finish, blind_round, chunk, identifier, blinds, blinded, answers)
+        except oprf.OprfError as exc:
+            raise ServiceError(f"{exc}; nothing was written") from None
+
+    def _evaluate(
+        self, endpoint: ServiceEndpoint, client: httpx.Client, batch: str, blinded: list[bytes]
+    ) -> tuple[list[bytes], bytes]:
+        body = {
+            "round": self.service.round,
+            "batch": batch,
+            "elements": [base64.b64encode(element).decode() for element in blinded],
+        }
+        answer = self._send(endpoint, client, "POST", "/v1/evaluate", body)
+        try:
+            evaluated = [base64.b64decode(item, validate=True) for item in answer["evaluated"]]
+            proof = base64.b64decode(answer["proof"], validate=True)
+        except (KeyError, TypeError, binascii.Error, ValueError):
+            raise ServiceError(
+                f"key service {endpoint.name} gave a malformed answer; nothing was written"
+            ) from None
+        return evaluated, proof
+
+    def _send(
+        self,
+        endpoint: ServiceEndpoint,
+        client: httpx.Client,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None,
+    ) -> dict[str, Any]:
+        import httpx
+
+        delay = self.service.backoff
+        for attempt in range(self.service.retries + 1):
+            last = attempt == self.service.retries
+            try:
+                response = client.request(method, path, json=body)
+            except httpx.TransportError as exc:
+                if last:
+                    raise ServiceError(
+                        f"key service {endpoint.name} ({endpoint.url}) cannot be reached "
+                        f"({type(exc).__name__}) after {attempt + 1} tries; nothing was written"
+                    ) from None
+            else:
+                if response.status_code in _RETRY_STATUSES and not last:
+                    pass
+                elif response.status_code != 200:
+                    raise ServiceError(_refusal(endpoint, response))
+                else:
+                    try:
+                        answer = response.json()
+                    except ValueError:
+                        answer = None
+                    if not isinstance(answer, dict):
+                        raise ServiceError(
+                            f"key service {endpoint.name} gave a malformed answer; nothing was "
+                            "written"
+                        )
+                    return answer
+            time.sleep(delay)
+            delay *= 2
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _finish(
+    blind_round: BlindRound,
+    chunk: list[str],
+    identifier: str,
+    blinds: list[bytes],
+    blinded: list[bytes],
+    answers: list[tuple[list[bytes], bytes]],
+) -> list[str]:
+    """Check every service's proof, add the answers, finalise (in a worker process)."""
+    combined = combine(blind_round, blinded, answers)
+    return finalise_pseudonyms(blind_round, chunk, identifier, blinds, combined)
+
+
+def _refusal(endpoint: ServiceEndpoint, response: httpx.Response) -> str:
+    """A refusal in words: the service's reason, never the request."""
+    try:
+        reason = str(response.json().get("error", ""))
+    except (ValueError, AttributeError):
+        reason = ""
+    what = {
+        "token": "refused the token (wrong or revoked token file?)",
+        "quota": "refused: the provider's quota for this round is exhausted (or not set); ask "
+        "the trusted party",
+        "round": "serves another round",
+        "batch-reused": "refused a reused batch id",
+        "too-large": "refused a batch as too large (lower batch_size)",
+    }.get(reason, f"answered HTTP {response.status_code}")
+    return f"key service {endpoint.name} {what}; nothing was written"
+
+
+def _client(endpoint: ServiceEndpoint, timeout: float) -> httpx.Client:
+    import httpx
+
+    verify: ssl.SSLContext | bool = True
+    if endpoint.ca_file is not None:
+        verify = ssl.create_default_context(cafile=str(endpoint.ca_file))
+    return httpx.Client(
+        base_url=endpoint.url,
+        headers={"Authorization": f"Bearer {endpoint.token}"},
+        timeout=timeout,
+        verify=verify,
+        trust_env=False,  # no proxy from the environment: the services are named in the config
+    )
+
+
+def _loopback_url(url: str) -> bool:
+    from urllib.parse import urlsplit
+
+    host = urlsplit(url).hostname
+    return host in ("127.0.0.1", "localhost", "::1")
+
+
+def load_service_config(path: str | Path, *, tokens: bool = True) -> BlindService:
+    """Read a steward's service configuration (TOML, docs/keyservice.md); all problems at once.
+
+    Paths in it (token files, CA files) are relative to the configuration's folder. Tokens are
+    read from their files, never from the configuration itself. Without ``tokens`` (the
+    trusted party reading the round's public description) token files are not read.
+
+    Raises:
+        ConfigError: the configuration is invalid (every problem, with its field).
+        InputError: the file cannot be read.
+    """
+    path = Path(path)
+    document = read_toml(path, what="service configuration")
+    base = path.parent
+    problems: list[str] = []
+    if document.get("version") != CONFIG_VERSION:
+        problems.append(f"version: must be {CONFIG_VERSION}")
+    round_name = document.get("round")
+    if not isinstance(round_name, str) or not round_name.strip():
+        problems.append("round: the round's name is required")
+        round_name = ""
+    public_key = _hex32(document.get("public_key"), "public_key", problems)
+    entries = document.get("services")
+    if not isinstance(entries, list) or len(entries) not in (1, 2):
+        problems.append("services: one [[services]] table (single custody) or two (split)")
+        entries = []
+    services: list[ServiceEndpoint] = []
+    for index, entry in enumerate(entries):
+        where = f"services[{index}]"
+        if not isinstance(entry, dict):
+            problems.append(f"{where}: must be a table")
+            continue
+        unknown = sorted(set(entry) - {"name", "url", "public_share", "token_file", "ca_file"})
+        if unknown:
+            problems.append(f"{where}: unknown field(s) {', '.join(unknown)}")
+        name = entry.get("name")
+        if not isinstance(name, str) or not name:
+            problems.append(f"{where}.name: required")
+            name = str(index + 1)
+        url = entry.get("url")
+        if not isinstance(url, str) or not url.startswith(("https://", "http://")):
+            problems.append(f"{where}.url: an https:// URL is required")
+            url = ""
+        elif url.startswith("http://") and not _loopback_url(url):
+            problems.append(f"{where}.url: plain http:// only to 127.0.0.1 (tokens travel in it)")
+        share = _hex32(entry.get("public_share"), f"{where}.public_share", problems)
+        token = ""
+        token_file = entry.get("token_file")
+        if not tokens:
+            pass
+        elif not isinstance(token_file, str):
+            problems.append(f"{where}.token_file: required (the file holding this service's token)")
+        else:
+            try:
+                token = read_regular(base / token_file, what="token file").decode().strip()
+                if not token or any(character.isspace() for character in token):
+                    problems.append(f"{where}.token_file: not one token (empty, or several words)")
+            except (InputError, UnicodeDecodeError):
+                problems.append(f"{where}.token_file: cannot be read (missing, or not text)")
+        ca_file = entry.get("ca_file")
+        ca_path = None
+        if ca_file is not None:
+            if not isinstance(ca_file, str) or not (base / ca_file).is_file():
+                problems.append(f"{where}.ca_file: file not found")
+            else:
+                ca_path = base / ca_file
+        services.append(ServiceEndpoint(name, url, share or b"", ca_path, token))
+    client = document.get("client", {})
+    batch_size, timeout, retries, workers = DEFAULT_BATCH, 60.0, 4, DEFAULT_WORKERS
+    if not isinstance(client, dict):
+        problems.append("client: must be a table")
+    else:
+        batch_size = _number(client, "batch_size", DEFAULT_BATCH, 1, 10_000, problems)
+        timeout = float(_number(client, "timeout", 60, 1, 3600, problems))
+        retries = _number(client, "retries", 4, 0, 10, problems)
+        workers = _number(client, "workers", DEFAULT_WORKERS, 1, 64, problems)
+    blind_round = None
+    if not problems:
+        try:
+            blind_round = BlindRound(round_name.strip(), tuple(s.public_share for s in services))
+        except ConfigError as exc:
+            problems += exc.problems
+    if blind_round is not None and public_key is not None and blind_round.public_key != public_key:
+        problems.append(
+            "public_key: the services' public shares do not add up to the round's public key "
+            "(a share was changed, or the configuration is of another round)"
+        )
+    if problems:
+        raise ConfigError(str(path), problems)
+    assert blind_round is not None
+    return BlindService(
+        blind_round,
+        tuple(services),
+        batch_size=batch_size,
+        timeout=timeout,
+        retries=retries,
+        workers=workers,
+        source=str(path),
+    )
+
+
+def _hex32(value: object, where: str, problems: list[str]) -> bytes | None:
+    try:
+        data = bytes.fromhex(value) if isinstance(value, str) else b""
+    except ValueError:
+        data = b""
+    if len(data) != 32:
+        problems.append(f"{where}: 64 hex characters required")
+        return None
+    return data
+
+
+def _number(
+    table: dict[str, Any], name: str, default: int, low: int, high: int, problems: list[str]
+) -> int:
+    value = table.get(name, default)
+    if type(value) is not int or not low <= value <= high:
+        problems.append(f"client.{name}: a whole number from {low} to {high}")
+        return default
+    return value
+
+
+def blind_column(values: pl.Series, service: BlindService, identifier: str) -> pl.Series:
+    """Stage-1 pseudonyms of a text column through the key services, computed on its distinct
+    values (each sent once) and spread back to the rows; nulls stay null.
+
+    Example:
+        >>> blind_column(pl.Series([None], dtype=pl.String), None, "bsn").to_list()
+        [None]
+    """
+    distinct = values.drop_nulls().unique()
+    if distinct.len() == 0:
+        return pl.Series(values.name, [None] * values.len(), dtype=pl.String)
+    pseudonyms = service.pseudonyms(distinct.to_list(), identifier)
+    return values.replace_strict(
+        distinct, pl.Series(pseudonyms, dtype=pl.String), default=None, return_dtype=pl.String
+    )
