@@ -3,7 +3,8 @@
 The public API, in the order data flows::
 
     keys          new_round_key, load_key, write_key, Key
-    steward       pseudonymise, pseudonymise_file, load_mapping, read_manifest
+    steward       pseudonymise, pseudonymise_file, load_mapping, read_manifest;
+                  blind rounds: load_service_config, BlindService (docs/keyservice.md)
     trusted party link, count, overlap, flows, repeat_use, costs, write_counts
     estimates     estimate, load_corrections, corrections_2014
     publication   protect, preset, load_rules, prevalence
@@ -77,6 +78,7 @@ if TYPE_CHECKING:
     from factlab.reference.concentration import Concentration, concentration
     from factlab.reference.config import Reference, load_reference
     from factlab.reference.municipalities import map_municipalities
+    from factlab.steward.blind import BlindService, load_service_config
     from factlab.steward.fallback import FallbackReport, fallback_report
     from factlab.steward.mapping import ColumnMapping, load_mapping
     from factlab.steward.pseudonymise import (
@@ -90,6 +92,7 @@ if TYPE_CHECKING:
 # command-line tool load only what a task needs: the disclosure, estimation and report modules
 # pull in SciPy, NumPy, matplotlib and xlsxwriter, about a second of start-up together.
 _LAZY: dict[str, str] = {
+    "BlindService": "factlab.steward.blind",
     "ColumnMapping": "factlab.steward.mapping",
     "Concentration": "factlab.reference.concentration",
     "CostChangeResult": "factlab.monitor.cost_change",
@@ -133,6 +136,7 @@ _LAZY: dict[str, str] = {
     "load_recipient_public": "factlab.keys.recipients",
     "load_reference": "factlab.reference.config",
     "load_rules": "factlab.disclosure.rules",
+    "load_service_config": "factlab.steward.blind",
     "map_municipalities": "factlab.reference.municipalities",
     "new_recipient": "factlab.keys.recipients",
     "new_round_key": "factlab.keys.round_keys",
@@ -173,6 +177,7 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "BlindService",
     "ColumnMapping",
     "Concentration",
     "ConfigError",
@@ -224,6 +229,7 @@ __all__ = [
     "load_recipient_public",
     "load_reference",
     "load_rules",
+    "load_service_config",
     "map_municipalities",
     "new_recipient",
     "new_round_key",

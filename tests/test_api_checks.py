@@ -302,6 +302,18 @@ MISUSES: dict[str, tuple[Call, str]] = {
         lambda k, f, lk, t: factlab.durations(None, ["2024"]),  # type: ignore[arg-type]
         "durations: source must be a Polars DataFrame or LazyFrame, or the path",
     ),
+    "load_service_config: None": (
+        lambda k, f, lk, t: factlab.load_service_config(None),  # type: ignore[arg-type]
+        "load_service_config: path must be a path (str or pathlib.Path); got None",
+    ),
+    "load_service_config: a key where the configuration belongs": (
+        lambda k, f, lk, t: factlab.load_service_config(k),  # type: ignore[arg-type]
+        "load_service_config: path must be a path (str or pathlib.Path); got Key",
+    ),
+    "load_service_config: tokens as text": (
+        lambda k, f, lk, t: factlab.load_service_config(t / "services.toml", tokens="no"),  # type: ignore[arg-type]
+        "load_service_config: tokens must be True or False; got str",
+    ),
     "cost_change: source None": (
         lambda k, f, lk, t: factlab.cost_change(None, ["2024"]),  # type: ignore[arg-type]
         "cost_change: source must be a Polars DataFrame or LazyFrame, or the path",

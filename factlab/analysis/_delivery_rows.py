@@ -7,7 +7,6 @@ module applies them to rows, lazily. Split from it to keep each module readable.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
 from typing import Final
 
 import polars as pl
@@ -197,23 +196,9 @@ def resolve_rows(frame: pl.LazyFrame) -> pl.LazyFrame:
     key = _episode_key(present)
     annotated = _annotated(frame)
     kept = pl.col(_KEEP)
-    valid = pl.col(schema.STATUS) == "valid"
     replacements: list[pl.Expr] = []
     if "start_date" in present:
-        # Mirror of closing: an episode whose first delivery covers days after its start, while
-        # the delivery just before (another one) lacks it, was not in care then.
-        moved = (
-            pl.when((pl.col("start_date") < pl.col(COVERED_FROM)) & pl.col(PREVIOUS_ADJACENT))
-            .then(pl.col(COVERED_FROM))
-            .otherwise(pl.col("start_date"))
-        )
-        first_copy = pl.col(COVERED_FROM).fill_null(date(1, 1, 1)).arg_min()
-        replacements.append(
-            pl.when(valid & (pl.col(_COPIES) > 1))
-            .then(moved.get(first_copy).over(key))
-            .otherwise(moved)
-            .alias("_start")
-        )
+        replacements.append(_started_at(key).alias("_start"))
     if "end_date" in present:
         replacements.append(
             pl.when(_closes()).then(pl.col(CLOSE_AT)).otherwise(pl.col("end_date")).alias("_end")
@@ -231,9 +216,11 @@ def resolve_rows(frame: pl.LazyFrame) -> pl.LazyFrame:
     # Each copy's cost is of its own days (its delivery's period, less what newer deliveries
     # took over); the kept row carries them all as pieces, shared when the newest delivery has
     # the episode on several rows. A cost no copy knows stays unknown.
-    pieced = resolved.with_columns(kept.cast(pl.Int64).sum().over(key).alias("_kept_rows"))
+    # The rows are used twice below (the kept ones, and the pieces of the others): cached, so
+    # that the resolution is computed once.
+    pieced = resolved.with_columns(kept.cast(pl.Int64).sum().over(key).alias("_kept_rows")).cache()
     others = (
-        pieced.filter(~kept & valid)
+        pieced.filter(~kept)
         .with_columns(pl.col("_piece_cost") / pl.col("_kept_rows"))
         .group_by(key)
         .agg(
@@ -249,12 +236,37 @@ def resolve_rows(frame: pl.LazyFrame) -> pl.LazyFrame:
         .then(None)
         .otherwise(own_cost.fill_null(0.0) + pl.col("_other_cost").fill_null(0.0))
     )
+    # the older deliveries' pieces first, then the kept (newest) one's
     pieces = pl.concat_list(
-        _piece(own_cost), pl.col("_other_pieces").fill_null(pl.lit([], dtype=_PIECES_DTYPE))
-    ).list.eval(pl.element().sort_by(pl.element().struct.field("from"), nulls_last=True))
+        pl.col("_other_pieces").fill_null(pl.lit([], dtype=_PIECES_DTYPE)), _piece(own_cost)
+    )
     return joined.with_columns(cost.alias("cost"), pieces.alias(COST_PIECES)).select(
         *(name for name in columns if name != COST_PIECES), COST_PIECES
     )
+
+
+def _started() -> pl.Expr:
+    """A row that starts before its delivery's coverage while the delivery just before (another
+    one of its provider) covers the day before it: that delivery does not have the row."""
+    return (pl.col("start_date") < pl.col(COVERED_FROM)) & pl.col(PREVIOUS_ADJACENT)
+
+
+def _first_copy(key: Sequence[str]) -> tuple[pl.Expr, pl.Expr]:
+    """Per row, its episode's first copy's coverage start and whether that copy started
+    (:func:`_started`), from one minimum over the episode's copies (coverage starts differ
+    between a provider's deliveries, so the minimum is one copy's)."""
+    days = pl.col(COVERED_FROM).cast(pl.Int32).cast(pl.Int64).fill_null(-(2**30))
+    code = days * 2 + _started().fill_null(False).cast(pl.Int64)
+    valid = pl.col(schema.STATUS) == "valid"
+    first = pl.when(valid).then(code.min().over(key)).otherwise(code)
+    return (first // 2).cast(pl.Int32).cast(pl.Date), (first % 2) == 1
+
+
+def _started_at(key: Sequence[str]) -> pl.Expr:
+    """The start date an episode keeps: its first copy's coverage start when that copy
+    started (the mirror of closing: the delivery before lacks it), else as delivered."""
+    covered_from, started = _first_copy(key)
+    return pl.when(started).then(covered_from).otherwise(pl.col("start_date"))
 
 
 def _closes() -> pl.Expr:
@@ -291,19 +303,10 @@ def duplicate_report(frame: pl.LazyFrame) -> pl.LazyFrame:
     )
     annotated = _annotated(frame)
     key = _episode_key(present)
-    started = (
-        (pl.col("start_date") < pl.col(COVERED_FROM)) & pl.col(PREVIOUS_ADJACENT)
-        if with_start
-        else pl.lit(False)
-    )
-    first_copy = pl.col(COVERED_FROM).fill_null(date(1, 1, 1)).arg_min()
     annotated = annotated.with_columns(
         pl.lit(False).alias("_outside"),
         (_closes() if with_end else pl.lit(False)).alias(_CLOSED),
-        (
-            pl.when(pl.col(_COPIES) > 1).then(started.get(first_copy).over(key)).otherwise(started)
-            & pl.col(_KEEP)
-        ).alias(_STARTED),
+        ((_first_copy(key)[1] if with_start else pl.lit(False)) & pl.col(_KEEP)).alias(_STARTED),
     )
     status = pl.col(schema.STATUS).cast(pl.String)
     dropped = ~pl.col(_KEEP)

@@ -58,7 +58,7 @@ def sha256_of(paths: Sequence[Path]) -> dict[Path, str]:
 def input_entry(item: LinkInput, sha256: dict[Path, str], plan: Planned) -> dict[str, Any]:
     """One used input as the linked file's manifest lists it, with the days it covers."""
     period = plan.delivery.period
-    entry = {
+    entry: dict[str, Any] = {
         "provider": item.manifest.provider,
         "file": item.shown.name,
         "sha256": sha256[item.shown],
@@ -67,6 +67,12 @@ def input_entry(item: LinkInput, sha256: dict[Path, str], plan: Planned) -> dict
         "rows_by_status": sum_statuses([item.manifest.rows_by_status]),
         "created": item.manifest.created,
     }
+    custody = item.manifest.extra.get("custody")
+    if custody in ("split", "single"):
+        # a blind round's file: who could compute its stage-1 pseudonyms (two key services in
+        # split custody, one in single-service mode); the report warns of single custody
+        entry["custody"] = custody
+        entry["key_services"] = [str(name) for name in item.manifest.extra.get("key_services", [])]
     if period is not None:
         # only deliveries with a period say which days they cover (a plain link's manifest is
         # as before periods existed)

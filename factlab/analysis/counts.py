@@ -21,7 +21,6 @@ Counts are exact and meant for the trusted party only: publication needs disclos
 from __future__ import annotations
 
 from collections.abc import Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -38,7 +37,13 @@ from factlab._checks import (
     require_type,
 )
 from factlab._version import __version__
-from factlab.analysis._clients import HIGH, LOW, client_keys, key_halves
+from factlab.analysis._count_input import (
+    check_statuses,
+    enums,
+    latest_municipality,
+    open_source,
+    rows_and_clients,
+)
 from factlab.analysis._table import (
     CLIENT,
     PROVIDER,
@@ -55,12 +60,18 @@ from factlab.analysis._trajectories import (
     with_trajectories,
 )
 from factlab.analysis.overlap import OverlapResult, matrix_of_pairs, reads_linked
-from factlab.errors import ConfigError, DataError, InputError
-from factlab.io import file_sha256
-from factlab.manifest import now_iso, read_manifest
+from factlab.errors import ConfigError, DataError
+from factlab.manifest import now_iso
 from factlab.periods import Period, active_in, active_on, parse_date, parse_period
 from factlab.reference.config import Reference
-from factlab.reference.dimensions import Derivation, derivations, derive, expand, prepare, stack
+from factlab.reference.dimensions import (
+    Derivation,
+    derivations,
+    derived_dimensions,
+    expand,
+    prepare,
+    stack,
+)
 from factlab.steward.fallback import fallback_report, resolve_fallback
 
 __all__ = [
@@ -239,6 +250,7 @@ def count(
     on: date | str | None = None,
     use_fallback: bool = False,
     reference: Reference | None = None,
+    where: pl.Expr | None = None,
 ) -> CountResult:
     """Count unique clients, registrations and trajectories, in total or by dimensions.
 
@@ -256,6 +268,8 @@ def count(
             ``by`` may name its levels (``purchasing_region``), ``provider_group``, or a
             hierarchy (``region``: its leaf dimension with every level stacked in its column,
             each a union of clients; see :mod:`factlab.reference.dimensions`).
+        where: count only the rows for which this expression is true (prevalence's age band);
+            the file is still opened and checked, and described in ``source``, as a whole.
 
     Returns:
         The counts; ``table`` holds every cell and margin.
@@ -293,7 +307,11 @@ def count(
             name="reference",
             hint="a factlab Reference (load one with factlab.load_reference(path))",
         )
-    frame, facts, digest = _open(source)
+    if where is not None and not isinstance(where, pl.Expr):
+        raise TypeError(f"count: where must be a Polars expression or None; got {where!r}")
+    frame, facts, digest = open_source(source)
+    if where is not None:
+        frame = frame.filter(where)
     fallback: dict[str, Any] | None = None
     if use_fallback:
         if schema.FALLBACK_PSEUDONYM not in frame.collect_schema().names():
@@ -304,7 +322,7 @@ def count(
         fallback = fallback_report(frame).to_dict()
         frame = resolve_fallback(frame)
     columns = frame.collect_schema()
-    _check_statuses(frame, columns)
+    check_statuses(frame, columns)
     chosen_period = parse_period(period) if isinstance(period, str) else period
     on_date = parse_date(on, what="reference date") if isinstance(on, str) else on
     asked, stacks = expand(by, reference)
@@ -330,18 +348,21 @@ def count(
     # The one pass over the file: the rows counted, with only the columns needed.
     needed = [STATUS, PROVIDER, START, END, INVERTED]
     needed += ["care_form"] if has_care_form else []
-    needed += [_leaf(dim, derived) for dim in dims]
+    from_reference, derived_exprs = derived_dimensions(
+        dims, derived, municipality=latest_municipality(), provider=PROVIDER
+    )
+    needed += [_leaf(dim) for dim in dims if dim not in derived] + from_reference
     # Provider, care form and the plain dimensions become Enums: integer codes from here on.
     plain = [dim for dim in dims if dim not in ("age_group", "municipality", *derived)]
     coded = list(dict.fromkeys([PROVIDER, *(["care_form"] if has_care_form else []), *plain]))
-    rows, high, low = _rows_and_clients(
+    rows, high, low = rows_and_clients(
         _with_identity(frame),
         list(dict.fromkeys(needed)),
         coded=coded,
         # Pseudonyms of a linked file were validated by link; those of a frame are checked here.
         checked=bool(facts) and not use_fallback,
     )
-    rows = _enums(rows, coded)
+    rows = enums(rows, coded)
     # Trajectories first: they turn pseudonyms into small client numbers, which makes the
     # per-client municipality window in _with_dimensions much cheaper. From here on the rows are
     # in client order.
@@ -349,11 +370,14 @@ def count(
     del high, low
     columns_kept = (*dims, CLIENT, STATUS, PROVIDER, TRAJECTORY, INVERTED)
     compact = (
-        _with_dimensions(rows, dims, age_date, derived).select(columns_kept).collect().rechunk()
+        _with_dimensions(rows, dims, age_date, derived_exprs)
+        .select(columns_kept)
+        .collect()
+        .rechunk()
     )
     del rows
     # The other dimensions as Enums too: the group-bys below then hash small integers.
-    work = _enums(compact, dims)
+    work = enums(compact, dims)
     del compact
     table = cell_table(work, dims, orders={"age_group": _AGE_ORDER})
     for hierarchy in stacks:
@@ -473,62 +497,6 @@ def _provider_overlap(
     )
 
 
-def _open(
-    source: pl.DataFrame | pl.LazyFrame | str | Path,
-) -> tuple[pl.LazyFrame, dict[str, Any], Future[str] | None]:
-    """The rows, the source's facts, and the SHA-256 of a file, being computed beside the count."""
-    digest: Future[str] | None = None
-    if isinstance(source, pl.DataFrame | pl.LazyFrame):
-        frame, facts = source.lazy(), {}
-    else:
-        path = Path(source)
-        manifest = read_manifest(path)
-        if manifest.format != schema.FORMAT_LINKED:
-            raise InputError(
-                f"{path}: format is {manifest.format!r}, expected {schema.FORMAT_LINKED!r} "
-                "(link the provider files first)"
-            )
-        frame = pl.scan_parquet(path)
-        # Hashing the file for provenance overlaps with counting it.
-        hasher = ThreadPoolExecutor(max_workers=1)
-        digest = hasher.submit(file_sha256, path)
-        hasher.shutdown(wait=False)
-        facts = {
-            "file": path.name,
-            "sha256": None,  # filled in from ``digest`` when the counts are done
-            "format": manifest.format,
-            "scheme": manifest.scheme,
-            "stage": manifest.stage,
-            "round": manifest.round,
-            "key_id": manifest.key_id,
-            "key_fingerprint": manifest.key_fingerprint,
-            "rows": manifest.rows,
-            "providers": [entry.get("provider") for entry in manifest.inputs],
-        }
-    columns = frame.collect_schema()
-    missing = [
-        name for name in (schema.PSEUDONYM, schema.STATUS, schema.PROVIDER) if name not in columns
-    ]
-    if missing:
-        raise InputError(f"{source if facts else 'frame'}: lacks column(s) {', '.join(missing)}")
-    return frame, facts, digest
-
-
-def _check_statuses(frame: pl.LazyFrame, columns: pl.Schema) -> None:
-    """Refuse a status column (of a frame) with values that are not BSN statuses, or nulls."""
-    if columns[schema.STATUS] == schema.STATUS_DTYPE:
-        bad = frame.select(pl.col(schema.STATUS).is_null().sum()).collect().item()
-    else:
-        status = pl.col(schema.STATUS).cast(pl.String)
-        unknown = status.is_null() | ~status.is_in(schema.STATUSES)
-        bad = frame.select(unknown.sum()).collect().item()
-    if bad:
-        raise DataError(
-            f"column {schema.STATUS}: {bad} row(s) without a BSN status "
-            f"(expected one of {', '.join(schema.STATUSES)})"
-        )
-
-
 def _check_request(
     by: tuple[str, ...],
     columns: pl.Schema,
@@ -562,18 +530,6 @@ def _check_request(
     return by
 
 
-def _enums(rows: pl.DataFrame, names: Sequence[str]) -> pl.DataFrame:
-    """``rows`` with the text columns among ``names`` as Enums of their own values, sorted."""
-    # a column with no value at all (dtype Null) is an Enum with no categories
-    text = [
-        name for name in names if rows.schema[name] in (pl.String(), pl.Categorical(), pl.Null())
-    ]
-    return rows.with_columns(
-        pl.col(name).cast(pl.Enum(rows[name].unique().drop_nulls().sort().cast(pl.String)))
-        for name in text
-    )
-
-
 def _age_group(birth_year: pl.Expr, on: date) -> pl.Expr:
     age = pl.lit(on.year, dtype=pl.Int32) - birth_year.cast(pl.Int32)
     # A birth year after the reference year is a data error, not an age: it shows as unknown.
@@ -584,36 +540,6 @@ def _age_group(birth_year: pl.Expr, on: date) -> pl.Expr:
         for lowest, highest, label in AGE_GROUPS
     ]
     return pl.coalesce(*labels, pl.lit(UNKNOWN))
-
-
-def _rows_and_clients(
-    frame: pl.LazyFrame, needed: list[str], *, coded: list[str], checked: bool
-) -> tuple[pl.DataFrame, pl.Series, pl.Series]:
-    """The rows with the ``needed`` columns, and their clients as two ``UInt64`` keys.
-
-    A linked file's pseudonyms (``checked``) are read as integers within the scan, so their text is
-    never held in memory; should one not read as 32 hex characters after all, the text is read again
-    and keyed as :func:`factlab.analysis._clients.client_keys` keys an analyst's frame. Text columns
-    among ``coded`` are read as Categoricals (which :func:`_enums` turns into Enums faster).
-    """
-    columns = frame.collect_schema()
-    read = [
-        pl.col(name).cast(pl.Categorical())
-        if name in coded and columns[name] == pl.String()
-        else name
-        for name in needed
-    ]
-    if checked:
-        halves = key_halves(pl.col(CLIENT))
-        unread = (halves[0].is_null() | halves[1].is_null()) & pl.col(CLIENT).is_not_null()
-        # One chunk per column: a scan yields one per morsel, and gathers across many chunks
-        # are several times slower.
-        rows = frame.select(*halves, *read, unread.alias("_unread")).collect().rechunk()
-        if not rows.get_column("_unread").any():
-            return rows.select(needed), rows.get_column(HIGH), rows.get_column(LOW)
-    rows = frame.select(CLIENT, *read).collect().rechunk()
-    high, low = client_keys(rows.get_column(CLIENT), checked=False)
-    return rows.select(needed), high, low
 
 
 def _with_identity(frame: pl.LazyFrame) -> pl.LazyFrame:
@@ -628,34 +554,26 @@ def _with_identity(frame: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
-def _leaf(dim: str, derived: dict[str, Derivation]) -> str:
-    """The column a dimension is read from: its own, birth_year, or a derived one's leaf."""
-    if dim == "age_group":
-        return "birth_year"
-    if dim in derived:
-        return PROVIDER if derived[dim].base == "provider" else derived[dim].base
-    return dim
+def _leaf(dim: str) -> str:
+    """The column a dimension of its own is read from: its own, or birth_year."""
+    return "birth_year" if dim == "age_group" else dim
 
 
 def _with_dimensions(
     rows: pl.DataFrame,
     dims: tuple[str, ...],
     on: date | None,
-    derived: dict[str, Derivation],
+    derived: dict[str, pl.Expr],
 ) -> pl.LazyFrame:
     expressions = []
     for dim in dims:
-        if dim in derived:
-            # A level of the municipality follows the client's most recent municipality, so a
-            # client who moved counts in one region, as in one municipality.
-            base = derived[dim].base
-            leaf = _latest_municipality() if base == "municipality" else pl.col(_leaf(dim, derived))
-            expressions.append(derive(derived[dim], leaf).alias(dim))
+        if dim in derived:  # from the reference (derived_dimensions)
+            expressions.append(derived[dim])
         elif dim == "age_group":
             assert on is not None  # _check_request refuses age_group without a date
             expressions.append(_age_group(pl.col("birth_year"), on).alias(dim))
         elif dim == "municipality":
-            expressions.append(_latest_municipality().fill_null(UNKNOWN).alias(dim))
+            expressions.append(latest_municipality().fill_null(UNKNOWN).alias(dim))
         elif isinstance(dtype := rows.schema[dim], pl.Enum):
             # Widening the Enum by "unknown" keeps its codes: no text is made.
             categories = dtype.categories.to_list()
@@ -664,21 +582,3 @@ def _with_dimensions(
         else:
             expressions.append(pl.col(dim).cast(pl.String).fill_null(UNKNOWN).alias(dim))
     return rows.lazy().with_columns(expressions)
-
-
-def _latest_municipality() -> pl.Expr:
-    """Each client's municipality: that of their known-municipality row that started last.
-
-    Ties go to the row that ends last (ongoing counts as last), then to the alphabetically last
-    municipality, so the choice never depends on row order. Rows without a valid BSN keep their own.
-    """
-    municipality = pl.col("municipality").cast(pl.String)
-    latest = (
-        municipality.sort_by(
-            [municipality.is_not_null(), pl.col(START), pl.col(END), municipality],
-            nulls_last=False,
-        )
-        .last()
-        .over(CLIENT)
-    )
-    return pl.when(pl.col(CLIENT).is_not_null()).then(latest).otherwise(municipality)

@@ -16,7 +16,11 @@ linked file, and a steward's file never has one. So is a text field (or provider
 values that look like BSNs (eight or nine digits passing the elfproef).
 Rows are streamed from the inputs to the output, so files larger than memory can be linked. They
 are read once: the row checks run in the pass that writes the linked file, which is written under
-a temporary name and appears only when every check passed.
+a temporary name and appears only when every check passed. Deliveries per period that need the
+rules of :mod:`factlab.analysis.deliveries` (several deliveries of a provider, or a partial
+replacement) are the exception: the rules compare rows across deliveries (window functions, which
+do not stream), and the report of what they did is a pass of its own, so those inputs are read
+twice and the resolution holds its rows in memory.
 """
 
 from __future__ import annotations
@@ -464,8 +468,9 @@ def _write_checked(
 ) -> None:
     """Write the linked file and check the inputs' rows in the same pass over them.
 
-    The rows are read once: polars streams them to the file and to the row checks
-    (:func:`_row_facts`) together. The file is written under a temporary name and only renamed
+    The rows are read once here: polars streams them to the file and to the row checks
+    (:func:`_row_facts`) together (deliveries that need the rules of deliveries were read once
+    before, for their report). The file is written under a temporary name and only renamed
     to ``out`` when every check passed, so a refused link leaves nothing behind.
     """
     sink_parquet_checked(

@@ -30,6 +30,12 @@ from factlab.io import atomic_path, inputs_and_sidecars
 from factlab.keys.seal import SealedHeader, seal
 from factlab.outputs import check_output
 from factlab.result_files import write_json
+from factlab.steward.audit_lines import (
+    key_details,
+    pseudonymised_details,
+    recipient_details,
+    sealed_details,
+)
 from factlab.steward.mapping import ColumnMapping
 from factlab.steward.pseudonymise import pseudonymise_file
 from factlab.steward.quality import Quality
@@ -191,6 +197,7 @@ class Delivery:
             "provider": keys.provider,
             "out": out,
             "mapping": mapping.source,
+            "mapping_saved_to": mapping_path(keys),
             "fallback": False,
             "allow_no_valid_bsn": False,
             "preview": False,
@@ -203,9 +210,7 @@ class Delivery:
             hash_inputs=False,
             overwrite=False,
         ) as trail:
-            trail.set_key_fingerprint(keys.key.fingerprint)
-            if keys.contract is not None:
-                trail.add_detail("contract_sha256", keys.contract.sha256)
+            key_details(trail, keys.key, keys.contract)
             trail.add_detail("face", "app")
             result = pseudonymise_file(
                 export.path,
@@ -216,9 +221,9 @@ class Delivery:
                 contract=keys.contract,
                 inputs=[keys.key_path],
             )
-            if result.input_sha256 is not None:
-                trail.set_input_sha256(export.path, result.input_sha256)
-            trail.add_rows({"total": result.quality.rows, **result.quality.rows_by_status})
+            pseudonymised_details(
+                trail, result.quality, input_path=export.path, input_sha256=result.input_sha256
+            )
         return result.quality
 
     def _seal(self, parquet: Path, out: Path, manifest_file: Path) -> SealedHeader:
@@ -230,8 +235,7 @@ class Delivery:
         with audited(
             "seal", inputs=[parquet], output=out, arguments=arguments, overwrite=False
         ) as trail:
-            trail.add_detail("recipient", keys.recipient.name)
-            trail.add_detail("recipient_key_id", keys.recipient.key_id)
+            recipient_details(trail, keys.recipient)
             trail.add_detail("face", "app")
             header = seal(
                 parquet,
@@ -240,8 +244,7 @@ class Delivery:
                 progress=self._advance,
                 inputs=[keys.recipient_path],
             )
-            trail.set_key_fingerprint(header.manifest.key_fingerprint)
-            trail.add_rows({"total": header.manifest.rows, **header.manifest.rows_by_status})
+            sealed_details(trail, header)
             write_json(manifest_file, sealed_document(header), overwrite=False)
             trail.add_output(manifest_file)
         return header

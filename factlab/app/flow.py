@@ -24,6 +24,7 @@ from factlab.audit import audit_log_path, audited
 from factlab.errors import FactlabWarning, InputError
 from factlab.keys.recipients import RecipientPublicKey, load_recipient_public
 from factlab.keys.round_keys import Key, is_protected, key_file_contract, load_key, read_key_header
+from factlab.steward.audit_lines import key_details, pseudonymised_details
 from factlab.steward.contract import Contract, parse_contract
 from factlab.steward.mapping import ENCODINGS, ColumnMapping, parse_mapping, simplify
 from factlab.steward.plan import check_provider
@@ -33,6 +34,7 @@ from factlab.steward.propose import KNOWN_VALUES, propose_mapping
 from factlab.steward.value_maps import ValueMap, is_exact_key
 
 __all__ = [
+    "APP_FORM",
     "DATE_CHOICES",
     "ExportChoice",
     "KeyChoice",
@@ -350,6 +352,11 @@ def mapping_toml(document: Mapping[str, Any], *, export: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+#: The source of a mapping made in the app's page (the audit line's and the manifest's
+#: ``mapping``); the file it is saved to is recorded apart (``mapping_saved_to``).
+APP_FORM: Final = "app form"
+
+
 def build_mapping(choice: MappingChoice, export: ExportChoice, *, source: str) -> ColumnMapping:
     """The choices as a validated mapping.
 
@@ -383,15 +390,13 @@ def run_preview(
     with audited(
         "pseudonymise", inputs=[export.path], arguments=arguments, log=log, hash_inputs=False
     ) as trail:
-        trail.set_key_fingerprint(keys.key.fingerprint)
+        key_details(trail, keys.key, keys.contract)
         shown = preview_file(
             export.path, keys.key, provider=keys.provider, mapping=mapping, contract=keys.contract
         )
-        if keys.contract is not None:
-            trail.add_detail("contract_sha256", keys.contract.sha256)
         trail.add_detail("would_be_refused", shown.would_be_refused)
         trail.add_detail("face", "app")
-        trail.add_rows({"total": shown.quality.rows, **shown.quality.rows_by_status})
+        pseudonymised_details(trail, shown.quality)
     return shown
 
 

@@ -67,6 +67,8 @@ class Secrets:
     session: str = field(default_factory=lambda: secrets.token_urlsafe(32), repr=False)
     csrf: str = field(default_factory=lambda: secrets.token_urlsafe(32), repr=False)
     spent: bool = False
+    #: called once when the token is spent (the launch page is then removed)
+    on_spent: Callable[[], None] | None = field(default=None, repr=False, compare=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
@@ -90,7 +92,9 @@ class Secrets:
             if self.spent or not hmac.compare_digest(given.encode(), self.token.encode()):
                 return False
             self.spent = True
-            return True
+        if self.on_spent is not None:
+            self.on_spent()
+        return True
 
     def session_ok(self, given: str | None) -> bool:
         """Whether a cookie value is the session's."""

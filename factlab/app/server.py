@@ -28,8 +28,9 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Route
 
 from factlab.app import pages
-from factlab.app.delivery import Delivery, delivery_paths, mapping_path
+from factlab.app.delivery import Delivery, delivery_paths
 from factlab.app.flow import (
+    APP_FORM,
     KeyChoice,
     build_mapping,
     choose_export,
@@ -39,6 +40,7 @@ from factlab.app.flow import (
     run_preview,
     unmet_required,
 )
+from factlab.app.launch import write_launch_page
 from factlab.app.layout import Lang, field_name, page
 from factlab.app.mapping_page import mapping_body
 from factlab.app.preview_page import preview_body
@@ -348,9 +350,9 @@ def create_app(secrets_: Secrets, state: AppState) -> Guard:
             )
         if problems or form.get("action") != "preview":
             return mapping_page(request, tuple(problems), 400 if problems else 200)
-        source = str(mapping_path(keys))
         try:
-            mapping = build_mapping(choice, export, source=source)
+            # made in the page: the file it is saved to after the delivery is another fact
+            mapping = build_mapping(choice, export, source=APP_FORM)
             document = mapping_document(choice, export)
             folder = state.folder or default_folder(state)
             out = delivery_paths(Path(folder), keys.provider)[0]
@@ -525,20 +527,6 @@ def private_folder() -> Iterator[Path]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def _launch_file(folder: Path, url: str) -> Path:
-    """A page (mode 0600, in the private folder) that sends the browser on to ``url``: the
-    browser is started with this file's path, so the token never appears on a command line."""
-    path = folder / "open.html"
-    text = (
-        "<!doctype html><html lang='nl'><head><meta charset='utf-8'><title>factlab</title>"
-        f"<meta http-equiv='refresh' content='0; url={url}'></head><body></body></html>"
-    )
-    with open(path, "x", encoding="utf-8") as handle:
-        path.chmod(0o600)
-        handle.write(text)
-    return path
-
-
 def serve(
     *,
     open_browser: bool = True,
@@ -572,9 +560,20 @@ def serve(
         )
         server = uvicorn.Server(config)
         announce(url)
+        launch: Path | None = None
         if open_browser:
-            launch = _launch_file(folder, url)
-            threading.Timer(0.5, webbrowser.open, args=(launch.as_uri(),)).start()
+            try:
+                launch = write_launch_page(url, port)
+            except OSError:  # no data folder to write in: the printed address is the way in
+                launch = None
+            else:
+                page = launch
+                secrets_.on_spent = lambda: page.unlink(missing_ok=True)
+                threading.Timer(0.5, webbrowser.open, args=(page.as_uri(),)).start()
         if ready is not None:
             threading.Timer(0.2, ready, args=(url,)).start()
-        server.run(sockets=[sock])
+        try:
+            server.run(sockets=[sock])
+        finally:
+            if launch is not None:
+                launch.unlink(missing_ok=True)

@@ -11,8 +11,7 @@ from pathlib import Path
 import click
 import polars as pl
 
-from factlab.analysis.costs import costs
-from factlab.analysis.counts import count
+from factlab.analysis.provider_ranking import provider_concentration
 from factlab.audit import audited
 from factlab.cli import main
 from factlab.cli._common import audit_log_option, force_option, guarded, info, progress
@@ -21,7 +20,6 @@ from factlab.disclosure.prevalence import prevalence, write_prevalence
 from factlab.disclosure.rules import load_rules, preset
 from factlab.errors import ConfigError, FactlabError, InputError
 from factlab.io import read_toml
-from factlab.reference.concentration import concentration, with_registry
 from factlab.reference.config import load_reference
 from factlab.reference.municipalities import load_municipalities
 from factlab.reference.providers import load_providers
@@ -233,30 +231,15 @@ def concentration_command(
         overwrite=force,
     ):
         with progress("ranking providers"):
-            if measure == "clients":
-                counted = count(linked, by=["provider"], period=in_period, on=on_day)
-                values = counted.table.filter(pl.col("provider").is_not_null()).select(
-                    "provider", pl.col("unique_clients").alias("clients")
-                )
-                facts = dict(counted.source)
-            else:
-                summed = costs(linked, by=["provider"], period=in_period, on=on_day)
-                values = summed.table.filter(pl.col("dimension") == "provider").select(
-                    pl.col("value").alias("provider"),
-                    (pl.col("total_cost") + pl.col("cost_without_valid_bsn").fill_null(0)).alias(
-                        "cost"
-                    ),
-                )
-                facts = dict(summed.source)
-            result = concentration(
-                values,
-                value="clients" if measure == "clients" else "cost",
+            result = provider_concentration(
+                linked,
+                measure=measure,
+                period=in_period,
+                on=on_day,
                 shares=wanted,
                 threshold=threshold,
-                source=facts,
+                registry=reference.providers if reference is not None else None,
             )
-            if reference is not None and reference.providers is not None:
-                result = with_registry(result, reference.providers)
         write_table(
             result.ranking, out, result.metadata(), METADATA_KEY, inputs=[linked], overwrite=force
         )

@@ -32,6 +32,7 @@ from factlab.keys.recipients import (
 )
 from factlab.keys.seal import seal, unseal
 from factlab.manifest import Manifest
+from factlab.steward.audit_lines import recipient_details, sealed_details
 
 __all__ = ["key_new_recipient", "seal_command", "unseal_command"]
 
@@ -72,12 +73,10 @@ def seal_command(file: Path, to: Path, out: Path, force: bool, audit_log: Path |
         "seal", inputs=[file], output=out, arguments=arguments, log=audit_log, overwrite=force
     ) as trail:
         recipient = load_recipient_public(to)
-        trail.add_detail("recipient", recipient.name)
-        trail.add_detail("recipient_key_id", recipient.key_id)
+        recipient_details(trail, recipient)
         with progress("sealing", total=file.stat().st_size if file.is_file() else None) as step:
             header = seal(file, recipient, out, progress=step, inputs=[to], overwrite=force)
-        trail.set_key_fingerprint(header.manifest.key_fingerprint)
-        trail.add_rows(_rows(header.manifest))
+        sealed_details(trail, header)
     info(
         f"sealed {file} ({header.manifest.rows} rows) for {recipient.name} "
         f"(key id {recipient.key_id}): {out}"

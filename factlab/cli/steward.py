@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 from factlab.keys.round_keys import Key, key_file_contract
 from factlab.manifest import Manifest, read_manifest
 from factlab.periods import parse_period
+from factlab.steward.audit_lines import key_details, pseudonymised_details
 from factlab.steward.blind import BlindService, load_service_config
 from factlab.steward.columns import (
     ColumnUse,
@@ -283,7 +284,7 @@ def pseudonymise_command(
         ) as trail:
             mapping = load_mapping(mapping_path) if mapping_path else ColumnMapping()
             key, contract = _key_and_contract(key_path, blind_path, passphrase_env)
-            trail.set_key_fingerprint(key.fingerprint)
+            key_details(trail, key, contract)
             fields = (mapping.fallback_fields or schema.FALLBACK_DEFAULT) if fallback else None
             with progress(f"previewing {input_path.name}"):
                 shown = preview_file(
@@ -295,10 +296,8 @@ def pseudonymise_command(
                     allow_no_valid_bsn=allow_no_valid_bsn,
                     contract=contract,
                 )
-            if contract is not None:
-                trail.add_detail("contract_sha256", contract.sha256)
             trail.add_detail("would_be_refused", shown.would_be_refused)
-            trail.add_rows({"total": shown.quality.rows, **shown.quality.rows_by_status})
+            pseudonymised_details(trail, shown.quality)
         click.echo("\n".join(preview_text(shown, input_name=input_path.name)))
         return
     assert out is not None
@@ -318,12 +317,9 @@ def pseudonymise_command(
     ) as trail:
         mapping = load_mapping(mapping_path) if mapping_path else ColumnMapping()
         key, contract = _key_and_contract(key_path, blind_path, passphrase_env)
-        trail.set_key_fingerprint(key.fingerprint)
+        key_details(trail, key, contract)  # the same details as the app's line
         if isinstance(key, BlindService):
-            trail.add_detail("custody", key.custody)
             key.check_services()  # a service down or misconfigured: stop before reading
-        if contract is not None:
-            trail.add_detail("contract_sha256", contract.sha256)
         fields = (mapping.fallback_fields or schema.FALLBACK_DEFAULT) if fallback else None
         try:
             with _blind_progress(key, input_path.name) as key:
@@ -343,9 +339,9 @@ def pseudonymise_command(
         except ContractRefused as refused:
             _show_refused(refused)
             raise
-        if result.input_sha256 is not None:
-            trail.set_input_sha256(input_path, result.input_sha256)
-        trail.add_rows({"total": result.quality.rows, **result.quality.rows_by_status})
+        pseudonymised_details(
+            trail, result.quality, input_path=input_path, input_sha256=result.input_sha256
+        )
     info(f"wrote {out} (provider {provider}, key fingerprint {key.fingerprint})")
     if isinstance(key, BlindService):
         info(

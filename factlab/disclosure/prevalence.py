@@ -33,8 +33,8 @@ from factlab._version import __version__
 from factlab.analysis.counts import count
 from factlab.disclosure.protect import ProtectedTable, protect
 from factlab.disclosure.rules import DisclosureRules, preset
-from factlab.errors import ConfigError, DataError, FactlabWarning, InputError
-from factlab.manifest import now_iso, read_manifest
+from factlab.errors import ConfigError, DataError, FactlabWarning
+from factlab.manifest import now_iso
 from factlab.periods import Period, parse_date, parse_period
 from factlab.reference.config import Reference
 from factlab.reference.dimensions import UNKNOWN, declared_for
@@ -160,27 +160,35 @@ def prevalence(
             FactlabWarning,
             stacklevel=2,
         )
-    rows, facts = _rows(source)
+    # count opens and checks the file (its manifest, digest and provenance) and applies the band
+    rows = source.lazy() if isinstance(source, pl.DataFrame | pl.LazyFrame) else None
     no_birth_year = {"rows": 0, "clients": 0}
+    band: pl.Expr | None = None
     if population.ages is not None:
         assert age_date is not None
-        if "birth_year" not in rows.collect_schema().names():
+        if "birth_year" not in _column_names(source):
             raise DataError("prevalence: an age band needs birth_year, and the data have none")
         lowest, highest = population.ages
         born = pl.col("birth_year").cast(pl.Int32)
-        no_birth_year = _without_birth_year(rows)
+        band = born.is_between(age_date.year - highest, age_date.year - lowest)
+    by = [chosen] if chosen else ["municipality"]
+    counted = count(
+        source, by=by, period=chosen_period, on=on_date, reference=reference, where=band
+    )
+    if population.ages is not None:
+        # the file, checked by count as a linked file: its rows again, for the rows left out
+        no_birth_year = _without_birth_year(
+            rows if rows is not None else pl.scan_parquet(Path(str(source)))
+        )
         if no_birth_year["rows"]:
             warnings.warn(
                 f"prevalence: {no_birth_year['rows']} row(s) of the data have no birth year and "
-                f"are left out of the age band {lowest}-{highest}; "
+                f"are left out of the age band {population.ages[0]}-{population.ages[1]}; "
                 f"{no_birth_year['clients']} client(s) have no row with one and are not counted "
                 "anywhere (the metadata's no_birth_year says so too)",
                 FactlabWarning,
                 stacklevel=2,
             )
-        rows = rows.filter(born.is_between(age_date.year - highest, age_date.year - lowest))
-    by = [chosen] if chosen else ["municipality"]
-    counted = count(rows, by=by, period=chosen_period, on=on_date, reference=reference)
     table = counted.table.select("municipality", "unique_clients")
     base = rules or preset("cbs")
     declared = declared_for(table, reference)
@@ -190,7 +198,7 @@ def prevalence(
     frame = _rates(protected, reference, chosen, population.by_name(), confidence)
     extra = {
         **({"no_birth_year": no_birth_year} if population.ages is not None else {}),
-        "source": facts,
+        "source": counted.source,
         "period": chosen_period.label if chosen_period else None,
         "reference_date": on_date.isoformat() if on_date else None,
         "hierarchy": chosen,
@@ -213,6 +221,17 @@ def _hierarchy(reference: Reference, name: str | None, problems: list[str]) -> s
     return name
 
 
+def _column_names(source: pl.DataFrame | pl.LazyFrame | str | Path) -> list[str]:
+    """The columns of the rows or of the file; for a file that cannot be read as Parquet,
+    ``birth_year`` is taken as present, so that count says what is wrong with the file."""
+    if isinstance(source, pl.DataFrame | pl.LazyFrame):
+        return source.lazy().collect_schema().names()
+    try:
+        return pl.scan_parquet(Path(source)).collect_schema().names()
+    except (OSError, pl.exceptions.PolarsError):
+        return ["birth_year"]  # not known here: count refuses the file first
+
+
 def _without_birth_year(rows: pl.LazyFrame) -> dict[str, int]:
     """Rows without a birth year (an age band cannot place them), and the clients none of whose
     rows has one (left out of every count of the band), over all rows of the data."""
@@ -228,27 +247,6 @@ def _without_birth_year(rows: pl.LazyFrame) -> dict[str, int]:
         [rows.select(missing.sum().alias("rows")), per_client], how="horizontal"
     ).collect()
     return {"rows": int(counted.item(0, "rows")), "clients": int(counted.item(0, "clients") or 0)}
-
-
-def _rows(
-    source: pl.DataFrame | pl.LazyFrame | str | Path,
-) -> tuple[pl.LazyFrame, dict[str, Any]]:
-    if isinstance(source, pl.DataFrame | pl.LazyFrame):
-        return source.lazy(), {}
-    # The file is checked as count checks it; the rows are read from it with the age filter.
-    manifest = read_manifest(source)
-    if manifest.format != schema.FORMAT_LINKED:
-        raise InputError(
-            f"{source}: format is {manifest.format!r}, expected {schema.FORMAT_LINKED!r} "
-            "(link the provider files first)"
-        )
-    facts = {
-        "file": Path(source).name,
-        "round": manifest.round,
-        "key_id": manifest.key_id,
-        "rows": manifest.rows,
-    }
-    return pl.scan_parquet(source), facts
 
 
 def _rates(

@@ -27,6 +27,7 @@ from factlab.monitor.store import Store, open_store, scan_store
 from factlab.periods import Period
 
 __all__ = [
+    "FAR_FUTURE",
     "HIGH",
     "LOW",
     "PERIOD",
@@ -46,7 +47,8 @@ MonitorSource: TypeAlias = LinkedSource | Store
 #: The column that holds the index of a row's period, once rows are spread over periods.
 PERIOD: Final = "_period"
 _FAR_PAST: Final = date(1, 1, 1)
-_FAR_FUTURE: Final = date(9999, 12, 31)
+#: The end of an ongoing interval where a day is needed (sorts after every real day).
+FAR_FUTURE: Final = date(9999, 12, 31)
 
 
 @dataclass(frozen=True)
@@ -281,7 +283,7 @@ def in_periods(
     starts = pl.Series([period.start for period in periods], dtype=pl.Date)
     ends = pl.Series([period.end for period in periods], dtype=pl.Date)
     first = pl.lit(ends).search_sorted(pl.col(start).fill_null(_FAR_PAST), side="left")
-    last = pl.lit(starts).search_sorted(pl.col(end).fill_null(_FAR_FUTURE), side="right")
+    last = pl.lit(starts).search_sorted(pl.col(end).fill_null(FAR_FUTURE), side="right")
     return (
         frame.with_columns(pl.int_ranges(first, last, dtype=pl.UInt32).alias(PERIOD))
         .explode(PERIOD)

@@ -1,12 +1,14 @@
 """Cost per unique client per period, and its change split into volume and intensity.
 
-**Cost of a period.** A linked row's cost is the cost of its days in care (an episode delivered
-for several periods carries the cost of all of them: :mod:`factlab.analysis.deliveries`). Its
-cost is spread evenly over its days in care from the programme's first day (the first period's
-start; days before it were not delivered) to its end, or to ``until`` when it is ongoing; each
-period gets the cost of its days. This is exact when a row's cost accrues evenly by day, and
-otherwise the best a row with one amount allows. A row with an unknown start date cannot be
-spread: it is left out and counted (``rows_cost_unplaced``).
+**Cost of a period.** A linked file with deliveries per period keeps each delivery's cost of a
+row with the days it is of (``cost_pieces``: :mod:`factlab.analysis.deliveries`); each piece is
+spread evenly over its own days, so a period's cost is what the deliveries for it say, whatever
+periods are asked. A row without pieces (a file linked without periods, or a frame) has one
+amount: it is spread evenly over its days in care from the first period's start (days before it
+were not delivered) to its end, or to ``until`` when it is ongoing. Each period gets the cost of
+its days. This is exact when cost accrues evenly by day within what was delivered, and otherwise
+the best one amount allows. A cost without a day to place it (no start date) is left out and
+counted (``rows_cost_unplaced``).
 
 **Clients.** The unique clients of a cell in a period are those in care in it (as in
 :func:`factlab.monitor.series.series`), with a valid BSN; ``cost_per_client`` divides the cell's
@@ -99,7 +101,8 @@ class CostChangeResult:
                 "periods": [period.label for period in self.periods],
                 "by": list(self.by),
                 "until": self.until.isoformat(),
-                "spread": "evenly over the days in care from the first period's start",
+                "spread": "each delivery's cost evenly over its own days (cost_pieces); else "
+                "evenly over the days in care from the first period's start",
                 "split": "midpoint: volume = dN * mean(I), intensity = dI * mean(N)",
             },
             "rows_cost_unplaced": self.rows_cost_unplaced,
@@ -121,12 +124,15 @@ def cost_change(
         source: a linked file, its rows, or a monitor store; needs ``cost`` and dates.
         periods: the periods, in order and not overlapping (years, usually).
         by: the dimensions of the per-value rows (provider and municipality by default).
-        until: the day an ongoing row's cost is spread to (default: the last period's end).
+        until: the day an ongoing row without cost pieces is spread to (default: the last day
+            every provider's deliveries cover; for rows without a manifest, the last period's
+            end).
 
     Raises:
         InputError: the source lacks ``cost`` or a ``by`` column.
         DataError: a cost is negative or not finite.
-        ConfigError: periods overlap, or a ``by`` is not a dimension.
+        ConfigError: periods overlap, a ``by`` is not a dimension, or a period (or ``until``)
+            is not covered by every provider's deliveries.
 
     Example:
         >>> rows = pl.DataFrame({

@@ -474,7 +474,8 @@ def scan_store(source: str | Path | Store) -> StoreRows:
     for index, path in enumerate(paths):
         frame = pl.scan_parquet(path)
         mine = table.filter(pl.col("_part") == index).drop("_part").lazy()
-        if COST_PIECES in frame.collect_schema().names():
+        with_pieces = COST_PIECES in frame.collect_schema().names()
+        if with_pieces:
             # one row per delivery the row's cost came from: the copies the rules merge again
             piece = pl.col(COST_PIECES).struct
             frame = (
@@ -489,15 +490,25 @@ def scan_store(source: str | Path | Store) -> StoreRows:
             anchor = pl.col(PIECE_FROM)
             belongs = (anchor >= pl.col(DECLARED_FROM)) & (anchor <= pl.col(DECLARED_TO))
         else:
+            # without costs, a row is a copy in each delivery it is in care in; the rules merge
+            # the copies of an episode again
+            frame = frame.with_row_index("_row")
             belongs = (
                 pl.col("start_date").is_null() | (pl.col("start_date") <= pl.col(DECLARED_TO))
             ) & (pl.col("end_date").is_null() | (pl.col("end_date") >= pl.col(DECLARED_FROM)))
-        frames.append(
+        copies = (
             frame.with_columns(pl.col("provider").cast(pl.String).alias("_provider"))
             .join(mine, on="_provider")
             .filter(belongs)
             .drop("_provider")
         )
+        if not with_pieces:
+            # a row without a valid BSN has no episode to merge into: it stays in the last
+            # delivery it is in care in only
+            last = pl.col(DECLARED_FROM) == pl.col(DECLARED_FROM).max().over("_row")
+            valid = pl.col("bsn_status").cast(pl.String) == "valid"
+            copies = copies.filter(valid | last).drop("_row")
+        frames.append(copies)
     union = pl.concat(frames, how="diagonal_relaxed")
     return StoreRows(resolve_rows(union), str(store.folder), store.provenance())
 

@@ -36,6 +36,7 @@ from factlab._checks import as_date, as_period
 from factlab.analysis.overlap import INTERNAL_NOTICE, check_dimension
 from factlab.errors import ConfigError
 from factlab.monitor._source import (
+    FAR_FUTURE,
     HIGH,
     LOW,
     PERIOD,
@@ -82,7 +83,6 @@ REENTRY_COLUMNS: Final = (
 #: The value of a client whose rows in a period have no value of the dimension.
 UNKNOWN: Final = "(unknown)"
 _ADULT: Final = 18
-_FAR_FUTURE: Final = date(9999, 12, 31)
 
 
 @dataclass(frozen=True)
@@ -151,7 +151,7 @@ def _client_values(rows: pl.LazyFrame, period: Period, by: str, rule: str) -> pl
     if rule == "combined":
         chosen = value.unique().sort().str.join(" + ").alias("value")
     else:
-        ends = pl.col("end_date").fill_null(_FAR_FUTURE)
+        ends = pl.col("end_date").fill_null(FAR_FUTURE)
         starts = pl.col("start_date").fill_null(date(1, 1, 1))
         chosen = value.sort_by([ends, starts, value]).last().alias("value")
     return active.group_by(HIGH, LOW).agg(chosen, birth)
@@ -302,7 +302,7 @@ def spells(frame: pl.LazyFrame) -> pl.LazyFrame:
     ``frame`` holds HIGH, LOW, ``start_date`` and ``end_date``. One sort by client and start,
     then running maxima: no loop per client.
     """
-    ends = pl.col("end_date").fill_null(_FAR_FUTURE)
+    ends = pl.col("end_date").fill_null(FAR_FUTURE)
     ordered = (
         frame.filter(pl.col(HIGH).is_not_null())
         .select(
@@ -327,7 +327,7 @@ def spells(frame: pl.LazyFrame) -> pl.LazyFrame:
         HIGH,
         LOW,
         "start",
-        pl.when(pl.col("end") == _FAR_FUTURE).then(None).otherwise(pl.col("end")).alias("end"),
+        pl.when(pl.col("end") == FAR_FUTURE).then(None).otherwise(pl.col("end")).alias("end"),
         pl.when(same_next.fill_null(False)).then(pl.col("start").shift(-1)).alias("next_start"),
     )
 

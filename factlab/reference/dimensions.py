@@ -18,7 +18,7 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Final
@@ -32,7 +32,16 @@ from factlab.reference.hierarchy import ReferenceHierarchy
 from factlab.reference.municipalities import map_municipalities, shown_value
 from factlab.reference.providers import provider_key
 
-__all__ = ["Derivation", "declared_for", "derivations", "derive", "expand", "prepare", "stack"]
+__all__ = [
+    "Derivation",
+    "declared_for",
+    "derivations",
+    "derive",
+    "derived_dimensions",
+    "expand",
+    "prepare",
+    "stack",
+]
 
 #: Shown for a missing value, as count shows it.
 UNKNOWN: Final = "unknown"
@@ -153,11 +162,14 @@ def prepare(
             .replace_strict(mapped.get_column("value"), mapped.get_column("name"), default=None)
             .alias("municipality")
         )
+    # the distinct values of every base column in one pass over the rows, not one per column
+    bases = sorted({d.base for d in wanted.values() if d.base in names})
+    distinct = dict(zip(bases, pl.collect_all([_distinct(frame, b) for b in bases]), strict=True))
     for dim, derivation in wanted.items():
         base = derivation.base
         if base not in names:
             continue  # count refuses a dimension whose leaf is not in the data
-        present = _distinct(frame, base)
+        present = distinct[base]
         keys = (
             present.select(provider_key(pl.col("value"))).to_series()
             if base == "provider"
@@ -183,6 +195,42 @@ def prepare(
     if problems:
         raise DataError("; ".join(problems))
     return frame
+
+
+def derived_dimensions(
+    dims: Sequence[str],
+    derived: Mapping[str, Derivation],
+    *,
+    municipality: pl.Expr,
+    provider: str,
+) -> tuple[list[str], dict[str, pl.Expr]]:
+    """What a count needs for the derived dimensions among ``dims``: the columns they are read
+    from, and an expression for each.
+
+    A level of the municipality (a region) follows ``municipality`` — the count passes each
+    client's most recent municipality, so a client who moved counts in one region, as in one
+    municipality; a group of care forms follows the row's care form; a provider group the row's
+    provider, read from the count's own ``provider`` column.
+
+    Example:
+        >>> import polars as pl
+        >>> rules = {"care_group": Derivation("care_form", {"ambulant": "home"})}
+        >>> columns, exprs = derived_dimensions(
+        ...     ["care_group", "sex"], rules, municipality=pl.col("municipality"), provider="_p")
+        >>> columns, list(exprs)
+        (['care_form'], ['care_group'])
+    """
+    columns: list[str] = []
+    expressions: dict[str, pl.Expr] = {}
+    for dim in dims:
+        rule = derived.get(dim)
+        if rule is None:
+            continue
+        column = provider if rule.base == "provider" else rule.base
+        columns.append(column)
+        leaf = municipality if rule.base == "municipality" else pl.col(column)
+        expressions[dim] = derive(rule, leaf).alias(dim)
+    return list(dict.fromkeys(columns)), expressions
 
 
 def derive(derivation: Derivation, leaf: pl.Expr) -> pl.Expr:
@@ -282,8 +330,9 @@ def declared_for(
     return found
 
 
-def _distinct(frame: pl.LazyFrame, column: str) -> pl.DataFrame:
-    """The distinct non-null values of ``column`` (as text), each with its first row and count."""
+def _distinct(frame: pl.LazyFrame, column: str) -> pl.LazyFrame:
+    """The distinct non-null values of ``column`` (as text), each with its first row and count
+    (a plan: :func:`prepare` collects those of all columns at once)."""
     return (
         frame.select(pl.col(column).cast(pl.String).alias("value"))
         .with_row_index("row")
@@ -291,7 +340,6 @@ def _distinct(frame: pl.LazyFrame, column: str) -> pl.DataFrame:
         .group_by("value")
         .agg(pl.col("row").min().alias("first"), pl.len().alias("rows"))
         .sort("first")
-        .collect()
     )
 
 
@@ -308,7 +356,7 @@ def _warn_uncontracted(
         return
     if "start_date" in names and "end_date" in names:
         frame = frame.filter(active_in(Period("span", span[0], span[1])))
-    keys = _distinct(frame, "provider").select(provider_key(pl.col("value"))).to_series()
+    keys = _distinct(frame, "provider").collect().select(provider_key(pl.col("value"))).to_series()
     lookup = registry.lookup()
     codes = sorted({lookup[key] for key in keys.to_list() if key in lookup})
     absent = registry.not_contracted(codes, *span)

@@ -279,6 +279,12 @@ _NL: Final = {
         "vertrouwde partij. Wie de aanbiederssleutel heeft, kan deze pseudoniemen uit BSN's "
         "opnieuw berekenen (zie docs/threat-model.md)."
     ),
+    "warn_single_service": (
+        "Eén sleuteldienst: de pseudoniemen van {count} van de {total} invoerbestanden zijn "
+        "gemaakt via één sleuteldienst in plaats van twee. Die dienst kon alle pseudoniemen van "
+        "deze ronde zelf berekenen; bij gedeelde bewaring over twee sleuteldiensten kan geen "
+        "enkele organisatie dat alleen (zie docs/threat-model.md)."
+    ),
     "warn_after_delivery": (
         "De getelde tijd ({what}) ligt na de laatste levering ({delivered}): de gegevens zeggen "
         "niets over die tijd, alleen open trajecten tot de leverdatum tellen mee."
@@ -657,6 +663,12 @@ _EN: Final = {
         "Single-stage pseudonymisation: this round was linked without the trusted party's "
         "second stage. Whoever holds the provider key can recompute these pseudonyms from BSNs "
         "(see docs/threat-model.md)."
+    ),
+    "warn_single_service": (
+        "Single-service mode: the pseudonyms of {count} of the {total} input files were made "
+        "through one key service instead of two. That service could compute every pseudonym of "
+        "this round on its own; in split custody over two key services no single organisation "
+        "can (see docs/threat-model.md)."
     ),
     "warn_after_delivery": (
         "The counted time ({what}) lies after the last delivery ({delivered}): the data say "

@@ -21,7 +21,7 @@ rules (``[disclosure]``), plus one section of its own::
 
     [monitor.durations]
     by = "care_form"
-    until = "2024-12-31"        # default: the last period's end
+    until = "2024-12-31"        # default: the last day every provider's deliveries cover
     min_trajectories = 10       # quartiles from fewer trajectories are not shown
 
     [monitor.costs]
@@ -73,7 +73,8 @@ class MonitorConfig:
         transitions_from, transitions_to: its periods (None: the last two periods).
         rule: ``combined`` or ``latest`` (:func:`factlab.monitor.transitions.transitions`).
         durations_by: the dimension of the durations table.
-        until: the last day the data tell about (None: the last period's end).
+        until: the last day the data tell about (None: the last day every provider's
+            deliveries cover, or the delivery date if earlier).
         min_trajectories: quartiles and the share still open are shown only for a cell of at
             least this many trajectories (None: the rules' threshold, ``secret_max + 1``, and
             at least 10).

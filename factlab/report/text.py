@@ -212,12 +212,18 @@ def legend(config: RoundConfig, internal: bool) -> tuple[str, ...]:
 
 
 def warnings(manifest: Manifest | None, language: str = "nl") -> tuple[str, ...]:
-    """Warnings about the provenance: no manifest, or single-stage pseudonyms."""
+    """Warnings about the provenance: no manifest, single-stage pseudonyms, or inputs made in
+    a blind round's single-service mode (one key service could compute every pseudonym)."""
     if manifest is None:
         return (i18n.text(language, "warn_no_manifest"),)
+    found = []
     if manifest.stage == 1:
-        return (i18n.text(language, "warn_single_stage"),)
-    return ()
+        found.append(i18n.text(language, "warn_single_stage"))
+    single = sum(1 for entry in manifest.inputs if entry.get("custody") == "single")
+    if single:
+        total = len(manifest.inputs)
+        found.append(i18n.text(language, "warn_single_service", count=single, total=total))
+    return tuple(found)
 
 
 def dimension_notes(dim: str, timing: Timing, language: str = "nl") -> tuple[str, ...]:

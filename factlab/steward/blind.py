@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import polars as pl
 
+from factlab._checks import require_path, type_name
 from factlab._export_checks import read_regular
 from factlab.errors import ConfigError, InputError, ServiceError
 from factlab.io import read_toml
@@ -49,7 +50,7 @@ CONFIG_VERSION: Final = 1
 #: Elements a request carries by default; a service accepts at most 10,000.
 DEFAULT_BATCH: Final = 2_000
 _RETRY_STATUSES: Final = frozenset({502, 503, 504})
-#: Worker processes by default: the client's work is CPU-bound (7 scalar multiplications a BSN).
+#: Worker processes by default: the client's work is CPU-bound (6 scalar multiplications a BSN).
 DEFAULT_WORKERS: Final = max(1, min(4, os.cpu_count() or 1))
 _T = TypeVar("_T")
 
@@ -338,7 +339,11 @@ def load_service_config(path: str | Path, *, tokens: bool = True) -> BlindServic
         ConfigError: the configuration is invalid (every problem, with its field).
         InputError: the file cannot be read.
     """
-    path = Path(path)
+    path = require_path(path, where="load_service_config", name="path")
+    if not isinstance(tokens, bool):
+        raise TypeError(
+            f"load_service_config: tokens must be True or False; got {type_name(tokens)}"
+        )
     document = read_toml(path, what="service configuration")
     base = path.parent
     problems: list[str] = []

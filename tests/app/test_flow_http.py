@@ -15,6 +15,32 @@ from app_helpers import App, Round, cli_delivery, linked_counts, make_round
 from factlab.audit import read_audit_log
 from factlab.keys.round_keys import Key
 
+#: The test export's mapping, written by hand (review 17/20 #13: not the app's own output).
+HAND_MAPPING = """\
+version = 1
+[columns]
+bsn = "BSN"
+municipality = "Gemeente"
+care_form = "Zorgvorm"
+financing = "Financiering"
+start_date = "Startdatum"
+[date_formats]
+start_date = "%m/%d/%Y"
+[values.care_form]
+ambu = "ambulant"
+ambulant = "ambulant"
+verblijf = "verblijf"
+dagbehandeling = "dagbehandeling"
+"""
+
+
+def plain_valid_bsn(text: str) -> bool:
+    """The elfproef in plain Python, without the sentinels."""
+    if len(text) != 9 or not text.isdigit() or text in ("000000000", "999999999"):
+        return False
+    weights = (9, 8, 7, 6, 5, 4, 3, 2, -1)
+    return sum(int(d) * w for d, w in zip(text, weights, strict=True)) % 11 == 0
+
 
 def text_of(html: str) -> str:
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
@@ -107,15 +133,21 @@ def test_the_whole_flow_delivers_what_the_command_line_delivers(
     mapping = app_round.key.parent / "mapping-P01.toml"
     assert mapping.is_file()
     assert str(mapping) in text_of(done)
-    # the command line with the saved mapping, on the same export, counts the same
+    # the command line with a mapping written by hand (not the one the app saved), on the same
+    # export, counts the same; and the clients are the export's valid BSNs, counted in Python
     cli_folder = tmp_path / "cli"
     cli_folder.mkdir()
-    cli_sealed = cli_delivery(app_round, mapping, cli_folder)
+    by_hand = tmp_path / "by-hand.toml"
+    by_hand.write_text(HAND_MAPPING, encoding="utf-8")
+    cli_sealed = cli_delivery(app_round, by_hand, cli_folder)
     (tmp_path / "trusted").mkdir()
     app_counts = linked_counts(app_round, app_round.out / "P01.sealed", tmp_path / "trusted")
     cli_counts = linked_counts(app_round, cli_sealed, cli_folder)
     assert app_counts == cli_counts
     assert app_counts["registrations"] == 200
+    lines = app_round.export.read_text(encoding="utf-8").splitlines()[1:]
+    valid = {line.split(";")[0] for line in lines if plain_valid_bsn(line.split(";")[0])}
+    assert app_counts["unique_clients"] == len(valid)
 
 
 def test_the_audit_log_gets_the_command_lines_and_progress_is_reported(
@@ -486,3 +518,35 @@ def test_counts_are_grouped_as_the_page_language_writes_them(
         "/lang", data={"csrf": app.secrets.csrf, "lang": "en", "next": "/mapping"}
     )
     assert "1,200 rows" in text_of(response.text)
+
+
+def test_the_app_and_the_command_line_write_the_same_audit_details(
+    app: App, app_round: Round, tmp_path: Path, audit_log: Path
+) -> None:
+    # review 17/20 #6: the app copied the command's audit lines, and left out some details
+    load_keys(app, app_round)
+    choose_export(app, app_round.export)
+    app.client.post("/mapping", data={**fixed_form(app), "action": "preview"})
+    app.client.post("/deliver", data={"csrf": app.secrets.csrf, "folder": str(app_round.out)})
+    assert app.state.delivery is not None
+    app.state.delivery.wait(60)
+    mapping = app_round.key.parent / "mapping-P01.toml"
+    cli_folder = tmp_path / "cli"
+    cli_folder.mkdir()
+    cli_delivery(app_round, mapping, cli_folder)
+    preview, app_written, app_sealed, cli_written, cli_sealed = read_audit_log(audit_log)
+
+    def facts(line: dict[str, object]) -> tuple[object, ...]:
+        details = dict(line["details"])  # type: ignore[call-overload]
+        details.pop("face", None)
+        return line["command"], details, line["rows"], line["key_fingerprint"]
+
+    assert facts(app_written) == facts(cli_written)
+    assert facts(app_sealed) == facts(cli_sealed)
+    assert "contract_sha256" in app_written["details"]
+    assert app_written["details"]["face"] == "app"
+    # review #16: the mapping came from the page; the file it was saved to is said apart
+    assert preview["arguments"]["mapping"] == "app form"
+    assert app_written["arguments"]["mapping"] == "app form"
+    assert app_written["arguments"]["mapping_saved_to"] == str(mapping)
+    assert cli_written["arguments"]["mapping"] == str(mapping)

@@ -19,6 +19,7 @@ from factlab.keys.round_keys import load_key, new_round_key, write_key
 from factlab.keys.shares import load_share
 from factlab.keyservice.store import Store
 from factlab.manifest import read_manifest
+from factlab.report.text import warnings
 from factlab.steward.pseudonymise import pseudonymise_file
 
 
@@ -124,6 +125,13 @@ def test_a_blind_round_end_to_end(tmp_path: Path) -> None:
             key=key,
         )
         assert linked.scheme == schema.BLIND_SCHEME
+        # each input's custody, from its steward manifest, in the linked file's manifest
+        inputs = read_manifest(tmp_path / "linked.parquet").inputs
+        assert [(e["provider"], e["custody"], e["key_services"]) for e in inputs] == [
+            ("P01", "split", ["A", "B"]),
+            ("P02", "split", ["A", "B"]),
+        ]
+        assert warnings(read_manifest(tmp_path / "linked.parquet"), "nl") == ()
         frame = pl.read_parquet(tmp_path / "linked.parquet")
         assert frame["pseudonym"].n_unique() == 3
         assert not set(frame["pseudonym"]) & set(p01 + p02)  # second stage applied
@@ -228,6 +236,49 @@ def test_quota_exhausted_no_output(tmp_path: Path) -> None:
         assert not (tmp_path / "out.parquet").exists()
         events = [line[2] for line in running[0].store.audit_lines()]
         assert "refused-quota" in events
+    finally:
+        stop(running[0])
+
+
+def test_single_service_mode_reaches_the_linked_manifest_and_the_report(tmp_path: Path) -> None:
+    folder, running = setup_round(tmp_path, services=1)
+    try:
+        (tmp_path / "p01.csv").write_text("BSN\n999993653\n999991723\n")
+        (tmp_path / "p02.csv").write_text("BSN\n999993653\n999995078\n")
+        for provider in ("P01", "P02"):
+            run(
+                "pseudonymise",
+                str(tmp_path / f"{provider.lower()}.csv"),
+                "--blind",
+                str(folder / f"{provider}.toml"),
+                "--provider",
+                provider,
+                "--out",
+                str(tmp_path / f"{provider}.parquet"),
+            )
+        run(
+            "key",
+            "new",
+            str(tmp_path / "round.key"),
+            "--round",
+            "r26",
+            "--blind",
+            str(folder / "P01.toml"),
+        )
+        link(
+            [tmp_path / "P01.parquet", tmp_path / "P02.parquet"],
+            tmp_path / "linked.parquet",
+            key=load_key(tmp_path / "round.key"),
+        )
+        manifest = read_manifest(tmp_path / "linked.parquet")
+        assert [(e["custody"], e["key_services"]) for e in manifest.inputs] == [
+            ("single", ["A"]),
+            ("single", ["A"]),
+        ]
+        (dutch,) = warnings(manifest, "nl")
+        assert dutch.startswith("Eén sleuteldienst: de pseudoniemen van 2 van de 2 invoerbestanden")
+        (english,) = warnings(manifest, "en")
+        assert english.startswith("Single-service mode:")
     finally:
         stop(running[0])
 

@@ -124,3 +124,31 @@ def test_a_wrong_output_extension_is_refused_before_work(store: Path, tmp_path: 
     )
     assert result.exit_code != 0
     assert "extension" in result.output
+
+
+def test_a_period_the_store_does_not_cover_is_refused(store: Path, tmp_path: Path) -> None:
+    """Review #19, 4: the store covers 2022 and 2023 only; one line, a non-zero exit."""
+    out = tmp_path / "series.csv"
+    result = CliRunner().invoke(
+        main, ["monitor", "series", str(store), "--from", "2022", "--to", "2024", "--out", str(out)]
+    )
+    assert result.exit_code != 0
+    assert "2024 is not covered by the deliveries of A, B" in result.output
+    assert "Traceback" not in result.output
+    assert not out.exists()
+
+
+def test_add_refuses_a_round_that_is_no_programme_unless_any_round(tmp_path: Path) -> None:
+    """Review #19, 8: a round name without years bounds nothing."""
+    from delivery_helpers import delivery_rows, write_delivery
+
+    from factlab.periods import parse_period
+
+    rows = delivery_rows(EPISODES, parse_period("2022"), "A")
+    path = write_delivery(tmp_path, "a.parquet", rows, round="drenthe-monitor")
+    arguments = ["monitor", "add", str(tmp_path / "store"), str(path), f"--period={path}=2022"]
+    refused = CliRunner().invoke(main, arguments)
+    assert refused.exit_code != 0
+    assert "not a programme name" in refused.output
+    accepted = CliRunner().invoke(main, [*arguments, "--any-round"])
+    assert accepted.exit_code == 0, accepted.output

@@ -301,3 +301,33 @@ def test_a_part_in_the_making_is_not_taken_by_a_second_add(tmp_path: Path) -> No
         append_to_store(store, [path for path, _ in batch], periods=dict(batch))
     assert (store / "parts" / "part-0002.parquet").read_bytes() == b""
     assert len(open_store(store).parts) == 1
+
+
+def test_a_store_without_costs_equals_one_link(tmp_path: Path) -> None:
+    """Parts without a cost column (so without cost pieces): a multi-year batch, a later year,
+    and a row without a valid BSN that spans two years are read as one link reads them."""
+    episodes = programme(10)
+    made = []
+    for label in LABELS:
+        for provider in ("A", "B"):
+            rows = delivery_rows(episodes, parse_period(label), provider).drop("cost")
+            if label in ("2021", "2022") and provider == "A":
+                extra = rows.head(1).with_columns(
+                    pl.lit(None, dtype=pl.String).alias("pseudonym"),
+                    pl.lit("missing").cast(rows.schema["bsn_status"]).alias("bsn_status"),
+                    pl.lit(date(2021, 6, 1)).alias("start_date"),
+                    pl.lit(None, dtype=pl.Date).alias("end_date"),
+                )
+                rows = pl.concat([rows, extra])
+            made.append((write_delivery(tmp_path, f"{provider}{label}.parquet", rows), label))
+    store = tmp_path / "store"
+    first = [item for item in made if item[1] in LABELS[:3]]
+    append_to_store(store, [path for path, _ in first], periods=dict(first))
+    rest = [item for item in made if item[1] == LABELS[3]]
+    append_to_store(store, [path for path, _ in rest], periods=dict(rest))
+    linked = tmp_path / "linked.parquet"
+    link([path for path, _ in made], linked, periods=dict(made))
+    assert totals(store) == totals(linked)
+    stored = scan_store(store).frame.collect()
+    assert stored.height == pl.read_parquet(linked).height
+    assert stored.filter(pl.col("bsn_status") == "missing").height == 2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -147,6 +148,15 @@ def test_prevalence_writes_protected_figures(files: dict[str, Path], tmp_path: P
     metadata = json.loads(out.with_name("prevalence.csv.meta.json").read_text())
     assert metadata["format"] == "factlab-prevalence"
     assert metadata["ages"] == [0, 17]
+    # review 17/20 #9: the source is described as count describes it, not as "frame"
+    source = metadata["source"]
+    digest = hashlib.sha256(files["linked"].read_bytes()).hexdigest()
+    assert source["file"] == "linked.parquet"
+    assert source["sha256"] == digest
+    assert source["key_fingerprint"] == "fp"
+    assert source["format"] == "factlab-linked"
+    assert {"scheme", "stage", "providers", "round", "key_id", "rows"} <= set(source)
+    assert metadata["no_birth_year"] == {"rows": 0, "clients": 0}
     other = tmp_path / "other.csv"
     code, stderr = run(
         "prevalence", files["linked"], "--reference", files["reference"], "--out", other

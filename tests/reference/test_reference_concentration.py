@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
+
 import polars as pl
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from reference_data import synthetic_frame
 
+from factlab.analysis.provider_ranking import provider_concentration
 from factlab.errors import ConfigError, DataError
 from factlab.reference.concentration import concentration
 
@@ -80,3 +84,21 @@ def test_refusals() -> None:
         "shares: 1.5 is not in (0, 1]",
         "threshold: must be 0 or more",
     ]
+
+
+def test_provider_concentration_is_one_library_call_and_matches_python() -> None:
+    # review 17/20 #18: the command ranked the providers itself
+    frame = synthetic_frame(3)
+    result = provider_concentration(frame, measure="clients", shares=(0.8,))
+    clients: dict[str, set[str]] = defaultdict(set)
+    for row in frame.iter_rows(named=True):
+        if row["bsn_status"] == "valid" and row["pseudonym"] is not None:
+            clients[row["provider"]].add(row["pseudonym"])
+    expected = {provider: len(found) for provider, found in clients.items()}
+    got = dict(result.ranking.select("provider", "value").rows())
+    assert got == {provider: float(n) for provider, n in expected.items()}
+    ranked = result.ranking.get_column("value").to_list()
+    assert ranked == sorted(ranked, reverse=True)
+    assert result.source == {}
+    with pytest.raises(ConfigError, match="'visits' is not one of clients, cost"):
+        provider_concentration(frame, measure="visits")

@@ -175,3 +175,16 @@ def test_no_warning_when_every_row_has_a_birth_year() -> None:
         warnings.simplefilter("error", FactlabWarning)
         result = prevalence(rows({"Assen": 40}), reference, period="2024", rules=EXACT)
     assert result.metadata()["no_birth_year"] == {"rows": 0, "clients": 0}
+
+
+def test_count_where_counts_only_the_rows_kept() -> None:
+    from factlab.analysis.counts import count
+
+    frame = pl.concat([rows({"Assen": 10}), rows({"Emmen": 5}, birth_year=2000)])
+    young = pl.col("birth_year") >= 2005
+    kept = count(frame, by=["municipality"], where=young)
+    filtered = count(frame.filter(young), by=["municipality"])
+    assert kept.unique_clients == filtered.unique_clients == 10
+    assert kept.table.equals(filtered.table)
+    with pytest.raises(TypeError, match="where must be a Polars expression"):
+        count(frame, where="birth_year >= 2005")  # type: ignore[arg-type]

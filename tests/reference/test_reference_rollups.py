@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections import defaultdict
 from datetime import date
 from typing import Any
@@ -227,3 +228,21 @@ def test_the_leaves_are_the_plain_count_of_the_mapped_municipalities() -> None:
         .sort(columns[:2], nulls_last=True)
         .equals(plain.table.select(columns).sort(columns[:2], nulls_last=True))
     )
+
+
+def test_the_values_of_every_base_column_are_read_in_one_pass(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # review 17/20 #12: prepare made one pass over the rows per base column
+    calls: list[int] = []
+    original = pl.collect_all
+
+    def spy(plans: list[pl.LazyFrame], **kwargs: object) -> list[pl.DataFrame]:
+        if sys._getframe(1).f_globals["__name__"] == "factlab.reference.dimensions":
+            calls.append(len(plans))
+        return original(plans, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(pl, "collect_all", spy)
+    frame = synthetic_frame(3)
+    count(frame, by=["region", "care"], reference=drenthe_reference())
+    assert calls == [2]  # municipality and care_form, together
