@@ -164,6 +164,7 @@ def run(rows: int, folder: Path) -> dict[str, Any]:
         write_share(share, folder / f"{share.service}.share")
         store = Store(folder / f"{share.service}.sqlite")
         (folder / f"{share.service}.token").write_text(store.add_provider("P01") + "\n")
+        (folder / f"{share.service}.token").chmod(0o600)
         store.set_quota("P01", round_name, (3 * rows + 1) // 2)
         store.close()
         port = free_port()

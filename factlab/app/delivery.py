@@ -7,6 +7,13 @@ readable manifest beside it and saves the mapping for next year. The page polls
 :meth:`Delivery.status` while it runs; Polars and the cipher release the interpreter while they
 work, so the server keeps answering.
 
+In a blind round (the keys are a :class:`~factlab.steward.blind.BlindService`) the first phase
+asks the round's key services, as ``factlab pseudonymise --blind`` does: their health first
+(:meth:`~factlab.steward.blind.BlindService.check_services`, before the export is read), then
+the pseudonyms, with a progress callback that counts the distinct BSNs the services answered.
+A service that is down, refuses or fails its proof stops the delivery before anything is
+written.
+
 Nothing is left when a step fails: every output is checked before any work (a name that exists
 is refused, never replaced), each file is written atomically, and the pseudonymised file is
 removed again when sealing fails, so a failed delivery leaves no file behind (its audit lines
@@ -23,7 +30,12 @@ from pathlib import Path
 from typing import Any, Final
 
 from factlab.app.flow import ExportChoice, KeyChoice, mapping_toml
-from factlab.app.settings import read_settings, remember_key, write_settings
+from factlab.app.settings import (
+    read_settings,
+    remember_key,
+    remember_service_config,
+    write_settings,
+)
 from factlab.audit import audited
 from factlab.errors import FactlabError
 from factlab.io import atomic_path, inputs_and_sidecars
@@ -44,6 +56,8 @@ __all__ = ["Delivered", "Delivery", "delivery_paths", "mapping_path"]
 
 #: The phases of a delivery, in order.
 PHASES: Final = ("pseudonymise", "seal", "finish", "done")
+#: The first phase in a blind round: the key services are asked (its step is pseudonymise's).
+SERVICES: Final = "services"
 
 
 def delivery_paths(folder: Path, provider: str) -> tuple[Path, Path, Path]:
@@ -119,6 +133,8 @@ class Delivery:
         self._phase = PHASES[0]
         self._sealed_bytes = 0
         self._total_bytes: int | None = None
+        self._answered = 0
+        self._to_answer: int | None = None
         self.result: Delivered | None = None
         self.error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="factlab-delivery", daemon=True)
@@ -138,21 +154,28 @@ class Delivery:
 
     def status(self) -> dict[str, Any]:
         """How far the delivery is: phase, the fraction of the current phase done (None when it
-        cannot be told: Polars works in one call), and whether it ended."""
+        cannot be told: Polars works in one call), and whether it ended. In a blind round also
+        ``answered`` of ``to_answer``: the distinct BSNs the key services have answered."""
         with self._lock:
             fraction = None
             if self._phase == "seal" and self._total_bytes:
                 fraction = min(1.0, self._sealed_bytes / self._total_bytes)
+            if self._phase == SERVICES and self._to_answer:
+                fraction = min(1.0, self._answered / self._to_answer)
             state = "failed" if self.error is not None else "running"
             if self.result is not None:
                 state = "done"
-            return {
+            step = PHASES.index("pseudonymise" if self._phase == SERVICES else self._phase)
+            status: dict[str, Any] = {
                 "state": state,
                 "phase": self._phase,
-                "step": PHASES.index(self._phase) + 1,
+                "step": step + 1,
                 "steps": len(PHASES) - 1,
                 "fraction": fraction,
             }
+            if self._keys.blind is not None:
+                status["answered"], status["to_answer"] = self._answered, self._to_answer
+            return status
 
     def _set_phase(self, phase: str, total: int | None = None) -> None:
         with self._lock:
@@ -161,6 +184,11 @@ class Delivery:
     def _advance(self, steps: float) -> None:
         with self._lock:
             self._sealed_bytes += int(steps)
+
+    def _answer(self, done: int, total: int) -> None:
+        """The key services' progress: ``done`` of ``total`` distinct BSNs answered."""
+        with self._lock:
+            self._answered, self._to_answer = done, total
 
     def _run(self) -> None:
         try:
@@ -192,6 +220,9 @@ class Delivery:
     def _pseudonymise(self, out: Path) -> Quality:
         """``factlab pseudonymise``: the same call under the same audit line."""
         export, keys, mapping = self._export, self._keys, self._mapping
+        service = keys.blind
+        if service is not None:
+            self._set_phase(SERVICES)
         arguments = {
             "input": export.path,
             "provider": keys.provider,
@@ -212,9 +243,11 @@ class Delivery:
         ) as trail:
             key_details(trail, keys.key, keys.contract)
             trail.add_detail("face", "app")
+            if service is not None:
+                service.check_services()  # a service down or misconfigured: stop before reading
             result = pseudonymise_file(
                 export.path,
-                keys.key,
+                keys.key if service is None else service.with_progress(self._answer),
                 provider=keys.provider,
                 out=out,
                 mapping=mapping,
@@ -265,7 +298,10 @@ class Delivery:
                 mapping=str(target.resolve()),
             )
             write_settings(keys.key_path, settings)
-            remember_key(keys.key_path)
+            if keys.blind is not None:
+                remember_service_config(keys.key_path)
+            else:
+                remember_key(keys.key_path)
         except (OSError, FactlabError):
             return None
         return target

@@ -25,6 +25,7 @@ from factlab.errors import FactlabWarning, InputError
 from factlab.keys.recipients import RecipientPublicKey, load_recipient_public
 from factlab.keys.round_keys import Key, is_protected, key_file_contract, load_key, read_key_header
 from factlab.steward.audit_lines import key_details, pseudonymised_details
+from factlab.steward.blind import BlindService, load_service_config
 from factlab.steward.contract import Contract, parse_contract
 from factlab.steward.mapping import ENCODINGS, ColumnMapping, parse_mapping, simplify
 from factlab.steward.plan import check_provider
@@ -39,6 +40,7 @@ __all__ = [
     "ExportChoice",
     "KeyChoice",
     "MappingChoice",
+    "choose_blind",
     "choose_export",
     "choose_keys",
     "code_options",
@@ -68,12 +70,17 @@ _SEX_VALUES: Final = ("M", "V", "X")
 
 @dataclass(frozen=True)
 class KeyChoice:
-    """The provider key and the trusted party's public key, loaded and checked.
+    """The provider key (or a blind round's key services) and the trusted party's public key,
+    loaded and checked.
 
     Attributes:
-        key_path, recipient_path: the files as chosen.
-        key: the provider key (its secret stays in the object; never shown).
-        contract: the round's contract the key file carries (None: none).
+        key_path, recipient_path: the files as chosen (``key_path``: the service
+            configuration in a blind round).
+        key: the provider key (its secret stays in the object; never shown), or the blind
+            round's key services (:class:`~factlab.steward.blind.BlindService`; their tokens
+            stay in the object).
+        contract: the round's contract the key file carries (None: none; a blind round's
+            service configuration carries none).
         check: the key file's check value (compared by phone), None in old files.
         recipient: the trusted party's public key.
         provider: the provider code.
@@ -81,13 +88,18 @@ class KeyChoice:
     """
 
     key_path: Path
-    key: Key
+    key: Key | BlindService
     contract: Contract | None
     check: str | None
     recipient_path: Path
     recipient: RecipientPublicKey
     provider: str
     warnings: tuple[str, ...] = ()
+
+    @property
+    def blind(self) -> BlindService | None:
+        """The key services of a blind round (None: a provider key)."""
+        return self.key if isinstance(self.key, BlindService) else None
 
     @property
     def required(self) -> tuple[str, ...]:
@@ -123,6 +135,34 @@ def choose_keys(
         key=key,
         contract=contract,
         check=header.get("check"),
+        recipient_path=recipient_path,
+        recipient=recipient,
+        provider=provider,
+        warnings=tuple(str(item.message) for item in caught),
+    )
+
+
+def choose_blind(config_path: str | Path, recipient_path: str | Path, provider: str) -> KeyChoice:
+    """A blind round: load the steward's service configuration (with its token files) and the
+    recipient's public key, and check the provider code, as ``factlab pseudonymise --blind``
+    and ``factlab seal`` do. No key service is asked here: the delivery asks them.
+
+    Raises:
+        ConfigError: the service configuration is invalid (every problem at once).
+        InputError: a file cannot be read, or the provider code cannot be used.
+        KeyFileError: the recipient's public key is damaged.
+    """
+    config_path, recipient_path = Path(config_path), Path(recipient_path)
+    check_provider(provider)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", FactlabWarning)
+        service = load_service_config(config_path)
+    recipient = load_recipient_public(recipient_path)
+    return KeyChoice(
+        key_path=config_path,
+        key=service,
+        contract=None,
+        check=None,
         recipient_path=recipient_path,
         recipient=recipient,
         provider=provider,
@@ -371,6 +411,7 @@ def run_preview(
 ) -> Preview:
     """``factlab pseudonymise --preview``: the same library call under the same audit line;
     ``out`` (the file the delivery would write) only places the audit log, as for the command.
+    In a blind round no key service is asked (the preview's pseudonyms are empty).
 
     Raises:
         InputError, ConfigError: as :func:`preview_file`.

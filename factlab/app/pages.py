@@ -7,15 +7,25 @@ modules of their own (:mod:`factlab.app.mapping_page`, :mod:`factlab.app.preview
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Any, Final
 
-from factlab.app.delivery import Delivered, Delivery
+from factlab.app.delivery import SERVICES, Delivered, Delivery
 from factlab.app.flow import KeyChoice
 from factlab.app.layout import Lang, e, facts_table, field_name, hidden_csrf, text_input
 from factlab.app.problems import explain
 from factlab.errors import KeyFileError
+from factlab.steward.blind import BlindService
 
-__all__ = ["PHONE", "delivery_body", "export_body", "keys_body", "phase_label"]
+__all__ = [
+    "PHONE",
+    "blind_notice",
+    "custody_words",
+    "delivery_body",
+    "export_body",
+    "keys_body",
+    "phase_label",
+    "status_label",
+]
 
 #: The words that go with every fingerprint the steward checks.
 PHONE: Final = (
@@ -27,10 +37,114 @@ PHONE: Final = (
 # --- 1. keys ---------------------------------------------------------------------------------
 
 
+def custody_words(service: BlindService, lang: Lang) -> str:
+    """Who could compute the pseudonyms, in words (the manifest's ``custody``)."""
+    if service.custody == "split":
+        return lang(
+            "gedeeld over twee sleuteldiensten: geen van beide kan alleen een pseudoniem berekenen",
+            "split over two key services: neither can compute a pseudonym on its own",
+        )
+    return lang(
+        "één sleuteldienst: de beheerder daarvan kan elk pseudoniem berekenen (voor kleine "
+        "rondes; het manifest zegt het)",
+        "one key service: its operator could compute every pseudonym (for small rounds; the "
+        "manifest says so)",
+    )
+
+
+def blind_notice(service: BlindService, lang: Lang) -> str:
+    """What the app will send where, said before anything is sent."""
+    names = ", ".join(
+        f"{e(endpoint.name)} (<code>{e(endpoint.url)}</code>)" for endpoint in service.services
+    )
+    return (
+        "<p class='phone' id='blind-notice'>"
+        + lang(
+            "<strong>Bij de levering vraagt de app de sleuteldiensten om de pseudoniemen</strong>"
+            f": {names}. Ze krijgen alleen geblindeerde waarden, nooit een BSN, en kunnen daaruit "
+            "niets over uw cliënten afleiden. Dit is het enige dat de app buiten deze computer "
+            "verstuurt. De proefdraai vraagt de sleuteldiensten niets.",
+            "<strong>At the delivery the app asks the key services for the pseudonyms</strong>"
+            f": {names}. They receive blinded values only, never a BSN, and learn nothing about "
+            "your clients from them. This is the only thing the app sends off this computer. "
+            "The preview asks the key services nothing.",
+        )
+        + "</p>"
+    )
+
+
+def _blind_loaded(lang: Lang, keys: KeyChoice, service: BlindService) -> str:
+    """A blind round's service configuration, loaded: what to check by phone, what is sent."""
+    rows = [
+        [lang("Ronde", "Round"), e(service.round)],
+        [lang("Key id van de ronde", "Round key id"), f"<code>{e(service.key_id)}</code>"],
+        [lang("Vingerafdruk", "Fingerprint"), f"<code>{e(service.fingerprint)}</code>"],
+        [lang("Sleutelbewaring", "Key custody"), e(custody_words(service, lang))],
+    ]
+    rows += [
+        [
+            lang(f"Sleuteldienst {index}", f"Key service {index}"),
+            f"{e(endpoint.name)}: <code>{e(endpoint.url)}</code>",
+        ]
+        for index, endpoint in enumerate(service.services, start=1)
+    ]
+    rows += [
+        [lang("Vertrouwde partij", "Trusted party"), e(keys.recipient.name)],
+        [
+            lang("Key id van de vertrouwde partij", "Trusted party's key id"),
+            f"<code>{e(keys.recipient.key_id)}</code>",
+        ],
+        [lang("Aanbieder", "Provider"), e(keys.provider)],
+    ]
+    return (
+        "<section class='done' aria-labelledby='loaded'>"
+        "<h2 id='loaded'>"
+        + lang(
+            "Serviceconfiguratie geladen (blinde ronde)",
+            "Service configuration loaded (blind round)",
+        )
+        + f"</h2><p class='phone'><strong>{lang(*PHONE)}</strong>: "
+        + lang(
+            "bel zelf, op een nummer dat u al kende. Klopt iets niet, ga dan niet verder.",
+            "call them yourself, on a number you already knew. If anything differs, stop.",
+        )
+        + "</p>"
+        + facts_table(rows, label=lang("Gegevens van de ronde", "Round details"))
+        + _warnings(keys, lang)
+        + blind_notice(service, lang)
+        + "<p><a class='button' href='/export'>"
+        + lang("Verder: kies de export", "Next: choose the export")
+        + "</a></p></section>"
+    )
+
+
+def _warnings(keys: KeyChoice, lang: Lang) -> str:
+    """What factlab warned about while loading (a file others may read), explained."""
+    items = "".join(
+        f"<li><strong>{e(found.title)}</strong> {e(found.advice)} "
+        f"<span class='detail'>{e(text)}</span></li>"
+        for text in keys.warnings
+        for found in (explain(KeyFileError(text), lang.code),)
+    )
+    return f"<ul class='warn'>{items}</ul>" if items else ""
+
+
+def _radio(value: str, label: str, checked: bool) -> str:
+    mark = " checked" if checked else ""
+    return (
+        f"<div class='choice'><input type='radio' id='source-{value}' name='source' "
+        f"value='{value}'{mark}><label for='source-{value}'>{label}</label></div>"
+    )
+
+
 def keys_body(lang: Lang, csrf: str, keys: KeyChoice | None, defaults: dict[str, str]) -> str:
-    """Step 1: the key files and the provider code; once loaded, what to check by phone."""
+    """Step 1: the key file (or a blind round's service configuration) and the provider code;
+    once loaded, what to check by phone."""
     parts = []
-    if keys is not None:
+    service = keys.blind if keys is not None else None
+    if keys is not None and service is not None:
+        parts.append(_blind_loaded(lang, keys, service))
+    elif keys is not None:
         key = keys.key
         contract = keys.contract
         rows = [
@@ -59,12 +173,7 @@ def keys_body(lang: Lang, csrf: str, keys: KeyChoice | None, defaults: dict[str,
             ],
             [lang("Aanbieder", "Provider"), e(keys.provider)],
         ]
-        warnings = "".join(
-            f"<li><strong>{e(found.title)}</strong> {e(found.advice)} "
-            f"<span class='detail'>{e(text)}</span></li>"
-            for text in keys.warnings
-            for found in (explain(KeyFileError(text), lang.code),)
-        )
+        warnings = _warnings(keys, lang)
         parts.append(
             "<section class='done' aria-labelledby='loaded'>"
             f"<h2 id='loaded'>{lang('Sleutels geladen', 'Keys loaded')}</h2>"
@@ -75,7 +184,7 @@ def keys_body(lang: Lang, csrf: str, keys: KeyChoice | None, defaults: dict[str,
             )
             + "</p>"
             + facts_table(rows, label=lang("Sleutelgegevens", "Key details"))
-            + (f"<ul class='warn'>{warnings}</ul>" if warnings else "")
+            + warnings
             + "<p><a class='button' href='/export'>"
             + lang("Verder: kies de export", "Next: choose the export")
             + "</a></p></section>"
@@ -92,6 +201,28 @@ def keys_body(lang: Lang, csrf: str, keys: KeyChoice | None, defaults: dict[str,
             "your key (never the key itself).",
         )
         + "</p>"
+        + "<fieldset><legend>"
+        + lang("Hoe maakt u de pseudoniemen?", "How are the pseudonyms made?")
+        + "</legend>"
+        + _radio(
+            "key",
+            lang(
+                "Met het sleutelbestand van de vertrouwde partij",
+                "With the trusted party's key file",
+            ),
+            defaults.get("source") != "blind",
+        )
+        + _radio(
+            "blind",
+            lang(
+                "Via de sleuteldiensten van de ronde (blinde ronde: u hebt geen sleutel maar een "
+                "serviceconfiguratie, ….toml)",
+                "Through the round's key services (blind round: you have no key but a service "
+                "configuration, ….toml)",
+            ),
+            defaults.get("source") == "blind",
+        )
+        + "</fieldset>"
         + text_input(
             "key",
             lang(
@@ -107,6 +238,16 @@ def keys_body(lang: Lang, csrf: str, keys: KeyChoice | None, defaults: dict[str,
         )
         + "</label><input type='password' id='passphrase' name='passphrase' "
         "autocomplete='off'></div>"
+        + text_input(
+            "services",
+            lang(
+                "Of, in een blinde ronde: de serviceconfiguratie (volledig pad, bijvoorbeeld "
+                "…/services-2026.toml)",
+                "Or, in a blind round: the service configuration (full path, e.g. "
+                "…/services-2026.toml)",
+            ),
+            defaults.get("services", ""),
+        )
         + text_input(
             "recipient",
             lang(
@@ -172,6 +313,10 @@ def export_body(lang: Lang, csrf: str, default_path: str) -> str:
 
 _PHASES = {
     "pseudonymise": ("Lezen en pseudonimiseren…", "Reading and pseudonymising…"),
+    SERVICES: (
+        "Pseudoniemen opvragen bij de sleuteldiensten…",
+        "Asking the key services for the pseudonyms…",
+    ),
     "seal": ("Verzegelen…", "Sealing…"),
     "finish": ("Afronden: mapping bewaren…", "Finishing: saving the mapping…"),
     "done": ("Klaar", "Done"),
@@ -183,6 +328,17 @@ def phase_label(phase: str, lang: Lang) -> str:
     return lang(*_PHASES.get(phase, ("…", "…")))
 
 
+def status_label(status: dict[str, Any], lang: Lang) -> str:
+    """The phase in words; in a blind round with the BSNs the key services have answered."""
+    label = phase_label(status["phase"], lang)
+    if status["phase"] == SERVICES and status.get("to_answer") is not None:
+        answered, total = lang.number(status["answered"]), lang.number(status["to_answer"])
+        label += lang(
+            f" {answered} van {total} BSN's beantwoord", f" {answered} of {total} BSNs answered"
+        )
+    return label
+
+
 def delivery_body(lang: Lang, csrf: str, delivery: Delivery) -> str:
     """Step 5: progress while the delivery runs; then where the files are and what to check."""
     status = delivery.status()
@@ -191,7 +347,7 @@ def delivery_body(lang: Lang, csrf: str, delivery: Delivery) -> str:
         value = "" if fraction is None else f" value='{fraction:.3f}'"
         return (
             f"<p id='phase' aria-live='polite'>{lang('Stap', 'Step')} {status['step']} / "
-            f"{status['steps']}: {e(phase_label(status['phase'], lang))}</p>"
+            f"{status['steps']}: {e(status_label(status, lang))}</p>"
             f"<progress id='progress' max='1'{value} data-poll='/progress' "
             f"aria-labelledby='phase'></progress>"
             "<p class='note'>"
@@ -213,12 +369,23 @@ def _delivered(lang: Lang, csrf: str, result: Delivered) -> str:
         [lang("Aanbieder", "Provider"), e(manifest.provider)],
         [lang("Ronde", "Round"), e(manifest.round)],
         [lang("Rijen", "Rows"), lang.number(manifest.rows)],
+        [lang("Vingerafdruk", "Fingerprint"), f"<code>{e(manifest.key_fingerprint)}</code>"],
         [lang("Verzegeld voor", "Sealed for"), e(header.recipient_name)],
         [
             lang("Key id van de vertrouwde partij", "Trusted party's key id"),
             f"<code>{e(header.recipient_key_id)}</code>",
         ],
     ]
+    custody = manifest.extra.get("custody")
+    if custody in ("split", "single"):
+        services = manifest.extra.get("key_services")
+        names = ", ".join(map(str, services)) if isinstance(services, list) else ""
+        words = (
+            lang("gedeeld over twee sleuteldiensten", "split over two key services")
+            if custody == "split"
+            else lang("één sleuteldienst", "one key service")
+        )
+        facts.append([lang("Sleutelbewaring", "Key custody"), e(f"{words} ({names})")])
     files = [
         [
             lang("Verzegeld bestand: dit verstuurt u", "Sealed file: send this one"),

@@ -5,6 +5,10 @@ No BSN reaches the page: the column report and the values not mapped never hold 
 (:mod:`factlab.steward.columns`), and the first rows hold pseudonyms, shortened, with any text of
 six or more digits masked (:func:`factlab.steward.preview.shown_rows`, as the command shows
 them).
+
+In a blind round the preview asks no key service (:func:`factlab.steward.preview.preview_file`
+leaves the pseudonyms empty), and the page says so beside it; the number of distinct clients is
+known only once the services have answered, at the delivery.
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ from typing import Final
 from factlab import schema
 from factlab.app.flow import ExportChoice
 from factlab.app.layout import Lang, e, field_name, hidden_csrf, table, text_input
+from factlab.app.pages import blind_notice
+from factlab.steward.blind import BlindService
 from factlab.steward.preview import Preview, shown_rows
 
 __all__ = ["preview_body"]
@@ -116,12 +122,36 @@ def _column_title(name: str, lang: Lang) -> str:
     return f"{title}<br><code>{e(name)}</code>"
 
 
-def preview_body(lang: Lang, csrf: str, preview: Preview, export: ExportChoice, folder: str) -> str:
+def _blind_preview_note(lang: Lang) -> str:
+    return (
+        "<p class='phone' id='blind-preview'>"
+        + lang(
+            "Blinde ronde: deze proefdraai heeft de sleuteldiensten niets gevraagd en niets "
+            "buiten deze computer verstuurd. Daarom zijn de pseudoniemen hieronder leeg; de "
+            "app vraagt ze pas op bij de levering.",
+            "Blind round: this preview asked the key services nothing and sent nothing off this "
+            "computer. That is why the pseudonyms below are empty; the app asks for them only "
+            "at the delivery.",
+        )
+        + "</p>"
+    )
+
+
+def preview_body(
+    lang: Lang,
+    csrf: str,
+    preview: Preview,
+    export: ExportChoice,
+    folder: str,
+    *,
+    blind: BlindService | None = None,
+) -> str:
     """Step 4: the quality summary, the contract's check, the column report, the values not
-    mapped and the first rows; then the folder and the button that makes the delivery."""
+    mapped and the first rows; then the folder and the button that makes the delivery (in a
+    blind round with what the delivery will ask of the key services)."""
     quality = preview.quality
     by_status = quality.rows_by_status
-    parts = []
+    parts = [_blind_preview_note(lang)] if blind is not None else []
     if preview.would_be_refused:
         problems = "".join(f"<li>{e(problem)}</li>" for problem in preview.problems)
         parts.append(
@@ -151,7 +181,9 @@ def preview_body(lang: Lang, csrf: str, preview: Preview, export: ExportChoice, 
     status_rows.append(
         [
             lang("Verschillende cliënten (pseudoniemen)", "Distinct clients (pseudonyms)"),
-            lang.number(quality.distinct_pseudonyms),
+            lang.number(quality.distinct_pseudonyms)
+            if blind is None
+            else lang("bekend na de levering", "known after the delivery"),
         ]
     )
     issues = [
@@ -288,6 +320,7 @@ def preview_body(lang: Lang, csrf: str, preview: Preview, export: ExportChoice, 
         + text_input(
             "folder", lang("Map voor het verzegelde bestand", "Folder for the sealed file"), folder
         )
+        + (blind_notice(blind, lang) if blind is not None else "")
         + "<p class='actions'><a href='/mapping'>"
         + lang("Mapping aanpassen", "Change the mapping")
         + f"</a> "

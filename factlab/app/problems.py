@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from typing import Final
 
-from factlab.errors import ConfigError, FactlabError, InputError, KeyFileError
+from factlab.errors import ConfigError, FactlabError, InputError, KeyFileError, ServiceError
 
 __all__ = ["Problem", "explain"]
 
@@ -37,8 +37,91 @@ class Problem:
     items: tuple[str, ...] = ()
 
 
-# (pattern, (title nl, title en), (advice nl, advice en)); the first match wins.
+# (pattern, (title nl, title en), (advice nl, advice en)); the first match wins. The key
+# services' messages (factlab.steward.blind) come first: each names the service, never a value.
 _KNOWN: Final[tuple[tuple[str, tuple[str, str], tuple[str, str]], ...]] = (
+    (
+        r"^key service .* cannot be reached",
+        (
+            "Een sleuteldienst is niet bereikbaar; er is niets geschreven.",
+            "A key service cannot be reached; nothing was written.",
+        ),
+        (
+            "Controleer de internetverbinding van deze computer en probeer het over een tijdje "
+            "opnieuw. Blijft het misgaan, bel dan de vertrouwde partij; de technische melding "
+            "noemt welke sleuteldienst het is.",
+            "Check this computer's internet connection and try again in a while. If it keeps "
+            "failing, call the trusted party; the technical message names the key service.",
+        ),
+    ),
+    (
+        r"^key service .* refused the token",
+        (
+            "Een sleuteldienst weigert uw toegangscode (token); er is niets geschreven.",
+            "A key service refuses your access code (token); nothing was written.",
+        ),
+        (
+            "Controleer of de serviceconfiguratie naar de goede tokenbestanden wijst: één per "
+            "sleuteldienst, voor uw code als aanbieder. Klopt dat, maak dan een nieuw token "
+            "(factlab keyserver token --new-for-steward) en geef alleen de SHA-256 ervan aan de "
+            "beheerder van die sleuteldienst.",
+            "Check that the service configuration points to the right token files: one per key "
+            "service, for your provider code. If it does, make a new token (factlab keyserver "
+            "token --new-for-steward) and give only its SHA-256 to that key service's operator.",
+        ),
+    ),
+    (
+        r"^key service .* quota",
+        (
+            "Uw quotum bij een sleuteldienst is op; er is niets geschreven.",
+            "Your quota at a key service is used up; nothing was written.",
+        ),
+        (
+            "Elk BSN kost één opvraging, en het quotum geldt voor de hele ronde. Vraag de "
+            "beheerder van die sleuteldienst het quotum te verhogen en maak de levering daarna "
+            "opnieuw.",
+            "Every BSN costs one request, and the quota covers the whole round. Ask that key "
+            "service's operator to raise the quota, then make the delivery again.",
+        ),
+    ),
+    (
+        r"^key service .* proof does not verify",
+        (
+            "Het antwoord van een sleuteldienst is niet te vertrouwen (het bewijs klopt niet); er "
+            "is niets geschreven.",
+            "A key service's answer cannot be trusted (its proof fails); nothing was written.",
+        ),
+        (
+            "Ga niet verder en bel de vertrouwde partij op een nummer dat u al kende: de dienst "
+            "rekent met een andere sleutel dan de serviceconfiguratie noemt.",
+            "Do not go on, and call the trusted party on a number you already knew: the service "
+            "computes with another key than the service configuration names.",
+        ),
+    ),
+    (
+        r"^key service .* (serves another round|serves under another public share)",
+        (
+            "Een sleuteldienst hoort niet bij deze ronde; er is niets geschreven.",
+            "A key service does not belong to this round; nothing was written.",
+        ),
+        (
+            "Controleer of u de serviceconfiguratie van deze ronde koos. Klopt dat, ga dan niet "
+            "verder en bel de vertrouwde partij.",
+            "Check that you chose this round's service configuration. If you did, do not go on "
+            "and call the trusted party.",
+        ),
+    ),
+    (
+        r"problem\(s\):.*(token_file|public_share|public_key:|services(\[\d+\])?[.:]|client\.)",
+        ("De serviceconfiguratie klopt niet.", "The service configuration is not right."),
+        (
+            "Kies het bestand (….toml) dat u van de vertrouwde partij kreeg, met de "
+            "tokenbestanden ernaast zoals het ze noemt. Pas het niet zelf aan; bel bij twijfel "
+            "de vertrouwde partij.",
+            "Choose the file (….toml) the trusted party gave you, with the token files beside "
+            "it as it names them. Do not change it yourself; if in doubt, call the trusted party.",
+        ),
+    ),
     (
         r"wrong passphrase",
         ("De wachtwoordzin klopt niet.", "The passphrase is wrong."),
@@ -65,6 +148,19 @@ _KNOWN: Final[tuple[tuple[str, tuple[str, str], tuple[str, str]], ...]] = (
             "een nieuw sleutelbestand.",
             "Do not go on. Call the trusted party on a number you already knew and ask for a new "
             "key file.",
+        ),
+    ),
+    (
+        r"token file is open to other users",
+        (
+            "Andere gebruikers van deze computer kunnen een tokenbestand lezen.",
+            "Other users of this computer can read a token file.",
+        ),
+        (
+            "Wie het token kan lezen, kan uw quotum bij de sleuteldienst opmaken. Zet het bestand "
+            "in een map die alleen u kunt lezen (Linux/macOS: chmod 600 BESTAND).",
+            "Whoever can read the token can spend your quota at the key service. Put the file in "
+            "a folder only you can read (Linux/macOS: chmod 600 FILE).",
         ),
     ),
     (
@@ -278,6 +374,18 @@ _KNOWN: Final[tuple[tuple[str, tuple[str, str], tuple[str, str]], ...]] = (
 )
 
 _BY_CLASS: Final[dict[type[FactlabError], tuple[tuple[str, str], tuple[str, str]]]] = {
+    ServiceError: (
+        (
+            "Een sleuteldienst gaf geen bruikbaar antwoord; er is niets geschreven.",
+            "A key service gave no usable answer; nothing was written.",
+        ),
+        (
+            "Probeer het over een tijdje opnieuw. Blijft het misgaan, bel dan de vertrouwde "
+            "partij; de technische melding noemt welke sleuteldienst het is.",
+            "Try again in a while. If it keeps failing, call the trusted party; the technical "
+            "message names the key service.",
+        ),
+    ),
     KeyFileError: (
         ("Het sleutelbestand kan niet gebruikt worden.", "The key file cannot be used."),
         (

@@ -33,6 +33,7 @@ from factlab.app.flow import (
     APP_FORM,
     KeyChoice,
     build_mapping,
+    choose_blind,
     choose_export,
     choose_keys,
     initial_choice,
@@ -46,7 +47,7 @@ from factlab.app.mapping_page import mapping_body
 from factlab.app.preview_page import preview_body
 from factlab.app.problems import Problem, explain
 from factlab.app.security import Guard, Secrets
-from factlab.app.settings import last_key, read_settings
+from factlab.app.settings import last_choice, last_key, last_service_config, read_settings
 from factlab.app.state import (
     AppState,
     choice_from_form,
@@ -130,16 +131,26 @@ def create_app(secrets_: Secrets, state: AppState) -> Guard:
         defaults: dict[str, str] | None = None,
     ) -> HTMLResponse:
         if defaults is None:
-            key_path = state.keys.key_path if state.keys else state.key_default or last_key()
-            settings = read_settings(key_path) if key_path else None
+            keys = state.keys
+            blind = (
+                keys.blind is not None
+                if keys
+                else (not state.key_default and last_choice() == "blind")
+            )
+            key_path = keys.key_path if keys and not blind else state.key_default or last_key()
+            services = keys.key_path if keys and blind else last_service_config()
+            chosen = services if blind else key_path
+            settings = read_settings(chosen) if chosen else None
             defaults = {
+                "source": "blind" if blind else "key",
                 "key": str(key_path or ""),
+                "services": str(services or ""),
                 "recipient": (settings.recipient if settings else None) or "",
                 "provider": (settings.provider if settings else None) or "",
             }
-            if state.keys is not None:
-                defaults["recipient"] = str(state.keys.recipient_path)
-                defaults["provider"] = state.keys.provider
+            if keys is not None:
+                defaults["recipient"] = str(keys.recipient_path)
+                defaults["provider"] = keys.provider
         body = pages.keys_body(_lang(request), secrets_.csrf, state.keys, defaults)
         return render(
             request, "/keys", ("Sleutels", "Keys"), body, problems=problems, status=status
@@ -154,20 +165,37 @@ def create_app(secrets_: Secrets, state: AppState) -> Guard:
             return refused(request)
         if (waiting := busy()) is not None:
             return waiting
-        key_path = str(form.get("key", "")).strip()
+        key_path = str(form.get("key", "")).strip().strip('"')
+        services = str(form.get("services", "")).strip().strip('"')
+        # a service configuration filled in without a key file: the steward meant a blind round
+        blind = form.get("source") == "blind" or (not key_path and bool(services))
         recipient = str(form.get("recipient", "")).strip()
         provider = str(form.get("provider", "")).strip()
         passphrase = str(form.get("passphrase", ""))
-        defaults = {"key": key_path, "recipient": recipient, "provider": provider}
-        if key_path and (not recipient or not provider):  # remembered beside the key
-            settings = read_settings(key_path)
+        defaults = {
+            "source": "blind" if blind else "key",
+            "key": key_path,
+            "services": services,
+            "recipient": recipient,
+            "provider": provider,
+        }
+        chosen = services if blind else key_path
+        if chosen and (not recipient or not provider):  # remembered beside the file
+            settings = read_settings(chosen)
             recipient = recipient or settings.recipient or ""
             provider = provider or settings.provider or ""
         lang = _lang(request)
-        if not key_path or not recipient or not provider:
+        if not chosen or not recipient or not provider:
             missing = Problem(
                 lang("Vul alle velden in.", "Fill in every field."),
                 lang(
+                    "De app heeft de serviceconfiguratie van de ronde, de publieke sleutel van "
+                    "de vertrouwde partij en uw code als aanbieder nodig.",
+                    "The app needs the round's service configuration, the trusted party's "
+                    "public key and your provider code.",
+                )
+                if blind
+                else lang(
                     "De app heeft uw sleutelbestand, de publieke sleutel van de vertrouwde "
                     "partij en uw code als aanbieder nodig.",
                     "The app needs your key file, the trusted party's public key and your "
@@ -176,7 +204,12 @@ def create_app(secrets_: Secrets, state: AppState) -> Guard:
             )
             return keys_page(request, (missing,), 400, defaults)
         try:
-            keys = await run_in_threadpool(choose_keys, key_path, recipient, provider, passphrase)
+            if blind:  # reads the token files; asks no key service
+                keys = await run_in_threadpool(choose_blind, services, recipient, provider)
+            else:
+                keys = await run_in_threadpool(
+                    choose_keys, key_path, recipient, provider, passphrase
+                )
         except Exception as error:
             if _reads_as_bsn(provider):  # refused for it: never sent back into the page
                 defaults["provider"] = ""
@@ -378,7 +411,12 @@ def create_app(secrets_: Secrets, state: AppState) -> Guard:
         if state.preview is None or state.export is None:
             return RedirectResponse("/mapping" if state.export else "/keys", status_code=303)
         body = preview_body(
-            _lang(request), secrets_.csrf, state.preview, state.export, state.folder
+            _lang(request),
+            secrets_.csrf,
+            state.preview,
+            state.export,
+            state.folder,
+            blind=state.keys.blind if state.keys is not None else None,
         )
         return render(
             request, "/preview", ("Proefdraai", "Preview"), body, problems=problems, status=status
@@ -445,7 +483,7 @@ def create_app(secrets_: Secrets, state: AppState) -> Guard:
         if delivery is None:
             return JSONResponse({"state": "none"})
         status = delivery.status()
-        status["label"] = pages.phase_label(status["phase"], _lang(request))
+        status["label"] = pages.status_label(status, _lang(request))
         return JSONResponse(status)
 
     async def restart_post(request: Request) -> Response:

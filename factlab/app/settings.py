@@ -2,12 +2,14 @@
 
 Two small TOML files, both written atomically with mode 0600:
 
-- **beside the provider key**, ``factlab-app.toml``: the trusted party's public key (``.pub``),
-  the provider code, the folder the delivery went to and the mapping saved with the last
-  delivery. Beside the key because they belong to it: a new round brings a new key, in a new
-  folder, and starts afresh;
+- **beside the provider key** (in a blind round: beside the service configuration),
+  ``factlab-app.toml``: the trusted party's public key (``.pub``), the provider code, the folder
+  the delivery went to and the mapping saved with the last delivery. Beside the key because they
+  belong to it: a new round brings a new key, in a new folder, and starts afresh;
 - **in the user's configuration folder** (``$XDG_CONFIG_HOME/factlab/app.toml``, else
-  ``~/.config/factlab/app.toml``): the path of the last key file, so the next start finds it.
+  ``~/.config/factlab/app.toml``): the path of the last key file, the path of the last service
+  configuration of a blind round (never a token: those stay in their own files), and which of
+  the two was used last, so the next start finds them.
 
 A settings file that cannot be read is ignored (the steward chooses the files again); one is
 never a reason to stop.
@@ -27,9 +29,12 @@ from factlab.steward.proposal import toml_string
 __all__ = [
     "SETTINGS_NAME",
     "Settings",
+    "last_choice",
     "last_key",
+    "last_service_config",
     "read_settings",
     "remember_key",
+    "remember_service_config",
     "write_settings",
 ]
 
@@ -113,23 +118,62 @@ def _config_file() -> Path:
     return folder / "factlab" / "app.toml"
 
 
-def last_key() -> str | None:
-    """The key file chosen last time, or None."""
+_REMEMBERED: Final = ("key", "service_config", "last")
+
+
+def _remembered() -> dict[str, str | None]:
     path = _config_file()
     if not path.is_file():
-        return None
+        return {}
     try:
-        return _text(read_toml(path, what="settings file"), "key")
+        document = read_toml(path, what="settings file")
     except FactlabError:
-        return None
+        return {}
+    return {name: _text(document, name) for name in _REMEMBERED}
+
+
+def last_key() -> str | None:
+    """The key file chosen last time, or None."""
+    return _remembered().get("key")
+
+
+def last_service_config() -> str | None:
+    """The service configuration of a blind round chosen last time, or None."""
+    return _remembered().get("service_config")
+
+
+def last_choice() -> str:
+    """What was used last time: ``"blind"`` (a service configuration) or ``"key"``."""
+    return "blind" if _remembered().get("last") == "blind" else "key"
+
+
+def _remember(name: str, file: str | Path) -> None:
+    path = _config_file()
+    try:
+        values = {**_remembered(), name: str(Path(file).resolve())}
+        values["last"] = "blind" if name == "service_config" else "key"
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        _write(path, {item: values.get(item) for item in _REMEMBERED})
+    except (OSError, FactlabError):
+        return
 
 
 def remember_key(key_path: str | Path) -> None:
     """Remember the key file's path for the next start (a failure to write is ignored: the
     steward then chooses the key again)."""
-    path = _config_file()
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        _write(path, {"key": str(Path(key_path).resolve())})
-    except (OSError, FactlabError):
-        return
+    _remember("key", key_path)
+
+
+def remember_service_config(config_path: str | Path) -> None:
+    """Remember a blind round's service configuration (its path only; the tokens stay in their
+    own files) for the next start; a failure to write is ignored.
+
+    Example:
+        >>> import os, tempfile, pathlib
+        >>> from unittest import mock
+        >>> with mock.patch.dict(os.environ, {"XDG_CONFIG_HOME": tempfile.mkdtemp()}):
+        ...     remember_service_config(pathlib.Path(tempfile.mkdtemp()) / "services.toml")
+        ...     last_service_config().endswith("services.toml"), last_choice(), last_key()
+        (True, 'blind', None)
+    """
+    _remember("service_config", config_path)

@@ -15,7 +15,12 @@ from typing import Any
 
 from factlab.app.delivery import Delivery, mapping_path
 from factlab.app.flow import ExportChoice, KeyChoice, MappingChoice
-from factlab.app.settings import read_settings, remember_key, write_settings
+from factlab.app.settings import (
+    read_settings,
+    remember_key,
+    remember_service_config,
+    write_settings,
+)
 from factlab.errors import FactlabError
 from factlab.steward.mapping import ColumnMapping, load_mapping
 from factlab.steward.preview import Preview
@@ -75,8 +80,8 @@ class AppState:
 
 
 def remember_choice(keys: KeyChoice) -> None:
-    """Remember the chosen files beside the key (and the key for the next start); a settings
-    file that cannot be written does not stop the steward."""
+    """Remember the chosen files beside the key or the service configuration (and that file
+    for the next start); a settings file that cannot be written does not stop the steward."""
     try:
         settings = read_settings(keys.key_path).with_(
             recipient=str(keys.recipient_path.resolve()), provider=keys.provider
@@ -84,7 +89,10 @@ def remember_choice(keys: KeyChoice) -> None:
         write_settings(keys.key_path, settings)
     except (OSError, FactlabError):
         pass
-    remember_key(keys.key_path)
+    if keys.blind is not None:
+        remember_service_config(keys.key_path)
+    else:
+        remember_key(keys.key_path)
 
 
 def saved_mapping(keys: KeyChoice) -> ColumnMapping | None:

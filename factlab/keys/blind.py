@@ -93,6 +93,14 @@ class BlindRound:
                 problems.append(f"services[{index}].public_share: not a ristretto255 element")
         if len(set(self.public_shares)) != len(self.public_shares):
             problems.append("services: the public shares are equal; each service makes its own")
+        if not problems and len(self.public_shares) == 2:
+            try:  # pk1 + pk2 = identity: k2 = -k1, a round key of zero that maps every BSN alike
+                oprf.deserialize_element(self.public_key)
+            except (oprf.OprfError, RuntimeError):
+                problems.append(
+                    "services: the public shares add up to the identity (one is the other's "
+                    "negative), so the round's key would be zero"
+                )
         if problems:
             raise ConfigError("blind round", problems)
 

@@ -1,6 +1,8 @@
 """The key service's HTTP interface (Starlette): a health endpoint and batch evaluation.
 
 ``GET /health`` (no token) says the service is up and which round and public share it serves.
+``GET /v1/usage`` (a provider's bearer token) says the provider's quota and usage in the round,
+so a steward's client can refuse a run that would exhaust the quota before anything is charged.
 ``POST /v1/evaluate`` takes a provider's bearer token and a batch of blinded elements, charges
 them to the provider's quota (:mod:`factlab.keyservice.store`) and answers with the evaluated
 elements and one batched DLEQ proof (RFC 9497 VOPRF) under the service's public share. The
@@ -14,9 +16,14 @@ encodings::
     {"round": "2026", "batch": "<random id>", "elements": ["<b64>", ...]}
     → {"round": "2026", "service": "A", "evaluated": ["<b64>", ...], "proof": "<b64>"}
 
+    GET /v1/usage       Authorization: Bearer <token>
+    → {"provider": "P01", "round": "2026", "service": "A", "used": 1200, "quota": 1500}
+
 Refusals: 400 (malformed request or element), 401 (no or unknown token), 409 (a batch id
 reused with other elements), 413 (batch or body too large), 422 (another round), 429 (quota
-exhausted or no quota in this round). Each is written to the audit table.
+exhausted, no quota in this round, or a batch replayed too often). Each is written to the audit
+table; requests without a valid token are counted per client address and minute. Every
+database call runs in a worker thread, never on the event loop.
 """
 
 from __future__ import annotations
@@ -75,8 +82,39 @@ def make_app(share: KeyShare, store: Store) -> Starlette:
         >>> from factlab.keys.shares import new_share
         >>> store = Store(pathlib.Path(tempfile.mkdtemp()) / "s.sqlite")
         >>> [route.path for route in make_app(new_share("doc", "A"), store).routes]
-        ['/health', '/v1/evaluate']
+        ['/health', '/v1/usage', '/v1/evaluate']
     """
+
+    async def audit(provider: str | None, event: str, elements: int = 0) -> None:
+        await run_in_threadpool(store.audit, provider, event, elements)
+
+    async def authenticated(request: Request) -> str | None:
+        """The request's provider, or None (the refusal counted for the client's address)."""
+        token = _token(request)
+        provider = None if token is None else await run_in_threadpool(store.provider_for, token)
+        if provider is None:
+            client = request.client.host if request.client is not None else "unknown"
+            if await run_in_threadpool(store.refused_token, client):  # once a client and minute
+                _log.warning(
+                    "refused a request from %s: no valid token (counted in the audit)", client
+                )
+        return provider
+
+    async def usage(request: Request) -> JSONResponse:
+        provider = await authenticated(request)
+        if provider is None:
+            return _refuse(401, "token", "no valid bearer token for this service")
+        known = await run_in_threadpool(store.usage, provider, share.round)
+        used, quota = known if known is not None else (0, 0)
+        return JSONResponse(
+            {
+                "provider": provider,
+                "round": share.round,
+                "service": share.service,
+                "used": used,
+                "quota": quota,
+            }
+        )
 
     async def health(request: Request) -> JSONResponse:
         return JSONResponse(
@@ -89,38 +127,35 @@ def make_app(share: KeyShare, store: Store) -> Starlette:
         )
 
     async def evaluate(request: Request) -> JSONResponse:
-        token = _token(request)
-        provider = None if token is None else await run_in_threadpool(store.provider_for, token)
+        provider = await authenticated(request)
         if provider is None:
-            store.audit(None, "refused-token")
-            _log.warning("refused a request: no valid token")
             return _refuse(401, "token", "no valid bearer token for this service")
         length = request.headers.get("content-length")
         if length is None or not length.isdigit() or int(length) > _MAX_BODY:
-            store.audit(provider, "refused-too-large")
+            await audit(provider, "refused-too-large")
             return _refuse(413, "too-large", f"at most {MAX_BATCH} elements a request")
         try:
             body = json.loads(await request.body())
         except (json.JSONDecodeError, UnicodeDecodeError):
             body = None
         if not isinstance(body, dict):
-            store.audit(provider, "refused-malformed")
+            await audit(provider, "refused-malformed")
             return _refuse(400, "malformed", "the request is not a JSON object")
         elements = _decode_elements(body.get("elements"))
         batch = body.get("batch")
         if elements is None or not isinstance(batch, str) or not _BATCH_ID.fullmatch(batch):
-            store.audit(provider, "refused-malformed")
+            await audit(provider, "refused-malformed")
             return _refuse(400, "malformed", "a request needs a batch id and base64 elements")
         if len(elements) > MAX_BATCH:
-            store.audit(provider, "refused-too-large", len(elements))
+            await audit(provider, "refused-too-large", len(elements))
             return _refuse(413, "too-large", f"at most {MAX_BATCH} elements a request")
         if body.get("round") != share.round:
-            store.audit(provider, "refused-round", len(elements))
+            await audit(provider, "refused-round", len(elements))
             return _refuse(422, "round", "this service serves another round")
         try:
             checked = [oprf.deserialize_element(element) for element in elements]
         except oprf.OprfError:
-            store.audit(provider, "refused-element", len(elements))
+            await audit(provider, "refused-element", len(elements))
             return _refuse(400, "element", "an element is not a valid ristretto255 element")
         digest = hashlib.sha256(b"".join(checked)).hexdigest()
         charge = await run_in_threadpool(
@@ -130,6 +165,8 @@ def make_app(share: KeyShare, store: Store) -> Starlette:
             _log.warning("refused %s: %s (%d elements)", provider, charge.reason, len(checked))
             if charge.reason == "batch-reused":
                 return _refuse(409, "batch-reused", "this batch id was used for other elements")
+            if charge.reason == "replays":
+                return _refuse(429, "replays", "this batch was replayed too often")
             return _refuse(
                 429,
                 "quota",
@@ -157,6 +194,7 @@ def make_app(share: KeyShare, store: Store) -> Starlette:
     return Starlette(
         routes=[
             Route("/health", health, methods=["GET"]),
+            Route("/v1/usage", usage, methods=["GET"]),
             Route("/v1/evaluate", evaluate, methods=["POST"]),
         ]
     )

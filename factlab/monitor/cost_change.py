@@ -21,6 +21,10 @@ changes by ΔC = C₁ − C₀ = volume + intensity, with
     intensity = (I₁ − I₀) × (N₀ + N₁) / 2    (more or less cost per client, at the average volume)
 
 which add up to ΔC exactly (the symmetric, midpoint split: neither period is the base).
+
+**Given counts.** :func:`cost_change` is exact and internal. :func:`change_split` applies the
+same split to costs and client counts the caller supplies, e.g. a report's published (rounded)
+counts, so that every figure it gives is a function of those numbers only.
 """
 
 from __future__ import annotations
@@ -50,7 +54,7 @@ from factlab.monitor._source import (
 )
 from factlab.periods import Period
 
-__all__ = ["COST_CHANGE_COLUMNS", "CostChangeResult", "cost_change"]
+__all__ = ["COST_CHANGE_COLUMNS", "CostChangeResult", "change_split", "cost_change"]
 
 #: The columns of a cost-change table, in order.
 COST_CHANGE_COLUMNS: Final = (
@@ -320,3 +324,63 @@ def _change(period: str) -> list[pl.Expr]:
         pl.when(first).then(None).otherwise(change - intensity_effect).alias("volume_effect"),
         pl.when(first).then(None).otherwise(intensity_effect).alias("intensity_effect"),
     ]
+
+
+def change_split(cost: Sequence[float | None], clients: Sequence[int | None]) -> pl.DataFrame:
+    """Cost per client and the change split into volume and intensity, from given figures.
+
+    The same midpoint split as :func:`cost_change`, on the costs and client counts of
+    consecutive periods as given (for a public report: the published, rounded ones), so that
+    nothing in the result depends on anything else. A null cost or count is unknown: the
+    figures that need it are null (a period with a known zero count has no cost per client,
+    and its change against a neighbour is all volume, as in :func:`cost_change`).
+
+    Args:
+        cost: the cost of each period, in order.
+        clients: the unique clients of each period, in order.
+
+    Returns:
+        One row per period: ``cost``, ``unique_clients``, ``cost_per_client``, ``change``,
+        ``volume_effect``, ``intensity_effect`` (the last three null in the first period).
+
+    Raises:
+        DataError: the two have different lengths, or a count is negative.
+
+    Example:
+        >>> split = change_split([8_000.0, 9_900.0], [400, 450])
+        >>> split.select("cost_per_client", "change").rows()
+        [(20.0, None), (22.0, 1900.0)]
+        >>> split.select("volume_effect", "intensity_effect").row(1)
+        (1050.0, 850.0)
+    """
+    if len(cost) != len(clients):
+        raise DataError(
+            f"change_split: {len(cost)} costs for {len(clients)} client counts; give one each"
+        )
+    if any(n is not None and n < 0 for n in clients):
+        raise DataError("change_split: a client count is negative")
+    frame = pl.DataFrame(
+        {"cost": list(cost), "unique_clients": list(clients)},
+        schema={"cost": pl.Float64, "unique_clients": pl.Int64},
+    ).with_row_index("_order")
+    known = pl.col("unique_clients").is_not_null() & pl.col("cost").is_not_null()
+    both_known = known & known.shift(1)
+    return (
+        frame.with_columns(
+            pl.when(known & (pl.col("unique_clients") > 0))
+            .then(pl.col("cost") / pl.col("unique_clients"))
+            .alias("cost_per_client"),
+            pl.lit("total").alias("dimension"),
+            pl.lit(None, dtype=pl.String).alias("value"),
+        )
+        .with_columns(_change("_order"))
+        .select(
+            "cost",
+            "unique_clients",
+            "cost_per_client",
+            *(
+                pl.when(both_known).then(pl.col(name)).alias(name)
+                for name in ("change", "volume_effect", "intensity_effect")
+            ),
+        )
+    )

@@ -17,8 +17,10 @@ What a public report publishes, and how each part is protected (see ``docs/repor
 - the provider overlap matrix under anonymised labels: ``protect`` with the symmetry of the
   matrix added to the audit (:func:`factlab.report.protect.protect_symmetric`);
 - rows delivered per provider and BSN status (data quality): rows are not persons, so they are
-  published (rounded to ``data_quality.rounding``, exact by default), never suppressed; a zero
-  shows as nihil ("–"), so a provider that delivered no BSN is visible;
+  published, but a provider's rows bound its youths (a youth has at least one row), so they are
+  rounded by the rules' base (or ``data_quality.rounding``) and 1 to ``secret_max`` rows are
+  secret, like a count; a zero shows as nihil ("–"), so a provider that delivered no BSN is
+  visible;
 - corrected totals: model estimates, rounded, an adjustment of a suppressed value not shown;
 - provenance: manifests' hashes, key fingerprint, versions and rules, no counts.
 
@@ -45,14 +47,14 @@ from factlab import schema
 from factlab.analysis.overlap import LinkedSource, overlap, scan_linked
 from factlab.disclosure.linked import LinkedTable, protect_together
 from factlab.disclosure.protect import ProtectedTable
-from factlab.disclosure.rules import DisclosureRules, MeasureRule
+from factlab.disclosure.rules import MeasureRule
 from factlab.errors import DataError
 from factlab.estimation.estimate import Estimate, estimate
 from factlab.manifest import now_iso, read_manifest
 from factlab.report import i18n
 from factlab.report.config import RoundConfig
 from factlab.report.delivery import cap_open_episodes, delivery_date, period_warnings, refuse_empty
-from factlab.report.freetext import refuse_bsn, refuse_exact
+from factlab.report.freetext import refuse_bsn, refuse_exact, refuse_unlisted
 from factlab.report.model import (
     EstimateView,
     InternalTable,
@@ -63,7 +65,13 @@ from factlab.report.model import (
 )
 from factlab.report.protect import align_totals, protect_symmetric
 from factlab.report.render import render_file
-from factlab.report.sections import PublishedTables, coverage_note, key_figures, sections
+from factlab.report.sections import (
+    PublishedTables,
+    coverage_note,
+    key_figures,
+    quality_rules,
+    sections,
+)
 from factlab.report.tables import (
     PART,
     Publisher,
@@ -81,7 +89,7 @@ from factlab.report.text import (
     reading_notes,
     warnings,
 )
-from factlab.report.views import estimate_view, unseen_view
+from factlab.report.views import estimate_view, published_value, unseen_view
 
 __all__ = [
     "REPORT_FORMATS",
@@ -169,13 +177,16 @@ def build_report(
             result,
             tables.main,
             rounding=config.corrections_rounding,
-            secret_max=config.rules.secret_max,
             part=whole,
             language=language,
             title=config.corrections_title,
             texts=config.adjustment_text,
         )
-    unseen, unseen_note = _unseen(capped, config, labels, internal)
+    # The youths seen by capture-recapture are (nearly) the grand total: hidden with it.
+    grand = published_value(tables.main, {}, _UNIQUE, whole)
+    unseen, unseen_note = _unseen(
+        capped, config, labels, internal, total_published=grand is not None
+    )
     laid_out = sections(tables, config, timing, cross, dims, tuple(labels.values()))
     _check_free_text(config, tables, result, view, unseen, laid_out, internal)
     stamp = generated or now_iso()
@@ -236,7 +247,12 @@ def _day_of(stamp: str) -> date:
 
 
 def _unseen(
-    linked: LinkedSource, config: RoundConfig, labels: Mapping[str, str], internal: bool
+    linked: LinkedSource,
+    config: RoundConfig,
+    labels: Mapping[str, str],
+    internal: bool,
+    *,
+    total_published: bool = True,
 ) -> tuple[UnseenView | None, tuple[str, ...]]:
     """The capture-recapture estimate the configuration asks for, and a note when there is none.
 
@@ -269,25 +285,11 @@ def _unseen(
         internal=internal,
         labels=None if groups else labels,
         language=language,
+        total_published=total_published,
     )
     if view is None:
         return None, (i18n.text(language, "no_unseen_few"),)
     return view, ()
-
-
-def quality_rules(config: RoundConfig) -> DisclosureRules:
-    """The rule of the data-quality table: rows are not persons, so nothing is secret; rows
-    are rounded to ``data_quality.rounding`` (exact by default)."""
-    return replace(
-        config.rules,
-        name=f"{config.rules.name}/rows",
-        secret_max=0,
-        zero_is_secret=False,
-        rounding_base=config.data_quality_rounding,
-        structural_empty=(),
-        measures=(MeasureRule("rows", "additive"),),
-        dimensions=(schema.PROVIDER, schema.STATUS),
-    )
 
 
 def _publish(
@@ -414,7 +416,10 @@ def _check_free_text(
     internal: bool,
 ) -> None:
     """Refuse free text that holds a BSN, or (in a public report) writes an exact count the
-    report does not publish."""
+    report does not publish, or (in the source line and the corrections' texts, which tell
+    about the figures) any number not on the allow-list of
+    :func:`factlab.report.freetext.refuse_unlisted`. Titles, names, labels and the contact line
+    may hold other numbers (an age group, a phone number), but never an exact count."""
     exact = _whole_numbers(tables.exact)
     published = _whole_numbers([section.source.frame for section in laid_out])
     texts = [("title", config.report_title())]
@@ -457,11 +462,26 @@ def _check_free_text(
             texts += [(f"{where}.label", line.label), (f"{where}.note", line.note)]
             texts.append((f"{where}.source", line.source))
     if unseen is not None:
-        published.update((unseen.observed, unseen.estimate, unseen.lower, unseen.upper))
+        published.update(
+            v
+            for v in (unseen.observed, unseen.estimate, unseen.lower, unseen.upper)
+            if v is not None
+        )
         texts.append(("capture_recapture.sources", unseen.model))
     refuse_bsn(texts)
     if not internal:
         refuse_exact(texts, exact, published)
+        # The texts that tell about the figures; a title or a name may hold other numbers.
+        narrative = ("publication.source", "corrections.")
+        parameters = [
+            tuple(v for v in (a.parameter, a.low, a.high) if v is not None)
+            for a in (config.corrections.adjustments if config.corrections else ())
+        ]
+        refuse_unlisted(
+            [(what, text) for what, text in texts if what.startswith(narrative)],
+            published,
+            parameters,
+        )
 
 
 def write_report(report: Report, path: str | Path) -> Path:

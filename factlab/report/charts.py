@@ -352,7 +352,8 @@ def waterfall(
     """From the counted total through each adjustment to the estimate.
 
     Adjustments that are not shown on their own are drawn together as one step marked ".";
-    their size follows from the published total anyway.
+    the estimate is then marked "." as well (the view hides it: the total minus the shown
+    steps would give the hidden ones back).
     """
     number = (text or ChartText("")).number
     steps: list[tuple[str, float | None]] = [(plain_text(counted), view.counted)]
@@ -361,10 +362,9 @@ def waterfall(
         (plain_text(line.label or line.name.replace("_", " ")), float(line.value or 0))
         for line in shown
     ]
-    hidden = len(shown) < len(view.lines)
-    if hidden and view.total is not None and view.counted is not None:
-        rest = view.total - view.counted - sum(line.value or 0 for line in shown)
-        steps.append((_SUPPRESSED, float(rest)))
+    if len(shown) < len(view.lines):
+        # Never their size: the view then hides the total too, and the estimate bar with it.
+        steps.append((_SUPPRESSED, None))
     figure, axes = _figure()
     level = 0.0
     for index, (label, value) in enumerate(steps):

@@ -132,8 +132,10 @@ class RoundConfig:
         labels: per dimension, value -> label (over the defaults of
             :mod:`factlab.report.labels`).
         order: per dimension, values in display order (before the default order).
-        data_quality_rounding: rows delivered are published rounded to this (1: exact); rows
-            are not persons and are never suppressed.
+        data_quality_rounding: rows delivered are published rounded to this (None: the rules'
+            rounding base; at least that base). Rows are not persons, but a provider's rows
+            bound its youths, so 1 to ``secret_max`` rows are secret too; zeros are published
+            (a provider that delivered no valid BSN shows as "–").
         corrections_title: the corrections' title in the report (None: the model's own).
         adjustment_text: per adjustment name, ``label``, ``note`` and ``source`` shown instead
             of the model's own; ``{observed}``, ``{value}``, ``{low}``, ``{high}``,
@@ -170,7 +172,7 @@ class RoundConfig:
     delivery_date: date | None = None
     labels: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     order: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-    data_quality_rounding: int = 1
+    data_quality_rounding: int | None = None
     corrections_title: str | None = None
     adjustment_text: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
@@ -311,8 +313,15 @@ def _semantic_problems(config: RoundConfig) -> list[str]:
     if config.status not in ("provisional", "final"):
         problems.append("publication.status: must be voorlopig or definitief")
     quality = config.data_quality_rounding
-    if isinstance(quality, bool) or not isinstance(quality, int) or quality < 1:
+    if quality is not None and (
+        isinstance(quality, bool) or not isinstance(quality, int) or quality < 1
+    ):
         problems.append("data_quality.rounding: must be a whole number >= 1")
+    elif quality is not None and quality < config.rules.rounding_base:
+        problems.append(
+            f"data_quality.rounding: must be at least the disclosure rounding base "
+            f"({config.rules.rounding_base}): a provider's rows bound its youths"
+        )
     if config.corrections is not None:
         names = {adjustment.name for adjustment in config.corrections.adjustments}
         problems += [

@@ -2,11 +2,11 @@
 
 A provider's delivery says nothing about the time after it, so an episode without an end date
 ends on the delivery date (:func:`cap_open_episodes`): the round's ``delivery_date``, else the
-latest creation date of the manifest's inputs (:func:`delivery_date`). A counted period or
-reference date that begins after the delivery, after the last date the data hold, or before
-their first start is warned about in the report and on the command line
-(:func:`period_warnings`); a counted time in which nobody is in care stops the report
-(:func:`refuse_empty`).
+latest creation date of the manifest's inputs (:func:`delivery_date`). A counted period, part
+or reference date that begins after the delivery, runs on past it, begins after the last date
+the data hold, or (the whole counted time) before their first start is warned about in the
+report and on the command line (:func:`period_warnings`); a counted time or part in which
+nobody is in care stops the report (:func:`refuse_empty`).
 """
 
 from __future__ import annotations
@@ -62,37 +62,80 @@ def cap_open_episodes(rows: pl.DataFrame, delivered: date | None) -> pl.DataFram
     )
 
 
+def _spans(config: RoundConfig) -> list[tuple[str, date, date]]:
+    """The counted time and each of its parts: (words, first day, last day)."""
+    language = config.language
+    if config.period is not None:
+        spans = [(config.time_text(language), config.period.start, config.period.end)]
+        spans += [
+            (
+                i18n.text(language, "time_period", period=i18n.period_name(language, part.label)),
+                part.start,
+                part.end,
+            )
+            for part in config.parts
+        ]
+        return spans
+    if config.reference_date is not None:
+        day = config.reference_date
+        return [(config.time_text(language), day, day)]
+    return []
+
+
 def period_warnings(
     rows: pl.DataFrame, config: RoundConfig, delivered: date | None
 ) -> tuple[str, ...]:
-    """Warnings about the counted time: after the delivery date, after the last date the data
-    hold (a manifest may be written long after its export), or before the data's first start.
+    """Warnings about the counted time and each of its parts: beginning after the delivery
+    date, running on past it (with the share it covers), beginning after the last date the
+    data hold (a manifest may be written long after its export), or before the data's first
+    start.
+
+    Example:
+        >>> from factlab.periods import parse_period
+        >>> config = RoundConfig(language="en", period=parse_period("2014"))
+        >>> print(period_warnings(pl.DataFrame(), config, date(2014, 2, 28))[0])
+        ... # doctest: +ELLIPSIS
+        The counted time (period 2014) runs on after the last delivery (28 February 2014)...
     """
-    if config.period is not None:
-        first_day = config.period.start
-    elif config.reference_date is not None:
-        first_day = config.reference_date
-    else:
+    spans = _spans(config)
+    if not spans:
         return ()
     language = config.language
-    what = config.time_text(language)
-    found = []
-    if delivered is not None and first_day > delivered:
-        found.append(
-            i18n.text(
-                language, "warn_after_delivery", what=what, delivered=i18n.day(language, delivered)
-            )
-        )
-    elif "start_date" in rows.columns:
+    last = None
+    if "start_date" in rows.columns:
         dates = [pl.col("start_date").max()]
         if "end_date" in rows.columns:
             dates.append(pl.col("end_date").max())
         last = rows.select(pl.max_horizontal(dates)).item()
-        if isinstance(last, date) and first_day > last:
+    found = []
+    for what, first_day, last_day in spans:
+        if delivered is not None and first_day > delivered:
+            found.append(
+                i18n.text(
+                    language,
+                    "warn_after_delivery",
+                    what=what,
+                    delivered=i18n.day(language, delivered),
+                )
+            )
+        elif delivered is not None and last_day > delivered:
+            covered = (delivered - first_day).days + 1
+            share = 100.0 * covered / ((last_day - first_day).days + 1)
+            found.append(
+                i18n.text(
+                    language,
+                    "warn_partly_after_delivery",
+                    what=what,
+                    delivered=i18n.day(language, delivered),
+                    share=i18n.percent(language, share),
+                )
+            )
+        elif isinstance(last, date) and first_day > last:
             found.append(
                 i18n.text(language, "warn_after_data", what=what, last=i18n.day(language, last))
             )
     if "start_date" in rows.columns:
+        what, first_day, _ = spans[0]
         first = rows.get_column("start_date").min()
         if isinstance(first, date) and first_day < first:
             found.append(
@@ -102,18 +145,22 @@ def period_warnings(
 
 
 def refuse_empty(rows: pl.DataFrame, config: RoundConfig, found: Sequence[str]) -> None:
-    """Stop with the reason when no client is in care in the counted time (nothing to protect)."""
-    if config.period is not None:
-        active = active_in(config.period)
-    elif config.reference_date is not None:
-        active = active_on(config.reference_date)
-    else:
-        return
+    """Stop with the reason when no client is in care in the counted time or in one of its
+    parts (nothing to count or protect there)."""
     if "start_date" not in rows.columns:
         return
-    if rows.filter(active & pl.col(schema.PSEUDONYM).is_not_null()).height == 0:
-        why = " ".join(found)
-        raise DataError(
-            f"no client with a valid BSN is in care in the counted time ({config.time_label})"
-            + (f": {why}" if why else "")
-        )
+    if config.period is not None:
+        counted = [(config.time_label, active_in(config.period))]
+        counted += [(f"part {part.label}", active_in(part)) for part in config.parts]
+    elif config.reference_date is not None:
+        counted = [(config.time_label, active_on(config.reference_date))]
+    else:
+        return
+    valid = pl.col(schema.PSEUDONYM).is_not_null()
+    for label, active in counted:
+        if rows.filter(active & valid).height == 0:
+            why = " ".join(found)
+            raise DataError(
+                f"no client with a valid BSN is in care in the counted time ({label})"
+                + (f": {why}" if why else "")
+            )

@@ -74,9 +74,10 @@ _NL: Final = {
         "Aantallen zijn afgerond op veelvouden van {base}; een totaal is apart afgerond en hoeft "
         "niet gelijk te zijn aan de som van de afgeronde cellen."
     ),
-    "legend_quality": "Geleverde registraties (datakwaliteit) zijn niet afgerond.",
     "legend_quality_rounded": (
-        "Geleverde registraties (datakwaliteit) zijn afgerond op veelvouden van {base}."
+        "Geleverde registraties (datakwaliteit) zijn afgerond op veelvouden van {base}; 1 tot "
+        "en met {secret_max} registraties zijn geheim (.), want ze begrenzen het aantal jeugdigen "
+        "van een aanbieder."
     ),
     "legend_exact": "Exacte aantallen, niet afgerond en niet beschermd.",
     # status
@@ -289,6 +290,11 @@ _NL: Final = {
         "De getelde tijd ({what}) ligt na de laatste levering ({delivered}): de gegevens zeggen "
         "niets over die tijd, alleen open trajecten tot de leverdatum tellen mee."
     ),
+    "warn_partly_after_delivery": (
+        "De getelde tijd ({what}) loopt door na de laatste levering ({delivered}): de gegevens "
+        "dekken {share} van die tijd. Over de rest zeggen ze niets; open trajecten tellen mee "
+        "tot de leverdatum."
+    ),
     "warn_after_data": (
         "De getelde tijd ({what}) begint na de laatste datum in de gegevens ({last}): geen "
         "traject begint of eindigt erin, alleen open trajecten tellen mee, doorgetrokken tot "
@@ -305,6 +311,9 @@ _NL: Final = {
     "prov_sha256": "sha256",
     "prov_format": "formaat",
     "prov_scheme": "pseudonimiseringsschema",
+    "prov_custody": "sleutelbewaring",
+    "custody_split": "gedeeld over twee sleuteldiensten ({services})",
+    "custody_single": "één sleuteldienst bij {count} van de {total} invoerbestanden ({services})",
     "prov_stage": "fase",
     "stage_two": "2 (twee fasen)",
     "stage_one": "{stage} (één fase)",
@@ -367,6 +376,7 @@ _NL: Final = {
     "mon_fig_median": "mediaan (dagen)",
     "mon_fig_q3": "3e kwartiel (dagen)",
     "mon_costs_title": "Kosten per unieke jeugdige",
+    "mon_fig_cost": "totale kosten (× 1.000 euro)",
     "mon_fig_cost_per_client": "kosten per jeugdige (euro)",
     "mon_fig_change": "verandering totale kosten (euro)",
     "mon_fig_volume": "waarvan volume-effect (euro)",
@@ -407,10 +417,12 @@ _NL: Final = {
         "schatting niet bereikt (te veel trajecten lopen nog) staat ook als '.'."
     ),
     "mon_note_costs": (
-        "Kosten per jeugdige alleen waar het aantal jeugdigen gepubliceerd is, afgerond op hele "
-        "euro's. De verandering van de totale kosten is gesplitst in volume (meer of minder "
-        "jeugdigen) en intensiteit (meer of minder kosten per jeugdige); samen zijn ze de "
-        "verandering."
+        "Kosten alleen waar het aantal jeugdigen gepubliceerd is. De totale kosten zijn "
+        "afgerond op 1.000 euro; de kosten per jeugdige zijn die afgeronde totale kosten "
+        "gedeeld door het gepubliceerde (afgeronde) aantal jeugdigen, in hele euro's. De "
+        "verandering van de totale kosten is gesplitst in volume (meer of minder jeugdigen) en "
+        "intensiteit (meer of minder kosten per jeugdige), berekend uit dezelfde gepubliceerde "
+        "getallen; samen zijn ze de verandering."
     ),
     "mon_prov_store": "Monitorbestand",
     "mon_prov_part": "deel {n}",
@@ -478,8 +490,10 @@ _EN: Final = {
         "Counts are rounded to multiples of {base}; a total is rounded on its own and need not "
         "equal the sum of its rounded cells."
     ),
-    "legend_quality": "Rows delivered (data quality) are not rounded.",
-    "legend_quality_rounded": "Rows delivered (data quality) are rounded to multiples of {base}.",
+    "legend_quality_rounded": (
+        "Rows delivered (data quality) are rounded to multiples of {base}; 1 to {secret_max} rows "
+        "are secret (.), as they bound a provider's number of youths."
+    ),
     "legend_exact": "Exact counts, neither rounded nor protected.",
     "status_provisional": "Provisional figures",
     "status_final": "Final figures",
@@ -674,6 +688,11 @@ _EN: Final = {
         "The counted time ({what}) lies after the last delivery ({delivered}): the data say "
         "nothing about it; only open episodes up to the delivery date count."
     ),
+    "warn_partly_after_delivery": (
+        "The counted time ({what}) runs on after the last delivery ({delivered}): the data "
+        "cover {share} of it. They say nothing about the rest; open episodes count up to the "
+        "delivery date."
+    ),
     "warn_after_data": (
         "The counted time ({what}) begins after the last date in the data ({last}): no episode "
         "starts or ends in it, only open episodes count, carried on to the delivery date. Does "
@@ -689,6 +708,9 @@ _EN: Final = {
     "prov_sha256": "sha256",
     "prov_format": "format",
     "prov_scheme": "pseudonymisation scheme",
+    "prov_custody": "key custody",
+    "custody_split": "split over two key services ({services})",
+    "custody_single": "one key service for {count} of the {total} input files ({services})",
     "prov_stage": "stage",
     "stage_two": "2 (two-stage)",
     "stage_one": "{stage} (single-stage)",
@@ -751,6 +773,7 @@ _EN: Final = {
     "mon_fig_median": "median (days)",
     "mon_fig_q3": "third quartile (days)",
     "mon_costs_title": "Cost per unique client",
+    "mon_fig_cost": "total cost (× 1,000 euro)",
     "mon_fig_cost_per_client": "cost per client (euro)",
     "mon_fig_change": "change in total cost (euro)",
     "mon_fig_volume": "of which volume (euro)",
@@ -788,9 +811,11 @@ _EN: Final = {
         "reach (too many trajectories still open) is shown as '.' too."
     ),
     "mon_note_costs": (
-        "Cost per client only where the number of clients is published, rounded to whole "
-        "euros. The change in total cost is split into volume (more or fewer clients) and "
-        "intensity (more or less cost per client); together they are the change."
+        "Costs only where the number of clients is published. The total cost is rounded to "
+        "1,000 euros; the cost per client is that rounded total divided by the published "
+        "(rounded) number of clients, in whole euros. The change in total cost is split into "
+        "volume (more or fewer clients) and intensity (more or less cost per client), computed "
+        "from the same published figures; together they are the change."
     ),
     "mon_prov_store": "Monitor store",
     "mon_prov_part": "part {n}",

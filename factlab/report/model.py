@@ -372,7 +372,8 @@ class UnseenView:
     the rules' base (exact only in an internal report).
 
     Attributes:
-        observed: youths seen by at least one list (rounded).
+        observed: youths seen by at least one list (rounded; None when the report hides its
+            grand total of unique youths).
         estimate, lower, upper: the estimate and its 95 % interval (rounded).
         model: the model, with the lists as the report labels them.
         lists: how many lists.
@@ -380,7 +381,7 @@ class UnseenView:
         assumptions: what it assumes.
     """
 
-    observed: int
+    observed: int | None
     estimate: int
     lower: int
     upper: int

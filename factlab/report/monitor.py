@@ -18,8 +18,9 @@ What a monitor report publishes, in order:
    rows and columns, protected with its margins;
 5. durations of trajectories (median, quartiles, share still open; Kaplan-Meier, open
    trajectories censored) by care form;
-6. cost per unique client per period, and the change split into volume and intensity (when
-   the data have a cost).
+6. total cost (in thousands of euro) and cost per unique client per period, and the change
+   split into volume and intensity (when the data have a cost), all computed from the
+   published client counts and the rounded total cost, never from exact counts.
 
 A public report only: exact monitor figures are the ``factlab monitor`` commands' outputs,
 internal to the trusted party. Free text (title, region, source, contact, labels) is checked as
@@ -85,6 +86,7 @@ _FIGURE_WORDS: Final = {
     "q1": "mon_fig_q1",
     "median": "mon_fig_median",
     "q3": "mon_fig_q3",
+    "cost": "mon_fig_cost",
     "cost_per_client": "mon_fig_cost_per_client",
     "change": "mon_fig_change",
     "volume": "mon_fig_volume",
@@ -273,7 +275,15 @@ def build_monitor_report(
     show_costs = config.costs if config.costs is not None else "cost" in columns
     if show_costs:
         costs = cost_change(source, periods, by=(), until=config.until)
-        shown = {label: published.total_published(label) for label in labels}
+        # the published (rounded) clients per period, None where hidden: the cost figures are
+        # computed from these, never from the exact counts (monitor_tables.protect_costs)
+        clients = overview.frame.filter(pl.col("figure") == "unique_clients")
+        shown = {
+            label: value if status == "published" else None
+            for label, value, status in clients.select(
+                "period", "value", pl.col("value_status").cast(pl.String)
+            ).iter_rows()
+        }
         tables.append(
             ReportTable(
                 "costs",

@@ -19,10 +19,18 @@ values of protected tables, or values derived from them, and it only ever *hides
   totals are also the series' totals: hidden in both when either hides them.
 - **Durations.** Trajectories and those still open per value are protected (additive);
   quartiles and the share still open are shown only where the trajectories are published and
-  at least ``threshold`` in number, the share only where the open ones are published (it is
-  computed from the published, rounded values).
-- **Costs.** Cost per client only where the period's unique clients are published; the change
-  and its volume and intensity parts only where both periods' clients are.
+  every exact count that rounds to the published one is at least ``threshold`` (so whether
+  they are shown says nothing the published count does not), the share only where the open
+  ones are published (it is computed from the published, rounded values).
+- **Costs.** Computed from published numbers only, never from exact counts: a figure computed
+  with the exact clients n gives n back (total cost / cost per client; volume / mean cost per
+  client = Δn). The total cost is published rounded to :data:`COST_UNIT` euro (shown in
+  thousands), and cost per client = rounded total / *published* clients n̂, the change =
+  difference of the rounded totals, and its volume and intensity parts the midpoint split
+  (:func:`factlab.monitor.cost_change.change_split`) of those. n̂ is public already, so these
+  tell nothing about n beyond it: every n that rounds to n̂ gives the same figures. A period
+  whose clients are suppressed shows no cost figure; the change and its parts only where both
+  periods' clients are published.
 
 The long tables (:class:`Long`) have a row key, a ``figure`` key and one measure ``value`` with
 its status; they are :class:`~factlab.disclosure.protect.ProtectedTable` objects derived from a
@@ -41,7 +49,7 @@ import polars as pl
 from factlab.disclosure.protect import STATUS_DTYPE, ProtectedTable, protect
 from factlab.disclosure.rules import DisclosureRules, MeasureRule
 from factlab.errors import DataError
-from factlab.monitor.cost_change import CostChangeResult
+from factlab.monitor.cost_change import CostChangeResult, change_split
 from factlab.monitor.durations import DurationResult
 from factlab.monitor.series import SeriesResult
 from factlab.monitor.transitions import ENDED, ENDED_AT_18, NEW, TransitionResult
@@ -49,6 +57,7 @@ from factlab.report.labels import UNKNOWN
 from factlab.report.protect import hide
 
 __all__ = [
+    "COST_UNIT",
     "IN_CARE",
     "PublishedSeries",
     "long_table",
@@ -69,7 +78,9 @@ SERIES_FIGURES: Final = (_UNIQUE, _REGISTRATIONS, _SEVERAL)
 #: The figures of the durations table, in order.
 DURATION_FIGURES: Final = ("trajectories", "still_open", "share_open", "q1", "median", "q3")
 #: The figures of the costs table, in order.
-COST_FIGURES: Final = ("cost_per_client", "change", "volume", "intensity")
+COST_FIGURES: Final = ("cost", "cost_per_client", "change", "volume", "intensity")
+#: The total cost of a period is published in units of this many euro (rounded half up).
+COST_UNIT: Final = 1000
 
 
 @dataclass(frozen=True)
@@ -341,14 +352,16 @@ def protect_durations(
     )
     protected = protect(counts, shape).table
     joined = protected.frame.join(
-        table.select(dimension, "trajectories", "q1_days", "median_days", "q3_days").rename(
-            {"trajectories": "_exact"}
-        ),
+        table.select(dimension, "q1_days", "median_days", "q3_days"),
         on=dimension,
         how="left",
         nulls_equal=True,
     )
-    shown = (pl.col("trajectories_status") == "published") & (pl.col("_exact") >= threshold)
+    # Whether quartiles are shown must not tell more about the exact count than its published
+    # value does: show them where every exact count that rounds to the published one reaches
+    # the threshold (half up to a multiple of b: at least published - b // 2).
+    least = pl.col("trajectories") - rules.rounding_base // 2
+    shown = (pl.col("trajectories_status") == "published") & (least >= threshold)
     share_shown = (
         shown & (pl.col("still_open_status") == "published") & (pl.col("trajectories") > 0)
     )
@@ -378,52 +391,55 @@ def protect_durations(
     return long_table(protected, pl.concat(pieces), dimension), counts
 
 
-def protect_costs(
-    result: CostChangeResult, published: Mapping[str, bool], base: ProtectedTable
-) -> ProtectedTable:
-    """Cost per client and the change's split per period, where the clients are published.
+def _half_up(value: pl.Expr, unit: int = 1) -> pl.Expr:
+    """``value`` rounded to a multiple of ``unit``, halves away from zero (as the reader would)."""
+    return (value.abs() / unit + 0.5).floor() * unit * value.sign()
 
-    ``published`` says per period label whether its unique clients are published.
+
+def protect_costs(
+    result: CostChangeResult, counts: Mapping[str, int | None], base: ProtectedTable
+) -> ProtectedTable:
+    """The costs table: total cost, cost per client and the change's split, per period.
+
+    ``counts`` gives per period label its *published* unique clients (``None``: suppressed).
+    Every figure is computed from published numbers only (see the module): the total cost
+    rounded to :data:`COST_UNIT` euro, and the published counts; the exact counts of
+    ``result`` are never read, so no figure gives them back. A period whose clients are
+    suppressed shows no cost figure; a change only where both periods' clients are published.
     """
     total = result.table.filter(pl.col("dimension") == "total").sort("period_start")
     labels = total.get_column("period").to_list()
-    previous = dict(zip(labels[1:], labels[:-1], strict=False))
-    frames = []
-    for row in total.iter_rows(named=True):
-        label = row["period"]
-        here = published.get(label, False)
-        both = here and published.get(previous.get(label, ""), False)
-        first = label not in previous
-        values = {
-            "cost_per_client": (row["cost_per_client"], here),
-            "change": (row["change"], both),
-            "volume": (row["volume_effect"], both),
-            "intensity": (row["intensity_effect"], both),
-        }
-        for name, (value, shown) in values.items():
-            structural = first and name != "cost_per_client"
-            status = (
-                "structural"
-                if structural
-                else "published"
-                if shown and value is not None
-                else "suppressed"
-            )
-            frames.append(
-                {
-                    "period": label,
-                    "figure": name,
-                    "value": 0 if structural else None if value is None else round(value),
-                    "value_status": status,
-                }
-            )
-    frame = pl.DataFrame(
-        frames,
-        schema={
-            "period": pl.String,
-            "figure": pl.String,
-            "value": pl.Int64,
-            "value_status": pl.String,
-        },
+    shown = [counts.get(label) for label in labels]
+    rounded = total.select(
+        pl.Series("_shown", [n is not None for n in shown], dtype=pl.Boolean),
+        _half_up(pl.col("cost"), COST_UNIT).alias("cost"),
+    ).select(pl.when(pl.col("_shown")).then(pl.col("cost")).alias("cost"))
+    split = change_split(rounded.get_column("cost").to_list(), shown).with_columns(
+        (pl.col("cost") / COST_UNIT).alias("cost"),
+        pl.Series("period", labels, dtype=pl.String),
+        pl.Series("_first", [i == 0 for i in range(len(labels))], dtype=pl.Boolean),
     )
-    return long_table(base, frame, "period")
+    pieces = [
+        split.select(
+            "period",
+            pl.lit(figure).alias("figure"),
+            pl.when(pl.col("_first") & structural)
+            .then(pl.lit(0.0))
+            .otherwise(_half_up(pl.col(column)))
+            .alias("value"),
+            pl.when(pl.col("_first") & structural)
+            .then(pl.lit("structural"))
+            .when(pl.col(column).is_not_null())
+            .then(pl.lit("published"))
+            .otherwise(pl.lit("suppressed"))
+            .alias("value_status"),
+        )
+        for figure, column, structural in (
+            ("cost", "cost", pl.lit(False)),
+            ("cost_per_client", "cost_per_client", pl.lit(False)),
+            ("change", "change", pl.lit(True)),
+            ("volume", "volume_effect", pl.lit(True)),
+            ("intensity", "intensity_effect", pl.lit(True)),
+        )
+    ]
+    return long_table(base, pl.concat(pieces), "period")

@@ -128,10 +128,12 @@ def read_presentation(data: Mapping[str, Any], problems: list[str]) -> dict[str,
             problems.append(f"labels/order: unknown dimension {dimension!r}")
     quality = table_of(data, "data_quality", problems)
     problems += unknown_keys(quality, ("rounding",), "data_quality.")
-    rounding = quality.get("rounding", 1)
-    if isinstance(rounding, bool) or not isinstance(rounding, int) or rounding < 1:
+    rounding = quality.get("rounding")
+    if rounding is not None and (
+        isinstance(rounding, bool) or not isinstance(rounding, int) or rounding < 1
+    ):
         problems.append("data_quality.rounding: must be a whole number >= 1")
-        rounding = 1
+        rounding = None
     found["data_quality_rounding"] = rounding
     return found
 

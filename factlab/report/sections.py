@@ -9,14 +9,14 @@ configuration); period columns are named as CBS names them (``2013 1e halfjaar``
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Final
 
 import polars as pl
 
 from factlab import schema
 from factlab.analysis.counts import CountResult
-from factlab.disclosure.rules import DisclosureRules
+from factlab.disclosure.rules import DisclosureRules, MeasureRule
 from factlab.report import i18n
 from factlab.report.config import RoundConfig
 from factlab.report.labels import value_labels, value_order
@@ -24,7 +24,7 @@ from factlab.report.model import Figure, InternalTable, Layout, ReportTable, Tab
 from factlab.report.tables import PART, PROVIDERS_TOP, Timing
 from factlab.report.text import dimension_notes, overlap_notes, phrase
 
-__all__ = ["PublishedTables", "coverage_note", "key_figures", "sections"]
+__all__ = ["PublishedTables", "coverage_note", "key_figures", "quality_rules", "sections"]
 
 _CELLS: Final = "sum_of_cells"
 
@@ -60,6 +60,23 @@ def _zero_is_nil(rules: DisclosureRules, internal: bool) -> bool:
     if internal:
         return True
     return not rules.zero_is_secret and rules.secret_max >= (rules.rounding_base - 1) // 2
+
+
+def quality_rules(config: RoundConfig) -> DisclosureRules:
+    """The rule of the data-quality table: rows, whose zeros are published (a provider with no
+    valid BSN must show), rounded like counts (``data_quality.rounding``, at least the rules'
+    base) and secret from 1 to ``secret_max``: a provider's rows bound its youths, so exact or
+    small row counts would narrow a suppressed client count."""
+    base = config.rules.rounding_base
+    return replace(
+        config.rules,
+        name=f"{config.rules.name}/rows",
+        zero_is_secret=False,
+        rounding_base=max(config.data_quality_rounding or base, base),
+        structural_empty=(),
+        measures=(MeasureRule("rows", "additive"),),
+        dimensions=(schema.PROVIDER, schema.STATUS),
+    )
 
 
 def _present(source: TableSource, column: str) -> list[str]:
@@ -218,7 +235,7 @@ def sections(
                     "valid (%)": word("percent_valid"),
                 },
                 total_label=total,
-                zero_nil=is_internal or config.data_quality_rounding == 1,
+                zero_nil=_zero_is_nil(quality_rules(config), is_internal),
             ),
             notes=(word("note_quality"),),
         ),

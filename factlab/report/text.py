@@ -13,7 +13,7 @@ file is of the second stage, whose key the stewards lack.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any, Final
@@ -85,6 +85,7 @@ def provenance(
                     (word("prov_sha256"), digest),
                     (word("prov_format"), manifest.format),
                     (word("prov_scheme"), manifest.scheme),
+                    *_custody(manifest, word),
                     (word("prov_stage"), stage),
                     (word("prov_round"), manifest.round),
                     (word("prov_key_id"), manifest.key_id),
@@ -161,6 +162,26 @@ def provenance(
     return tuple(groups)
 
 
+def _custody(manifest: Manifest, word: Callable[..., str]) -> tuple[tuple[str, str], ...]:
+    """The custody of a blind round's inputs (two key services or one), when any input has one.
+
+    Each steward's manifest says it (``extra.custody``) and link keeps it per input; a public
+    fact (who could compute the pseudonyms), so public reports show it too.
+    """
+    kinds = [entry.get("custody") for entry in manifest.inputs]
+    if not any(kind in ("split", "single") for kind in kinds):
+        return ()
+    services = ", ".join(
+        sorted({str(name) for entry in manifest.inputs for name in entry.get("key_services", [])})
+    )
+    single = kinds.count("single")
+    if single:
+        text = word("custody_single", count=single, total=len(kinds), services=services)
+    else:
+        text = word("custody_split", services=services)
+    return ((word("prov_custody"), text),)
+
+
 def reading_notes(config: RoundConfig, internal: bool, has_estimate: bool) -> tuple[str, ...]:
     """How to read the numbers: disclosure control, cells and totals, rounding of estimates."""
     language, rules = config.language, config.rules
@@ -202,12 +223,15 @@ def legend(config: RoundConfig, internal: bool) -> tuple[str, ...]:
     if internal:
         return (*lines, i18n.text(language, "legend_exact"))
     lines.append(i18n.text(language, "legend_rounded", base=config.rules.rounding_base))
-    if config.data_quality_rounding > 1:
-        lines.append(
-            i18n.text(language, "legend_quality_rounded", base=config.data_quality_rounding)
+    base = config.rules.rounding_base
+    lines.append(
+        i18n.text(
+            language,
+            "legend_quality_rounded",
+            base=max(config.data_quality_rounding or base, base),
+            secret_max=config.rules.secret_max,
         )
-    else:
-        lines.append(i18n.text(language, "legend_quality"))
+    )
     return tuple(lines)
 
 

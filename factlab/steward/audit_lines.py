@@ -17,14 +17,18 @@ Only non-secret facts: fingerprints, key ids, digests of public things, counts.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from factlab.audit import AuditTrail
-from factlab.keys.recipients import RecipientPublicKey
 from factlab.keys.round_keys import Key
-from factlab.keys.seal import SealedHeader
 from factlab.steward.blind import BlindService
 from factlab.steward.contract import Contract
 from factlab.steward.quality import Quality
+
+if TYPE_CHECKING:
+    # annotations only: importing the seal would load pyarrow for every steward command
+    from factlab.keys.recipients import RecipientPublicKey
+    from factlab.keys.seal import SealedHeader
 
 __all__ = ["key_details", "pseudonymised_details", "recipient_details", "sealed_details"]
 

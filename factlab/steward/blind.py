@@ -7,9 +7,16 @@ batches, every batch goes to each service (two in split custody, one in single c
 answer's proof is checked against that service's public share, the answers are added and
 finalised (:mod:`factlab.keys.blind`). The services see only blinded elements.
 
+Before any evaluation the client asks every service for the provider's usage
+(``GET /v1/usage``, with the token) and refuses locally when a service's remaining quota is
+below the number of distinct values, so a run that cannot finish costs no quota anywhere.
+
 Any failure stops the step before anything is written: a service that cannot be reached (after
 retries with backoff), a refusal (a wrong token, an exhausted quota), an answer whose proof
-fails. Retries reuse the batch's id, so a service does not charge a batch twice.
+fails. Retries reuse the batch's id, so a service does not charge a batch twice. A failure
+partway through (a service lost after the pre-flight) still costs quota on the services that
+had answered: the batches they evaluated are charged, and a new run uses new batch ids and
+fresh blinds (reusing them would let a service link the runs' elements).
 """
 
 from __future__ import annotations
@@ -19,7 +26,9 @@ import binascii
 import os
 import secrets
 import ssl
+import stat
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -31,7 +40,7 @@ import polars as pl
 
 from factlab._checks import require_path, type_name
 from factlab._export_checks import read_regular
-from factlab.errors import ConfigError, InputError, ServiceError
+from factlab.errors import ConfigError, FactlabWarning, InputError, ServiceError
 from factlab.io import read_toml
 from factlab.keys import oprf
 from factlab.keys.blind import BlindRound, Custody, blind_messages, combine, finalise_pseudonyms
@@ -65,7 +74,9 @@ class ServiceEndpoint:
         name: the service's name (as its operator named it).
         url: its base URL (``https://…``; ``http://`` only on the loopback).
         public_share: its public share, 32 bytes.
-        ca_file: a CA certificate file (PEM) to trust for it, or None for the system's.
+        ca_file: a CA certificate file (PEM) to trust for it, or None for the system's trust
+            store (``ssl.create_default_context()``, not a bundle shipped with a library).
+        token: the provider's bearer token for this service (never shown in a repr).
     """
 
     name: str
@@ -80,7 +91,21 @@ class BlindService:
     """A blind round's key services, ready to pseudonymise: what ``--blind`` loads.
 
     It stands where a provider key stands in :func:`factlab.steward.pseudonymise.pseudonymise_file`
-    and gives the manifest its scheme, round, key id and fingerprint.
+    and gives the manifest its scheme, round, key id and fingerprint. Load one with
+    :func:`load_service_config`.
+
+    Example:
+        >>> from factlab.keys.shares import new_share
+        >>> shares = [new_share("doc", name).public_share for name in "AB"]
+        >>> service = BlindService(
+        ...     BlindRound("doc", tuple(shares)),
+        ...     tuple(
+        ...         ServiceEndpoint(name, f"http://127.0.0.1:{port}", share, token="t")
+        ...         for name, port, share in zip("AB", (8443, 8444), shares)
+        ...     ),
+        ... )
+        >>> service.custody, service.scheme, len(service.key_id)
+        ('split', 'factlab-voprf-ristretto255-v1', 16)
     """
 
     blind_round: BlindRound
@@ -125,18 +150,32 @@ class BlindService:
     def pseudonyms(self, messages: Sequence[str], identifier: str = "bsn") -> list[str]:
         """Stage-1 pseudonyms of ``messages`` (distinct canonical BSNs), in their order.
 
-        Raises:
-            ServiceError: a service is unreachable or refuses, or an answer fails its proof.
-        """
-        return _Session(self).run(list(messages), identifier)
-
-    def check_services(self) -> None:
-        """Ask every service's health endpoint: up, serving this round under its share.
+        Every service's remaining quota is checked first (:meth:`check_services`): a run that
+        would exhaust one is refused before anything is evaluated.
 
         Raises:
-            ServiceError: a service is down or serves another round or share.
+            ServiceError: a service is unreachable or refuses, has too little quota left, or an
+                answer fails its proof.
         """
-        _Session(self).check()
+        messages = list(messages)
+        self.check_services(len(messages))
+        return _Session(self).run(messages, identifier)
+
+    def check_services(self, needed: int | None = None) -> None:
+        """Ask every service: up, serving this round under its share, the token accepted, and
+        quota left; nothing is charged.
+
+        Asks ``GET /health`` (no token) and then ``GET /v1/usage`` (the provider's token) of
+        each service. With ``needed`` (the number of distinct values a run will send) a service
+        whose remaining quota is below it is refused; without, one with none left.
+
+        Raises:
+            ServiceError: a service is down, serves another round or share, refuses the token,
+                or has too little of the provider's quota left.
+        """
+        if needed is not None and (type(needed) is not int or needed < 0):
+            raise TypeError("check_services: needed must be a whole number of at least 0")
+        _Session(self).check(needed)
 
 
 class _Session:
@@ -150,10 +189,10 @@ class _Session:
         for client in self.clients:
             client.close()
 
-    def check(self) -> None:
+    def check(self, needed: int | None) -> None:
         try:
             for endpoint, client in zip(self.service.services, self.clients, strict=True):
-                answer = self._send(endpoint, client, "GET", "/health", None)
+                answer = self._send(endpoint, client, "GET", "/health", None, token=False)
                 if answer.get("round") != self.service.round:
                     raise ServiceError(
                         f"key service {endpoint.name} serves another round, not "
@@ -164,8 +203,34 @@ class _Session:
                         f"key service {endpoint.name} serves under another public share than "
                         f"the service configuration ({self.service.source}) names"
                     )
+            for endpoint, client in zip(self.service.services, self.clients, strict=True):
+                self._check_quota(
+                    endpoint, self._send(endpoint, client, "GET", "/v1/usage", None), needed
+                )
         finally:
             self.close()
+
+    def _check_quota(
+        self, endpoint: ServiceEndpoint, answer: dict[str, Any], needed: int | None
+    ) -> None:
+        used, quota = answer.get("used"), answer.get("quota")
+        if (
+            type(used) is not int
+            or type(quota) is not int
+            or answer.get("round") != self.service.round
+        ):
+            raise ServiceError(
+                f"key service {endpoint.name} gave a malformed usage answer; nothing was written"
+            )
+        left = max(0, quota - used)
+        if left < (1 if needed is None else needed):
+            wanted = "any" if needed is None else f"{needed}"
+            raise ServiceError(
+                f"key service {endpoint.name}: the provider's quota in round "
+                f"{self.service.round!r} has {left} evaluations left (used {used} of {quota}), "
+                f"this run needs {wanted} (nothing was evaluated on any service); ask the "
+                f"operator of {endpoint.name} to raise the quota; nothing was written"
+            )
 
     def run(self, messages: list[str], identifier: str) -> list[str]:
         total = len(messages)
@@ -241,14 +306,18 @@ class _Session:
         method: str,
         path: str,
         body: dict[str, Any] | None,
+        *,
+        token: bool = True,
     ) -> dict[str, Any]:
         import httpx
 
+        # the token goes only where it is needed: not to the health endpoint
+        headers = {"Authorization": f"Bearer {endpoint.token}"} if token else None
         delay = self.service.backoff
         for attempt in range(self.service.retries + 1):
             last = attempt == self.service.retries
             try:
-                response = client.request(method, path, json=body)
+                response = client.request(method, path, json=body, headers=headers)
             except httpx.TransportError as exc:
                 if last:
                     raise ServiceError(
@@ -298,7 +367,8 @@ def _refusal(endpoint: ServiceEndpoint, response: httpx.Response) -> str:
     what = {
         "token": "refused the token (wrong or revoked token file?)",
         "quota": "refused: the provider's quota for this round is exhausted (or not set); ask "
-        "the trusted party",
+        "the service's operator",
+        "replays": "refused a batch replayed too often",
         "round": "serves another round",
         "batch-reused": "refused a reused batch id",
         "too-large": "refused a batch as too large (lower batch_size)",
@@ -309,12 +379,12 @@ def _refusal(endpoint: ServiceEndpoint, response: httpx.Response) -> str:
 def _client(endpoint: ServiceEndpoint, timeout: float) -> httpx.Client:
     import httpx
 
-    verify: ssl.SSLContext | bool = True
-    if endpoint.ca_file is not None:
-        verify = ssl.create_default_context(cafile=str(endpoint.ca_file))
+    # the system's trust store (not certifi's bundle), or the configured CA only
+    verify = ssl.create_default_context(
+        cafile=None if endpoint.ca_file is None else str(endpoint.ca_file)
+    )
     return httpx.Client(
         base_url=endpoint.url,
-        headers={"Authorization": f"Bearer {endpoint.token}"},
         timeout=timeout,
         verify=verify,
         trust_env=False,  # no proxy from the environment: the services are named in the config
@@ -338,6 +408,25 @@ def load_service_config(path: str | Path, *, tokens: bool = True) -> BlindServic
     Raises:
         ConfigError: the configuration is invalid (every problem, with its field).
         InputError: the file cannot be read.
+        TypeError: ``path`` is not a path, or ``tokens`` not True or False.
+
+    Example:
+        >>> import pathlib, tempfile
+        >>> from factlab.keys.shares import new_share
+        >>> public = new_share("doc", "A").public_share.hex()
+        >>> folder = pathlib.Path(tempfile.mkdtemp())
+        >>> _ = (folder / "A.token").write_text("token-the-steward-made\\n")
+        >>> (folder / "A.token").chmod(0o600)
+        >>> _ = (folder / "services.toml").write_text(
+        ...     f'version = 1\\nround = "doc"\\npublic_key = "{public}"\\n\\n[[services]]\\n'
+        ...     f'name = "A"\\nurl = "http://127.0.0.1:8443"\\npublic_share = "{public}"\\n'
+        ...     'token_file = "A.token"\\n'
+        ... )
+        >>> service = load_service_config(folder / "services.toml")
+        >>> service.round, service.custody, [endpoint.name for endpoint in service.services]
+        ('doc', 'single', ['A'])
+        >>> "token-the-steward-made" in repr(service)
+        False
     """
     path = require_path(path, where="load_service_config", name="path")
     if not isinstance(tokens, bool):
@@ -387,6 +476,7 @@ def load_service_config(path: str | Path, *, tokens: bool = True) -> BlindServic
         else:
             try:
                 token = read_regular(base / token_file, what="token file").decode().strip()
+                _warn_if_open(base / token_file)
                 if not token or any(character.isspace() for character in token):
                     problems.append(f"{where}.token_file: not one token (empty, or several words)")
             except (InputError, UnicodeDecodeError):
@@ -431,6 +521,20 @@ def load_service_config(path: str | Path, *, tokens: bool = True) -> BlindServic
         workers=workers,
         source=str(path),
     )
+
+
+def _warn_if_open(path: Path) -> None:
+    """Warn when a token file is open to other users (a token is a key to the quota)."""
+    if os.name != "posix":
+        return  # Windows has no permission bits
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        warnings.warn(
+            f"{path}: token file is open to other users (mode {mode:04o}): run `chmod 600 "
+            f"{path}`; whoever could read it can spend the provider's quota",
+            FactlabWarning,
+            stacklevel=3,
+        )
 
 
 def _hex32(value: object, where: str, problems: list[str]) -> bytes | None:

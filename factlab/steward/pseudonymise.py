@@ -184,9 +184,19 @@ def _fill_blind(collected: pl.DataFrame, service: BlindService) -> pl.DataFrame:
     """Stage-1 pseudonyms from the key services: each distinct valid BSN (and fallback message)
     is sent once, blinded; the results are spread back to the rows."""
     canonical = collected.get_column(NUMBER).cast(pl.String).str.zfill(9)
+    messages = (
+        collected.get_column(schema.FALLBACK_PSEUDONYM)
+        if schema.FALLBACK_PSEUDONYM in collected.columns
+        else None
+    )
+    # the quota is checked for both columns together before either is sent, so a run whose
+    # fallback messages would exhaust it costs nothing
+    needed = canonical.drop_nulls().n_unique()
+    if messages is not None:
+        needed += messages.drop_nulls().n_unique()
+    service.check_services(needed)
     filled = [blind_column(canonical, service, "bsn").alias(schema.PSEUDONYM)]
-    if schema.FALLBACK_PSEUDONYM in collected.columns:
-        messages = collected.get_column(schema.FALLBACK_PSEUDONYM)
+    if messages is not None:
         filled.append(blind_column(messages, service, "fallback"))
     return collected.with_columns(filled)
 

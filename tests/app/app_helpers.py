@@ -195,7 +195,7 @@ def page_form(page: str, **changes: str) -> dict[str, str]:
 def code_select(page: str, value: str) -> str:
     """The name of the select that maps the code ``value``."""
     found = re.search(
-        rf"<code>{re.escape(value)}</code></td><td>[0-9,]+</td><td><select name='([^']+)'", page
+        rf"<code>{re.escape(value)}</code></td><td>[0-9.,]+</td><td><select name='([^']+)'", page
     )
     assert found is not None, value
     return found.group(1)

@@ -90,7 +90,7 @@ def test_a_million_rows_show_progress_keep_the_app_answering_and_fit_in_memory(
             form = page_form(page, key=str(round_.key), recipient=str(round_.pub), provider="P01")
             assert "Sleutels geladen" in client.post("/keys", data=form).text
             page = client.post("/export", data=page_form(page, path=str(round_.export))).text
-            assert "1,000,000 rijen" in page
+            assert "1.000.000 rijen" in page
             changes = {code_select(page, "ambu"): "ambulant", "date-start_date": "%m/%d/%Y"}
             page = client.post("/mapping", data=page_form(page, action="preview", **changes)).text
             assert "Dit bestand kan geleverd worden" in page

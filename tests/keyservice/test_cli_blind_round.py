@@ -3,6 +3,7 @@ the trusted party's round key, link (and its refusal to mix schemes)."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 from pathlib import Path
 
@@ -40,16 +41,15 @@ def setup_round(folder: Path, services: int = 2) -> tuple[Path, list[Running]]:
         shares.append(re.search(r'public_share = "([0-9a-f]{64})"', out).group(1))  # type: ignore[union-attr]
         db = folder / f"{name}.sqlite"
         for provider in ("P01", "P02"):
-            run(
+            made = run(  # the steward makes its token; the operator registers its SHA-256
                 "keyserver",
                 "token",
-                "--db",
-                str(db),
-                "--provider",
-                provider,
+                "--new-for-steward",
                 "--out",
                 str(folder / f"{provider}-{name}.token"),
             )
+            digest = re.search(r"sha256 = ([0-9a-f]{64})", made).group(1)  # type: ignore[union-attr]
+            run("keyserver", "token", "--db", str(db), "--provider", provider, "--sha256", digest)
             run(
                 "keyserver",
                 "quota",
@@ -232,10 +232,12 @@ def test_quota_exhausted_no_output(tmp_path: Path) -> None:
             ],
         )
         assert result.exit_code == ServiceError.exit_code, result.output
-        assert "quota" in result.output
+        assert "4 evaluations left (used 2 of 6), this run needs 7" in result.output
         assert not (tmp_path / "out.parquet").exists()
+        # refused by the client before any evaluation: nothing charged, nothing asked
+        assert running[0].store.usage("P01", "r26") == (2, 6)
         events = [line[2] for line in running[0].store.audit_lines()]
-        assert "refused-quota" in events
+        assert "refused-quota" not in events
     finally:
         stop(running[0])
 
@@ -312,35 +314,34 @@ def test_keyserver_commands_keep_tokens_and_shares_out_of_sight(tmp_path: Path) 
     assert share.public_share.hex() in out
     assert share._secret.hex() not in out
     assert oct((tmp_path / "A.share").stat().st_mode & 0o777) == "0o600"
-    shown = run(
-        "keyserver",
-        "token",
-        "--db",
-        str(tmp_path / "A.sqlite"),
-        "--provider",
-        "P01",
-        "--out",
-        str(tmp_path / "P01.token"),
-    )
+    shown = run("keyserver", "token", "--new-for-steward", "--out", str(tmp_path / "P01.token"))
     token = (tmp_path / "P01.token").read_text().strip()
     assert len(token) >= 43
     assert token not in shown
+    assert f"sha256 = {hashlib.sha256(token.encode()).hexdigest()}" in shown
     assert oct((tmp_path / "P01.token").stat().st_mode & 0o777) == "0o600"
     again = CliRunner().invoke(
-        main,
-        [
-            "keyserver",
-            "token",
-            "--db",
-            str(tmp_path / "A.sqlite"),
-            "--provider",
-            "P02",
-            "--out",
-            str(tmp_path / "P01.token"),
-        ],
+        main, ["keyserver", "token", "--new-for-steward", "--out", str(tmp_path / "P01.token")]
     )
     assert again.exit_code == 4
     assert "file exists" in again.output
+    digest = hashlib.sha256(token.encode()).hexdigest()
+    db = str(tmp_path / "A.sqlite")
+    run("keyserver", "token", "--db", db, "--provider", "P01", "--sha256", digest)
+    assert oct((tmp_path / "A.sqlite").stat().st_mode & 0o777) == "0o600"
+    # an operator cannot make a token (it would know it), nor register one twice by mistake
+    issued = CliRunner().invoke(
+        main,
+        ["keyserver", "token", "--db", db, "--provider", "P02", "--out", str(tmp_path / "x")],
+    )
+    assert issued.exit_code != 0
+    assert "--new-for-steward" in issued.output
+    assert not (tmp_path / "x").exists()
+    twice = CliRunner().invoke(
+        main, ["keyserver", "token", "--db", db, "--provider", "P01", "--sha256", digest]
+    )
+    assert twice.exit_code == 4
+    assert "--replace" in twice.output
     run(
         "keyserver",
         "quota",
@@ -354,7 +355,12 @@ def test_keyserver_commands_keep_tokens_and_shares_out_of_sight(tmp_path: Path) 
         "11",
     )
     audit = run("keyserver", "audit", "--db", str(tmp_path / "A.sqlite"))
-    assert "token-issued" in audit
+    assert "token-registered" in audit
+    usage = run("keyserver", "usage", "--db", str(tmp_path / "A.sqlite"))
+    assert usage.splitlines() == [
+        "round\tprovider\tused\tquota\tbatches\treplays",
+        "r26\tP01\t0\t17\t0\t0",
+    ]
     assert "quota-set\t17" in audit
     assert token not in audit
     plain = CliRunner().invoke(
@@ -377,9 +383,13 @@ def test_keyserver_commands_keep_tokens_and_shares_out_of_sight(tmp_path: Path) 
 def test_service_logs_hold_no_token_share_or_element(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    import base64
     import logging
 
+    import httpx
     from keyservice_helpers import client_for, enrol
+
+    from factlab.keys import oprf
 
     caplog.set_level(logging.DEBUG)
     share = load_share_made(tmp_path)
@@ -390,6 +400,14 @@ def test_service_logs_hold_no_token_share_or_element(
         client.pseudonyms(["999993653", "999991723"])
         with pytest.raises(ServiceError):
             client.pseudonyms(["999995078"])
+        # a client that does not check the quota first is refused by the service
+        element = base64.b64encode(oprf.hash_to_group(b"x", mode=oprf.MODE_VOPRF)).decode()
+        refused = httpx.post(
+            f"{service.url}/v1/evaluate",
+            headers={"Authorization": f"Bearer {service.tokens['P01']}"},
+            json={"round": "r26", "batch": "batch-over-quota", "elements": [element]},
+        )
+        assert refused.status_code == 429
         service.tokens["P01"] = "wrong-token-" + "y" * 32
         with pytest.raises(ServiceError):
             client_for("r26", [service], "P01").pseudonyms(["999995078"])

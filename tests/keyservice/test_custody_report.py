@@ -101,14 +101,33 @@ def test_single_custody_input_is_said_in_every_form(
     assert text.count(said) >= 3, text[:2000]
 
 
-def test_split_custody_and_hmac_inputs_say_nothing(tmp_path: Path) -> None:
+def test_split_custody_is_shown_in_provenance_without_a_warning(tmp_path: Path) -> None:
     split = write_linked(tmp_path / "split.parquet", dict.fromkeys(PROVIDERS, "split"))
+    dutch = every_text(split, "nl", internal=False)
+    assert "Eén sleuteldienst" not in dutch
+    assert "gedeeld over twee sleuteldiensten (A, B)" in dutch
+    english = every_text(split, "en", internal=False)
+    assert "Single-service mode" not in english
+    assert "split over two key services (A, B)" in english
+
+
+def test_single_custody_is_shown_in_provenance(tmp_path: Path) -> None:
+    mixed = write_linked(tmp_path / "mixed.parquet", {"P01": "split", "P02": "single"})
+    assert "één sleuteldienst bij 1 van de 3 invoerbestanden (A, B)" in every_text(
+        mixed, "nl", internal=False
+    )
+    assert "one key service for 1 of the 3 input files (A, B)" in every_text(
+        mixed, "en", internal=True
+    )
+
+
+def test_an_hmac_round_says_nothing_of_key_services(tmp_path: Path) -> None:
     plain = write_linked(tmp_path / "plain.parquet", {})
-    for linked in (split, plain):
-        for language in ("nl", "en"):
-            text = every_text(linked, language, internal=False)
-            assert "sleuteldienst" not in text.lower()
-            assert "single-service" not in text.lower()
+    for language in ("nl", "en"):
+        text = every_text(plain, language, internal=False).lower()
+        assert "sleuteldienst" not in text
+        assert "key service" not in text
+        assert "single-service" not in text
 
 
 def test_the_warning_counts_the_single_custody_inputs() -> None:

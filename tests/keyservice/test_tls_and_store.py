@@ -90,6 +90,43 @@ def test_tls_with_the_operators_certificate(
     assert service.store.usage("P01", "r2026") == (1, 10)
 
 
+def _handshake(ca_file: Path, port: int, **settings: object) -> str | None:
+    """The TLS version a client with ``settings`` agrees on, or None when refused."""
+    import socket
+    import ssl
+
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.load_verify_locations(ca_file)
+    for name, value in settings.items():
+        if name == "ciphers":
+            context.set_ciphers(str(value))
+        else:
+            setattr(context, name, value)
+    try:
+        with (
+            socket.create_connection(("127.0.0.1", port), timeout=5) as raw,
+            context.wrap_socket(raw, server_hostname="127.0.0.1") as tls,
+        ):
+            return tls.version()
+    except (ssl.SSLError, ConnectionError):
+        return None
+
+
+def test_tls_offers_aead_suites_only(services: Callable[..., Running], tmp_path: Path) -> None:
+    import ssl
+
+    from factlab.keyservice.serve import bound_port
+
+    ca_file, cert_file, key_file = make_ca_and_server(tmp_path)
+    service = services(new_share("r2026", "A"), certfile=cert_file, keyfile=key_file)
+    port = bound_port(service.server)
+    assert _handshake(ca_file, port) == "TLSv1.3"
+    tls12 = {"maximum_version": ssl.TLSVersion.TLSv1_2}
+    assert _handshake(ca_file, port, ciphers="ECDHE-ECDSA-AES128-GCM-SHA256", **tls12)
+    for cbc in ("ECDHE-ECDSA-AES128-SHA", "ECDHE-ECDSA-AES256-SHA384"):
+        assert _handshake(ca_file, port, ciphers=cbc, **tls12) is None, cbc
+
+
 def test_plain_http_only_on_the_loopback() -> None:
     ServiceConfig("127.0.0.1", 8443).check()
     with pytest.raises(ConfigError, match="in the clear"):
@@ -119,7 +156,14 @@ def test_tokens_are_stored_hashed_and_usage_survives(tmp_path: Path) -> None:
     assert again.provider_for(token) == "P01"
     assert again.provider_for(token + "x") is None
     events = [line[2] for line in again.audit_lines()]
-    assert events == ["token-issued", "quota-set", "refused-batch-reused", "refused-quota"]
+    assert events == [
+        "token-registered",
+        "quota-set",
+        "evaluated",
+        "retry",
+        "refused-batch-reused",
+        "refused-quota",
+    ]
     with pytest.raises(ConfigError):
         again.add_provider("P01")
     again.close()
@@ -153,6 +197,7 @@ def test_service_configuration_problems_are_told_at_once(tmp_path: Path) -> None
     from factlab.steward.blind import load_service_config
 
     (tmp_path / "a.token").write_text("")
+    (tmp_path / "a.token").chmod(0o600)
     (tmp_path / "services.toml").write_text(
         'version = 2\nround = "r"\npublic_key = "zz"\n'
         '[[services]]\nname = "A"\nurl = "http://ks.example.org"\npublic_share = "00"\n'

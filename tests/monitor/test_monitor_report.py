@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import math
 import re
 import zipfile
 from dataclasses import replace
@@ -24,6 +25,7 @@ from factlab.disclosure.audit import audit
 from factlab.disclosure.protect import protect
 from factlab.disclosure.rules import MeasureRule, preset
 from factlab.errors import ConfigError
+from factlab.monitor.cost_change import CostChangeResult, change_split, cost_change
 from factlab.monitor.durations import durations
 from factlab.monitor.series import programme_periods, series
 from factlab.monitor.store import append_to_store
@@ -39,6 +41,8 @@ from factlab.report.model import Report
 from factlab.report.monitor import build_monitor_report, write_monitor_report
 from factlab.report.monitor_config import MonitorConfig, parse_monitor_config
 from factlab.report.monitor_tables import (
+    COST_FIGURES,
+    COST_UNIT,
     IN_CARE,
     protect_costs,
     protect_durations,
@@ -204,25 +208,197 @@ def test_durations_show_quartiles_only_above_the_threshold(
     assert total["value"].item() == exact["median_days"]
 
 
-def test_cost_per_client_only_where_the_clients_are_published(
+def _half_up(value: float, unit: int = 1) -> int:
+    """Plain-Python rounding to a multiple of ``unit``, halves away from zero."""
+    return int(math.copysign(math.floor(abs(value) / unit + 0.5) * unit, value))
+
+
+def _published(frame: pl.DataFrame, figure: str) -> dict[str, int | None]:
+    rows = frame.filter(pl.col("figure") == figure).select("period", "value", "value_status")
+    return {p: v if status == "published" else None for p, v, status in rows.iter_rows()}
+
+
+def _exact_costs(store: Path) -> CostChangeResult:
+    return cost_change(store, YEARS, by=())
+
+
+def test_cost_figures_only_where_the_clients_are_published(
     programme: tuple[Path, Path, pl.DataFrame],
 ) -> None:
-    from factlab.monitor.cost_change import cost_change
-
     store, _, _ = programme
     published = protect_series(series(store, YEARS, by=["financing"]), preset("cbs"))
     base = series_overview(published, "financing")
-    costs = cost_change(store, YEARS, by=())
-    shown = {"2021": True, "2022": False, "2023": True, "2024": True}
-    frame = protect_costs(costs, shown, base).frame
+    costs = _exact_costs(store)
+    counts = {"2021": 400, "2022": None, "2023": 465, "2024": 510}
+    frame = protect_costs(costs, counts, base).frame
     status = {(r["period"], r["figure"]): r["value_status"] for r in frame.iter_rows(named=True)}
-    assert status[("2022", "cost_per_client")] == "suppressed"
-    assert status[("2022", "change")] == status[("2023", "volume")] == "suppressed"
+    # a suppressed count: no cost figure at all, not even the total cost
+    assert {status[("2022", f)] for f in COST_FIGURES} == {"suppressed"}
+    assert status[("2023", "change")] == status[("2023", "volume")] == "suppressed"
+    assert status[("2023", "cost")] == status[("2023", "cost_per_client")] == "published"
     assert status[("2024", "intensity")] == "published"
     assert status[("2021", "change")] == "structural"
-    exact = costs.table.filter(pl.col("dimension") == "total", pl.col("period") == "2024")
-    value = frame.filter(pl.col("period") == "2024", pl.col("figure") == "cost_per_client")
-    assert value["value"].item() == round(exact["cost_per_client"].item())
+    hidden = frame.filter(pl.col("value_status") == "suppressed")["value"]
+    assert hidden.len() == hidden.null_count() == 8  # 2022's five, 2023's change and parts
+
+
+def test_cost_figures_are_computed_from_published_figures_only(
+    programme: tuple[Path, Path, pl.DataFrame], report: Report
+) -> None:
+    """Oracle: the costs table is recomputed in plain Python from the report's published client
+    counts and its own rounded total cost; the total cost is the exact one rounded to 1,000."""
+    store, _, _ = programme
+    costs, clients = _table(report, "costs"), _published(_table(report, "series"), "unique_clients")
+    exact = _exact_costs(store).table.filter(pl.col("dimension") == "total")
+    exact_cost = dict(exact.select("period", "cost").iter_rows())
+    total = _published(costs, "cost")
+    got = {(p, f): v for p, f, v, _ in costs.iter_rows()}
+    assert all(n is not None for n in clients.values())
+    previous: str | None = None
+    for period in YEARS:
+        label = period.label
+        n = clients[label]
+        assert n is not None
+        assert total[label] == _half_up(exact_cost[label], COST_UNIT) // COST_UNIT
+        cost = (total[label] or 0) * COST_UNIT
+        assert got[(label, "cost_per_client")] == _half_up(cost / n)
+        if previous is not None:
+            m, before = clients[previous], (total[previous] or 0) * COST_UNIT
+            assert m is not None
+            change = cost - before
+            intensity = (cost / n - before / m) * (n + m) / 2
+            assert got[(label, "change")] == change
+            assert got[(label, "intensity")] == _half_up(intensity)
+            assert got[(label, "volume")] == _half_up(change - intensity)
+            assert got[(label, "volume")] == _half_up((n - m) * (cost / n + before / m) / 2)
+        previous = label
+
+
+def _world(result: CostChangeResult, label: str, clients: int) -> CostChangeResult:
+    """``result`` as it would be were the exact clients of ``label`` ``clients``: the counts,
+    cost per client and the change's split all recomputed."""
+    total = result.table.filter(pl.col("dimension") == "total").sort("period_start")
+    counts = [
+        clients if period == label else n
+        for period, n in total.select("period", "unique_clients").iter_rows()
+    ]
+    split = change_split(total["cost"].to_list(), counts).drop("cost")
+    return replace(result, table=pl.concat([total.drop(split.columns), split], how="horizontal"))
+
+
+def test_the_cost_figures_do_not_give_the_exact_client_counts_back(
+    programme: tuple[Path, Path, pl.DataFrame], report: Report
+) -> None:
+    """Attack: the published figures alone are consistent with every exact count that rounds
+    to the published one (so at least as wide as the rounding); and the reviewer's
+    recoveries (total / cost per client; volume and intensity) give the published count."""
+    store, _, _ = programme
+    base = preset("cbs").rounding_base
+    costs = _table(report, "costs")
+    clients = _published(_table(report, "series"), "unique_clients")
+    result = _exact_costs(store)
+    exact = dict(
+        result.table.filter(pl.col("dimension") == "total")
+        .select("period", "unique_clients")
+        .iter_rows()
+    )
+    overview = next(t for t in report.tables if t.id == "costs").source
+    for period in YEARS:
+        label = period.label
+        shown = clients[label]
+        assert shown is not None
+        consistent = []
+        for candidate in range(shown - 2 * base, shown + 2 * base + 1):
+            # the world where the period's exact count is the candidate: its series figure
+            # and every cost figure the report would publish
+            world = _world(result, label, candidate)
+            counts = {**clients, label: _half_up(candidate, base)}
+            if counts[label] != shown:
+                continue
+            if protect_costs(world, counts, overview).frame.equals(costs):
+                consistent.append(candidate)
+        assert len(consistent) >= base
+        assert consistent == list(range(consistent[0], consistent[0] + len(consistent)))
+        assert consistent[0] <= exact[label] <= consistent[-1]
+    # the reviewer's recoveries now give the published counts, not the exact ones
+    cpc, total = _published(costs, "cost_per_client"), _published(costs, "cost")
+    volume, intensity = _published(costs, "volume"), _published(costs, "intensity")
+    labels = [period.label for period in YEARS]
+    differs = [label for label in labels if exact[label] != clients[label]]
+    assert differs  # the seeded programme has counts that rounding changes
+    for label in labels:
+        n = (total[label] or 0) * COST_UNIT / (cpc[label] or 1)
+        assert abs(n - (clients[label] or 0)) < 0.5
+    for before, label in itertools.pairwise(labels):
+        i0, i1 = cpc[before] or 0, cpc[label] or 0
+        delta = (volume[label] or 0) / ((i0 + i1) / 2)
+        both = 2 * (intensity[label] or 0) / (i1 - i0)
+        n1 = (both + delta) / 2
+        assert abs(n1 - (clients[label] or 0)) < 1
+        assert abs(n1 - exact[label]) >= 1 or exact[label] == clients[label]
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    cost=st.lists(st.floats(min_value=0, max_value=1e7), min_size=2, max_size=5),
+    clients=st.lists(st.integers(min_value=0, max_value=10_000), min_size=5, max_size=5),
+)
+def test_change_split_is_the_midpoint_split(cost: list[float], clients: list[int]) -> None:
+    """Oracle: change_split in plain Python; volume + intensity = change."""
+    clients = clients[: len(cost)]
+    split = change_split(cost, clients).rows(named=True)
+    for index, row in enumerate(split):
+        n, c = clients[index], cost[index]
+        assert row["cost_per_client"] == (pytest.approx(c / n) if n else None)
+        if index == 0:
+            assert row["change"] is row["volume_effect"] is row["intensity_effect"] is None
+            continue
+        m, b = clients[index - 1], cost[index - 1]
+        assert row["change"] == pytest.approx(c - b)
+        expected = (c / n - b / m) * (n + m) / 2 if n and m else 0.0
+        assert row["intensity_effect"] == pytest.approx(expected, rel=1e-9, abs=1e-6)
+        assert row["volume_effect"] + row["intensity_effect"] == pytest.approx(
+            row["change"], rel=1e-9, abs=1e-6
+        )
+
+
+def test_change_split_of_the_exact_counts_is_cost_change(
+    programme: tuple[Path, Path, pl.DataFrame],
+) -> None:
+    exact = _exact_costs(programme[0]).table.filter(pl.col("dimension") == "total")
+    split = change_split(exact["cost"].to_list(), exact["unique_clients"].to_list())
+    columns = ["cost_per_client", "change", "volume_effect", "intensity_effect"]
+    assert split.select(columns).equals(exact.select(columns))
+    unknown = change_split([1.0, 2.0, 3.0], [1, None, 3])
+    assert unknown["volume_effect"].to_list() == [None, None, None]
+    assert unknown["cost_per_client"].to_list() == [1.0, None, 1.0]
+
+
+def test_whether_quartiles_show_depends_on_published_counts_only(
+    programme: tuple[Path, Path, pl.DataFrame],
+) -> None:
+    """Showing quartiles is decided on the published count: every exact count that rounds to
+    it reaches the threshold, so the decision narrows nothing."""
+    store, _, _ = programme
+    measured = durations(store, YEARS, by=["care_form"])
+    rules = preset("cbs")
+    published, _ = protect_durations(measured, rules, threshold=1)
+    trajectories = published.frame.filter(
+        pl.col("figure") == "trajectories", pl.col("value_status") == "published"
+    )
+    for value in trajectories["value"].unique().to_list():
+        for threshold in (value - rules.rounding_base // 2, value - rules.rounding_base // 2 + 1):
+            table, _ = protect_durations(measured, rules, threshold=max(threshold, 1))
+            frame = table.frame.pivot("figure", index="care_form", values="value_status")
+            row = frame.join(
+                trajectories.select("care_form", pl.col("value").alias("n")),
+                on="care_form",
+                nulls_equal=True,
+            )
+            median_shown = row.filter(pl.col("n") == value)["median"].cast(pl.String)
+            least = value - rules.rounding_base // 2
+            if least < max(threshold, 1):
+                assert (median_shown == "suppressed").all()
 
 
 def _visible_html(page: str) -> str:

@@ -29,6 +29,7 @@ from factlab.periods import parse_period
 from factlab.report import i18n
 from factlab.report.build import build_report, write_report
 from factlab.report.config import CaptureRecapture, RoundConfig, parse_round_config, round_2014
+from factlab.report.delivery import refuse_empty
 from factlab.report.freetext import numbers_in
 from factlab.report.grid import (
     NIL,
@@ -377,6 +378,35 @@ def test_demo_writes_the_dutch_report(tmp_path: Path) -> None:
     assert "Verklaring van tekens" in page
     assert "8.240" in page
     assert str(html) in result.output.strip().splitlines()[-1]
+
+
+def test_a_period_running_past_the_delivery_is_warned_about_per_part(linked: Path) -> None:
+    """Review #16 item 6: period 2014, delivered 20 February 2014: ten months unseen."""
+    parts = (parse_period("2014H1"), parse_period("2014H2"))
+    config = RoundConfig(period=parse_period("2014"), parts=parts, dimensions=("care_form",))
+    report = build_report(linked, config)
+    whole = i18n.percent("nl", 100 * 51 / 365)  # 1 January to 20 February 2014
+    half = i18n.percent("nl", 100 * 51 / 181)
+    assert any("(periode 2014) loopt door" in t and whole in t for t in report.warnings)
+    assert any("1e halfjaar) loopt door" in t and half in t for t in report.warnings)
+    assert any("2e halfjaar) ligt na de laatste levering" in t for t in report.warnings)
+    assert "loopt door na de laatste levering" in render_markdown(report)
+
+
+def test_a_part_with_nobody_in_care_stops_with_the_part_named() -> None:
+    rows = pl.DataFrame(
+        {
+            "pseudonym": ["a" * 32],
+            "start_date": [date(2013, 1, 1)],
+            "end_date": [date(2014, 1, 31)],
+        }
+    )
+    config = RoundConfig(
+        period=parse_period("2014"), parts=(parse_period("2014H1"), parse_period("2014H2"))
+    )
+    refuse_empty(rows, RoundConfig(period=parse_period("2014H1")), ())  # someone in care
+    with pytest.raises(DataError, match=r"in the counted time \(part 2014H2\): why"):
+        refuse_empty(rows, config, ("why",))
 
 
 def test_a_period_after_the_data_is_warned_about_without_a_delivery_date(tmp_path: Path) -> None:

@@ -1,4 +1,5 @@
-"""Key services for tests: real uvicorn servers in threads on 127.0.0.1 at a free port."""
+"""Key services for tests (tests/keyservice and tests/app): real uvicorn servers in threads on
+127.0.0.1 at a free port."""
 
 from __future__ import annotations
 
