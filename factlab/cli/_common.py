@@ -19,7 +19,14 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from factlab.audit import audit_log_path
-from factlab.errors import FactlabError, FactlabWarning, InputError, KeyFileError, Terminated
+from factlab.errors import (
+    ConfigError,
+    FactlabError,
+    FactlabWarning,
+    InputError,
+    KeyFileError,
+    Terminated,
+)
 from factlab.io import sidecar_path
 from factlab.keys.round_keys import Key
 from factlab.outputs import check_output, same_file
@@ -264,3 +271,16 @@ def refuse_existing(
         if any(same_file(target, other) for other in targets[:index]):
             raise InputError(f"{target}: given twice as an output")
         check_output(target, inputs=read, overwrite=force)
+
+
+def delivery_periods(given: tuple[str, ...]) -> dict[str, str]:
+    """``--period FILE=PERIOD`` options (link, monitor add) as a mapping; link checks them."""
+    periods: dict[str, str] = {}
+    for text in given:
+        path, separator, label = text.rpartition("=")
+        if not separator or not path or not label.strip():
+            raise ConfigError("period", [f"--period {text!r}: expected FILE=PERIOD"])
+        if path in periods:
+            raise ConfigError("period", [f"--period: {path} is given more than once"])
+        periods[path] = label.strip()
+    return periods

@@ -20,6 +20,7 @@ from factlab.audit import audited
 from factlab.cli import main
 from factlab.cli._common import (
     audit_log_option,
+    delivery_periods,
     force_option,
     guarded,
     info,
@@ -160,13 +161,12 @@ def add_command(
     (--period FILE=2024, or its manifest's); a batch that covers days a part already covers
     for a provider is refused unless --replace.
     """
-    from factlab.cli.trusted import _periods as file_periods
     from factlab.keys.recipients import (
         load_recipient_private,
         recipient_is_protected,
     )
 
-    covered = file_periods(periods)
+    covered = delivery_periods(periods)
     arguments = {
         "files": [str(f) for f in files],
         "periods": list(periods),

@@ -13,6 +13,7 @@ from factlab.audit import audited
 from factlab.cli import main
 from factlab.cli._common import (
     audit_log_option,
+    delivery_periods,
     force_option,
     guarded,
     info,
@@ -93,7 +94,7 @@ def link_command(
     replaces exactly the period it covers. With --key the trusted party's second-stage
     pseudonyms replace the stewards' first-stage ones.
     """
-    covered = _periods(periods)
+    covered = delivery_periods(periods)
     refuse_existing(out, force, inputs=[*files, key_path, recipient], audit_log=audit_log)
     arguments = {
         "files": [str(f) for f in files],
@@ -164,19 +165,6 @@ def link_command(
             f"client, {fallback['clients_fallback_only']} client(s) only by fallback, "
             f"{fallback['conflicts']} conflict(s); counts use it only with --use-fallback"
         )
-
-
-def _periods(given: tuple[str, ...]) -> dict[str, str]:
-    """``--period FILE=PERIOD`` options as a mapping (the period is checked by link)."""
-    periods: dict[str, str] = {}
-    for text in given:
-        path, separator, label = text.rpartition("=")
-        if not separator or not path or not label.strip():
-            raise ConfigError("period", [f"--period {text!r}: expected FILE=PERIOD"])
-        if path in periods:
-            raise ConfigError("period", [f"--period: {path} is given more than once"])
-        periods[path] = label.strip()
-    return periods
 
 
 def _dimensions(text: str | None) -> tuple[str, ...]:
