@@ -4,17 +4,23 @@ analysed (series, one transition matrix, durations), each step in a fresh proces
 Usage::
 
     python benchmarks/monitor.py --rows 50000000 --years 10     # the target: 5 × 10^7 rows
-    python benchmarks/monitor.py --rows 5000000 --years 10      # what fits a shared machine
+    python benchmarks/monitor.py --rows 5000000 --years 10      # a tenth of it
 
 The programme is drawn by :func:`factlab.synth.programme.synth_programme`, scaled to about
 ``rows`` delivered registration rows over ``years`` years (about 20 rows per client at the
 start over ten years), then written as one pseudonymised delivery per provider and year (random
 first-stage pseudonyms per client: synthetic, no BSN involved; the benchmark's public key
-``bytes(range(32))``). Each year is added to the store by ``append_to_store`` with the key (the
+``bytes(range(32))``); the rows of every 33rd client come without a valid BSN (no pseudonym,
+status ``missing``: about 3 % of the rows, which the partitions by client spread by row). Each
+year is added to the store by ``append_to_store`` with the key (the
 second stage included), in its own process, so the figures show what adding one year costs when
 the store already holds the earlier ones: it reads none of them. Peak memory is the child's
 ``ru_maxrss`` (``os.wait4``); the parent draws nothing itself, since Linux keeps a process's
-peak across fork and exec. Results go to ``results-monitor.json``.
+peak across fork and exec. The analyses read the store in partitions by client (their default:
+one per 5 million rows; ``--partitions`` sets it); each step records its partitions, CPU
+seconds, peak memory and the load average when it ended (other work on the machine inflates wall
+times, not CPU seconds or memory). Results go to ``results-monitor.json``, one entry per size
+(``rows_<rows>``), so runs of other sizes are kept.
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 ROWS_PER_CLIENT = 20.0  # delivered rows per starting client over ten years (measured)
+NO_BSN_EVERY = 33  # the rows of every 33rd client come without a valid BSN (about 3 %)
 
 
 def _key() -> Any:
@@ -75,29 +82,40 @@ def prepare(folder: Path, rows: int, years: int, providers: int, seed: int) -> d
     )
     key = _key()
     written: dict[str, list[str]] = {}
-    total = 0
+    total = without_bsn = 0
+    # made once: per year it would hold a second copy of every client's pseudonym. The rows of
+    # every 33rd client (about 3 %) come without a valid BSN: no pseudonym, status "missing"
+    # (rows the partitions by client spread by their row number, not by a client)
+    no_bsn = (pl.col("client") % NO_BSN_EVERY) == 0
+    pseudonym_of = episodes.select(
+        "bsn",
+        pl.when(no_bsn).then(None).otherwise(pl.col(schema.PSEUDONYM)).alias(schema.PSEUDONYM),
+        pl.when(no_bsn)
+        .then(pl.lit("missing"))
+        .otherwise(pl.lit("valid"))
+        .cast(schema.STATUS_DTYPE)
+        .alias(schema.STATUS),
+    ).unique("bsn")
+    with_pseudonyms = truth.__class__(episodes, truth.moves, truth.config)
+    del truth, pseudonyms, hexed
     for year in range(first, 2026):
         rows_year = (
-            programme_deliveries(
-                truth.__class__(episodes, truth.moves, truth.config),
-                date(year, 1, 1),
-                date(year, 12, 31),
-            )
-            .join(episodes.select("bsn", schema.PSEUDONYM).unique("bsn"), on="bsn", how="left")
+            programme_deliveries(with_pseudonyms, date(year, 1, 1), date(year, 12, 31))
+            .join(pseudonym_of, on="bsn", how="left")
             .drop("bsn")
             .with_columns(
-                pl.lit("valid").cast(schema.STATUS_DTYPE).alias(schema.STATUS),
-                *(
-                    pl.col(name).cast(schema.TEXT_DTYPE)
-                    for name in ("provider", "care_form", "financing", "municipality")
-                ),
+                pl.col(name).cast(schema.TEXT_DTYPE)
+                for name in ("provider", "care_form", "financing", "municipality")
             )
         )
         total += rows_year.height
+        without_bsn += rows_year.filter(pl.col(schema.STATUS) != "valid").height
         folder_year = folder / str(year)
         folder_year.mkdir(parents=True, exist_ok=True)
         for (provider,), part in rows_year.group_by(schema.PROVIDER):
-            by_status = dict.fromkeys(schema.STATUSES, 0) | {"valid": part.height}
+            by_status = dict.fromkeys(schema.STATUSES, 0) | {
+                str(status): count for status, count in part.group_by(schema.STATUS).len().rows()
+            }
             path = folder_year / f"{provider}.parquet"
             manifest = Manifest(
                 format=schema.FORMAT_PSEUDONYMISED,
@@ -114,14 +132,15 @@ def prepare(folder: Path, rows: int, years: int, providers: int, seed: int) -> d
             written.setdefault(str(year), []).append(str(path))
     return {
         "clients_at_start": clients,
-        "episodes": truth.episodes.height,
+        "episodes": episodes.height,
         "rows_delivered": total,
+        "rows_without_valid_bsn": without_bsn,
         "files": {year: len(paths) for year, paths in written.items()},
         "prepare_seconds": round(time.perf_counter() - started, 1),
     }
 
 
-def step(name: str, folder: Path, year: str | None) -> dict[str, Any]:
+def step(name: str, folder: Path, year: str | None, partitions: int | None) -> dict[str, Any]:
     """One step, in this (fresh) process: its measured seconds."""
     from factlab.monitor.durations import durations
     from factlab.monitor.series import programme_periods, series
@@ -137,17 +156,39 @@ def step(name: str, folder: Path, year: str | None) -> dict[str, Any]:
         opened = append_to_store(store, files, key=_key())
         detail: dict[str, Any] = {"rows": opened.parts[-1]["rows"], "files": len(files)}
     elif name == "series":
-        table = series(store, periods, by=("provider",)).table
-        detail = {"table_rows": table.height}
+        table = series(store, periods, by=("provider",), partitions=partitions).table
+        detail = {"table_rows": table.height, "totals": _totals(table)}
     elif name == "transitions":
-        result = transitions(store, periods[-2], periods[-1], by="financing")
-        detail = {"summary": dict(result.summary)}
+        result = transitions(store, periods[-2], periods[-1], by="financing", partitions=partitions)
+        detail = {"summary": dict(result.summary), "cells": result.matrix.height}
     elif name == "durations":
-        table = durations(store, periods, by=("care_form", "provider")).table
-        detail = {"table_rows": table.height}
+        table = durations(store, periods, by=("care_form", "provider"), partitions=partitions).table
+        detail = {"table_rows": table.height, "total": table.row(0, named=True)}
     else:
         raise SystemExit(f"unknown step {name}")
+    if name != "add":
+        from factlab.monitor._source import partition_count
+        from factlab.monitor.store import open_store
+
+        detail["partitions"] = partition_count(open_store(store), partitions, where=name)
     return {"seconds": round(time.perf_counter() - started, 2), **detail}
+
+
+def _totals(table: Any) -> dict[str, list[int]]:
+    """The series' totals per year: a check that runs of one size gave the same figures."""
+    import polars as pl
+
+    totals = table.filter(pl.col("dimension") == "total")
+    return {
+        name: totals.get_column(name).to_list()
+        for name in (
+            "unique_clients",
+            "registrations",
+            "rows_without_valid_bsn",
+            "trajectories",
+            "clients_several_providers",
+        )
+    }
 
 
 def run_child(arguments: list[str]) -> dict[str, Any]:
@@ -160,6 +201,7 @@ def run_child(arguments: list[str]) -> dict[str, Any]:
         measured: dict[str, Any] = json.loads(Path(result.name).read_text())
     measured["peak_rss_gib"] = round(usage.ru_maxrss / 2**20, 2)
     measured["cpu_seconds"] = round(usage.ru_utime + usage.ru_stime, 1)
+    measured["load_average_at_end"] = [round(load, 2) for load in os.getloadavg()]
     return measured
 
 
@@ -173,6 +215,9 @@ def main() -> None:
         "--data", type=Path, default=Path(tempfile.gettempdir()) / "factlab-monitor"
     )
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results-monitor.json")
+    parser.add_argument(
+        "--partitions", type=int, help="partitions by client (default: chosen by size)"
+    )
     parser.add_argument("--step", help=argparse.SUPPRESS)
     parser.add_argument("--year", help=argparse.SUPPRESS)
     parser.add_argument("--folder", type=Path, help=argparse.SUPPRESS)
@@ -183,7 +228,7 @@ def main() -> None:
         args.result.write_text(json.dumps(made))
         return
     if args.step:
-        args.result.write_text(json.dumps(step(args.step, args.folder, args.year)))
+        args.result.write_text(json.dumps(step(args.step, args.folder, args.year, args.partitions)))
         return
     folder = args.data / f"rows{args.rows}-years{args.years}"
     shutil.rmtree(folder, ignore_errors=True)
@@ -219,12 +264,18 @@ def main() -> None:
         measured = run_child(["--step", "add", "--year", year, "--folder", str(folder)])
         record["add"][year] = measured
         print(year, json.dumps(measured), flush=True)
+    chosen = [] if args.partitions is None else ["--partitions", str(args.partitions)]
     for name in ("series", "transitions", "durations"):
-        record[name] = run_child(["--step", name, "--folder", str(folder)])
+        record[name] = run_child(["--step", name, "--folder", str(folder), *chosen])
         print(name, json.dumps(record[name]), flush=True)
     record["store_bytes"] = sum(path.stat().st_size for path in (folder / "store").rglob("*"))
     record["load_average_at_end"] = os.getloadavg()
-    args.out.write_text(json.dumps(record, indent=2) + "\n")
+    # one entry per size: a run replaces the earlier run of its size and keeps the others
+    runs = json.loads(args.out.read_text()) if args.out.is_file() else {}
+    if "rows_target" in runs:  # the single-run layout of the first results
+        runs = {}
+    runs[f"rows_{args.rows}"] = record
+    args.out.write_text(json.dumps(runs, indent=2) + "\n")
 
 
 if __name__ == "__main__":

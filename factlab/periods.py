@@ -115,14 +115,27 @@ def parse_period(text: str) -> Period:
     )
 
 
-def active_in(period: Period) -> pl.Expr:
+def active_in(
+    period: Period, *, start: pl.Expr | None = None, end: pl.Expr | None = None
+) -> pl.Expr:
     """Boolean expression: the row's care interval overlaps ``period``.
 
-    Uses the canonical ``start_date`` and ``end_date`` columns (both Date). A null end date is
-    ongoing care; a null start date counts as started before the period.
+    Uses the canonical ``start_date`` and ``end_date`` columns (both Date), or the Date
+    expressions ``start`` and ``end`` when given (a delivery's own columns, read leniently). A
+    null end date is ongoing care; a null start date counts as started before the period.
+
+    Example:
+        >>> rows = pl.DataFrame({"start_date": [date(2023, 12, 1), None],
+        ...                      "end_date": [date(2023, 12, 31), date(2023, 6, 30)]})
+        >>> rows.select(active_in(parse_period("2024"))).to_series().to_list()
+        [False, False]
+        >>> rows.select(active_in(parse_period("2023H1"))).to_series().to_list()
+        [False, True]
     """
-    starts_before_end = pl.col("start_date").is_null() | (pl.col("start_date") <= period.end)
-    ends_after_start = pl.col("end_date").is_null() | (pl.col("end_date") >= period.start)
+    start = pl.col("start_date") if start is None else start
+    end = pl.col("end_date") if end is None else end
+    starts_before_end = start.is_null() | (start <= period.end)
+    ends_after_start = end.is_null() | (end >= period.start)
     return starts_before_end & ends_after_start
 
 

@@ -96,5 +96,18 @@ def enrol(service: Running, provider: str, round_name: str, quota: int) -> None:
     service.store.set_quota(provider, round_name, quota)
 
 
+def proef_bsns(count: int) -> list[str]:
+    """The first ``count`` numbers of the test range 999900000-999999999 passing the elfproef."""
+    weights = (9, 8, 7, 6, 5, 4, 3, 2, -1)
+    found: list[str] = []
+    for number in range(999_900_000, 1_000_000_000):
+        digits = str(number)
+        if sum(int(d) * w for d, w in zip(digits, weights, strict=True)) % 11 == 0:
+            found.append(digits)
+            if len(found) == count:
+                break
+    return found
+
+
 def two_shares(round_name: str = "r2026") -> tuple[KeyShare, KeyShare]:
     return new_share(round_name, "A"), new_share(round_name, "B")

@@ -18,6 +18,7 @@ from factlab import schema
 from factlab.analysis._clients import HIGH, LOW, client_keys, key_halves
 from factlab.analysis._table import CLIENT
 from factlab.analysis._trajectories import END, START
+from factlab.analysis.coverage import Coverage, manifest_coverage
 from factlab.errors import DataError, InputError
 from factlab.io import file_sha256
 from factlab.manifest import read_manifest
@@ -33,9 +34,11 @@ __all__ = [
 
 def open_source(
     source: pl.DataFrame | pl.LazyFrame | str | Path,
-) -> tuple[pl.LazyFrame, dict[str, Any], Future[str] | None]:
-    """The rows, the source's facts, and the SHA-256 of a file, being computed beside the count."""
+) -> tuple[pl.LazyFrame, dict[str, Any], Future[str] | None, Coverage]:
+    """The rows, the source's facts, the SHA-256 of a file (being computed beside the count),
+    and the days its deliveries cover (empty for a frame, or a file linked without periods)."""
     digest: Future[str] | None = None
+    coverage = Coverage()
     if isinstance(source, pl.DataFrame | pl.LazyFrame):
         frame, facts = source.lazy(), {}
     else:
@@ -46,6 +49,7 @@ def open_source(
                 f"{path}: format is {manifest.format!r}, expected {schema.FORMAT_LINKED!r} "
                 "(link the provider files first)"
             )
+        coverage = manifest_coverage(manifest)
         frame = pl.scan_parquet(path)
         # Hashing the file for provenance overlaps with counting it.
         hasher = ThreadPoolExecutor(max_workers=1)
@@ -69,7 +73,7 @@ def open_source(
     ]
     if missing:
         raise InputError(f"{source if facts else 'frame'}: lacks column(s) {', '.join(missing)}")
-    return frame, facts, digest
+    return frame, facts, digest, coverage
 
 
 def check_statuses(frame: pl.LazyFrame, columns: pl.Schema) -> None:

@@ -7,6 +7,7 @@ module applies them to rows, lazily. Split from it to keep each module readable.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date, timedelta
 from typing import Final
 
 import polars as pl
@@ -24,11 +25,15 @@ __all__ = [
     "DELIVERY",
     "EPISODE_FIELDS",
     "NEXT_ADJACENT",
+    "NEXT_FROM",
     "PIECES_DTYPE",
     "PIECE_FROM",
     "PIECE_TO",
     "PREVIOUS_ADJACENT",
+    "PREVIOUS_TO",
     "duplicate_report",
+    "neighbour_coverage",
+    "neighbour_facts",
     "own_pieces",
     "resolve_rows",
 ]
@@ -45,6 +50,14 @@ DECLARED_TO: Final = "factlab.delivery.declared_to"
 PREVIOUS_ADJACENT: Final = "factlab.delivery.previous_adjacent"
 NEXT_ADJACENT: Final = "factlab.delivery.next_adjacent"
 CLOSE_AT: Final = "factlab.delivery.close_at"
+#: The first day the provider's next delivery covers after this one, and the last day its
+#: previous delivery covers before it (null: none), facts of the plan
+#: (:func:`neighbour_coverage`, :func:`neighbour_facts`). Optional: without them the rows tell
+#: (:func:`_neighbours_from_rows`), which misses a delivery that has no rows.
+NEXT_FROM: Final = "factlab.delivery.next_from"
+PREVIOUS_TO: Final = "factlab.delivery.previous_to"
+_NEXT: Final = "factlab.delivery.next"
+_PREVIOUS: Final = "factlab.delivery.previous"
 #: When a row's cost is of other days than its interval in its delivery's period (a row of a
 #: store's part, one per piece): those days.
 PIECE_FROM: Final = "factlab.delivery.piece_from"
@@ -56,6 +69,9 @@ _EPISODE: Final = "factlab.delivery.episode"
 _CLOSED: Final = "factlab.delivery.closed"
 _STARTED: Final = "factlab.delivery.started"
 _IN_COVERAGE: Final = "factlab.delivery.in_coverage"
+_CATEGORY_TAKEN: Final = "factlab.delivery.category_taken"
+_CATEGORY_AMBIGUOUS: Final = "factlab.delivery.category_ambiguous"
+_CATEGORY: Final = "product_category"
 
 #: The column of a linked file (with periods and a cost) that keeps each delivery's cost with
 #: the days it is of: a list of ``{from, to, cost}``; ``cost`` is their sum.
@@ -136,6 +152,7 @@ def _annotated(frame: pl.LazyFrame) -> pl.LazyFrame:
 
     ``frame`` holds the linked columns and, per row, the facts of :func:`delivery_facts`.
     """
+    frame = _with_neighbours(frame)
     present = frame.collect_schema().names()
     in_coverage = _row_in_coverage(present)
     # The newest delivery of an episode is the one whose coverage ends last; deliveries of one
@@ -155,6 +172,7 @@ def _annotated(frame: pl.LazyFrame) -> pl.LazyFrame:
             for half, name in zip(key_halves(pl.col(schema.PSEUDONYM)), (_HIGH, _LOW), strict=True)
         ),
     ).filter(pl.col(_IN_COVERAGE))
+    annotated = _with_categories(annotated, present)
     return annotated.with_columns(
         pl.when(valid).then(pl.col(DELIVERY).n_unique().over(key)).otherwise(1).alias(_COPIES),
         pl.when(valid)
@@ -162,6 +180,38 @@ def _annotated(frame: pl.LazyFrame) -> pl.LazyFrame:
         .otherwise(True)
         .alias(_KEEP),
         episode.alias(_EPISODE),
+    )
+
+
+def _with_categories(frame: pl.LazyFrame, present: Sequence[str]) -> pl.LazyFrame:
+    """``frame`` with a missing product category taken from the provider's other deliveries of
+    the same episode, when they name exactly one; flags of what was taken and left.
+
+    An episode is named by its client, provider, care form, financing, start date and product
+    category; a delivery made without the category (a provider that did not deliver the column
+    one year) would otherwise make a second episode of the same care. A valid row takes the
+    category when its delivery names none for that episode (so two rows of one delivery are
+    never made one) and the other deliveries name exactly one; where they name several, which
+    one is meant is unknown and the row stays an episode of its own (``_CATEGORY_AMBIGUOUS``).
+    """
+    if _CATEGORY not in present:
+        return frame.with_columns(
+            pl.lit(False).alias(_CATEGORY_TAKEN), pl.lit(False).alias(_CATEGORY_AMBIGUOUS)
+        )
+    coarse = [name for name in _episode_key(present) if name != _CATEGORY]
+    category = pl.col(_CATEGORY)
+    valid = pl.col(schema.STATUS) == "valid"
+    # min and max skip nulls: one category named exactly when they agree
+    named = pl.when(valid).then(category.cast(pl.String))
+    lowest, highest = named.min().over(coarse), named.max().over(coarse)
+    missing = valid & category.is_null() & named.max().over([*coarse, DELIVERY]).is_null()
+    taken = missing & lowest.is_not_null() & (lowest == highest)
+    ambiguous = missing & lowest.is_not_null() & (lowest != highest)
+    dtype = frame.collect_schema()[_CATEGORY]
+    return frame.with_columns(
+        pl.when(taken).then(lowest.cast(dtype)).otherwise(category).alias(_CATEGORY),
+        taken.alias(_CATEGORY_TAKEN),
+        ambiguous.alias(_CATEGORY_AMBIGUOUS),
     )
 
 
@@ -201,7 +251,12 @@ def resolve_rows(frame: pl.LazyFrame) -> pl.LazyFrame:
         replacements.append(_started_at(key).alias("_start"))
     if "end_date" in present:
         replacements.append(
-            pl.when(_closes()).then(pl.col(CLOSE_AT)).otherwise(pl.col("end_date")).alias("_end")
+            pl.when(_closes())
+            .then(pl.col(CLOSE_AT))
+            .when(_closes_before_next())
+            .then(pl.col(_NEXT) - timedelta(days=1))
+            .otherwise(pl.col("end_date"))
+            .alias("_end")
         )
     # The cost pieces are of the dates as delivered, before the rules below move them.
     if "cost" in present:
@@ -245,39 +300,148 @@ def resolve_rows(frame: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
-def _started() -> pl.Expr:
-    """A row that starts before its delivery's coverage while the delivery just before (another
-    one of its provider) covers the day before it: that delivery does not have the row."""
-    return (pl.col("start_date") < pl.col(COVERED_FROM)) & pl.col(PREVIOUS_ADJACENT)
+def _moved_start() -> pl.Expr:
+    """The start a row's delivery tells, when the provider's delivery before does not have the
+    row although it started before this delivery's coverage (null: as delivered).
+
+    The delivery just before (covering the day before): the row started within this coverage,
+    on its first day. Across a gap (no delivery covers the days between), where the row started
+    while the earlier delivery covered days: it started after that delivery's last day, at the
+    earliest; the gap's days are unknown either way (refused: :mod:`factlab.analysis.coverage`).
+    """
+    start, covered_from = pl.col("start_date"), pl.col(COVERED_FROM)
+    return (
+        pl.when((start < covered_from) & pl.col(PREVIOUS_ADJACENT))
+        .then(covered_from)
+        .when((start <= pl.col(_PREVIOUS)) & ~pl.col(PREVIOUS_ADJACENT))
+        .then(pl.col(_PREVIOUS) + timedelta(days=1))
+    )
+
+
+#: ``_first_copy`` packs a copy's coverage start and how far its moved start lies before it
+#: into one integer, so that one minimum over the copies finds the first copy's both.
+_SHIFT: Final = 2**22
 
 
 def _first_copy(key: Sequence[str]) -> tuple[pl.Expr, pl.Expr]:
-    """Per row, its episode's first copy's coverage start and whether that copy started
-    (:func:`_started`), from one minimum over the episode's copies (coverage starts differ
+    """Per row, the start its episode's first copy tells (:func:`_moved_start`, or null) and
+    whether it moved, from one minimum over the episode's copies (coverage starts differ
     between a provider's deliveries, so the minimum is one copy's)."""
-    days = pl.col(COVERED_FROM).cast(pl.Int32).cast(pl.Int64).fill_null(-(2**30))
-    code = days * 2 + _started().fill_null(False).cast(pl.Int64)
+    covered_from = pl.col(COVERED_FROM).cast(pl.Int32).cast(pl.Int64)
+    moved = _moved_start().cast(pl.Int32).cast(pl.Int64)
+    back = (covered_from - moved + 1).fill_null(0)  # 0: not moved; else days before, plus one
+    code = covered_from.fill_null(-(2**30)) * _SHIFT + back
     valid = pl.col(schema.STATUS) == "valid"
     first = pl.when(valid).then(code.min().over(key)).otherwise(code)
-    return (first // 2).cast(pl.Int32).cast(pl.Date), (first % 2) == 1
+    offset = first % _SHIFT
+    start = ((first // _SHIFT) - offset + 1).cast(pl.Int32).cast(pl.Date)
+    return pl.when(offset > 0).then(start), offset > 0
 
 
 def _started_at(key: Sequence[str]) -> pl.Expr:
-    """The start date an episode keeps: its first copy's coverage start when that copy
-    started (the mirror of closing: the delivery before lacks it), else as delivered."""
-    covered_from, started = _first_copy(key)
-    return pl.when(started).then(covered_from).otherwise(pl.col("start_date"))
+    """The start date an episode keeps: what its first copy tells when the delivery before
+    lacks it (the mirror of closing, :func:`_moved_start`), else as delivered."""
+    start, moved = _first_copy(key)
+    return pl.when(moved).then(start).otherwise(pl.col("start_date"))
 
 
 def _closes() -> pl.Expr:
     """An episode in care after its delivery's coverage that the delivery right after (of the
     same provider) does not repeat: that delivery is what tells the days after, and it does not
-    have the episode. Across a gap nothing tells: the episode stays as delivered."""
+    have the episode."""
     return (
         (pl.col("end_date").is_null() | (pl.col("end_date") > pl.col(COVERED_TO)))
         & pl.col(COVERED_TO).is_not_null()
         & pl.col(NEXT_ADJACENT)
         & pl.col(_KEEP)
+    )
+
+
+def _closes_before_next() -> pl.Expr:
+    """An episode in care on the first day of a later delivery of its provider that does not
+    have it, across a gap (no delivery covers the days between): it ended in the gap or before,
+    and ends at the latest the day before that delivery's coverage. The gap's days are unknown
+    either way (analyses of them are refused: :mod:`factlab.analysis.coverage`); every covered
+    period then counts what its deliveries say."""
+    return (
+        (pl.col("end_date").is_null() | (pl.col("end_date") >= pl.col(_NEXT)))
+        & pl.col(_NEXT).is_not_null()
+        & ~pl.col(NEXT_ADJACENT)
+        & pl.col(_KEEP)
+    )
+
+
+def neighbour_coverage(
+    coverage: Sequence[tuple[str, tuple[date, date] | None]],
+) -> list[tuple[date | None, date | None]]:
+    """Per delivery (provider, days it still covers or None): the last day the provider's
+    previous delivery covers before it, and the first day its next delivery covers after it
+    (None: there is none, or the delivery has no coverage).
+
+    Example:
+        >>> from datetime import date
+        >>> neighbour_coverage([("A", (date(2023, 1, 1), date(2023, 12, 31))),
+        ...                     ("B", (date(2023, 1, 1), date(2023, 12, 31))),
+        ...                     ("A", (date(2025, 1, 1), date(2025, 12, 31))), ("A", None)])
+        ... # doctest: +NORMALIZE_WHITESPACE
+        [(None, datetime.date(2025, 1, 1)), (None, None),
+         (datetime.date(2023, 12, 31), None), (None, None)]
+    """
+    spans: dict[str, list[tuple[date, date]]] = {}
+    for provider, covers in coverage:
+        if covers is not None:
+            spans.setdefault(provider, []).append(covers)
+    result: list[tuple[date | None, date | None]] = []
+    for provider, covers in coverage:
+        if covers is None:
+            result.append((None, None))
+            continue
+        others = spans[provider]
+        result.append(
+            (
+                max((last for _, last in others if last < covers[0]), default=None),
+                min((first for first, _ in others if first > covers[1]), default=None),
+            )
+        )
+    return result
+
+
+def neighbour_facts(neighbours: tuple[date | None, date | None]) -> list[pl.Expr]:
+    """One delivery's :func:`neighbour_coverage` as the literal columns :func:`resolve_rows`
+    reads (``PREVIOUS_TO``, ``NEXT_FROM``), beside the facts of
+    :func:`factlab.analysis.deliveries.delivery_facts`."""
+    previous_to, next_from = neighbours
+    return [
+        pl.lit(previous_to, dtype=pl.Date).alias(PREVIOUS_TO),
+        pl.lit(next_from, dtype=pl.Date).alias(NEXT_FROM),
+    ]
+
+
+def _with_neighbours(frame: pl.LazyFrame) -> pl.LazyFrame:
+    """``frame`` with ``_PREVIOUS`` and ``_NEXT`` (:func:`neighbour_coverage` per row), from
+    ``PREVIOUS_TO`` and ``NEXT_FROM`` when the plan gave them, else from the rows."""
+    present = frame.collect_schema().names()
+    if NEXT_FROM in present and PREVIOUS_TO in present:
+        return frame.with_columns(
+            pl.col(PREVIOUS_TO).alias(_PREVIOUS), pl.col(NEXT_FROM).alias(_NEXT)
+        )
+    return frame.join(_neighbours_from_rows(frame), on=DELIVERY, how="left", maintain_order="left")
+
+
+def _neighbours_from_rows(frame: pl.LazyFrame) -> pl.LazyFrame:
+    """Per delivery, its provider's neighbouring coverage as far as the rows show the
+    deliveries: one without any row (or whose rows a filter left out) is not seen. A provider's
+    deliveries with coverage never overlap: the next one by first day is the next one."""
+    deliveries = (
+        frame.select(schema.PROVIDER, DELIVERY, COVERED_FROM, COVERED_TO)
+        .filter(pl.col(COVERED_FROM).is_not_null())
+        .unique()
+        .sort(schema.PROVIDER, COVERED_FROM)
+    )
+    return deliveries.select(
+        DELIVERY,
+        pl.col(COVERED_TO).shift(1).over(schema.PROVIDER).alias(_PREVIOUS),
+        pl.col(COVERED_FROM).shift(-1).over(schema.PROVIDER).alias(_NEXT),
     )
 
 
@@ -288,8 +452,10 @@ def duplicate_report(frame: pl.LazyFrame) -> pl.LazyFrame:
     ``duplicate_rows`` (rows of an episode a newer delivery repeats), ``episodes_repeated``
     (distinct episodes delivered more than once whose kept rows come from this delivery),
     ``episodes_closed`` (ongoing rows that no later delivery repeats), ``episodes_started``
-    (rows whose start moved to their coverage's start, as the delivery before lacks them), and
-    ``dropped.<status>`` per status.
+    (rows whose start moved to their coverage's start, as the delivery before lacks them),
+    ``categories_taken`` (rows without a product category that took the one the provider's
+    other deliveries name for the episode), ``categories_ambiguous`` (rows left without one, as
+    the other deliveries name several), and ``dropped.<status>`` per status.
     """
     present = frame.collect_schema().names()
     with_end = "end_date" in present
@@ -300,12 +466,14 @@ def duplicate_report(frame: pl.LazyFrame) -> pl.LazyFrame:
         pl.lit(1, dtype=pl.UInt32).alias(_COPIES),
         pl.lit(False).alias(_CLOSED),
         pl.lit(False).alias(_STARTED),
+        pl.lit(False).alias(_CATEGORY_TAKEN),
+        pl.lit(False).alias(_CATEGORY_AMBIGUOUS),
     )
     annotated = _annotated(frame)
     key = _episode_key(present)
     annotated = annotated.with_columns(
         pl.lit(False).alias("_outside"),
-        (_closes() if with_end else pl.lit(False)).alias(_CLOSED),
+        ((_closes() | _closes_before_next()) if with_end else pl.lit(False)).alias(_CLOSED),
         ((_first_copy(key)[1] if with_start else pl.lit(False)) & pl.col(_KEEP)).alias(_STARTED),
     )
     status = pl.col(schema.STATUS).cast(pl.String)
@@ -315,6 +483,8 @@ def duplicate_report(frame: pl.LazyFrame) -> pl.LazyFrame:
         (dropped & ~pl.col("_outside")).sum().alias("duplicate_rows"),
         pl.col(_CLOSED).sum().alias("episodes_closed"),
         pl.col(_STARTED).sum().alias("episodes_started"),
+        pl.col(_CATEGORY_TAKEN).sum().alias("categories_taken"),
+        pl.col(_CATEGORY_AMBIGUOUS).sum().alias("categories_ambiguous"),
         *[(dropped & (status == name)).sum().alias(f"dropped.{name}") for name in schema.STATUSES],
     ]
     # ``_annotated`` keeps only the rows in coverage; the rows outside are counted apart.
@@ -324,7 +494,16 @@ def duplicate_report(frame: pl.LazyFrame) -> pl.LazyFrame:
         .group_by(DELIVERY)
         .agg(pl.col(_EPISODE).n_unique().alias("episodes_repeated"))
     )
-    facts = [DELIVERY, "_outside", _KEEP, _CLOSED, _STARTED, schema.STATUS]
+    facts = [
+        DELIVERY,
+        "_outside",
+        _KEEP,
+        _CLOSED,
+        _STARTED,
+        _CATEGORY_TAKEN,
+        _CATEGORY_AMBIGUOUS,
+        schema.STATUS,
+    ]
     counts = (
         pl.concat(
             [outside_rows.select(facts), annotated.select(facts)],

@@ -115,6 +115,8 @@ def resolution_totals(
                 "episodes_repeated": 0,
                 "episodes_closed": 0,
                 "episodes_started": 0,
+                "categories_taken": 0,
+                "categories_ambiguous": 0,
             },
         )
         totals["rows_outside_coverage"] += int(row["outside_coverage"])
@@ -122,6 +124,8 @@ def resolution_totals(
         totals["episodes_repeated"] += int(row["episodes_repeated"])
         totals["episodes_closed"] += int(row["episodes_closed"])
         totals["episodes_started"] += int(row["episodes_started"])
+        totals["categories_taken"] += int(row["categories_taken"])
+        totals["categories_ambiguous"] += int(row["categories_ambiguous"])
         for name in schema.STATUSES:
             dropped[name] += int(row[f"dropped.{name}"]) + 0
     return dropped, by_provider

@@ -29,6 +29,7 @@ import polars as pl
 
 from factlab import schema
 from factlab._checks import as_date, as_period, require_frame, require_names
+from factlab.analysis.coverage import check_coverage
 from factlab.analysis.overlap import (
     INTERNAL_NOTICE,
     LinkedSource,
@@ -201,6 +202,7 @@ def costs(
         check_dimension(dimension)
     check_time(period, on)
     linked = scan_linked(source, columns=dimensions, dates=period is not None or on is not None)
+    check_coverage(source, [] if period is None else [period], on=on, where="costs")
     present = linked.frame.collect_schema()
     if _COST not in present:
         raise InputError(f"{linked.name}: lacks column cost, which costs per client need")

@@ -269,14 +269,19 @@ def count(
             hierarchy (``region``: its leaf dimension with every level stacked in its column,
             each a union of clients; see :mod:`factlab.reference.dimensions`).
         where: count only the rows for which this expression is true (prevalence's age band);
-            the file is still opened and checked, and described in ``source``, as a whole.
+            the file is still opened and checked, and described in ``source``, as a whole;
+            its coverage too (every provider's deliveries must cover the period, also those of
+            a provider the expression leaves out: link only the providers wanted instead).
 
     Returns:
         The counts; ``table`` holds every cell and margin.
 
     Raises:
         ConfigError: unknown, absent or repeated dimensions, both ``period`` and ``on``, or
-            ``age_group`` without a period or reference date.
+            ``age_group`` without a period or reference date; or, for a file linked with
+            delivery periods, a period or reference date that some provider's deliveries do
+            not cover (:mod:`factlab.analysis.coverage`): its ongoing episodes would count as
+            in care on days nothing was delivered for.
         InputError: the path is not a linked factlab file, or lacks a required column.
         DataError: a period or reference date is asked of data without care dates.
 
@@ -309,7 +314,21 @@ def count(
         )
     if where is not None and not isinstance(where, pl.Expr):
         raise TypeError(f"count: where must be a Polars expression or None; got {where!r}")
-    frame, facts, digest = open_source(source)
+    frame, facts, digest, coverage = open_source(source)
+    if period is None or on is None:  # both: refused with the other request problems below
+        # Days no delivery of a provider tells about would count its ongoing episodes as in care;
+        # refused before the file is read.
+        problems = coverage.problems([] if period is None else [period], on=on, where="count")
+        if problems and where is not None:
+            # ``where`` is any expression: which providers it keeps cannot be told reliably, so
+            # every provider's coverage counts. Linking only the providers wanted is the way.
+            problems.append(
+                "count: where is not analysed, so every provider in the file must cover the "
+                "period, also one the filter leaves out; to count some providers only, link "
+                "only their deliveries (factlab link) and count that file"
+            )
+        if problems:
+            raise ConfigError("count", problems)
     if where is not None:
         frame = frame.filter(where)
     fallback: dict[str, Any] | None = None

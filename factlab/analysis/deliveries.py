@@ -19,6 +19,10 @@ interval lies wholly in a replaced part is dropped. A registration that runs acr
 delivered again in each period it touches; the same *episode* (client, provider, care form,
 product category, financing and start date) in several deliveries of one provider is kept once,
 as the delivery with the latest coverage tells it (its end date is the most recent knowledge).
+A row without a product category takes the one the provider's other deliveries name for the
+same episode when they name exactly one and its own delivery names none for it (a provider that
+left out the column one year); where they name several it stays an episode of its own. Both are
+counted per provider in the manifest (``categories_taken``, ``categories_ambiguous``).
 
 Costs: a delivery's cost of a row is the cost of the row's days in the delivery's period. The
 kept row keeps each copy's cost with the days it is of (``cost_pieces``: a list of
@@ -36,8 +40,13 @@ Where the deliveries around an episode do not have it, the episode is cut to wha
 - an episode whose first delivery covers days after its start, while the provider's delivery
   covering the day before does not have it, started within that first delivery's coverage:
   its start date becomes the first day of that coverage;
-- across a gap in a provider's coverage (no delivery covers some days) nothing tells: the
-  episode stays as delivered, and the gap is listed in the manifest (``extra.coverage_gaps``).
+- across a gap in a provider's coverage (no delivery covers some days): an episode ongoing
+  before the gap that the provider's first delivery after the gap does not have ends the day
+  before that delivery's coverage starts (an end delivered within the gap stays), and an
+  episode first delivered after the gap with an earlier start, that the delivery before the
+  gap does not have, starts the day after that delivery's coverage. The gap's own days are
+  listed in the manifest (``extra.coverage_gaps``), and counts refuse periods in it
+  (:mod:`factlab.analysis.coverage`).
 
 These rows are counted in the linked file's manifest (``extra.duplicate_episodes``), never
 dropped or changed silently. An episode that the provider's deliveries on both sides of a
@@ -84,7 +93,7 @@ from factlab.analysis._delivery_rows import (
 )
 from factlab.analysis._link_checks import LinkInput, name_files
 from factlab.errors import LinkError
-from factlab.periods import Period, parse_period
+from factlab.periods import Period, active_in, parse_period
 
 __all__ = [
     "COST_PIECES",
@@ -215,7 +224,14 @@ def outside_period(period: Period | None, file_schema: pl.Schema) -> pl.Expr:
     """Whether a row of a delivery is not in care in the period it covers (never, without one).
 
     The file's own date columns are cast leniently: a date that cannot be read is told as unfit
-    for its dtype, not as outside the period.
+    for its dtype, not as outside the period. A row is in care as
+    :func:`factlab.periods.active_in` says; a file without a date column is taken to leave it
+    open (a row with neither date is in care in every period).
+
+    Example:
+        >>> rows = pl.DataFrame({"start_date": [date(2022, 3, 1), date(2024, 2, 1), None]})
+        >>> rows.select(outside_period(parse_period("2023"), rows.schema)).to_series().to_list()
+        [False, True, False]
     """
     if period is None:
         return pl.lit(False)
@@ -225,9 +241,7 @@ def outside_period(period: Period | None, file_schema: pl.Schema) -> pl.Expr:
         else pl.lit(None, dtype=pl.Date)
         for name in ("start_date", "end_date")
     )
-    starts_in_time = start.is_null() | (start <= period.end)
-    ends_in_time = end.is_null() | (end >= period.start)
-    return ~(starts_in_time & ends_in_time)
+    return ~active_in(period, start=start, end=end)
 
 
 def _overlaps(first: tuple[date, date], second: tuple[date, date]) -> bool:

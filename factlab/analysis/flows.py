@@ -31,6 +31,7 @@ import polars as pl
 from factlab import schema
 from factlab._checks import as_period, require_frame, require_text
 from factlab.analysis._clients import order_by_client
+from factlab.analysis.coverage import check_coverage
 from factlab.analysis.overlap import (
     INTERNAL_NOTICE,
     LinkedSource,
@@ -50,6 +51,7 @@ __all__ = [
     "FlowResult",
     "RepeatResult",
     "flows",
+    "look_back",
     "repeat_use",
     "trajectories",
 ]
@@ -83,6 +85,37 @@ def _check_order(from_period: Period, to_period: Period) -> None:
     if to_period.start <= from_period.end:
         problem = f"to: period {to_period.label} must start after from: period {from_period.label}"
         raise ConfigError("arguments", [f"{problem} ends ({from_period.end.isoformat()})"])
+
+
+def look_back(period: Period, years: int) -> Period:
+    """The days repeat use reads for trajectories started in ``period``: from ``years`` years
+    before its first day (29 February: the 28th) to its last day.
+
+    Example:
+        >>> from factlab.periods import parse_period
+        >>> window = look_back(parse_period("2025"), 2)
+        >>> window.start.isoformat(), window.end.isoformat()
+        ('2023-01-01', '2025-12-31')
+    """
+    start = period.start
+    try:
+        first = start.replace(year=start.year - years)
+    except ValueError:  # 29 February
+        first = start.replace(year=start.year - years, day=28)
+    label = f"{period.label} with its look-back of {years} year(s) ({first.isoformat()} on)"
+    return Period(label, first, period.end)
+
+
+def _check_look_back(source: object, period: Period, years: int, *, where: str, fewer: str) -> None:
+    """Refuse a look-back some provider's deliveries do not cover: care that ended on days no
+    delivery tells about is unknown, so repeat use would be counted too low (and an episode
+    ongoing into such days is not known to be)."""
+    try:
+        check_coverage(source, [look_back(period, years)], where=where)
+    except ConfigError as error:
+        hint = f"{where}: repeat use looks back {years} year(s) before each start"
+        hint += f"; ask for fewer {fewer}"
+        raise ConfigError(where, [*error.problems, hint]) from None
 
 
 def _check_years(years: int) -> None:
@@ -460,6 +493,8 @@ def repeat_use(
         check_dimension(by)
     extra = (_CARE_FORM,) if by is None else (_CARE_FORM, by)
     linked = scan_linked(source, columns=extra, dates=True)
+    check_coverage(source, [period], where="repeat_use")
+    _check_look_back(source, period, years, where="repeat_use", fewer="years")
     rows = linked.frame
     flagged = _flagged_starts(
         rows, period, () if by is None else (by,), years, checked=linked.validated
@@ -578,6 +613,16 @@ def flows(
     if repeat_years is not None:
         extra.append(_CARE_FORM)
     linked = scan_linked(source, columns=extra, dates=True)
+    check_coverage(source, [from_period, to_period], where="flows")
+    if repeat_years is not None:
+        _check_look_back(
+            source,
+            to_period,
+            repeat_years,
+            where="flows",
+            fewer="repeat_years (--repeat-years), or leave repeat use out (repeat_years=None, "
+            "--no-repeat)",
+        )
     rows = linked.frame
     groups = [None] if by is None else [None, by]
     table = _sorted_groups(

@@ -36,6 +36,7 @@ import polars as pl
 
 from factlab import schema
 from factlab._checks import require_path, require_paths
+from factlab.analysis._delivery_rows import neighbour_coverage, neighbour_facts
 from factlab.analysis._link_checks import (
     REQUIRED,
     LinkInput,
@@ -338,6 +339,7 @@ def _union(
     fallback = [schema.FALLBACK_PSEUDONYM] if schema.FALLBACK_PSEUDONYM in present else []
     frames = []
     adjacent = adjacency(plan)
+    neighbours = neighbour_coverage([(entry.delivery.provider, entry.covers) for entry in plan])
     for index, item in enumerate(used):
         file_schema = schemas[item.path]
         provider = pl.col(schema.PROVIDER).cast(schema.TEXT_DTYPE)
@@ -371,6 +373,7 @@ def _union(
             provider.ne_missing(pl.lit(item.manifest.provider)).alias(_OTHER_PROVIDER),
             # the delivery, the days it still covers and its neighbours, for resolve_rows
             *delivery_facts(index, entry, adjacent[index], _created_day(item.manifest.created)),
+            *neighbour_facts(neighbours[index]),
             outside_period(entry.delivery.period, file_schema).alias(_OUTSIDE),
             *unfit,
         ]

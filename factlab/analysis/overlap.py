@@ -27,6 +27,7 @@ import polars as pl
 from factlab import schema
 from factlab._checks import as_date, as_period, require_frame, require_text
 from factlab.analysis._clients import client_keys, client_order
+from factlab.analysis.coverage import check_coverage
 from factlab.errors import ConfigError, DataError, FactlabError, InputError
 from factlab.io import check_parquet_readable, file_sha256
 from factlab.manifest import read_manifest
@@ -395,6 +396,7 @@ def overlap(
     check_dimension(by)
     check_time(period, on)
     linked = scan_linked(source, columns=(by,), dates=period is not None or on is not None)
+    check_coverage(source, [] if period is None else [period], on=on, where="overlap")
     rows = restrict_time(linked.frame, period=period, on=on)
     # The one pass over the file; the rest works on these rows in memory.
     collected = rows.select(

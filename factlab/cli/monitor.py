@@ -61,6 +61,13 @@ _EVERY = click.option(
     show_default=True,
     help="Periods of the series: years or half-years.",
 )
+_PARTITIONS = click.option(
+    "--partitions",
+    type=click.IntRange(1, 4096),
+    default=None,
+    help="Read SOURCE in this many partitions by client to bound memory (default: one per 5 "
+    "million rows); the figures do not depend on it.",
+)
 
 
 @main.group("monitor")
@@ -222,6 +229,7 @@ def add_command(
 
 
 @monitor_group.command("series")
+@_PARTITIONS
 @click.option("--by", "by", multiple=True, help="Dimension(s) of per-value rows (repeatable).")
 @_EVERY
 @_TO
@@ -240,6 +248,7 @@ def series_command(
     last: str,
     every: str,
     by: tuple[str, ...],
+    partitions: int | None,
 ) -> None:
     """Unique clients, registrations, trajectories and clients at several providers per period,
     in SOURCE (a monitor store or a linked file)."""
@@ -254,12 +263,13 @@ def series_command(
         overwrite=force,
     ):
         with progress("Counting the series"):
-            result = series(source, _periods(first, last, every), by=_by(by))
+            result = series(source, _periods(first, last, every), by=_by(by), partitions=partitions)
         _write(result.table, result.metadata(), out, source, force)
     info(f"series: {len(result.periods)} period(s); wrote {out}")
 
 
 @monitor_group.command("transitions")
+@_PARTITIONS
 @click.option(
     "--rule",
     type=click.Choice(["combined", "latest"]),
@@ -284,6 +294,7 @@ def transitions_command(
     to_period: str,
     by: str,
     rule: str,
+    partitions: int | None,
 ) -> None:
     """The transition matrix of --by between two periods, with new, ended and turning 18, in
     SOURCE (a monitor store or a linked file); written in long form (from, to, clients)."""
@@ -304,6 +315,7 @@ def transitions_command(
                 to_period,
                 by=by,
                 rule="latest" if rule == "latest" else "combined",
+                partitions=partitions,
             )
         _write(result.matrix, result.metadata(), out, source, force)
     summary = result.summary
@@ -316,6 +328,7 @@ def transitions_command(
 
 
 @monitor_group.command("reentry")
+@_PARTITIONS
 @click.option("--until", default=None, help="Last day the data tells about (YYYY-MM-DD).")
 @click.option("--months", type=int, default=12, show_default=True, help="Re-entry window.")
 @_EVERY
@@ -336,6 +349,7 @@ def reentry_command(
     every: str,
     months: int,
     until: str | None,
+    partitions: int | None,
 ) -> None:
     """Spells of care ending per period and re-entry within --months, in SOURCE."""
     _check_out(out, source, force, audit_log)
@@ -349,12 +363,19 @@ def reentry_command(
         overwrite=force,
     ):
         with progress("Following spells of care"):
-            result = reentry(source, _periods(first, last, every), months=months, until=until)
+            result = reentry(
+                source,
+                _periods(first, last, every),
+                months=months,
+                until=until,
+                partitions=partitions,
+            )
         _write(result.table, result.metadata(), out, source, force)
     info(f"re-entry within {months} month(s): {len(result.periods)} period(s); wrote {out}")
 
 
 @monitor_group.command("durations")
+@_PARTITIONS
 @click.option("--by", "by", multiple=True, help="Dimensions (default care_form and provider).")
 @click.option("--until", default=None, help="Last day the data tells about (YYYY-MM-DD).")
 @_TO
@@ -373,6 +394,7 @@ def durations_command(
     last: str,
     until: str | None,
     by: tuple[str, ...],
+    partitions: int | None,
 ) -> None:
     """Duration of trajectories started from --from to --to: median, quartiles (Kaplan–Meier,
     open trajectories censored) and share still open, per care form and provider, in SOURCE."""
@@ -388,7 +410,13 @@ def durations_command(
         overwrite=force,
     ):
         with progress("Measuring trajectories"):
-            result = durations(source, _periods(first, last, "year"), until=until, by=dimensions)
+            result = durations(
+                source,
+                _periods(first, last, "year"),
+                until=until,
+                by=dimensions,
+                partitions=partitions,
+            )
         _write(result.table, result.metadata(), out, source, force)
     info(
         f"durations: until {result.until.isoformat()}, {result.unknown_start:,} trajectory(ies) "

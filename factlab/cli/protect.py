@@ -141,15 +141,6 @@ def protect_command(
     by = metadata.get("by")
     if rules.dimensions is None and isinstance(by, list) and by:
         rules = replace(rules, dimensions=tuple(str(name) for name in by))
-    if reference_path is not None:
-        declared = declared_for(table, load_reference(reference_path))
-        twice = sorted(set(declared) & set(rules.hierarchy))
-        if twice:
-            raise ConfigError(
-                "rules",
-                [f"hierarchy.{name}: declared by both the rules and --reference" for name in twice],
-            )
-        rules = replace(rules, hierarchy={**rules.hierarchy, **declared})
     parts = {}
     for path in part_paths:
         frame, part_metadata = _read_counts(path)
@@ -157,6 +148,16 @@ def protect_command(
         if name in parts:
             raise ConfigError("part", [f"part: two parts are labelled {name}"])
         parts[name] = frame
+    if reference_path is not None:
+        # `unknown` may stand in a part only (a client without a municipality in one half).
+        declared = declared_for(table, load_reference(reference_path), parts=list(parts.values()))
+        twice = sorted(set(declared) & set(rules.hierarchy))
+        if twice:
+            raise ConfigError(
+                "rules",
+                [f"hierarchy.{name}: declared by both the rules and --reference" for name in twice],
+            )
+        rules = replace(rules, hierarchy={**rules.hierarchy, **declared})
     with progress("protecting"):
         result = protect(table, rules, parts=parts or None, label=_label(counts, metadata))
     protected = result.table.with_percentages(percent_of) if percent_of else result.table

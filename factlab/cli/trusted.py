@@ -151,6 +151,12 @@ def link_command(
                 f"replaced period, {found['episodes_closed']} ongoing episode(s) closed at the "
                 "end of their delivery's period"
             )
+        if found.get("categories_taken") or found.get("categories_ambiguous"):
+            info(
+                f"provider {provider}: {found.get('categories_taken', 0)} row(s) without a "
+                "product category took the one its other deliveries name for the episode; "
+                f"{found.get('categories_ambiguous', 0)} left apart (several named)"
+            )
     by_status = ", ".join(
         f"{status} {rows}" for status, rows in manifest.rows_by_status.items() if rows
     )

@@ -32,7 +32,7 @@ from scipy import sparse
 from scipy.optimize import Bounds, LinearConstraint, milp
 
 from factlab.disclosure.audit import (
-    INTEGER_TIME_LIMIT,
+    INTEGER_NODE_LIMIT,
     System,
     build_system,
     integer_width,
@@ -53,7 +53,12 @@ _POOL: Final = 1000
 
 def candidates(lattice: Lattice, rules: DisclosureRules) -> BoolArray:
     """Cells a search may suppress as complements: not structural, not zero when zeros are
-    shown ("." must then mean "not zero"), and not primary (those are suppressed anyway)."""
+    shown ("." must then mean "not zero"), and not primary (those are suppressed anyway).
+
+    A grand total the rules keep (``keep_total``) is still a candidate: the search avoids it
+    by its cost (:func:`factlab.disclosure.suppress.costs`), and hides it only when no pattern
+    without it is safe (a half with a secret total).
+    """
     eligible = ~lattice.structural & ~lattice.primary
     if not rules.zero_is_secret:
         eligible &= ~np.all(lattice.values == 0, axis=0)
@@ -219,7 +224,7 @@ class Attacker:
             integrality=np.ones(size),
             bounds=Bounds(system.bounds[:, 0], system.bounds[:, 1]),
             constraints=constraints,
-            options={"time_limit": INTEGER_TIME_LIMIT, "mip_rel_gap": 0.0},
+            options={"node_limit": INTEGER_NODE_LIMIT, "mip_rel_gap": 0.0},
         )
         if result.x is None or result.status not in (0, 1):
             raise DataError(f"disclosure search: the integer programme failed ({result.message})")

@@ -52,8 +52,10 @@ __all__ = [
 _TOLERANCE = 1e-6
 # Largest constraint matrix (entries) passed to the solver as a dense array.
 _DENSE_LIMIT = 1_000_000
-# Seconds one integer programme of the integer audit may take (then its best points are used).
-INTEGER_TIME_LIMIT = 20.0
+# Branch-and-bound nodes one integer programme of the integer audit may take (then its best
+# points are used). A count of work, not seconds: the result is the same on every machine, so
+# the pattern the search settles on (and the audit's verdict) never depends on the clock.
+INTEGER_NODE_LIMIT = 20_000
 
 
 def round_to_base(values: IntArray, base: int) -> IntArray:
@@ -146,8 +148,11 @@ def build_system(lattice: Lattice, suppressed: BoolArray, rules: DisclosureRules
     for m in range(count):
         offset = m * cells
         for is_equal, target in ((False, inequalities), (True, equalities)):
-            # parent - sum(children) <= 0 (union) or == 0 (additive): one row per group.
+            # parent - sum(children) <= 0 (union) or == 0 (additive): one row per group (not
+            # where a period-valued cell is not known to be at most the sum of its parts).
             chosen = lattice.group_equal[m] == is_equal
+            if not is_equal:
+                chosen &= lattice.group_upper[m]
             number = np.cumsum(chosen) - 1
             on_edges = chosen[lattice.edge_group]
             target.add(
@@ -157,8 +162,9 @@ def build_system(lattice: Lattice, suppressed: BoolArray, rules: DisclosureRules
                 np.concatenate([np.ones(int(chosen.sum())), -np.ones(int(on_edges.sum()))]),
                 np.zeros(int(chosen.sum())),
             )
-        # child - parent <= 0 in union groups (non-negativity implies it in additive ones).
-        union_edges = ~lattice.group_equal[m][lattice.edge_group]
+        # child - parent <= 0 in union groups (non-negativity implies it in additive ones),
+        # where it holds (a half of a period-valued cell may exceed the year).
+        union_edges = ~lattice.group_equal[m][lattice.edge_group] & lattice.edge_lower[m]
         rows, columns, signs = _pairs(lattice.edge_child[union_edges], edge_parent[union_edges])
         inequalities.add(rows, offset + columns, signs, np.zeros(int(union_edges.sum())))
     every = np.arange(cells)
@@ -235,12 +241,12 @@ def interval(system: System, variable: int) -> tuple[float, float, set[int]]:
 
 
 def integer_interval(
-    system: System, variable: int, *, time_limit: float = INTEGER_TIME_LIMIT
+    system: System, variable: int, *, node_limit: int = INTEGER_NODE_LIMIT
 ) -> tuple[float, float, bool]:
     """Smallest and largest whole-number value of one variable when every variable is whole.
 
     Returns:
-        (lower, upper, exact): ``exact`` is False when a programme hit ``time_limit``; then
+        (lower, upper, exact): ``exact`` is False when a programme hit ``node_limit``; then
         the ends are the most extreme whole-number solutions found, which can only make the
         interval narrower than the attacker's, never wider (the audit stays strict).
     """
@@ -269,7 +275,7 @@ def integer_interval(
             integrality=np.ones(size),
             bounds=bounds,
             constraints=constraints,
-            options={"time_limit": time_limit, "mip_rel_gap": 0.0},
+            options={"node_limit": node_limit, "mip_rel_gap": 0.0},
         )
         if result.status not in (0, 1) or result.x is None:
             raise DataError(f"disclosure audit: the integer programme failed ({result.message})")

@@ -8,11 +8,22 @@ Each cell is tied to the cells one level below it by a *relation* per measure:
 * **additive** (registrations, or margins defined as sums of cells): the margin = the sum.
 
 Tables of a year and its halves are one lattice with one more key column (the part column,
-null for the whole year): the year is the union of its halves. A dimension with a declared
-hierarchy (:mod:`factlab.disclosure.hierarchy`) relates each group to its children, and the total
-to the top-level codes, so a region is one cell, a margin of its municipalities and a child of
-the total. Tables that share margins (municipality × care form and municipality × financing)
-are one lattice too: a cell both tables have (a municipality's total) is one cell.
+null for the whole year): the year is the union of its halves (never their sum, even where the
+counts happen to add up: no one outside can know that no client spans both halves), except in
+the cells of a dimension chosen per period (the rules' ``period_valued``: a client who moved
+counts in the most recent municipality of each period). There only what the counting rule
+guarantees is used, whatever the data: where every other dimension is a total, the year's
+unique clients are at most the sum of its halves' (the row that decides a client's municipality
+for the year decides it for the half it falls in); in the other such cells (a municipality by
+care form, or registrations) nothing, and nowhere is a half known to be at most the year. A
+relation read off the exact counts would show in the pattern (a pattern the search could only
+have chosen with it).
+
+A dimension with a declared hierarchy (:mod:`factlab.disclosure.hierarchy`) relates each group
+to its children, and the total to the top-level codes, so a region is one cell, a margin of its
+municipalities and a child of the total. Tables that share margins (municipality × care form
+and municipality × financing) are one lattice too: a cell both tables have (a municipality's
+total) is one cell.
 
 Cells the rules declare empty by definition (structural empties) are marked; they must count 0
 and are public knowledge. :func:`prepare` validates a count table and builds its lattice
@@ -42,7 +53,7 @@ from factlab.disclosure.hierarchy import Hierarchy, tree
 from factlab.disclosure.rules import DisclosureRules
 from factlab.errors import DataError, InputError
 
-__all__ = ["KNOWN_MEASURES", "Lattice", "mask_of", "prepare"]
+__all__ = ["KNOWN_MEASURES", "Lattice", "grand_totals", "mask_of", "prepare"]
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -92,6 +103,12 @@ class Lattice:
         edge_child, edge_group: one entry per (child cell, relation group).
         group_parent, group_key: parent cell and key column index of each relation group.
         group_equal: per measure and group, whether the relation is an equality.
+        group_upper: per measure and group, whether the parent is at most the sum of its
+            children: always, but over the part column of a period-valued cell, where only
+            a union measure (unique clients) in a cell whose other dimensions are all totals
+            is (by the counting rule).
+        edge_lower: per measure and edge, whether the child is at most its parent (in a union
+            group): always, but in the groups over the part column of a period-valued cell.
         additive_keys: per measure, the key columns over which margins are sums of cells.
         dominance: pairs (a, b) of measure indexes with measure a <= measure b in every cell.
         dropped_columns: input columns that are neither dimensions nor protected measures.
@@ -115,6 +132,8 @@ class Lattice:
     group_parent: IntArray
     group_key: IntArray
     group_equal: BoolArray
+    group_upper: BoolArray
+    edge_lower: BoolArray
     additive_keys: tuple[tuple[str, ...], ...]
     dominance: tuple[tuple[int, int], ...]
     dropped_columns: tuple[str, ...]
@@ -357,7 +376,25 @@ def assemble(
     group_parent = (group_ids // max(len(keys), 1)).astype(np.int64)
     group_key = (group_ids % max(len(keys), 1)).astype(np.int64)
     values = np.vstack([cells.get_column(m).to_numpy().astype(np.int64) for m in measures])
-    equal, additive_keys = _relations(
+    chosen = [d for d in rules.period_valued if d in dims]
+    # with_columns, not select: without such a dimension the bare literal needs a row per cell
+    moving = (
+        cells.with_columns(
+            pl.any_horizontal(pl.lit(False), *[pl.col(d).is_not_null() for d in chosen]).alias(
+                "_moving"
+            )
+        )
+        .get_column("_moving")
+        .to_numpy()
+        .astype(bool)
+    )
+    # The cells where the year is at most the sum of its halves by the counting rule: a
+    # period-valued dimension set and every other dimension a total.
+    others = [d for d in dims if d not in chosen]
+    bounded = moving & cells.select(
+        pl.all_horizontal(pl.lit(True), *[pl.col(d).is_null() for d in others])
+    ).to_series().to_numpy().astype(bool)
+    equal, upper, lower, additive_keys = _relations(
         cells,
         values,
         child,
@@ -368,6 +405,8 @@ def assemble(
         measures,
         margins,
         part,
+        moving,
+        bounded,
     )
     # The most detailed cells of each table: its dimensions at leaves, the others totals.
     detail = np.zeros(cells.height, dtype=bool)
@@ -393,6 +432,8 @@ def assemble(
         group_parent=group_parent,
         group_key=group_key,
         group_equal=equal,
+        group_upper=upper,
+        edge_lower=lower,
         additive_keys=additive_keys,
         dominance=_dominance(values),
         dropped_columns=dropped,
@@ -412,13 +453,32 @@ def _relations(
     measures: Sequence[str],
     margins: Sequence[str],
     part: str | None,
-) -> tuple[BoolArray, tuple[tuple[str, ...], ...]]:
-    """Check the relations on the exact counts; decide which groups are equalities."""
+    moving: BoolArray,
+    bounded: BoolArray,
+) -> tuple[BoolArray, BoolArray, BoolArray, tuple[tuple[str, ...], ...]]:
+    """Check the relations on the exact counts; decide which groups are equalities, and which
+    inequalities hold in the groups whose union relation is not guaranteed.
+
+    Returns:
+        (equal, upper, lower, additive keys): ``equal`` and ``upper`` per measure and group,
+        ``lower`` per measure and edge (see :class:`Lattice`).
+    """
     groups = group_parent.size
     equal = np.zeros((len(measures), groups), dtype=bool)
+    upper = np.ones((len(measures), groups), dtype=bool)
+    lower = np.ones((len(measures), child.size), dtype=bool)
     additive_keys = []
-    # Parts of a period share clients, so over the part column a margin is always a union.
+    # Parts of a period share clients, so over the part column a margin is always a union...
     regular = group_key != (list(keys).index(part) if part else -1)
+    # ... except in a cell of a dimension chosen per period: a client who moved counts in one
+    # municipality in the first half and another for the year. Only what the counting rule
+    # guarantees is used, never what the data happen to show: the search would choose its
+    # pattern with it, and the pattern would tell (a half larger than its year, say). Where
+    # every other dimension is a total, the year's deciding row decides the half it falls in,
+    # so the year's clients are at most the sum of its halves' (checked); elsewhere nothing
+    # holds: the client's care form for the year may come from a row of the other half, and
+    # its registrations of the first half count in the year's municipality, not the half's.
+    loose = ~regular & moving[group_parent]
     for m, (measure, margin) in enumerate(zip(measures, margins, strict=True)):
         child_values = values[m, child]
         sums = np.bincount(edge_group, weights=child_values, minlength=groups)
@@ -426,11 +486,25 @@ def _relations(
         np.maximum.at(largest, edge_group, child_values)
         parent_values = values[m, group_parent]
         is_sum = sums == parent_values
+        capped = loose & bounded[group_parent] & (margin == "union")
+        upper[m] = ~loose | capped
+        lower[m] = ~loose[edge_group]
+        _raise_broken(
+            cells,
+            keys,
+            measure,
+            capped & (parent_values > sums),
+            group_parent,
+            group_key,
+            "at most the sum",
+        )
         if margin != "union":
             broken = regular & ~is_sum
             _raise_broken(cells, keys, measure, broken, group_parent, group_key, "equal to the sum")
-        broken = ~(regular & (margin != "union")) & (
-            (parent_values < largest) | (parent_values > sums)
+        broken = (
+            ~(regular & (margin != "union"))
+            & ~loose
+            & ((parent_values < largest) | (parent_values > sums))
         )
         _raise_broken(
             cells,
@@ -440,16 +514,19 @@ def _relations(
             group_parent,
             group_key,
             "between the largest cell and the sum",
+            part,
         )
         additive = []
         for index, name in enumerate(keys):
             in_key = group_key == index
             forced = name != part and margin != "union"
-            if forced or bool(np.all(is_sum[in_key])):
+            # Never over the part column from the data: halves that add up to their year
+            # (no client in both) are not something an outsider can know.
+            if forced or (name != part and bool(np.all(is_sum[in_key]))):
                 equal[m, in_key] = True
                 additive.append(name)
         additive_keys.append(tuple(additive))
-    return equal, tuple(additive_keys)
+    return equal, upper, lower, tuple(additive_keys)
 
 
 def _raise_broken(
@@ -460,15 +537,25 @@ def _raise_broken(
     group_parent: IntArray,
     group_key: IntArray,
     expected: str,
+    part: str | None = None,
 ) -> None:
     if not broken.any():
         return
     first = int(np.argmax(broken))
     row = cells.row(int(group_parent[first]), named=True)
     where = ", ".join(f"{k}={row[k]}" for k in keys if row[k] is not None) or "grand total"
+    over = keys[group_key[first]]
+    # Over the part column the likely cause is a dimension chosen per period that the rules
+    # do not name (a region counted in its own column follows the most recent municipality).
+    hint = (
+        "; a dimension whose value per client is chosen per period (as the most recent "
+        "municipality) belongs in the rules' table.period_valued"
+        if over == part
+        else ""
+    )
     raise DataError(
-        f"count table: {measure}: {int(broken.sum())} margin(s) over {keys[group_key[first]]} "
-        f"not {expected} of their cells (first at {where})"
+        f"count table: {measure}: {int(broken.sum())} margin(s) over {over} "
+        f"not {expected} of their cells (first at {where}){hint}"
     )
 
 
@@ -486,6 +573,16 @@ def _primary(values: IntArray, rules: DisclosureRules) -> BoolArray:
     small = (values >= 1) & (values <= rules.secret_max)
     zero = (values == 0) if rules.zero_is_secret else np.zeros_like(small)
     return np.asarray((small | zero).any(axis=0), dtype=bool)
+
+
+def grand_totals(lattice: Lattice) -> BoolArray:
+    """A boolean per cell: the grand total (of each part), every dimension a total."""
+    totals = lattice.cells.with_columns(
+        pl.all_horizontal(pl.lit(True), *[pl.col(d).is_null() for d in lattice.dimensions]).alias(
+            "_total"
+        )
+    )
+    return np.asarray(totals.get_column("_total").to_numpy(), dtype=bool)
 
 
 def mask_of(lattice: Lattice, cells: pl.DataFrame) -> BoolArray:

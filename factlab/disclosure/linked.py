@@ -164,11 +164,13 @@ def prepare_linked(
     members = {
         name: (
             np.asarray(
-                lattice.cells.select(
+                # with_columns, not select: a table with every dimension has no condition,
+                # and the bare literal must still give one value per cell
+                lattice.cells.with_columns(
                     pl.all_horizontal(
                         pl.lit(True), *[pl.col(d).is_null() for d in every_dim if d not in dims]
-                    )
-                ).to_series(),
+                    ).alias("_member")
+                ).get_column("_member"),
                 dtype=bool,
             ),
             dims,

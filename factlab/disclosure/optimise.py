@@ -15,9 +15,13 @@ model is solved again (HiGHS through :func:`scipy.optimize.milp`)::
 The first pattern the attacker accepts is optimal: every safe pattern satisfies all the cuts,
 and none of them is cheaper. Two things can weaken that statement, and the result says so:
 a cut for a value whose linear interval is wide enough but whose whole-number ends are not (or
-that the integer attacker narrows) asks for a little more than needed; and the search stops at
-the rules' time limit or after :data:`ROUNDS` rounds, when the caller falls back. HiGHS is
-deterministic, so the same table gives the same pattern, unless the time limit is what stops it.
+that the integer attacker narrows) asks for a little more than needed; and the search stops
+after :data:`ROUNDS` rounds or when a solve reaches :data:`NODES` branch-and-bound nodes, when the
+caller falls back. Those limits count work, not seconds: HiGHS is deterministic, so the same
+table gives the same pattern on a busy machine and an idle one. (A pattern that depended on the
+clock would be published differently by two runs, and the two together could narrow a secret.)
+The rules' time limit only guards against a search that runs away: reaching it is an error
+(:class:`~factlab.errors.DataError`), never a different pattern.
 """
 
 from __future__ import annotations
@@ -32,11 +36,14 @@ from scipy.optimize import Bounds, LinearConstraint, milp
 
 from factlab.disclosure.attack import Attacker, Failure
 from factlab.disclosure.lattice import BoolArray, FloatArray, Lattice
+from factlab.errors import DataError
 
-__all__ = ["ROUNDS", "Optimum", "optimise"]
+__all__ = ["NODES", "ROUNDS", "Optimum", "optimise", "out_of_time"]
 
 #: Most mixed-integer solves of one search.
 ROUNDS: Final = 200
+#: Most branch-and-bound nodes of one mixed-integer solve.
+NODES: Final = 200_000
 #: Relative optimality gap at which HiGHS stops (costs are whole values plus tie-breakers).
 GAP: Final = 1e-6
 
@@ -46,10 +53,11 @@ class Optimum:
     """The result of :func:`optimise`.
 
     Attributes:
-        pattern: the safe pattern found (True = suppressed), or None when the time limit
-            stopped the search (what it had found by then depends on the machine's speed).
+        pattern: the safe pattern found (True = suppressed), or None when the search found
+            none within its limits.
         proven: no safe pattern costs less (every cut valid, every solve to optimality).
-        stopped: ``time_limit``, ``round_limit`` or ``node_limit`` when the search ended early.
+        stopped: ``round_limit`` or ``node_limit`` when the search ended early (both count
+            work, so the same table stops at the same point on every machine).
         rounds: mixed-integer solves.
         cuts: inequalities added.
     """
@@ -113,7 +121,7 @@ def optimise(
     *,
     deadline: float,
     rounds: int = ROUNDS,
-    node_limit: int = 200_000,
+    node_limit: int = NODES,
 ) -> Optimum:
     """The cheapest pattern the attacker accepts, found by cut generation (see the module).
 
@@ -121,9 +129,13 @@ def optimise(
         lattice: the table.
         attacker: the attacker (its witnesses carry over between calls).
         cost: the cost of suppressing each cell.
-        deadline: ``time.perf_counter()`` value at which to give up.
+        deadline: ``time.perf_counter()`` value past which the search is an error (a guard
+            against a runaway search; it never changes the pattern).
         rounds: most mixed-integer solves.
         node_limit: most branch-and-bound nodes per solve.
+
+    Raises:
+        DataError: the deadline passed (see :func:`out_of_time`).
 
     Example:
         >>> import polars as pl, time
@@ -150,10 +162,12 @@ def optimise(
     objective = cost[free]
     best: BoolArray | None = None
     best_cost = np.inf
+    if width == 0:
+        return Optimum(None, False, "no_cells", 0, 0)
     for solve in range(1, rounds + 1):
         remaining = deadline - time.perf_counter()
-        if remaining <= 0 or width == 0:
-            return Optimum(None, False, "time_limit" if width else "no_cells", solve - 1, 0)
+        if remaining <= 0:
+            raise out_of_time()
         result = milp(
             objective,
             integrality=np.ones(width),
@@ -161,15 +175,14 @@ def optimise(
             constraints=[cuts.constraint(width)],
             options={"time_limit": remaining, "mip_rel_gap": GAP, "node_limit": node_limit},
         )
+        if time.perf_counter() >= deadline:
+            # Whatever HiGHS returned may have been cut short by the clock, which differs
+            # from machine to machine: never used.
+            raise out_of_time()
         if result.x is None:
             # Infeasible cannot happen for valid cuts (suppressing every free cell is safe
-            # or nothing is); with the limits it is a stop.
-            if time.perf_counter() >= deadline:
-                return Optimum(None, False, "time_limit", solve, len(cuts.rhs))
+            # or nothing is); with the node limit it is a stop.
             return Optimum(best, False, "node_limit", solve, len(cuts.rhs))
-        if result.status == 1 and time.perf_counter() >= deadline:
-            # A solution cut short by the clock depends on the machine: not used.
-            return Optimum(None, False, "time_limit", solve, len(cuts.rhs))
         finished = result.status == 0
         bound = float(result.fun) if finished else float(result.mip_dual_bound)
         if best is not None and best_cost <= bound + GAP * max(1.0, abs(bound)):
@@ -194,3 +207,12 @@ def optimise(
         if float(cost[repaired & free].sum()) < best_cost:
             best, best_cost = repaired, float(cost[repaired & free].sum())
     return Optimum(best, False, "round_limit", rounds, len(cuts.rhs))
+
+
+def out_of_time() -> DataError:
+    """The error for a search past the rules' time limit (a runaway guard, not a fallback)."""
+    return DataError(
+        "protect: the optimal search reached the rules' time limit "
+        "([suppression] time_limit); the pattern must not depend on the machine's speed, so "
+        "nothing is published: raise the limit, or choose method cleanup"
+    )

@@ -191,7 +191,7 @@ def prevalence(
             )
     table = counted.table.select("municipality", "unique_clients")
     base = rules or preset("cbs")
-    declared = declared_for(table, reference)
+    declared = declared_for(table, reference, hierarchies=[chosen] if chosen else [])
     if declared:
         base = replace(base, hierarchy={**base.hierarchy, **declared})
     protected = protect(table, base).table

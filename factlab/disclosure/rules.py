@@ -49,6 +49,13 @@ METHODS: Final = ("optimal", "cleanup", "heuristic")
 COSTS: Final = ("value", "cells", "log")
 #: The attacker the audit assumes: linear programming, or integer programming.
 ATTACKERS: Final = ("lp", "integer")
+#: Dimensions chosen per client per period by the counts (``factlab.analysis.counts``): a client
+#: who moved counts in their most recent municipality of each period. A hierarchy declared on it
+#: (regions in the municipality column) follows it. (``age_group`` is not one: its age is that
+#: reached in the calendar year of the period's last day, the same for a year and its halves;
+#: parts that end in other calendar years are refused by reports, and a broken union stops
+#: ``protect``, since a client's age group there differs between the parts.)
+PERIOD_VALUED: Final = ("municipality",)
 
 
 @dataclass(frozen=True)
@@ -81,6 +88,18 @@ class DisclosureRules:
         measures: measures to protect (None: ``unique_clients`` as union and
             ``registrations`` as additive, those present).
         dimensions: dimension columns (None: the non-numeric columns, and ``birth_year``).
+        period_valued: dimensions whose value per client is chosen per period (the most
+            recent municipality), so that a period is not the union of its parts in their
+            cells: a client in Assen in the first half
+            and in Emmen in the second counts in Emmen for the year. Over the part column such
+            a cell is related to its parts only as the counting rule guarantees, never as the
+            data happen to show: period <= sum of its parts where every other dimension is a
+            total, nothing elsewhere; see docs/disclosure.md.
+        keep_total: suppress the grand total (of each part) as a complement only when no
+            safe pattern without it exists (a half whose total is secret). For a
+            table protected on its own whose grand total other tables publish too (a report's
+            tables): a total hidden in one table as a complement would be a secret the others
+            may give away (a table with one category shows it as that category).
         structural_empty: cells that are empty by definition, each a partial cell selection
             (dimension -> value): a cell matches when it has every named value (it may be a
             total over the dimensions not named). A matching cell must count 0; it is published
@@ -94,7 +113,9 @@ class DisclosureRules:
             heuristic, then redundant complements dropped, largest first) or ``heuristic``.
         cost: what the search minimises: ``value`` (the suppressed cells' values of the first
             measure), ``cells`` (their number) or ``log`` (the sum of log(1 + value)).
-        time_limit: seconds the ``optimal`` search may take before it falls back.
+        time_limit: seconds the ``optimal`` search may take; past them protecting is an
+            error (the pattern never depends on the clock: the search falls back to
+            ``cleanup`` on work limits, rounds and nodes, instead).
         attacker: ``lp`` (the audit bounds every suppressed value by linear programming) or
             ``integer`` (also by integer programming, which can only narrow the intervals).
 
@@ -115,6 +136,8 @@ class DisclosureRules:
     protect_secondary: bool = False
     measures: tuple[MeasureRule, ...] | None = None
     dimensions: tuple[str, ...] | None = None
+    period_valued: tuple[str, ...] = PERIOD_VALUED
+    keep_total: bool = False
     structural_empty: tuple[Mapping[str, str], ...] = ()
     hierarchy: Mapping[str, Declared] = field(default_factory=lambda: MappingProxyType({}))
     method: str = "optimal"
@@ -133,6 +156,7 @@ class DisclosureRules:
         frozen = tuple(MappingProxyType(dict(selection)) for selection in self.structural_empty)
         object.__setattr__(self, "structural_empty", frozen)
         object.__setattr__(self, "hierarchy", freeze_hierarchies(self.hierarchy))
+        object.__setattr__(self, "period_valued", tuple(self.period_valued))
 
     def __hash__(self) -> int:
         # The selections are mappings, which do not hash; the rules file form does.
@@ -159,8 +183,15 @@ class DisclosureRules:
         }
         if self.measures is not None:
             data["measures"] = {rule.name: rule.margins for rule in self.measures}
+        table: dict[str, Any] = {}
         if self.dimensions is not None:
-            data["table"] = {"dimensions": list(self.dimensions)}
+            table["dimensions"] = list(self.dimensions)
+        if tuple(self.period_valued) != PERIOD_VALUED:
+            table["period_valued"] = list(self.period_valued)
+        if self.keep_total:
+            table["keep_total"] = True
+        if table:
+            data["table"] = table
         if self.structural_empty:
             data["structural_empty"] = _selections_as_data(self.structural_empty)
         if self.hierarchy:
@@ -199,7 +230,7 @@ _SECTIONS: Final[dict[str, dict[str, str]]] = {
         "attacker": "attacker",
     },
     "suppression": {"method": "method", "cost": "cost", "time_limit": "number"},
-    "table": {"dimensions": "names"},
+    "table": {"dimensions": "names", "period_valued": "names", "keep_total": "bool"},
 }
 _TOP: Final = (
     "version", "preset", "name", "measures", *_SECTIONS, "structural_empty", "hierarchy",
@@ -354,6 +385,8 @@ def rules_from_mapping(data: Mapping[str, Any], *, source: str = "rules") -> Dis
             else base.measures
         ),
         dimensions=tuple(table["dimensions"]) if "dimensions" in table else base.dimensions,
+        period_valued=tuple(table.get("period_valued", base.period_valued)),
+        keep_total=table.get("keep_total", base.keep_total),
         structural_empty=tuple(structural),
         hierarchy=data.get("hierarchy", base.hierarchy),
         method=suppression.get("method", base.method),

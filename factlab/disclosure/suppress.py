@@ -10,8 +10,9 @@ every cell suppressed without need is a number a municipality does not get. The 
 - ``cleanup``: the heuristic, then every complementary suppression tried again, largest cost
   first: dropped when the pattern stays safe without it (so none is redundant at the end);
 - ``optimal`` (default): a mixed-integer search for the safe pattern of least cost
-  (:mod:`factlab.disclosure.optimise`) within the rules' time limit, with ``cleanup`` as the
-  fallback when the search cannot finish.
+  (:mod:`factlab.disclosure.optimise`), with ``cleanup`` as the fallback when the search
+  reaches its work limits (rounds, nodes; never the clock, so the pattern is the same on every
+  machine; past the rules' time limit protecting is an error).
 
 The cost of a pattern is summed over its complementary suppressions (primary cells are hidden in
 every pattern): ``value`` (the first measure, so the sum is what the pattern hides beyond the
@@ -31,7 +32,7 @@ import numpy as np
 
 from factlab.disclosure.attack import Attacker
 from factlab.disclosure.audit import build_system, integer_width, interval, required_width
-from factlab.disclosure.lattice import BoolArray, FloatArray, IntArray, Lattice
+from factlab.disclosure.lattice import BoolArray, FloatArray, IntArray, Lattice, grand_totals
 from factlab.disclosure.optimise import Optimum, optimise
 from factlab.disclosure.rules import DisclosureRules
 from factlab.errors import DataError
@@ -107,6 +108,9 @@ def heuristic(
     # structural empty: everyone knows it is 0, so hiding it would protect nothing.
     eligible = ~all_zero if not rules.zero_is_secret else np.ones(size, dtype=bool)
     eligible &= ~lattice.structural
+    # A kept grand total (keep_total) is a complement of last resort: taken only when no
+    # other cell that limits the failing value, or shares a relation with it, is open.
+    preferred = eligible & ~grand_totals(lattice) if rules.keep_total else eligible
     need = required_width(lattice, rules)
     cost = lattice.values[0]
     required = lattice.primary | (suppressed if rules.protect_secondary else False)
@@ -124,15 +128,25 @@ def heuristic(
         rounds += 1
         open_cells = ~suppressed & eligible
         limiting: dict[int, set[int]] = {}
+        limiting_all: dict[int, set[int]] = {}
         for cell, _, binding in failing:
-            limiting.setdefault(cell, set()).update(
-                v % size for v in binding if open_cells[v % size]
-            )
+            limiting_all.setdefault(cell, set()).update(v % size for v in binding)
+            limiting.setdefault(cell, set())
+        for cell in limiting:
+            limiting_all[cell] = {j for j in sorted(limiting_all[cell]) if open_cells[j]}
         for cell, choices in limiting.items():
-            if not choices:
-                choices.update(int(j) for j in _neighbours(lattice, cell) if open_cells[j])
-            if not choices:
-                choices.update(int(j) for j in np.flatnonzero(open_cells))
+            near = [int(j) for j in _neighbours(lattice, cell)]
+            anywhere = [int(j) for j in np.flatnonzero(open_cells)]
+            for pool, allowed in (
+                (limiting_all[cell], open_cells & preferred),
+                (near, open_cells & preferred),
+                (limiting_all[cell], open_cells),
+                (near, open_cells),
+                (anywhere, open_cells & preferred),
+                (anywhere, open_cells),
+            ):
+                if not choices:
+                    choices.update(j for j in pool if allowed[j])
             if not choices:
                 raise DataError("protect: no cell left to suppress, yet the audit fails")
         # Greedy hitting set: a complement that limits several failing cells serves them all.
@@ -186,8 +200,8 @@ class Search:
         costs: the cost of each pattern found, by method (rounded to 3 decimals).
         proven_optimal: the optimal search finished: no safe pattern costs less (under the LP
             attacker with whole-number ends; see ``docs/disclosure.md``).
-        stopped: why the optimal search ended without a proof (``time_limit``,
-            ``round_limit``, ``node_limit``), or None.
+        stopped: why the optimal search ended without a proof (``round_limit``,
+            ``node_limit``), or None.
         rounds: rounds of the heuristic, or of the optimal search (mixed-integer solves).
         dropped: complementary suppressions the clean-up dropped.
         programmes: linear and integer programmes the search solved (the audit's not counted).
@@ -242,7 +256,12 @@ def suppress(
     """
     method = method or rules.method
     started = time.perf_counter()
-    cost = costs(lattice, rules.cost)
+    plain = costs(lattice, rules.cost)
+    # keep_total: a kept grand total costs more than every other cell together, so a pattern
+    # hides one only when no pattern without it is safe (align_totals then hides it in every
+    # table that shows it).
+    penalty = float(plain.sum()) + 1.0 if rules.keep_total else 0.0
+    cost = plain + penalty * grand_totals(lattice)
     integer = rules.attacker == "integer"
     needed = method != "heuristic" or integer
     attacker = Attacker(lattice, rules, integer=integer) if needed else None
@@ -268,11 +287,11 @@ def suppress(
         best = optimise(lattice, attacker, cost, deadline=started + rules.time_limit)
         if best.pattern is not None:
             optimum = best.pattern if best.proven else clean_up(best.pattern, attacker, cost)
-            found["optimal"] = _total(cost, optimum, lattice)
+            found["optimal"] = _total(plain, optimum, lattice)
             if best.proven:
                 return optimum, report("optimal", best.rounds, best)
     pattern, rounds = heuristic(lattice, rules)
-    found["heuristic"] = _total(cost, pattern, lattice)
+    found["heuristic"] = _total(plain, pattern, lattice)
     used, dropped = "heuristic", 0
     if attacker is not None and integer:
         pattern = attacker.repair(pattern, cost)
@@ -280,7 +299,11 @@ def suppress(
         cleaned = clean_up(pattern, attacker, cost)
         dropped = int((pattern & ~cleaned).sum())
         pattern, used = cleaned, "cleanup"
-        found["cleanup"] = _total(cost, pattern, lattice)
-    if optimum is not None and best is not None and found["optimal"] <= found[used]:
+        found["cleanup"] = _total(plain, pattern, lattice)
+    if (
+        optimum is not None
+        and best is not None
+        and _total(cost, optimum, lattice) <= _total(cost, pattern, lattice)
+    ):
         return optimum, report("optimal", best.rounds, best)
     return pattern, report(used, rounds, best, dropped)

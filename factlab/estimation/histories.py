@@ -21,6 +21,7 @@ from typing import Any, Final
 import polars as pl
 
 from factlab import schema
+from factlab.analysis.coverage import check_coverage
 from factlab.analysis.overlap import (
     LinkedSource,
     check_dimension,
@@ -287,7 +288,8 @@ def histories_from_linked(
 
     Raises:
         InputError: the file is not a linked file or lacks a column.
-        ConfigError: the groups or ``by`` are not usable.
+        ConfigError: the groups or ``by`` are not usable, or the period or reference date is
+            not covered by every provider's deliveries (:mod:`factlab.analysis.coverage`).
         DataError: there are no linkable clients, or more sources than supported.
     """
     if by is not None:
@@ -295,6 +297,8 @@ def histories_from_linked(
     linked = scan_linked(
         source, columns=[by] if by else [], dates=period is not None or on is not None
     )
+    # as count: days some provider's deliveries do not cover are refused, not counted
+    check_coverage(source, [] if period is None else [period], on=on, where="histories")
     frame = restrict_time(linked.frame, period=period, on=on)
     source_expr, declared = _source_of(groups)
     has_dates = "start_date" in frame.collect_schema()

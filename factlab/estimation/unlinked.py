@@ -25,6 +25,7 @@ from typing import Any, Final
 import polars as pl
 
 from factlab import schema
+from factlab.analysis.coverage import check_coverage
 from factlab.analysis.overlap import LinkedSource, linkable, restrict_time, scan_linked
 from factlab.periods import Period
 
@@ -82,6 +83,10 @@ def estimate_unlinked(
         period: only rows in care in this period.
         on: only rows in care on this reference date.
 
+    Raises:
+        ConfigError: the period or reference date is not covered by every provider's
+            deliveries (:mod:`factlab.analysis.coverage`).
+
     Example:
         >>> rows = pl.DataFrame({
         ...     "pseudonym": ["a" * 32, "a" * 32, "b" * 32, None, None],
@@ -92,6 +97,9 @@ def estimate_unlinked(
         (2, 4, 3.33)
     """
     linked = scan_linked(source, dates=period is not None or on is not None)
+    # A period or day some provider's deliveries do not cover would count its ongoing episodes
+    # as in care: refused as count refuses it.
+    check_coverage(source, [] if period is None else [period], on=on, where="estimate_unlinked")
     frame = restrict_time(linked.frame, period=period, on=on)
     rows = frame.select(
         pl.col(schema.PROVIDER).cast(pl.String).fill_null("unknown").alias("provider"),

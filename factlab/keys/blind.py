@@ -174,28 +174,38 @@ def combine(
     round_: BlindRound,
     blinded: Sequence[bytes],
     answers: Sequence[tuple[Sequence[bytes], bytes]],
+    names: Sequence[str] | None = None,
 ) -> list[bytes]:
     """Verify each service's answer against its public share and add them up.
 
     ``answers[i]`` is service ``i``'s (evaluated elements, proof), in the order of
-    :attr:`BlindRound.public_shares`.
+    :attr:`BlindRound.public_shares`; ``names[i]`` its name in errors (by default its number,
+    from 1).
 
     Raises:
         OprfError: a service's answer has the wrong number of elements, an invalid element, or
-            a proof that does not verify (it did not use the share it published).
+            a proof that does not verify (it did not use the share it published); the error
+            names the service.
     """
     if len(answers) != len(round_.public_shares):
         raise oprf.OprfError("one answer per key service is needed")
+    if names is None:
+        names = [str(number) for number in range(1, len(answers) + 1)]
     checked: list[list[bytes]] = []
-    for index, ((evaluated, proof), public) in enumerate(
-        zip(answers, round_.public_shares, strict=True)
-    ):
+    for (evaluated, proof), public, name in zip(answers, round_.public_shares, names, strict=True):
         if len(evaluated) != len(blinded):
-            raise oprf.OprfError(f"key service {index + 1} answered for another number of inputs")
-        elements = [oprf.deserialize_element(item) for item in evaluated]
+            raise oprf.OprfError(f"key service {name} answered for another number of inputs")
+        # verify_proof decodes every element (refusing invalid ones): checked once, not twice
+        try:
+            elements = oprf.encodings_to_verify(evaluated)
+        except oprf.OprfError:
+            raise oprf.OprfError(
+                f"key service {name} sent an invalid element (not a ristretto255 element, or "
+                "the identity)"
+            ) from None
         if not oprf.verify_proof(public, blinded, elements, proof, mode=oprf.MODE_VOPRF):
             raise oprf.OprfError(
-                f"key service {index + 1}'s proof does not verify: its answers were not made "
+                f"key service {name}'s proof does not verify: its answers were not made "
                 "with the public share of the round's service configuration"
             )
         checked.append(elements)

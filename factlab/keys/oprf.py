@@ -10,8 +10,12 @@ those operations, step by step as the RFC names them: ``expand_message_xmd`` wit
 step against the RFC's test vectors for the OPRF and VOPRF modes (appendix A.1.1, A.1.2).
 
 Elements and scalars travel as their 32-byte encodings (scalars little-endian, reduced). Any
-element received from another party goes through :func:`deserialize_element`, which refuses
-non-canonical encodings and the identity (RFC 9497, section 4.1.1 and 7.2).
+element received from another party goes through :func:`deserialize_element` (or, when it goes
+straight into a proof, :func:`encodings_to_verify`), which refuses non-canonical encodings and
+the identity (RFC 9497, section 4.1.1 and 7.2). libsodium refuses most non-canonical encodings
+itself, but the one bundled in rbcl ignores the top bit (bit 255) of an encoding, which RFC 9496
+(section 4.3.1) says must make the decoding fail: a set top bit is refused here, before
+libsodium sees the bytes.
 
 Example:
     >>> sk, pk = derive_key_pair(b"\\xa3" * 32, b"test key", mode=MODE_VOPRF)
@@ -49,6 +53,7 @@ __all__ = [
     "context_string",
     "derive_key_pair",
     "deserialize_element",
+    "encodings_to_verify",
     "evaluate",
     "expand_message_xmd",
     "finalize",
@@ -170,12 +175,24 @@ def derive_key_pair(seed: bytes, info: bytes, *, mode: int) -> tuple[bytes, byte
 def deserialize_element(data: bytes) -> bytes:
     """``DeserializeElement``: a canonical ristretto255 encoding that is not the identity.
 
+    libsodium's decoding refuses an encoding of ``s >= p``, a negative ``s`` and a non-square,
+    but ignores the top bit: ``bytes(31) + b"\\x80"`` would decode as the identity, and any
+    element's encoding with the top bit set as that element. RFC 9496 (section 4.3.1) says such
+    an encoding must fail, so the top bit is checked first.
+
     Raises:
         OprfError: the bytes are no valid element, or the identity.
+
+    Example:
+        >>> deserialize_element(bytes(31) + b"\\x80")
+        Traceback (most recent call last):
+        ...
+        factlab.keys.oprf.OprfError: not a valid ristretto255 element
     """
     if (
         not isinstance(data, bytes)
         or len(data) != ELEMENT_BYTES
+        or data[31] & 0x80  # RFC 9496 4.3.1: must fail; libsodium would mask the bit away
         or data == _IDENTITY
         or not rbcl.crypto_core_ristretto255_is_valid_point(data)
     ):
@@ -183,11 +200,49 @@ def deserialize_element(data: bytes) -> bytes:
     return data
 
 
+def encodings_to_verify(data: Sequence[object]) -> list[bytes]:
+    """Received elements that go straight into :func:`verify_proof`: 32 bytes, the top bit
+    clear, not the identity.
+
+    The rest of ``DeserializeElement`` (the decoding's refusal of ``s >= p``, a negative ``s``
+    and a non-square) is done by libsodium inside :func:`verify_proof`: its composite sum
+    multiplies every element, and libsodium's multiplication decodes the element and refuses an
+    invalid one, which makes the proof fail. libsodium ignores the top bit, though, so that is
+    refused here (as in :func:`deserialize_element`): otherwise a service could send another
+    encoding of a correct answer, or of the identity. Decoding the elements here as well would
+    decode every element twice (about a tenth of a steward's work a BSN); use
+    :func:`deserialize_element` for elements used any other way.
+
+    Raises:
+        OprfError: an item is not 32 bytes, has the top bit set, or is the identity.
+
+    Example:
+        >>> encodings_to_verify([bytes(32)])
+        Traceback (most recent call last):
+        ...
+        factlab.keys.oprf.OprfError: not a valid ristretto255 element
+    """
+    out: list[bytes] = []
+    for item in data:
+        if (
+            not isinstance(item, bytes)
+            or len(item) != ELEMENT_BYTES
+            or item[31] & 0x80  # libsodium ignores this bit: see deserialize_element
+            or item == _IDENTITY
+        ):
+            raise OprfError("not a valid ristretto255 element")
+        out.append(item)
+    return out
+
+
 def _mult(scalar: bytes, element: bytes) -> bytes:
     try:
         return bytes(rbcl.crypto_scalarmult_ristretto255(scalar, element))
-    except RuntimeError:  # the product is the identity: a zero scalar or a crafted element
-        raise OprfError("a scalar multiplication gave the identity") from None
+    except RuntimeError:  # an invalid encoding, or the product is the identity (a zero scalar)
+        raise OprfError(
+            "a scalar multiplication refused its input: not a valid ristretto255 element, or "
+            "the product is the identity"
+        ) from None
 
 
 def add_elements(a: bytes, b: bytes) -> bytes:
@@ -249,8 +304,11 @@ def _weighted_sum(weights: Sequence[bytes], elements: Sequence[bytes]) -> bytes:
         total = mult(weights[0], elements[0])
         for index in range(1, len(elements)):
             total = add(total, mult(weights[index], elements[index]))
-    except RuntimeError:  # a zero weight or a crafted element gave the identity
-        raise OprfError("a scalar multiplication gave the identity") from None
+    except RuntimeError:  # an invalid encoding, or a zero weight gave the identity
+        raise OprfError(
+            "a scalar multiplication refused its input: not a valid ristretto255 element, or "
+            "the product is the identity"
+        ) from None
     return bytes(total)
 
 
@@ -298,7 +356,10 @@ def verify_proof(
     mode: int = MODE_VOPRF,
 ) -> bool:
     """``VerifyProof`` with ``ComputeComposites``: whether ``evaluated[i] = k * blinded[i]``
-    for every ``i``, where ``public = k * G``. Elements must be deserialised already."""
+    for every ``i``, where ``public = k * G``.
+
+    ``blinded`` must be deserialised already (:func:`deserialize_element`); ``evaluated`` at least
+    passed :func:`encodings_to_verify`: an invalid encoding among them fails the proof here."""
     if len(proof) != PROOF_BYTES or not blinded or len(blinded) != len(evaluated):
         return False
     c, s = proof[:SCALAR_BYTES], proof[SCALAR_BYTES:]

@@ -96,13 +96,17 @@ class KeyShare:
 
     __str__ = __repr__
 
-    def evaluate(self, blinded: list[bytes]) -> tuple[list[bytes], bytes]:
+    def evaluate(self, blinded: list[bytes], *, checked: bool = False) -> tuple[list[bytes], bytes]:
         """VOPRF ``BlindEvaluate`` of a batch under this share: evaluated elements and a proof.
+
+        ``checked``: every element has passed :func:`~factlab.keys.oprf.deserialize_element`
+        already (the key service checks them before it charges the quota), so they are not
+        decoded a second time.
 
         Raises:
             OprfError: an element is not a valid ristretto255 element (or the identity).
         """
-        elements = [oprf.deserialize_element(item) for item in blinded]
+        elements = blinded if checked else [oprf.deserialize_element(item) for item in blinded]
         return oprf.blind_evaluate_batch(self._secret, self.public_share, elements)
 
 

@@ -19,11 +19,12 @@ encodings::
     GET /v1/usage       Authorization: Bearer <token>
     → {"provider": "P01", "round": "2026", "service": "A", "used": 1200, "quota": 1500}
 
-Refusals: 400 (malformed request or element), 401 (no or unknown token), 409 (a batch id
-reused with other elements), 413 (batch or body too large), 422 (another round), 429 (quota
-exhausted, no quota in this round, or a batch replayed too often). Each is written to the audit
-table; requests without a valid token are counted per client address and minute. Every
-database call runs in a worker thread, never on the event loop.
+Refusals: 400 (malformed request or element; never charged: an element the evaluation
+refuses after the charge has its batch's charge given back), 401 (no or unknown token), 409 (a
+batch id reused with other elements), 413 (batch or body too large), 422 (another round), 429
+(quota exhausted, no quota in this round, or a batch replayed too often). Each is written to
+the audit table; requests without a valid token are counted per client address and minute.
+Every database call runs in a worker thread, never on the event loop.
 """
 
 from __future__ import annotations
@@ -153,7 +154,10 @@ def make_app(share: KeyShare, store: Store) -> Starlette:
             await audit(provider, "refused-round", len(elements))
             return _refuse(422, "round", "this service serves another round")
         try:
-            checked = [oprf.deserialize_element(element) for element in elements]
+            # the byte checks only (length, top bit, identity): the evaluation below decodes
+            # every element and refuses an invalid one, and is given back its charge then;
+            # decoding here as well would cost a tenth of the service's work an element
+            checked = oprf.encodings_to_verify(elements)
         except oprf.OprfError:
             await audit(provider, "refused-element", len(elements))
             return _refuse(400, "element", "an element is not a valid ristretto255 element")
@@ -174,7 +178,12 @@ def make_app(share: KeyShare, store: Store) -> Starlette:
                 if charge.reason == "quota"
                 else "no quota for this provider in this round",
             )
-        evaluated, proof = await run_in_threadpool(share.evaluate, checked)
+        try:
+            evaluated, proof = await run_in_threadpool(share.evaluate, checked, checked=True)
+        except oprf.OprfError:  # an element libsodium cannot decode: not charged after all
+            await run_in_threadpool(store.refund, provider, share.round, batch, digest)
+            await audit(provider, "refused-element", len(checked))
+            return _refuse(400, "element", "an element is not a valid ristretto255 element")
         _log.info(
             "evaluated %d elements for %s (%d of %d used)",
             len(checked),

@@ -11,7 +11,8 @@ survives a restart. A retried batch (same batch id, same elements) is not charge
 audited (``retry``) and allowed at most :data:`MAX_REPLAYS` times.
 
 The audit table holds a line for every charge (``evaluated``: time, provider, count, batch),
-every replay (``retry``), every refusal (provider, reason, number of elements), tokens
+every replay (``retry``), every refund of a batch whose evaluation refused an element
+(``refunded``), every refusal (provider, reason, number of elements), tokens
 registered and quotas set, never an element, a token or the share. Requests without a valid
 token are counted per client address and minute in one line (``refused-token``), so a flood of
 them cannot grow the database by a row a request.
@@ -290,6 +291,46 @@ class Store:
         )
         self._audit(provider, "evaluated", count, f"batch={batch} used={used + count}/{quota}")
         return Charge(True, "", used + count, quota)
+
+    def refund(self, provider: str, round_name: str, batch: str, digest: str) -> bool:
+        """Give back the charge of a batch that was not evaluated after all (the evaluation
+        refused an element), in one transaction; False when no such charge is recorded (a
+        concurrent retry of it was refunded already).
+
+        Example:
+            >>> import tempfile, pathlib
+            >>> store = Store(pathlib.Path(tempfile.mkdtemp()) / "service.sqlite")
+            >>> _ = store.add_provider("P01")
+            >>> store.set_quota("P01", "2026", 3)
+            >>> store.charge("P01", "2026", "b1", "d1", 2).used
+            2
+            >>> store.refund("P01", "2026", "b1", "d1"), store.usage("P01", "2026")
+            (True, (0, 3))
+        """
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                row = self._db.execute(
+                    "SELECT count FROM batches WHERE provider = ? AND round = ? AND batch = ? "
+                    "AND elements_sha256 = ?",
+                    (provider, round_name, batch, digest),
+                ).fetchone()
+                if row is not None:
+                    self._db.execute(
+                        "DELETE FROM batches WHERE provider = ? AND round = ? AND batch = ?",
+                        (provider, round_name, batch),
+                    )
+                    self._db.execute(
+                        "UPDATE quotas SET used = MAX(0, used - ?) "
+                        "WHERE provider = ? AND round = ?",
+                        (int(row[0]), provider, round_name),
+                    )
+                    self._audit(provider, "refunded", int(row[0]), f"batch={batch}")
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        return row is not None
 
     def audit(self, provider: str | None, event: str, elements: int = 0, detail: str = "") -> None:
         """Write one audit line (never an element, token or share)."""

@@ -4,14 +4,26 @@ Every analysis of the monitor opens its input here, so that a linked file is che
 its manifest (as the analyses of :mod:`factlab.analysis` do) and a store through its own
 manifest and its parts' (:mod:`factlab.monitor.store`). Clients are told apart by the two 64-bit
 halves of their pseudonym, as in :mod:`factlab.analysis._clients`.
+
+**Partitions by client.** Ten years of a national volume do not fit in memory at once. An
+analysis reads its input in partitions instead (:func:`open_partitions`): a row's partition is
+the first 64 bits of its pseudonym modulo the number of partitions, so all rows of a client, and
+all copies of an episode, fall in one partition, and every count made per client is made whole
+in one partition. A row without a valid BSN, which every rule and count takes on its own, goes
+by its row number in its file instead (:mod:`factlab.monitor._partitions`).
+The analyses add their partitions' counts (never averages or sums of costs:
+those would change in their last digits with the order of adding), so their figures do not
+depend on the number of partitions; tests prove it. The rules of deliveries across a store's
+parts compare copies of one episode only, so they run per partition too.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import date, timedelta
+from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any, Final, TypeAlias
 
@@ -20,10 +32,12 @@ import polars as pl
 from factlab import schema
 from factlab._checks import require_frame
 from factlab.analysis._clients import HIGH, LOW, key_halves
+from factlab.analysis.coverage import Coverage, coverage_of, linked_coverage
 from factlab.analysis.overlap import LinkedSource, linkable, scan_linked
 from factlab.errors import ConfigError, DataError, InputError
 from factlab.manifest import read_manifest
-from factlab.monitor.store import Store, open_store, scan_store
+from factlab.monitor._partitions import client_partition, in_partition
+from factlab.monitor.store import Store, open_store, scan_checked, scan_store
 from factlab.periods import Period
 
 __all__ = [
@@ -31,11 +45,15 @@ __all__ = [
     "HIGH",
     "LOW",
     "PERIOD",
+    "ROWS_PER_PARTITION",
     "MonitorRows",
     "MonitorSource",
     "check_series_periods",
+    "client_partition",
     "in_periods",
+    "open_partitions",
     "open_rows",
+    "partition_count",
     "period_columns",
     "require_source",
     "with_client",
@@ -49,6 +67,12 @@ PERIOD: Final = "_period"
 _FAR_PAST: Final = date(1, 1, 1)
 #: The end of an ongoing interval where a day is needed (sorts after every real day).
 FAR_FUTURE: Final = date(9999, 12, 31)
+#: Rows per partition when an analysis chooses the number itself: a series peaked at 1.50 GiB
+#: with 11 partitions of 5 × 10^7 stored rows and at 0.84 GiB with 2 of 5 × 10^6 (about a third
+#: of a GiB per million rows of a partition; benchmarks/results-monitor.json,
+#: docs/performance.md); each further partition reads the whole input once more.
+ROWS_PER_PARTITION: Final = 5_000_000
+_MAX_PARTITIONS: Final = 4096
 
 
 @dataclass(frozen=True)
@@ -60,46 +84,36 @@ class MonitorRows:
         name: the file or store, or ``"frame"``, for messages.
         provenance: non-secret facts about the input for output metadata.
         validated: the pseudonyms were checked by link (a linked file, a store's parts).
+        coverage: the days each provider's deliveries cover (empty: rows handed in as a frame,
+            or linked without periods; nothing is checked then).
     """
 
     frame: pl.LazyFrame
     name: str
     provenance: Mapping[str, Any]
     validated: bool
-    coverage: Mapping[str, tuple[tuple[date, date], ...]] | None = None
-    known_until: date | None = None
+    coverage: Coverage = field(default_factory=Coverage)
 
     def last_covered(self) -> date | None:
         """The last day every provider's deliveries tell about (None: not known).
 
         Per provider that is the end of its last delivery's coverage, or the day that delivery
-        was made when it is earlier: what was ongoing then was known to be in care up to then.
+        was made when it is earlier: what was ongoing then was known to be in care up to then
+        (:attr:`factlab.analysis.coverage.Coverage.known_until`).
         """
-        return self.known_until
+        return self.coverage.known_until
 
     def check_covered(
         self, periods: Sequence[Period], *, until: date | None = None, where: str
     ) -> None:
         """Refuse periods (and an ``until``) the deliveries do not cover for every provider:
         an episode delivered as ongoing would otherwise count on beyond what was delivered.
+        The periods are checked as ``count`` checks them (:mod:`factlab.analysis.coverage`).
 
         Raises:
-            ConfigError: every problem at once, naming the periods and providers.
+            ConfigError: every problem at once, naming the periods, providers and days.
         """
-        if not self.coverage:
-            return
-        problems = []
-        for period in periods:
-            missing = sorted(
-                provider
-                for provider, spans in self.coverage.items()
-                if not any(first <= period.start and period.end <= last for first, last in spans)
-            )
-            if missing:
-                problems.append(
-                    f"{where}: {period.label} is not covered by the deliveries of "
-                    f"{', '.join(missing)}; add their deliveries for it, or ask for covered periods"
-                )
+        problems = self.coverage.problems(periods, where=where)
         last = self.last_covered()
         if until is not None and last is not None and until > last:
             problems.append(
@@ -122,8 +136,82 @@ def require_source(source: object, *, where: str) -> None:
         require_frame(source, where=where, name="source", path_ok=True)
 
 
+def partition_count(source: MonitorSource, partitions: int | None, *, where: str) -> int:
+    """How many partitions an analysis of ``source`` reads: ``partitions`` when given, else one
+    per :data:`ROWS_PER_PARTITION` rows of a store or linked file (one for rows in memory).
+
+    Raises:
+        ConfigError: ``partitions`` is not a whole number from 1 to 4096.
+
+    Example:
+        >>> partition_count(pl.DataFrame({"a": [1]}), None, where="series")
+        1
+        >>> partition_count(pl.DataFrame({"a": [1]}), 0, where="series")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        factlab.errors.ConfigError: ...partitions: a whole number from 1 to 4096...
+    """
+    if partitions is not None:
+        if (
+            not isinstance(partitions, int)
+            or isinstance(partitions, bool)
+            or not 1 <= partitions <= _MAX_PARTITIONS
+        ):
+            raise ConfigError(
+                "partitions",
+                [f"{where}: partitions: a whole number from 1 to {_MAX_PARTITIONS}"],
+            )
+        return partitions
+    if isinstance(source, Store):
+        rows = sum(int(part.get("rows", 0)) for part in source.parts)
+    elif isinstance(source, str | Path) and Path(source).is_file():
+        rows = read_manifest(Path(source)).rows
+    else:
+        return 1
+    return min(max(1, -(-rows // ROWS_PER_PARTITION)), _MAX_PARTITIONS)
+
+
+def open_partitions(
+    source: MonitorSource,
+    partitions: int | None,
+    *,
+    columns: Iterable[str] = (),
+    dates: bool = True,
+    where: str,
+) -> list[MonitorRows]:
+    """The rows of ``source`` as :func:`open_rows` gives them, in partitions by client
+    (:func:`client_partition`; see the module): one lazy frame per partition, each read from
+    the input when collected. The input is checked once: a store's parts, or a linked file's
+    manifest and SHA-256.
+
+    Raises:
+        as :func:`open_rows` and :func:`partition_count`.
+    """
+    if isinstance(source, str | Path) and Path(source).is_dir():
+        source = open_store(source)
+    count = partition_count(source, partitions, where=where)
+    if count == 1:
+        return [open_rows(source, columns=columns, dates=dates)]
+    if isinstance(source, Store):
+        # the rules of deliveries across parts run per partition, on its rows only
+        return [
+            open_rows(source, columns=columns, dates=dates, part=(index, count), checked=index > 0)
+            for index in range(count)
+        ]
+    # a linked file (or rows): opened and checked once, then read a partition at a time
+    whole = open_rows(source, columns=columns, dates=dates)
+    return [
+        dataclasses.replace(whole, frame=in_partition(whole.frame, (index, count)))
+        for index in range(count)
+    ]
+
+
 def open_rows(
-    source: MonitorSource, *, columns: Iterable[str] = (), dates: bool = True
+    source: MonitorSource,
+    *,
+    columns: Iterable[str] = (),
+    dates: bool = True,
+    part: tuple[int, int] | None = None,
+    checked: bool = False,
 ) -> MonitorRows:
     """The rows of ``source``, lazily, checked to have the columns an analysis needs.
 
@@ -131,115 +219,58 @@ def open_rows(
     :func:`factlab.analysis.counts.count` takes it (it would otherwise be in care in a year but
     in neither of its halves).
 
+    ``part`` ``(index, count)``: only the rows of that partition (:func:`client_partition`).
+    ``checked``: a store's parts were checked by an earlier call on the same opened store.
+
     Raises:
         InputError: not a linked file or store, or a needed column is missing.
         DataError: a date column is not of type Date.
     """
-    rows = _open(source, columns=columns, dates=dates)
+    rows = _open(source, columns=columns, dates=dates, part=part, checked=checked)
     if not dates:
         return rows
     start, end = pl.col("start_date"), pl.col("end_date")
     ordered = rows.frame.with_columns(
         pl.when(end < start).then(start).otherwise(end).alias("end_date")
     )
-    return MonitorRows(
-        ordered, rows.name, rows.provenance, rows.validated, rows.coverage, rows.known_until
-    )
+    return MonitorRows(ordered, rows.name, rows.provenance, rows.validated, rows.coverage)
 
 
-def _merged(spans: list[tuple[date, date, date | None]]) -> tuple[tuple[date, date], ...]:
-    """Days covered as disjoint intervals, oldest first."""
-    spans.sort()
-    merged: list[tuple[date, date]] = []
-    for first, last, _ in spans:
-        if merged and first <= merged[-1][1] + timedelta(days=1):
-            merged[-1] = (merged[-1][0], max(merged[-1][1], last))
-        else:
-            merged.append((first, last))
-    return tuple(merged)
-
-
-def _known(spans: list[tuple[date, date, date | None]]) -> date:
-    """The last day a provider's deliveries tell about: the end of the last one's coverage, or
-    the day it was made when that is earlier (but within its coverage)."""
-    first, last, made = max(spans, key=lambda span: span[1])
-    return last if made is None else max(first, min(last, made))
-
-
-def _day(text: object) -> date | None:
-    try:
-        return date.fromisoformat(str(text)[:10])
-    except ValueError:
-        return None
-
-
-_Coverage: TypeAlias = tuple[dict[str, tuple[tuple[date, date], ...]], date | None]
-
-
-def _coverage(spans: Iterable[tuple[str, Any, Any, Any]]) -> _Coverage:
-    """Per provider, the days its deliveries cover, and the last day all of them tell about,
-    from (provider, from, to, created)."""
-    found: dict[str, list[tuple[date, date, date | None]]] = {}
-    for provider, first, last, created in spans:
-        if first is None or last is None:
-            continue
-        found.setdefault(str(provider), []).append(
-            (date.fromisoformat(first), date.fromisoformat(last), _day(created))
-        )
-    coverage = {provider: _merged(list(spans_)) for provider, spans_ in found.items()}
-    known = min((_known(spans_) for spans_ in found.values()), default=None)
-    return coverage, known
-
-
-def _store_coverage(store: Store) -> _Coverage:
-    return _coverage(
+def _store_coverage(store: Store) -> Coverage:
+    """What the deliveries of a store's parts cover (each part lists its deliveries' units)."""
+    return coverage_of(
         (unit["provider"], unit.get("covers_from"), unit.get("covers_to"), unit.get("created"))
         for part in store.parts
         for unit in part["covers"]
     )
 
 
-def _linked_coverage(path: Path) -> _Coverage:
-    """What a linked file's deliveries cover (None: linked without periods)."""
-    manifest = read_manifest(path)
-    deliveries = manifest.extra.get("deliveries")
-    if not isinstance(deliveries, list):
-        return {}, None
-    made = {
-        (entry.get("provider"), entry.get("file")): entry.get("created")
-        for entry in manifest.inputs
-    }
-    return _coverage(
-        (
-            entry["provider"],
-            entry.get("covers_from"),
-            entry.get("covers_to"),
-            made.get((entry.get("provider"), entry.get("file"))),
-        )
-        for entry in deliveries
-        if not entry.get("superseded")
-    )
-
-
-def _open(source: MonitorSource, *, columns: Iterable[str], dates: bool) -> MonitorRows:
+def _open(
+    source: MonitorSource,
+    *,
+    columns: Iterable[str],
+    dates: bool,
+    part: tuple[int, int] | None,
+    checked: bool,
+) -> MonitorRows:
     if isinstance(source, Store) or (isinstance(source, str | Path) and Path(source).is_dir()):
         store = source if isinstance(source, Store) else open_store(source)
-        rows = scan_store(store)
+        rows = (
+            scan_checked(store, part=part)
+            if checked and isinstance(source, Store)
+            else scan_store(store, part=part)
+        )
         try:
-            checked = scan_linked(rows.frame, columns=columns, dates=dates)
+            scanned = scan_linked(rows.frame, columns=columns, dates=dates)
         except (InputError, DataError) as exc:
             # told of the store, not of the frame its parts were read into
             raise type(exc)(str(exc).replace("frame: ", f"{rows.name}: ", 1)) from None
         # a store's parts are linked files: link checked every pseudonym
-        coverage, known = _store_coverage(store)
-        return MonitorRows(checked.frame, rows.name, rows.provenance, True, coverage, known)
+        return MonitorRows(scanned.frame, rows.name, rows.provenance, True, _store_coverage(store))
     linked = scan_linked(source, columns=columns, dates=dates)
-    coverage, known = (
-        _linked_coverage(Path(source)) if isinstance(source, str | Path) else ({}, None)
-    )
-    return MonitorRows(
-        linked.frame, linked.name, linked.provenance, linked.validated, coverage or None, known
-    )
+    frame = in_partition(linked.frame, part)
+    coverage = linked_coverage(source) if isinstance(source, str | Path) else Coverage()
+    return MonitorRows(frame, linked.name, linked.provenance, linked.validated, coverage)
 
 
 def with_client(frame: pl.LazyFrame, *, validated: bool) -> pl.LazyFrame:

@@ -33,9 +33,10 @@ from factlab.analysis.flows import trajectories
 from factlab.analysis.overlap import INTERNAL_NOTICE, check_dimension
 from factlab.errors import ConfigError
 from factlab.monitor._source import (
+    MonitorRows,
     MonitorSource,
     check_series_periods,
-    open_rows,
+    open_partitions,
     require_source,
 )
 from factlab.periods import Period
@@ -109,14 +110,24 @@ def kaplan_meier_quartiles(measured: pl.LazyFrame, groups: Sequence[str]) -> pl.
         ...     "q1_days", "median_days", "q3_days").rows()
         [(10, 30, 40)]
     """
+    return _quartiles(_at_times(measured, groups), groups)
+
+
+def _at_times(measured: pl.LazyFrame, groups: Sequence[str]) -> pl.LazyFrame:
+    """Per group and duration: the trajectories of that duration (``_leaving``) and of them
+    the ended ones (``_ended``). Counts: those of partitions by client add up."""
     if not groups:
         measured = measured.with_columns(pl.lit(0).alias(_GROUP))
     names = list(groups) or [_GROUP]
-    at_times = (
-        measured.group_by(*names, "days")
-        .agg(pl.len().alias("_leaving"), pl.col("ended").sum().alias("_ended"))
-        .sort(*names, "days")
+    return measured.group_by(*names, "days").agg(
+        pl.len().alias("_leaving"), pl.col("ended").sum().alias("_ended")
     )
+
+
+def _quartiles(counted: pl.LazyFrame, groups: Sequence[str]) -> pl.LazyFrame:
+    """:func:`kaplan_meier_quartiles` of the counts of :func:`_at_times`."""
+    names = list(groups) or [_GROUP]
+    at_times = counted.sort(*names, "days")
     # At risk at a duration: the trajectories of the group with that duration or a longer one.
     at_risk = pl.col("_leaving").cum_sum(reverse=True).over(names)
     survival = (1.0 - pl.col("_ended") / at_risk).cum_prod().over(names)
@@ -143,6 +154,7 @@ def durations(
     *,
     until: date | str | None = None,
     by: Iterable[str] = ("care_form", "provider"),
+    partitions: int | None = None,
 ) -> DurationResult:
     """Duration of trajectories started in ``started_in``: median, quartiles, share still open.
 
@@ -153,11 +165,14 @@ def durations(
             deliveries cover, from the linked file's or store's manifest; for rows without
             one, the last day of the last period); a trajectory open then is censored there.
         by: the dimensions of the cells (a trajectory's first episode's value).
+        partitions: read the input in this many partitions by client (default: one per 5
+            million rows of a store or linked file); the figures do not depend on it: the
+            partitions' counts per duration are added before the estimate is made.
 
     Raises:
         ConfigError: a period (or ``until``) the deliveries do not cover for every provider;
-            periods overlapping or ``until`` before the last period's start, or a
-            ``by`` that is not a dimension.
+            periods overlapping or ``until`` before the last period's start, a ``by`` that is
+            not a dimension, or ``partitions`` not from 1 to 4096.
 
     Example:
         >>> rows = pl.DataFrame({
@@ -180,10 +195,57 @@ def durations(
     dimensions = tuple(dict.fromkeys(require_names(by, where="durations", name="by")))
     for dimension in dimensions:
         check_dimension(dimension)
-    rows = open_rows(source, columns=("care_form", *dimensions), dates=True)
+    parts = open_partitions(
+        source, partitions, columns=("care_form", *dimensions), dates=True, where="durations"
+    )
+    rows = parts[0]
     rows.check_covered(periods, until=given, where="durations")
     # open trajectories are censored where the deliveries end, not where the periods asked end
     horizon = given or rows.last_covered() or periods[-1].end
+    sets: list[tuple[str, ...]] = [(), *((name,) for name in dimensions)]
+    if len(dimensions) > 1:
+        sets.append(dimensions)
+    # per partition (one at a time) the counts per group and duration; a trajectory is one
+    # client's, so they add up to the whole input's
+    counted: list[list[pl.DataFrame]] = [[] for _ in sets]
+    unknown_count = 0
+    for part in parts:
+        *found, unknown = pl.collect_all(
+            _partition_counts(part, periods, horizon, dimensions, sets)
+        )
+        unknown_count += int(unknown.item())
+        for each, table in zip(counted, found, strict=True):
+            each.append(table)
+    plans = [
+        _quartiles(_added(tables, grouping), list(grouping))
+        .with_columns(
+            pl.lit(None, dtype=pl.String).alias(name) for name in dimensions if name not in grouping
+        )
+        .select(*dimensions, *DURATION_COLUMNS)
+        for tables, grouping in zip(counted, sets, strict=True)
+    ]
+    tables = pl.collect_all(plans)
+    table = pl.concat(
+        [
+            (frame.sort(dimensions, nulls_last=True) if dimensions else frame).with_columns(
+                pl.col(name).cast(pl.String) for name in dimensions
+            )
+            for frame in tables
+        ],
+        how="vertical_relaxed",
+    )
+    return DurationResult(periods, horizon, dimensions, table, unknown_count, rows.provenance)
+
+
+def _partition_counts(
+    rows: MonitorRows,
+    periods: Sequence[Period],
+    horizon: date,
+    dimensions: Sequence[str],
+    sets: Sequence[Sequence[str]],
+) -> list[pl.LazyFrame]:
+    """Of one partition: per grouping the counts per duration (:func:`_at_times`), then the
+    trajectories of unknown start."""
     keep = [name for name in dimensions if name not in ("provider", "care_form")]
     merged = trajectories(rows.frame, keep=keep).lazy()
     unknown = merged.filter(pl.col("start_date").is_null()).select(pl.len())
@@ -197,27 +259,21 @@ def durations(
         ((last - pl.col("start_date")).dt.total_days() + 1).alias("days"),
         ended.alias("ended"),
     )
-    sets = [(), *((name,) for name in dimensions)]
-    if len(dimensions) > 1:
-        sets.append(dimensions)
-    plans = [
-        kaplan_meier_quartiles(measured, list(grouping))
+    return [*(_at_times(measured, list(grouping)) for grouping in sets), unknown]
+
+
+def _added(tables: Sequence[pl.DataFrame], grouping: Sequence[str]) -> pl.LazyFrame:
+    """The counts per group and duration of several partitions, added up."""
+    if len(tables) == 1:
+        return tables[0].lazy()
+    names = list(grouping) or [_GROUP]
+    table = pl.concat(tables, how="vertical")
+    return (
+        table.lazy()
+        .group_by(*names, "days")
+        .agg(pl.col("_leaving", "_ended").sum())
         .with_columns(
-            pl.lit(None, dtype=pl.String).alias(name) for name in dimensions if name not in grouping
+            pl.col("_leaving").cast(table.schema["_leaving"]),
+            pl.col("_ended").cast(table.schema["_ended"]),
         )
-        .select(*dimensions, *DURATION_COLUMNS)
-        for grouping in sets
-    ]
-    *tables, unknown_count = pl.collect_all([*plans, unknown])
-    table = pl.concat(
-        [
-            (frame.sort(dimensions, nulls_last=True) if dimensions else frame).with_columns(
-                pl.col(name).cast(pl.String) for name in dimensions
-            )
-            for frame in tables
-        ],
-        how="vertical_relaxed",
-    )
-    return DurationResult(
-        periods, horizon, dimensions, table, int(unknown_count.item()), rows.provenance
     )

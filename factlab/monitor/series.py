@@ -35,10 +35,11 @@ from factlab.monitor._source import (
     HIGH,
     LOW,
     PERIOD,
+    MonitorRows,
     MonitorSource,
     check_series_periods,
     in_periods,
-    open_rows,
+    open_partitions,
     period_columns,
     require_source,
     with_client,
@@ -127,6 +128,7 @@ def series(
     periods: Sequence[Period | str],
     *,
     by: Iterable[str] = (),
+    partitions: int | None = None,
 ) -> SeriesResult:
     """Unique clients, registrations, trajectories and clients at several providers per period.
 
@@ -134,10 +136,14 @@ def series(
         source: a linked file, its rows, or a monitor store (its folder).
         periods: the periods, in order and not overlapping (e.g. :func:`programme_periods`).
         by: dimensions for per-value rows (provider, care form, financing, municipality, …).
+        partitions: read the input in this many partitions by client, one after the other,
+            to bound memory (default: one per 5 million rows of a store or linked file); the
+            figures do not depend on it.
 
     Raises:
         InputError: the source is not a linked file or store, or lacks a needed column.
-        ConfigError: periods overlap or are out of order, or a ``by`` is not a dimension.
+        ConfigError: periods overlap or are out of order, a ``by`` is not a dimension, or
+            ``partitions`` is not a whole number from 1 to 4096.
 
     Example:
         >>> from datetime import date
@@ -160,42 +166,20 @@ def series(
     dimensions = tuple(dict.fromkeys(require_names(by, where="series", name="by")))
     for dimension in dimensions:
         check_dimension(dimension)
-    rows = open_rows(source, columns=dimensions, dates=True)
+    parts = open_partitions(source, partitions, columns=dimensions, dates=True, where="series")
+    rows = parts[0]
     rows.check_covered(chosen, where="series")
-    present = rows.frame.collect_schema().names()
-    spread = in_periods(
-        with_client(rows.frame, validated=rows.validated).select(
-            schema.STATUS,
-            schema.PROVIDER,
-            HIGH,
-            LOW,
-            "start_date",
-            "end_date",
-            *(name for name in dimensions if name != schema.PROVIDER),
-        ),
-        chosen,
-    )
-    several = (
-        spread.filter(linkable_key())
-        .group_by(PERIOD, HIGH, LOW)
-        .agg(pl.col(schema.PROVIDER).n_unique().alias(_PROVIDERS))
-    )
-    cells = [
-        _cells(spread, several, None),
-        *(_cells(spread, several, dimension) for dimension in dimensions),
-    ]
-    has_forms = "care_form" in present
-    if has_forms:
-        merged = trajectories(rows.frame, keep=[d for d in dimensions if d != "care_form"])
-        cells_trajectories = [
-            _trajectory_cells(in_periods(merged.lazy(), chosen), dimension)
-            for dimension in (None, *dimensions)
-        ]
-    tables = pl.collect_all([*cells, *(cells_trajectories if has_forms else [])])
-    counted = pl.concat(tables[: len(cells)], how="vertical")
+    has_forms = "care_form" in rows.frame.collect_schema().names()
+    counted_parts, trajectory_parts = [], []
+    for part in parts:
+        counted, counted_trajectories = _partition_cells(part, chosen, dimensions, has_forms)
+        counted_parts.append(counted)
+        trajectory_parts.extend(counted_trajectories)
+    # a client is in one partition: the partitions' counts add up to the whole input's
+    counted = _added(counted_parts)
     if has_forms:
         counted = counted.join(
-            pl.concat(tables[len(cells) :], how="vertical"),
+            _added(trajectory_parts),
             on=[PERIOD, "dimension", "value"],
             how="left",
             nulls_equal=True,
@@ -216,6 +200,63 @@ def series(
         .select(SERIES_COLUMNS)
     )
     return SeriesResult(chosen, dimensions, table, rows.provenance)
+
+
+def _partition_cells(
+    rows: MonitorRows, chosen: Sequence[Period], dimensions: Sequence[str], has_forms: bool
+) -> tuple[pl.DataFrame, list[pl.DataFrame]]:
+    """The counts of one partition: per period and cell, the counts but trajectories, and
+    (with care forms) the trajectories."""
+    # read once: the counts and the trajectories would otherwise each read the input again
+    needed = dict.fromkeys(
+        (schema.STATUS, schema.PSEUDONYM, schema.PROVIDER, "start_date", "end_date"),
+    ) | dict.fromkeys(("care_form", *dimensions))
+    present = rows.frame.collect_schema().names()
+    frame = rows.frame.select(name for name in needed if name in present).collect().lazy()
+    spread = in_periods(
+        with_client(frame, validated=rows.validated).select(
+            schema.STATUS,
+            schema.PROVIDER,
+            HIGH,
+            LOW,
+            "start_date",
+            "end_date",
+            *(name for name in dimensions if name != schema.PROVIDER),
+        ),
+        chosen,
+    )
+    several = (
+        spread.filter(linkable_key())
+        .group_by(PERIOD, HIGH, LOW)
+        .agg(pl.col(schema.PROVIDER).n_unique().alias(_PROVIDERS))
+    )
+    cells = [
+        _cells(spread, several, None),
+        *(_cells(spread, several, dimension) for dimension in dimensions),
+    ]
+    cells_trajectories = []
+    if has_forms:
+        merged = trajectories(frame, keep=[d for d in dimensions if d != "care_form"])
+        cells_trajectories = [
+            _trajectory_cells(in_periods(merged.lazy(), chosen), dimension)
+            for dimension in (None, *dimensions)
+        ]
+    tables = pl.collect_all([*cells, *cells_trajectories])
+    return pl.concat(tables[: len(cells)], how="vertical"), tables[len(cells) :]
+
+
+def _added(tables: Sequence[pl.DataFrame]) -> pl.DataFrame:
+    """Counts per (period, dimension, value) of several partitions added up (one partition's
+    as they are)."""
+    if len(tables) == 1:
+        return tables[0]
+    table = pl.concat(tables, how="vertical")
+    counts = [name for name in table.columns if name not in (PERIOD, "dimension", "value")]
+    return (
+        table.group_by(PERIOD, "dimension", "value", maintain_order=True)
+        .agg(pl.col(name).sum() for name in counts)
+        .with_columns(pl.col(name).cast(table.schema[name]) for name in counts)
+    )
 
 
 def linkable_key() -> pl.Expr:

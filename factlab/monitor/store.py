@@ -41,7 +41,14 @@ from typing import Any, Final
 import polars as pl
 
 from factlab._checks import require_path, require_paths
-from factlab.analysis._delivery_rows import DECLARED_FROM, DECLARED_TO, PIECE_FROM, PIECE_TO
+from factlab.analysis._delivery_rows import (
+    DECLARED_FROM,
+    DECLARED_TO,
+    PIECE_FROM,
+    PIECE_TO,
+    neighbour_coverage,
+    neighbour_facts,
+)
 from factlab.analysis._link_entries import sha256_of
 from factlab.analysis.deliveries import (
     COST_PIECES,
@@ -60,10 +67,19 @@ from factlab.keys.programme import programme_years
 from factlab.keys.recipients import RecipientPrivateKey
 from factlab.keys.round_keys import Key
 from factlab.manifest import Manifest, now_iso, read_manifest
+from factlab.monitor._partitions import in_partition
 from factlab.periods import Period
 from factlab.result_files import read_json, write_json
 
-__all__ = ["STORE_FORMAT", "Store", "StoreRows", "append_to_store", "open_store", "scan_store"]
+__all__ = [
+    "STORE_FORMAT",
+    "Store",
+    "StoreRows",
+    "append_to_store",
+    "open_store",
+    "scan_checked",
+    "scan_store",
+]
 
 #: The ``format`` of a store's manifest.
 STORE_FORMAT: Final = "factlab-monitor-store"
@@ -433,11 +449,16 @@ def _span(span: tuple[date, date]) -> Period:
     return Period(f"{span[0].isoformat()}..{span[1].isoformat()}", span[0], span[1])
 
 
-def scan_store(source: str | Path | Store) -> StoreRows:
+def scan_store(source: str | Path | Store, *, part: tuple[int, int] | None = None) -> StoreRows:
     """The store's rows as one linked frame, lazily, with the rules of deliveries across parts.
 
     Every part is checked against the store's manifest before a row is read: its SHA-256, its
     rows, its key, round, scheme and stage, and the deliveries it was linked from.
+
+    ``part`` ``(index, count)``: only the rows of that partition by client
+    (:func:`factlab.monitor._partitions.client_partition`), read that way from each part before
+    the rules run. A partition holds all rows of an episode or none: the rules compare an
+    episode's copies (and a row without a valid BSN only with its own copies).
 
     Raises:
         InputError: not a store, a part missing, or a part whose digest or manifest differs
@@ -447,6 +468,15 @@ def scan_store(source: str | Path | Store) -> StoreRows:
     if not store.parts:
         raise InputError(f"{store.folder}: the store has no parts yet")
     _check_parts(store)
+    return scan_checked(store, part=part)
+
+
+def scan_checked(store: Store, *, part: tuple[int, int] | None = None) -> StoreRows:
+    """:func:`scan_store` of a store whose parts the caller has just checked (by a
+    :func:`scan_store` of the same opened :class:`Store`): an analysis that reads the store
+    once per partition checks the parts' digests once, not once per partition."""
+    if not store.parts:
+        raise InputError(f"{store.folder}: the store has no parts yet")
     units = _units(store.parts)
     live = [unit for unit in units if unit.covers is not None]
     plan = _plan(units, replace=True)
@@ -460,19 +490,27 @@ def scan_store(source: str | Path | Store) -> StoreRows:
         unit.covers != unit.declared for unit in live
     )
     paths = [store.folder / part["file"] for part in store.parts]
+
+    def scan(path: Path) -> pl.LazyFrame:
+        return in_partition(pl.scan_parquet(path), part)
+
     if not several:
-        union = pl.concat([pl.scan_parquet(path) for path in paths], how="diagonal_relaxed")
+        union = pl.concat([scan(path) for path in paths], how="diagonal_relaxed")
         return StoreRows(union, str(store.folder), store.provenance())
+    # each delivery's neighbouring coverage from the plan, as link gives it: a delivery without
+    # rows still ends (or starts) what its provider's other deliveries hold across a gap
+    neighbours = neighbour_coverage([(entry.delivery.provider, entry.covers) for entry in plan])
     facts = [
         pl.DataFrame({"_provider": [unit.provider]}).with_columns(
-            delivery_facts(number, entry, adjacent[number], unit.created, unit.declared)
+            *delivery_facts(number, entry, adjacent[number], unit.created, unit.declared),
+            *neighbour_facts(neighbours[number]),
         )
         for number, (unit, entry) in enumerate(zip(live, plan, strict=True))
     ]
     table = pl.concat(facts).with_columns(pl.Series("_part", [unit.part for unit in live]))
     frames = []
     for index, path in enumerate(paths):
-        frame = pl.scan_parquet(path)
+        frame = scan(path)
         mine = table.filter(pl.col("_part") == index).drop("_part").lazy()
         with_pieces = COST_PIECES in frame.collect_schema().names()
         if with_pieces:

@@ -32,7 +32,9 @@ from typing import Any, Final, Literal
 
 import polars as pl
 
+from factlab import schema
 from factlab._checks import as_date, as_period
+from factlab.analysis.flows import trajectories
 from factlab.analysis.overlap import INTERNAL_NOTICE, check_dimension
 from factlab.errors import ConfigError
 from factlab.monitor._source import (
@@ -40,10 +42,11 @@ from factlab.monitor._source import (
     HIGH,
     LOW,
     PERIOD,
+    MonitorRows,
     MonitorSource,
     check_series_periods,
     in_periods,
-    open_rows,
+    open_partitions,
     period_columns,
     require_source,
     with_client,
@@ -164,6 +167,7 @@ def transitions(
     *,
     by: str,
     rule: Literal["combined", "latest"] = "combined",
+    partitions: int | None = None,
 ) -> TransitionResult:
     """The transition matrix of ``by`` between two periods, with new, ended and turning 18.
 
@@ -173,11 +177,13 @@ def transitions(
         to_period: the second; it starts after the first ends.
         by: the dimension (financing, care form, municipality, provider, …).
         rule: how a client with several values in a period gets one (see the module).
+        partitions: read the input in this many partitions by client (default: one per 5
+            million rows of a store or linked file); the figures do not depend on it.
 
     Raises:
         InputError: the source lacks a needed column.
         ConfigError: the periods overlap or are in the wrong order; ``by`` is not a
-            dimension; ``rule`` is unknown.
+            dimension; ``rule`` is unknown; ``partitions`` is not from 1 to 4096.
 
     Example:
         >>> rows = pl.DataFrame({
@@ -198,18 +204,42 @@ def transitions(
     check_dimension(by)
     if rule not in ("combined", "latest"):
         raise ConfigError("rule", [f"rule: {rule!r} is neither 'combined' nor 'latest'"])
-    rows = open_rows(source, columns=(by,), dates=True)
+    parts = open_partitions(source, partitions, columns=(by,), dates=True, where="transitions")
+    rows = parts[0]
     rows.check_covered([first, second], where="transitions")
     present = rows.frame.collect_schema().names()
     births = [pl.col("birth_year")] if "birth_year" in present else []
-    frame = with_client(rows.frame, validated=rows.validated).select(
-        HIGH,
-        LOW,
-        pl.col(by),
-        "start_date",
-        "end_date",
-        *(births or [pl.lit(None, dtype=pl.Int16).alias("birth_year")]),
+    birth = births or [pl.lit(None, dtype=pl.Int16).alias("birth_year")]
+    # one partition at a time, each read once (both periods come from it) and counted before
+    # the next is read
+    counted = [
+        _flows(
+            with_client(part.frame, validated=part.validated)
+            .select(HIGH, LOW, pl.col(by), "start_date", "end_date", *birth)
+            .collect()
+            .lazy(),
+            first,
+            second,
+            by,
+            rule,
+        ).collect()
+        for part in parts
+    ]
+    # a client is in one partition: the partitions' cells add up to the whole input's
+    matrix = (
+        pl.concat(counted, how="vertical")
+        .group_by("from", "to")
+        .agg(pl.col("clients").sum(), pl.col("turned_18").sum())
+        .with_columns(pl.col("clients", "turned_18").cast(pl.UInt32))
+        .sort("from", "to")
+        .select(MATRIX_COLUMNS)
     )
+    return TransitionResult(first, second, by, rule, matrix, _summary(matrix), rows.provenance)
+
+
+def _flows(frame: pl.LazyFrame, first: Period, second: Period, by: str, rule: str) -> pl.LazyFrame:
+    """The matrix's cells (columns ``from``, ``to``, ``clients``, ``turned_18``) of ``frame``
+    (columns HIGH, LOW, ``by``, the dates and ``birth_year``)."""
     before = _client_values(frame, first, by, rule)
     after = _client_values(frame, second, by, rule)
     joined = before.join(after, on=[HIGH, LOW], how="full", coalesce=True, suffix="_to")
@@ -226,17 +256,10 @@ def transitions(
         .alias("to"),
         turned.alias("_turned"),
     )
-    matrix = (
-        flows.group_by("from", "to")
-        .agg(
-            pl.len().cast(pl.UInt32).alias("clients"),
-            pl.col("_turned").sum().cast(pl.UInt32).alias("turned_18"),
-        )
-        .sort("from", "to")
-        .select(MATRIX_COLUMNS)
-        .collect()
+    return flows.group_by("from", "to").agg(
+        pl.len().cast(pl.UInt32).alias("clients"),
+        pl.col("_turned").sum().cast(pl.UInt32).alias("turned_18"),
     )
-    return TransitionResult(first, second, by, rule, matrix, _summary(matrix), rows.provenance)
 
 
 def _summary(matrix: pl.DataFrame) -> dict[str, int]:
@@ -297,38 +320,62 @@ class ReentryResult:
 
 def spells(frame: pl.LazyFrame) -> pl.LazyFrame:
     """Each client's spells of care (all rows, any provider, merged where they touch or
-    overlap): columns HIGH, LOW, ``start``, ``end`` (null: ongoing) and ``next_start``.
+    overlap): columns ``pseudonym``, ``start`` (null: unknown), ``end`` (null: ongoing) and
+    ``next_start`` (the client's next spell's start, null for the last).
 
-    ``frame`` holds HIGH, LOW, ``start_date`` and ``end_date``. One sort by client and start,
-    then running maxima: no loop per client.
+    ``frame`` holds ``pseudonym``, ``bsn_status``, ``start_date`` and ``end_date``. A spell is a
+    trajectory (:func:`factlab.analysis.flows.trajectories`: the same merging of intervals)
+    with one provider and one care form for all rows.
     """
-    ends = pl.col("end_date").fill_null(FAR_FUTURE)
-    ordered = (
-        frame.filter(pl.col(HIGH).is_not_null())
-        .select(
-            HIGH,
-            LOW,
-            pl.col("start_date").fill_null(date(1, 1, 1)).alias("start"),
-            ends.alias("end"),
+    merged = trajectories(
+        frame.select(schema.PSEUDONYM, schema.STATUS, "start_date", "end_date").with_columns(
+            pl.lit("").alias(schema.PROVIDER), pl.lit("").alias("care_form")
         )
-        .sort(HIGH, LOW, "start")
     )
-    same_client = (pl.col(HIGH) == pl.col(HIGH).shift(1)) & (pl.col(LOW) == pl.col(LOW).shift(1))
-    reach = pl.col("end").cum_max().over(HIGH, LOW).shift(1)
-    gap = (pl.col("start") - reach).dt.total_days() > 1
-    marked = ordered.with_columns(
-        (~same_client.fill_null(False) | gap.fill_null(True)).cum_sum().alias("_spell")
+    # trajectories come grouped by client, in order of start but for one of unknown start
+    # (at most one a client: the first), which comes last: sorted by start again, within client
+    client = pl.col(schema.PSEUDONYM).rle_id().alias("_client")
+    ordered = (
+        merged.lazy()
+        .with_columns(client)
+        .sort("_client", pl.col("start_date").fill_null(date(1, 1, 1)), maintain_order=True)
     )
-    merged = marked.group_by("_spell", maintain_order=True).agg(
-        pl.col(HIGH).first(), pl.col(LOW).first(), pl.col("start").min(), pl.col("end").max()
+    same_next = pl.col("_client") == pl.col("_client").shift(-1)
+    return ordered.select(
+        schema.PSEUDONYM,
+        pl.col("start_date").alias("start"),
+        pl.col("end_date").alias("end"),
+        pl.when(same_next.fill_null(False))
+        .then(pl.col("start_date").shift(-1))
+        .alias("next_start"),
     )
-    same_next = (pl.col(HIGH) == pl.col(HIGH).shift(-1)) & (pl.col(LOW) == pl.col(LOW).shift(-1))
-    return merged.sort("_spell").select(
-        HIGH,
-        LOW,
-        "start",
-        pl.when(pl.col("end") == FAR_FUTURE).then(None).otherwise(pl.col("end")).alias("end"),
-        pl.when(same_next.fill_null(False)).then(pl.col("start").shift(-1)).alias("next_start"),
+
+
+def _reentered(
+    rows: MonitorRows, chosen: Sequence[Period], months: int, horizon: date
+) -> pl.LazyFrame:
+    """Per period: spells ended, re-entered and with the window open, of ``rows``."""
+    window_end = pl.col("end").dt.offset_by(f"{months}mo")
+    ended = (
+        spells(rows.frame)
+        .filter(pl.col("end").is_not_null())
+        .with_columns(
+            (pl.col("next_start").is_not_null() & (pl.col("next_start") <= window_end)).alias(
+                "_reentered"
+            ),
+            (window_end > pl.lit(horizon)).alias("_beyond"),
+        )
+        .with_columns((~pl.col("_reentered") & pl.col("_beyond")).alias("_open"))
+    )
+    # a spell ends in a period when its last day is in it: spread over periods on [end, end]
+    return (
+        in_periods(ended, chosen, start="end", end="end")
+        .group_by(PERIOD)
+        .agg(
+            pl.len().cast(pl.UInt32).alias("spells_ended"),
+            pl.col("_reentered").sum().cast(pl.UInt32).alias("reentered"),
+            pl.col("_open").sum().cast(pl.UInt32).alias("window_open"),
+        )
     )
 
 
@@ -338,6 +385,7 @@ def reentry(
     *,
     months: int = 12,
     until: date | str | None = None,
+    partitions: int | None = None,
 ) -> ReentryResult:
     """Spells of care ending in each period, and how many were followed by re-entry within
     ``months`` months.
@@ -348,10 +396,12 @@ def reentry(
         months: the window, 1 to 120 months.
         until: the last day the data tells about (default: the last day every provider's
             deliveries cover; for rows without a manifest, the last day of the last period).
+        partitions: read the input in this many partitions by client (default: one per 5
+            million rows of a store or linked file); the figures do not depend on it.
 
     Raises:
         ConfigError: ``months`` out of range, periods overlapping, a period (or ``until``)
-            the deliveries do not cover for every provider.
+            the deliveries do not cover for every provider, ``partitions`` not from 1 to 4096.
 
     Example:
         >>> rows = pl.DataFrame({
@@ -368,36 +418,22 @@ def reentry(
     check_series_periods(chosen)
     if not isinstance(months, int) or isinstance(months, bool) or not 1 <= months <= 120:
         raise ConfigError("months", ["months: a whole number of months from 1 to 120"])
-    rows = open_rows(source, dates=True)
+    parts = open_partitions(source, partitions, dates=True, where="reentry")
+    rows = parts[0]
     given = None if until is None else as_date(until, where="reentry", name="until")
     rows.check_covered(chosen, until=given, where="reentry")
     # what the data can tell ends where the deliveries end (not where the periods asked end)
     horizon = given or rows.last_covered() or chosen[-1].end
-    frame = with_client(rows.frame, validated=rows.validated).select(
-        HIGH, LOW, "start_date", "end_date"
-    )
-    window_end = pl.col("end").dt.offset_by(f"{months}mo")
-    ended = (
-        spells(frame)
-        .filter(pl.col("end").is_not_null())
-        .with_columns(
-            (pl.col("next_start").is_not_null() & (pl.col("next_start") <= window_end)).alias(
-                "_reentered"
-            ),
-            (window_end > pl.lit(horizon)).alias("_beyond"),
-        )
-        .with_columns((~pl.col("_reentered") & pl.col("_beyond")).alias("_open"))
-    )
-    # a spell ends in a period when its last day is in it: spread over periods on [end, end]
+    figures = ("spells_ended", "reentered", "window_open")
+    # one partition at a time; a client's spells are all in one, so the counts add up
     counted = (
-        in_periods(ended, chosen, start="end", end="end")
-        .group_by(PERIOD)
-        .agg(
-            pl.len().cast(pl.UInt32).alias("spells_ended"),
-            pl.col("_reentered").sum().cast(pl.UInt32).alias("reentered"),
-            pl.col("_open").sum().cast(pl.UInt32).alias("window_open"),
+        pl.concat(
+            [_reentered(part, chosen, months, horizon).collect() for part in parts],
+            how="vertical",
         )
-        .collect()
+        .group_by(PERIOD)
+        .agg(pl.col(figures).sum())
+        .with_columns(pl.col(figures).cast(pl.UInt32))
     )
     table = (
         period_columns(chosen)

@@ -30,8 +30,10 @@ reported at once. ``docs/reference.md`` describes each part.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final
@@ -60,6 +62,8 @@ __all__ = ["PROVIDER_GROUP", "Reference", "load_reference", "reference_from_mapp
 
 #: The dimension a provider registry adds: each provider's group.
 PROVIDER_GROUP: Final = "provider_group"
+#: How the municipality table names its packaged files.
+_PACKAGED: Final = "factlab/data/"
 _SECTIONS: Final = (
     "version",
     "reference_year",
@@ -82,6 +86,8 @@ class Reference:
         population: the population denominators, or None.
         source: the reference file (or ``reference`` for data given in code).
         sha256: the SHA-256 of the reference file, for provenance (None for data).
+        files: the tables it names (municipality table, changes, aliases, provider registry,
+            population), each as (kind, ``name (sha256 ...)``), for provenance.
 
     Example:
         >>> reference = reference_from_mapping({"version": 1, "reference_year": 2024,
@@ -102,6 +108,7 @@ class Reference:
     population: Population | None = None
     source: str = "reference"
     sha256: str | None = None
+    files: tuple[tuple[str, str], ...] = ()
 
     def dimensions(self) -> tuple[str, ...]:
         """The dimensions it adds to a count: every level, and ``provider_group``."""
@@ -114,6 +121,7 @@ class Reference:
             "source": self.source,
             "sha256": self.sha256,
             "reference_year": self.year,
+            "files": [{"kind": kind, "file": text} for kind, text in self.files],
             "municipality_tables": list(self.municipalities.sources),
             "hierarchies": {name: h.to_dict() for name, h in self.hierarchies.items()},
             "providers": self.providers.to_dict() if self.providers is not None else None,
@@ -214,8 +222,36 @@ def reference_from_mapping(
     if problems or table is None or year is None:
         raise ConfigError(source, problems)
     return Reference(
-        year, table, MappingProxyType(hierarchies), providers, population, source, sha256
+        year,
+        table,
+        MappingProxyType(hierarchies),
+        providers,
+        population,
+        source,
+        sha256,
+        _digests(table, providers, population),
     )
+
+
+def _digests(
+    table: MunicipalityTable, providers: ProviderRegistry | None, population: Population | None
+) -> tuple[tuple[str, str], ...]:
+    """Each table the reference read, with the SHA-256 of its bytes (the packaged ones too)."""
+    kinds = ("municipality table", "municipality changes", "municipality aliases")
+    named = list(zip(kinds, table.sources, strict=False))
+    named += [("provider registry", providers.source)] if providers is not None else []
+    named += [("population", population.source)] if population is not None else []
+    found = []
+    for kind, source in named:
+        if source == "(none)":
+            continue
+        if source.startswith(_PACKAGED):
+            data = resources.files("factlab.data").joinpath(source[len(_PACKAGED) :])
+            digest = hashlib.sha256(data.read_bytes()).hexdigest()
+        else:
+            digest = file_sha256(source)
+        found.append((kind, f"{Path(source).name} (sha256 {digest})"))
+    return tuple(found)
 
 
 def _municipalities(section: Any, folder: Path, problems: list[str]) -> MunicipalityTable | None:

@@ -29,7 +29,7 @@ from factlab.errors import ConfigError, DataError, FactlabWarning
 from factlab.periods import Period, active_in
 from factlab.reference.config import PROVIDER_GROUP, Reference
 from factlab.reference.hierarchy import ReferenceHierarchy
-from factlab.reference.municipalities import map_municipalities, shown_value
+from factlab.reference.municipalities import municipality_mapping, shown_value
 from factlab.reference.providers import provider_key
 
 __all__ = [
@@ -41,6 +41,7 @@ __all__ = [
     "expand",
     "prepare",
     "stack",
+    "tree_of",
 ]
 
 #: Shown for a missing value, as count shows it.
@@ -153,9 +154,11 @@ def prepare(
     if "municipality" in names and (
         "municipality" in dims or any(d.base == "municipality" for d in wanted.values())
     ):
-        mapped = map_municipalities(
+        # Unknown names are reported with the problems below, all at once.
+        mapped, unplaced = municipality_mapping(
             frame, "municipality", reference.municipalities, reference.year, source=source
         )
+        problems += [unplaced] if unplaced is not None else []
         frame = frame.with_columns(
             pl.col("municipality")
             .cast(pl.String)
@@ -298,14 +301,53 @@ def stack(table: pl.DataFrame, hierarchy: ReferenceHierarchy) -> pl.DataFrame:
     return stacked
 
 
+def tree_of(
+    hierarchy: ReferenceHierarchy, tables: Sequence[pl.DataFrame]
+) -> dict[str, tuple[str, ...]]:
+    """The tree to declare for ``hierarchy``'s stacked count tables (a period and its parts).
+
+    ``unknown`` is declared as a leaf at the top level when any of ``tables`` holds it: a
+    client without a municipality in one half only is ``unknown`` in that half alone.
+
+    Example:
+        >>> import polars as pl
+        >>> from factlab.reference.hierarchy import hierarchy_from_mapping
+        >>> care = hierarchy_from_mapping("care", {"dimension": "care_form",
+        ...     "levels": ["care_group"], "care_group": {"stay": ["verblijf"]}})
+        >>> whole = pl.DataFrame({"care_form": ["verblijf", "stay", None]})
+        >>> half = pl.DataFrame({"care_form": ["verblijf", "stay", "unknown", None]})
+        >>> tree_of(care, [whole]), tree_of(care, [whole, half])
+        ({'stay': ('verblijf',)}, {'stay': ('verblijf',), 'unknown': ()})
+    """
+    column = hierarchy.dimension
+    unknown = any(
+        column in table.columns and table.get_column(column).cast(pl.String).eq(UNKNOWN).any()
+        for table in tables
+    )
+    return dict(hierarchy.declared()) | ({UNKNOWN: ()} if unknown else {})
+
+
 def declared_for(
-    table: pl.DataFrame, reference: Reference
+    table: pl.DataFrame,
+    reference: Reference,
+    *,
+    hierarchies: Sequence[str] | None = None,
+    parts: Sequence[pl.DataFrame] = (),
 ) -> dict[str, dict[str, tuple[str, ...]]]:
     """The hierarchies a stacked count table needs declared for its protection.
 
-    A hierarchy applies when its leaf dimension is a column of ``table`` that holds one of its
-    groups (the table was counted by the hierarchy's name). ``unknown`` is declared as a leaf at
-    the top level when the column holds it.
+    Args:
+        table: the stacked count table.
+        reference: the reference data.
+        hierarchies: the names of the hierarchies the table was counted by (a count's ``by``);
+            None: every hierarchy whose leaf dimension is a column of ``table`` holding one of
+            its groups and no value that is not one of its codes (or ``unknown``).
+        parts: the count tables of the parts of its period: ``unknown`` is declared (as a leaf
+            at the top level) when ``table`` or any part holds it.
+
+    Raises:
+        ConfigError: two hierarchies over one column both fit ``table`` and ``hierarchies``
+            does not say which one it was counted by.
 
     Example:
         >>> import polars as pl
@@ -318,15 +360,31 @@ def declared_for(
         {'care_form': {'stay': ('verblijf',), 'unknown': ()}}
     """
     found: dict[str, dict[str, tuple[str, ...]]] = {}
+    chosen: dict[str, str] = {}
+    problems: list[str] = []
     for hierarchy in reference.hierarchies.values():
         column = hierarchy.dimension
         if column not in table.columns:
             continue
-        present = set(table.get_column(column).cast(pl.String).drop_nulls().to_list())
-        declared = hierarchy.declared()
-        if not present.intersection(declared):
+        if hierarchies is not None:
+            if hierarchy.name not in hierarchies:
+                continue
+        else:
+            # It fits when the column holds a group of it and nothing but its codes.
+            present = set(table.get_column(column).cast(pl.String).drop_nulls().to_list())
+            codes = {*hierarchy.declared(), *hierarchy.leaves, UNKNOWN}
+            if not present.intersection(hierarchy.declared()) or not present <= codes:
+                continue
+        if column in chosen:
+            problems.append(
+                f"{column}: hierarchies {chosen[column]} and {hierarchy.name} both fit the "
+                "count table; say which one it was counted by (its metadata's by)"
+            )
             continue
-        found[column] = dict(declared) | ({UNKNOWN: ()} if UNKNOWN in present else {})
+        chosen[column] = hierarchy.name
+        found[column] = tree_of(hierarchy, [table, *parts])
+    if problems:
+        raise ConfigError("reference", problems)
     return found
 
 

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Final
 
+from factlab import schema
 from factlab.errors import ConfigError
 
 __all__ = [
@@ -45,9 +46,37 @@ BASE_DIMENSIONS: Final = (
     "product_category",
     "provider",
 )
-#: Names a level cannot take: dimensions of a count and words with a meaning in the table.
+#: Names a level cannot take: dimensions of a count and words with a meaning in the table,
+#: and the columns of linked rows, count tables and reports (a level becomes a column beside
+#: them: ``period`` is the part column, ``providers`` the distribution's dimension).
 RESERVED: Final = frozenset(
-    {*BASE_DIMENSIONS, "sex", "birth_year", "age_group", "unknown", "total", "dimension", "levels"}
+    {
+        *BASE_DIMENSIONS,
+        *schema.PSEUDONYMISED_COLUMNS,
+        *schema.INPUT_FIELDS,
+        "sex",
+        "birth_year",
+        "age_group",
+        "unknown",
+        "total",
+        "dimension",
+        "levels",
+        "end_date",
+        "period",
+        "providers",
+        "provider_a",
+        "provider_b",
+        "unique_clients",
+        "unique_clients_lower",
+        "unique_clients_upper",
+        "registrations",
+        "trajectories",
+        "sum_of_cells",
+        "shared_clients",
+        "rows",
+        "rows_without_valid_bsn",
+        "rows_sentinel",
+    }
 )
 
 #: Resolves a hierarchy's leaves as written (e.g. municipality names) to their labels; returns
@@ -171,7 +200,7 @@ def _build(
     for level in sorted({level for level in levels if levels.count(level) > 1}):
         problems.append(f"{where}.levels: {level} is named twice")
     for level in levels:
-        if level in RESERVED or not level.isidentifier():
+        if level in RESERVED or level.endswith("_status") or not level.isidentifier():
             problems.append(
                 f"{where}.levels: {level!r} cannot name a level (a dimension or reserved word, "
                 "or not a plain name)"

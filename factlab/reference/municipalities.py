@@ -46,6 +46,7 @@ __all__ = [
     "map_municipalities",
     "municipality_key",
     "municipality_lookup",
+    "municipality_mapping",
 ]
 
 MUNICIPALITY_COLUMNS: Final = ("code", "name", "province", "valid_from", "valid_until")
@@ -468,6 +469,34 @@ def map_municipalities(
         >>> mapped.rows()[:2]
         [('GM0106', 'GM0106', 'Assen'), ('Gieten', 'GM1680', 'Aa en Hunze')]
     """
+    mapped, problem = municipality_mapping(values, column, table, year, source=source)
+    if problem is not None:
+        raise DataError(problem)
+    return mapped
+
+
+def municipality_mapping(
+    values: pl.DataFrame | pl.LazyFrame,
+    column: str,
+    table: MunicipalityTable,
+    year: int,
+    *,
+    source: str = "data",
+) -> tuple[pl.DataFrame, str | None]:
+    """As :func:`map_municipalities`, but the values that cannot be placed are returned as one
+    problem line (None when there are none), not raised, so a caller can report them together
+    with problems of its own; their ``code`` and ``name`` are null.
+
+    Example:
+        >>> import polars as pl
+        >>> rows = pl.DataFrame({"municipality": ["Gieten", "Xyzzy"]})
+        >>> mapped, problem = municipality_mapping(
+        ...     rows, "municipality", drenthe_municipalities(), 2024)
+        >>> mapped.rows()
+        [('Gieten', 'GM1680', 'Aa en Hunze'), ('Xyzzy', None, None)]
+        >>> problem[:46]
+        'data: 1 municipality value(s) cannot be placed'
+    """
     require_frame(values, where="map_municipalities", name="values")
     require_text(column, where="map_municipalities", name="column")
     require_type(
@@ -502,11 +531,12 @@ def map_municipalities(
             problems.append(
                 f"{source}: column {column}: and {bad.height - _SHOWN} more unknown value(s)"
             )
-        raise DataError(
+        problem = (
             f"{source}: {bad.height} municipality value(s) cannot be placed in the division of "
             f"1 January {year}: " + "; ".join(problems)
         )
-    return joined.select("value", "code", "name")
+        return joined.select("value", "code", "name"), problem
+    return joined.select("value", "code", "name"), None
 
 
 def shown_value(value: str, rows: int | None = None) -> str:

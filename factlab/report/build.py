@@ -12,10 +12,17 @@ What a public report publishes, and how each part is protected (see ``docs/repor
   financing by default) with the sum of its cells beside the unique total: protected together
   (:func:`factlab.disclosure.linked.protect_together`: one lattice, a margin they share has one
   status), with the union relation for unique clients and sums of cells for the sum of cells,
-  the period's parts protected together with them;
-- clients by number of providers: ``protect`` (additive: every client has one number);
+  the period's parts protected together with them (by municipality, where a client who moved
+  counts in the most recent municipality of each period, a year is only at most the sum of
+  its parts: see the rules' ``period_valued``);
+- clients by number of providers: in the one lattice of the one-dimension tables (its rows add
+  up to the grand total: every client has one number, so a total hidden there must not be their
+  sum); ``protect`` on its own when the report has no such table;
 - the provider overlap matrix under anonymised labels: ``protect`` with the symmetry of the
-  matrix added to the audit (:func:`factlab.report.protect.protect_symmetric`);
+  matrix added to the audit (:func:`factlab.report.protect.protect_symmetric`), unless the
+  round leaves it out (``[providers] overlap = false``), which a table by ``provider_group``
+  requires: a group is the union of its providers, and a group of two beside the matrix is
+  a + b - shared(a, b);
 - rows delivered per provider and BSN status (data quality): rows are not persons, so they are
   published, but a provider's rows bound its youths (a youth has at least one row), so they are
   rounded by the rules' base (or ``data_quality.rounding``) and 1 to ``secret_max`` rows are
@@ -44,17 +51,28 @@ from typing import Final
 import polars as pl
 
 from factlab import schema
+from factlab.analysis.counts import count
 from factlab.analysis.overlap import LinkedSource, overlap, scan_linked
 from factlab.disclosure.linked import LinkedTable, protect_together
 from factlab.disclosure.protect import ProtectedTable
 from factlab.disclosure.rules import MeasureRule
-from factlab.errors import DataError
+from factlab.errors import ConfigError, DataError
 from factlab.estimation.estimate import Estimate, estimate
 from factlab.manifest import now_iso, read_manifest
+from factlab.reference.config import PROVIDER_GROUP
+from factlab.reference.dimensions import prepare, tree_of
 from factlab.report import i18n
 from factlab.report.config import RoundConfig
 from factlab.report.delivery import cap_open_episodes, delivery_date, period_warnings, refuse_empty
 from factlab.report.freetext import refuse_bsn, refuse_exact, refuse_unlisted
+from factlab.report.levels import (
+    hierarchy_problems,
+    leaf_columns,
+    members,
+    split,
+    split_counts,
+    used_hierarchies,
+)
 from factlab.report.model import (
     EstimateView,
     InternalTable,
@@ -101,6 +119,7 @@ __all__ = [
 REPORT_FORMATS: Final = (".html", ".xlsx", ".md")
 _UNIQUE: Final = "unique_clients"
 _CELLS: Final = "sum_of_cells"
+_DISTRIBUTION: Final = "providers"
 
 
 def build_report(
@@ -147,16 +166,30 @@ def build_report(
     language = config.language
     timed = config.period is not None or config.reference_date is not None
     source = scan_linked(linked, dates=timed)
+    from factlab.analysis.coverage import check_coverage  # (local: one edit in a shared file)
+
+    # Days some provider's deliveries do not cover would count its ongoing episodes as in care
+    # (and publish what count refuses): refused, the period and each part.
+    asked = [] if config.period is None else [config.period, *config.parts]
+    check_coverage(linked, asked, on=config.reference_date, where="report")
     manifest = None if isinstance(linked, pl.DataFrame | pl.LazyFrame) else read_manifest(linked)
     columns = source.frame.collect_schema().names()
     dims = config.chosen_dimensions(columns)
-    check_dimensions(dims, columns)
+    leaves = leaf_columns(config.reference)
+    check_dimensions(dims, columns, leaves)
     cross = config.chosen_cross(dims)
     if cross is not None:
         check_dimensions(cross, columns)
         dims = tuple(dict.fromkeys((*dims, *cross)))
+    problems = hierarchy_problems(dims, cross or (), config.reference)
+    if problems:
+        raise ConfigError(config.source, problems)
     # The one read of the rows; every count below works on this frame in memory.
-    rows = source.frame.select(needed_columns(dims, columns)).collect()
+    rows = source.frame.select(needed_columns(dims, columns, leaves)).collect()
+    if config.reference is not None:
+        # Every value the reference cannot place, at once and with the linked file's name
+        # (the counts below see the rows in memory, without it).
+        prepare(rows.lazy(), config.reference, dims, source=source.name)
     delivered = delivery_date(manifest, config)
     warned = period_warnings(rows, config, delivered)
     rows = cap_open_episodes(rows, delivered)
@@ -166,8 +199,12 @@ def build_report(
     rows = rows.with_columns(
         pl.col(schema.PROVIDER).cast(pl.String).fill_null("unknown").replace_strict(labels)
     )
-    timing = Timing(config.period, config.parts, config.reference_date)
-    tables = _publish(rows, config, timing, dims, cross or dims[:1], internal)
+    timing = Timing(config.period, config.parts, config.reference_date, config.reference)
+    # Without a cross table the first dimension is the main table, protected on its own: never
+    # a hierarchy's leaf or level, which are protected together (factlab.report.levels).
+    stacked = {name for h in used_hierarchies(dims, config.reference) for name in members(h, dims)}
+    first = [dim for dim in dims if dim not in stacked][:1]
+    tables = _publish(rows, capped, config, timing, dims, cross or tuple(first), internal)
     whole = timing.label if config.parts else None
     view = None
     result = None
@@ -294,18 +331,40 @@ def _unseen(
 
 def _publish(
     rows: pl.DataFrame,
+    coded: pl.DataFrame,
     config: RoundConfig,
     timing: Timing,
     dims: tuple[str, ...],
     main_dims: tuple[str, ...],
     internal: bool,
 ) -> PublishedTables:
-    """Count every table exactly and protect it (or wrap it as internal)."""
-    publish = Publisher(config.rules, internal, timing.label)
+    """Count every table exactly and protect it (or wrap it as internal).
+
+    ``rows`` carry the providers' labels, ``coded`` (the same rows) their codes, from which the
+    registry's ``provider_group`` is derived; both count the same clients.
+    """
+    # The tables protected apart share their grand totals (per part): none hides its total as
+    # a complement unless no other pattern is safe (a half with a few clients), since another
+    # table may give it away (align_totals hides a total everywhere, but a table whose one
+    # category equals the total would still show it).
+    kept = replace(config.rules, keep_total=True)
+    publish = Publisher(kept, internal, timing.label)
     union, cells = MeasureRule(_UNIQUE, "union"), MeasureRule(_CELLS, "sum_of_cells")
-    main_counts, main_parts = timing.count(rows, main_dims)
+
+    def source(by: Sequence[str]) -> pl.DataFrame:
+        return coded if PROVIDER_GROUP in by else rows
+
+    main_counts, main_parts = timing.count(source(main_dims), main_dims)
     others = [dim for dim in dims if dim not in main_dims]
-    counted = {dim: timing.count(rows, (dim,)) for dim in others}
+    # A hierarchy's tabulated leaf and levels are counted once, stacked in the leaf's column
+    # (factlab.report.levels), under the leaf's name; every other dimension on its own.
+    hierarchies = used_hierarchies(others, config.reference)
+    stacked = {h.dimension: h for h in hierarchies}
+    in_stack = {name for h in hierarchies for name in members(h, others)}
+    counted = {
+        **{dim: timing.count(source((dim,)), (dim,)) for dim in others if dim not in in_stack},
+        **{h.dimension: timing.count(rows, (h.name,)) for h in hierarchies},
+    }
     exact = [main_counts.table, *main_parts.values()]
     exact += [
         frame for whole, parts in counted.values() for frame in (whole.table, *parts.values())
@@ -313,12 +372,22 @@ def _publish(
     main: TableSource = publish.table(
         main_counts.table, main_dims, (union, cells) if main_dims else (union,), main_parts
     )
-    by_dim: dict[str, TableSource]
-    if not internal and len(others) > 1:
+    by_dim: dict[str, TableSource] = {}
+    providers = rows.get_column(schema.PROVIDER).unique().sort()
+    distribution_exact = distribution_counts(main_counts, providers.len())
+    distribution: TableSource | None = None
+    if not internal and counted:
         # One-dimension tables share their margins (the grand total, per part): one lattice,
         # one pattern, so no table's audit leans on a total another one gives away. (The main
-        # table keeps its own lattice: its sum of cells has a grand total of its own.)
-        rules = replace(config.rules, measures=(union,))
+        # table keeps its own lattice: its sum of cells has a grand total of its own.) A
+        # hierarchy is one table in it, declared as such: its groups are unions of its leaves.
+        # The tree of the hierarchy counted (not another over the same leaf), with `unknown`
+        # when the whole or any part holds it.
+        declared = {
+            leaf: tree_of(h, [counted[leaf][0].table, *counted[leaf][1].values()])
+            for leaf, h in stacked.items()
+        }
+        rules = replace(kept, measures=(union,), hierarchy={**kept.hierarchy, **declared})
 
         def unique(frame: pl.DataFrame, dim: str) -> pl.DataFrame:
             return frame.select(dim, _UNIQUE)
@@ -331,19 +400,48 @@ def _publish(
             )
             for dim, (whole, parts) in counted.items()
         }
+        # Clients by number of providers add up to the grand total (each client has one
+        # number): in the same lattice, or a total hidden there is their sum. Its parts are in
+        # the lattice only (audited as if published, which is stricter); the report shows the
+        # whole.
+        linked[_DISTRIBUTION] = LinkedTable(
+            distribution_exact,
+            (_DISTRIBUTION,),
+            _distribution_parts(rows, timing, providers.len()) or None,
+        )
         together = protect_together(linked, rules, label=timing.label, part_column=PART)
-        by_dim = {dim: together[dim].table for dim in others}
+        distribution = _whole_only(_protected(together[_DISTRIBUTION].table), timing.label)
+        for dim in counted:
+            if dim in stacked:
+                by_dim.update(split(together[dim].table, stacked[dim], others))
+            else:
+                by_dim[dim] = together[dim].table
     else:
-        by_dim = {
-            dim: publish.table(whole.table, (dim,), (union,), parts)
-            for dim, (whole, parts) in counted.items()
-        }
+        for dim, (whole, parts) in counted.items():
+            if dim not in stacked:
+                by_dim[dim] = publish.table(whole.table, (dim,), (union,), parts)
+                continue
+            hierarchy = stacked[dim]
+            tables = split_counts(whole.table, hierarchy, others)
+            part_tables = {
+                label: split_counts(frame, hierarchy, others) for label, frame in parts.items()
+            }
+            by_dim.update(
+                {
+                    name: publish.table(
+                        frame,
+                        (name,),
+                        (union,),
+                        {label: pieces[name] for label, pieces in part_tables.items()},
+                    )
+                    for name, frame in tables.items()
+                }
+            )
     by_dim.update(dict.fromkeys(main_dims, main))
-    providers = rows.get_column(schema.PROVIDER).unique().sort()
-    distribution_exact = distribution_counts(main_counts, providers.len())
-    distribution = publish.table(
-        distribution_exact, ("providers",), (MeasureRule(_UNIQUE, "additive"),)
-    )
+    if distribution is None:
+        distribution = publish.table(
+            distribution_exact, (_DISTRIBUTION,), (MeasureRule(_UNIQUE, "additive"),)
+        )
     quality_exact = quality_counts(rows, providers.to_list())
     quality = (
         publish.table(
@@ -354,42 +452,66 @@ def _publish(
             quality_exact, (schema.PROVIDER, schema.STATUS), (MeasureRule("rows", "additive"),)
         )
     )
-    # count() made the provider overlap of the same rows in its pass (not with the fallback key).
-    shared_result = main_counts.overlap or overlap(
-        rows, period=config.period, on=config.reference_date
-    )
-    matrix = shared_result.matrix
-    shared_counts = overlap_counts(matrix, main_counts.unique_clients)
-    exact += [distribution_exact, quality_exact, shared_counts]
-    pair = ("provider_a", "provider_b")
-    if internal:
-        shared: TableSource = InternalTable.from_counts(
-            shared_counts, dimensions=pair, measures=("shared_clients",)
+    exact += [distribution_exact, quality_exact]
+    shared: TableSource | None = None
+    if config.publish_overlap:
+        # count() made the provider overlap of the same rows in its pass (not with the
+        # fallback key); with provider labels, as no provider_group is counted beside it.
+        shared_result = main_counts.overlap or overlap(
+            rows, period=config.period, on=config.reference_date
         )
+        shared_counts = overlap_counts(shared_result.matrix, main_counts.unique_clients)
+        exact.append(shared_counts)
+        pair = ("provider_a", "provider_b")
+        if internal:
+            shared = InternalTable.from_counts(
+                shared_counts, dimensions=pair, measures=("shared_clients",)
+            )
+        else:
+            shared_rules = replace(
+                kept, measures=(MeasureRule("shared_clients", "union"),), dimensions=pair
+            )
+            shared = protect_symmetric(shared_counts, shared_rules, a=pair[0], b=pair[1])
+    if internal:
         return PublishedTables(
             main_dims, main_counts, main, by_dim, distribution, quality, shared, tuple(exact)
         )
-    shared_rules = replace(
-        config.rules, measures=(MeasureRule("shared_clients", "union"),), dimensions=pair
-    )
-    shared = protect_symmetric(shared_counts, shared_rules, a=pair[0], b=pair[1])
     # These tables count the same clients, so they must agree on their grand totals.
-    group = [main, *(by_dim[dim] for dim in others), distribution, shared]
+    group = [main, *(by_dim[dim] for dim in others), distribution]
+    group += [shared] if shared is not None else []
     aligned = align_totals(
         [(_protected(table), None if table.part_column else timing.label) for table in group]
     )
     by_dim = dict.fromkeys(main_dims, aligned[0])
-    by_dim.update(zip(others, aligned[1:-2], strict=True))
+    by_dim.update(zip(others, aligned[1 : 1 + len(others)], strict=True))
     return PublishedTables(
         main_dims,
         main_counts,
         aligned[0],
         by_dim,
-        aligned[-2],
+        aligned[1 + len(others)],
         quality,
-        aligned[-1],
+        aligned[2 + len(others)] if shared is not None else None,
         tuple(exact),
     )
+
+
+def _distribution_parts(
+    rows: pl.DataFrame, timing: Timing, providers: int
+) -> dict[str, pl.DataFrame]:
+    """Clients by number of providers in each part of the period."""
+    return {
+        part.label: distribution_counts(count(rows, period=part), providers)
+        for part in timing.parts
+    }
+
+
+def _whole_only(table: ProtectedTable, label: str) -> ProtectedTable:
+    """``table`` without its parts' rows and part column (the whole, as the report shows it)."""
+    if table.part_column is None:
+        return table
+    frame = table.frame.filter(pl.col(table.part_column) == label).drop(table.part_column)
+    return replace(table, frame=frame, part_column=None)
 
 
 def _protected(table: TableSource) -> ProtectedTable:
@@ -403,6 +525,34 @@ def _whole_numbers(frames: Sequence[pl.DataFrame]) -> set[int]:
         for name, dtype in frame.schema.items():
             if dtype.is_integer():
                 found.update(int(v) for v in frame.get_column(name).drop_nulls().unique())
+    return found
+
+
+def _group_names(config: RoundConfig, tables: PublishedTables) -> list[tuple[str, str]]:
+    """The names of the reference's groups that the report's tables show: free text the user
+    wrote, as a label is (``Zuid 30`` is refused where 30 is an exact count not published).
+    A group with a label is shown by its label, which is checked as a label."""
+    reference = config.reference
+    if reference is None:
+        return []
+    shown = tuple(tables.by_dim)
+
+    def named(level: str, group: str) -> tuple[str, str]:
+        hint = f" (or give it a label under [labels.{level}])"
+        return (f"reference: group {group!r} of {level}{hint}", group)
+
+    found = [
+        named(level, group)
+        for hierarchy in used_hierarchies(shown, reference)
+        for level, groups in zip(hierarchy.levels, hierarchy.groups, strict=True)
+        if level in shown
+        for group in groups
+        if group not in config.labels.get(level, {})
+    ]
+    if PROVIDER_GROUP in shown and reference.providers is not None:
+        names = dict.fromkeys(reference.providers.groups().values())
+        labelled = config.labels.get(PROVIDER_GROUP, {})
+        found += [named(PROVIDER_GROUP, name) for name in names if name not in labelled]
     return found
 
 
@@ -437,6 +587,7 @@ def _check_free_text(
         for dim, given in config.labels.items()
         for value, label in given.items()
     ]
+    texts += _group_names(config, tables)
     if result is not None and view is not None:
         for adjustment in result.adjustments:
             exact.update(

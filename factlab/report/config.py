@@ -23,7 +23,14 @@ from factlab.errors import ConfigError, FactlabError, InputError
 from factlab.estimation.corrections import Corrections, load_corrections
 from factlab.io import file_sha256
 from factlab.periods import Period, parse_date, parse_period
+from factlab.reference.config import Reference
 from factlab.report import i18n
+from factlab.report.levels import (
+    dimension_problem,
+    expand_dimensions,
+    hierarchy_problems,
+    read_reference,
+)
 from factlab.report.presentation import (
     REPORT_DIMENSIONS,
     read_corrections_text,
@@ -72,8 +79,9 @@ _TOP_KEYS: Final = (
     "order",
     "structural_empty",
     "data_quality",
+    "reference",
 )
-_PROVIDER_KEYS: Final = ("anonymise",)
+_PROVIDER_KEYS: Final = ("anonymise", "overlap")
 _CORRECTION_KEYS: Final = ("file", "rounding", "title", "adjustment")
 _CAPTURE_KEYS: Final = ("sources", "model", "criterion", "rounding")
 # Each table of a report chooses its own measures and dimensions, so a round config may not.
@@ -115,6 +123,10 @@ class RoundConfig:
         cross: two dimensions shown as a cross table with the sum of its cells (None: care form ×
             financing when both are tabulated, or the corrections' dimensions; empty: none).
         anonymise_providers: show providers as ``A``, ``B``, ... instead of their codes.
+        publish_overlap: publish the provider overlap matrix (``[providers] overlap``). A report
+            without it may tabulate ``provider_group``: a group is the union of its providers,
+            so beside the matrix (protected on its own) a group of two gives a + b - shared(a, b)
+            away.
         rules: disclosure rules; the report decides each table's measures and dimensions.
         corrections: an optional corrections model (its dimensions become the cross table).
         corrections_rounding: corrected totals are model estimates, published as multiples of
@@ -140,6 +152,10 @@ class RoundConfig:
         adjustment_text: per adjustment name, ``label``, ``note`` and ``source`` shown instead
             of the model's own; ``{observed}``, ``{value}``, ``{low}``, ``{high}``,
             ``{counted}`` and ``{total}`` in them are filled with the published values.
+        reference: reference data (``reference = "reference.toml"``, docs/reference.md): the
+            municipalities are those of its reference year, and ``dimensions`` may name its
+            hierarchy levels (``purchasing_region``) or a hierarchy (``region``: its leaf and
+            every level). The levels of one hierarchy are protected as one table.
 
     Example:
         >>> RoundConfig(period=parse_period("2025"), parts=(parse_period("2025H1"),
@@ -158,6 +174,7 @@ class RoundConfig:
     dimensions: tuple[str, ...] | None = None
     cross: tuple[str, ...] | None = None
     anonymise_providers: bool = True
+    publish_overlap: bool = True
     rules: DisclosureRules = field(default_factory=lambda: PRESETS["cbs"])
     corrections: Corrections | None = None
     corrections_rounding: int = 10
@@ -175,6 +192,7 @@ class RoundConfig:
     data_quality_rounding: int | None = None
     corrections_title: str | None = None
     adjustment_text: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    reference: Reference | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "parts", tuple(self.parts))
@@ -212,9 +230,10 @@ class RoundConfig:
         return i18n.text(language, "time_all")
 
     def chosen_dimensions(self, available: Sequence[str]) -> tuple[str, ...]:
-        """The dimensions to tabulate, given the columns the data hold."""
+        """The dimensions to tabulate, given the columns the data hold (a hierarchy's name
+        stands for its leaf dimension and every level)."""
         if self.dimensions is not None:
-            return self.dimensions
+            return expand_dimensions(self.dimensions, self.reference)
         return tuple(name for name in DEFAULT_DIMENSIONS if name in available)
 
     def chosen_cross(self, dimensions: Sequence[str]) -> tuple[str, str] | None:
@@ -252,22 +271,41 @@ def _parts_problems(period: Period | None, parts: Sequence[Period]) -> list[str]
     return problems
 
 
+def _age_problems(config: RoundConfig) -> list[str]:
+    """An age group is the age reached in the year of the period's last day: the same for a
+    year and its halves, but not for parts that end in another year than the period (a client
+    in 12-17 for the period may be in 4-11 in its first part, in no relation to the margins
+    the protection could model), so such parts are refused with ``age_group``."""
+    named = (*(config.dimensions or ()), *(config.cross or ()))
+    period = config.period
+    if "age_group" not in named or period is None:
+        return []
+    other = [part.label for part in config.parts if part.end.year != period.end.year]
+    if not other:
+        return []
+    return [
+        f"parts: {', '.join(other)} must end in the year period {period.label} ends in with "
+        "dimension age_group (an age is reached in the year of a period's last day, so a "
+        "client's age group would differ between part and period)"
+    ]
+
+
 def _dimension_problems(config: RoundConfig) -> list[str]:
     problems = []
-    dims = config.dimensions or ()
-    for name in dims:
-        if name == "provider":
-            problems.append(
-                "dimensions: 'provider' is not tabulated; providers appear in the overlap and "
-                "data-quality sections under their labels"
-            )
-        elif name not in REPORT_DIMENSIONS:
-            problems.append(
-                f"dimensions: unknown dimension {name!r} (choose from "
-                f"{', '.join(REPORT_DIMENSIONS)})"
-            )
-    if len(set(dims)) != len(dims):
+    given = config.dimensions or ()
+    problems += [
+        problem
+        for name in given
+        if (problem := dimension_problem(name, config.reference, overlap=config.publish_overlap))
+        is not None
+    ]
+    if len(set(given)) != len(given):
         problems.append("dimensions: a dimension is named twice")
+    dims = expand_dimensions(given, config.reference)
+    if config.dimensions is not None:
+        chosen = config.cross is None or len(config.cross) in (0, 2)
+        cross_dims = (config.chosen_cross(dims) if chosen else None) or ()
+        problems += hierarchy_problems(dims, cross_dims, config.reference)
     timed = config.period is not None or config.reference_date is not None
     if "age_group" in dims and not timed:
         problems.append("dimensions: age_group needs a period or reference_date")
@@ -299,6 +337,7 @@ def _semantic_problems(config: RoundConfig) -> list[str]:
     if config.period is not None and config.reference_date is not None:
         problems.append("period/reference_date: give a period or a reference date, not both")
     problems += _parts_problems(config.period, config.parts)
+    problems += _age_problems(config)
     problems += _dimension_problems(config)
     rounding = config.corrections_rounding
     if isinstance(rounding, bool) or not isinstance(rounding, int) or rounding < 1:
@@ -485,7 +524,8 @@ def parse_round_config(
 ) -> RoundConfig:
     """Validate a parsed round configuration and build a :class:`RoundConfig`.
 
-    Files the configuration names (rules, corrections) are read relative to ``base_dir``.
+    Files the configuration names (rules, corrections, reference) are read relative to
+    ``base_dir``.
 
     Raises:
         ConfigError: listing every problem at once, each with the path of its field.
@@ -511,6 +551,10 @@ def parse_round_config(
     if not isinstance(anonymise, bool):
         problems.append("providers.anonymise: must be true or false")
         anonymise = True
+    overlap = providers.get("overlap", True)
+    if not isinstance(overlap, bool):
+        problems.append("providers.overlap: must be true or false")
+        overlap = True
     base = Path(base_dir)
     files: list[tuple[str, str]] = []
     rules = _rules(table_of(data, "disclosure", problems), base, problems, files)
@@ -518,7 +562,9 @@ def parse_round_config(
     corrections, rounding = _corrections(corrections_section, base, problems, files)
     corrections_title, adjustment_text = read_corrections_text(corrections_section, problems)
     capture = _capture_recapture(data, problems)
-    presentation = read_presentation(data, problems)
+    reference_data = read_reference(data, base, problems, files)
+    declared = (*reference_data.dimensions(), *reference_data.hierarchies) if reference_data else ()
+    presentation = read_presentation(data, problems, extra=declared)
     structural = read_structural_empties(data, problems)
     if structural:
         rules = replace(rules, structural_empty=(*rules.structural_empty, *structural))
@@ -532,6 +578,7 @@ def parse_round_config(
             dimensions=dimensions,
             cross=cross,
             anonymise_providers=anonymise,
+            publish_overlap=overlap,
             rules=rules,
             corrections=corrections,
             corrections_rounding=rounding,
@@ -540,6 +587,7 @@ def parse_round_config(
             files=tuple(files),
             corrections_title=corrections_title,
             adjustment_text=adjustment_text,
+            reference=reference_data,
             **presentation,
         )
     except ConfigError as exc:

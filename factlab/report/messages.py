@@ -119,6 +119,14 @@ _NL: Final = {
         "Naar woongemeente; een jeugdige die verhuisde, telt in de laatste woongemeente."
     ),
     "note_several": "Een jeugdige met zorg in meer dan één {dimension} telt in elk daarvan.",
+    "note_level": (
+        "Elke {dimension} telt een jeugdige één keer, ook als die in meer dan één {children} "
+        "ervan voorkomt (indeling volgens het referentiebestand, {year})."
+    ),
+    "note_municipality_reference": (
+        "Gemeenten volgens de indeling van 1 januari {year}; oude namen en codes zijn omgezet "
+        "naar de gemeente waarin ze opgingen."
+    ),
     "note_distribution": (
         "Jeugdigen {phrase} naar het aantal aanbieders dat voor hen een registratie leverde."
     ),
@@ -151,6 +159,12 @@ _NL: Final = {
     "dim_birth_year": "geboortejaar",
     "dim_age_group": "leeftijdsgroep",
     "dim_provider": "aanbieder",
+    "dim_purchasing_region": "inkoopregio",
+    "dim_youth_care_region": "jeugdzorgregio",
+    "dim_province": "provincie",
+    "dim_region": "regio",
+    "dim_care_group": "zorggroep",
+    "dim_provider_group": "aanbiedersgroep",
     # key figures
     "fig_figure": "kerncijfer",
     "fig_count": "aantal",
@@ -352,6 +366,13 @@ _NL: Final = {
     "file_round_config": "rondeconfiguratie",
     "file_disclosure_rules": "geheimhoudingsregels",
     "file_corrections": "correcties",
+    "file_reference": "referentiegegevens",
+    "file_reference_year": "peiljaar referentiegegevens",
+    "file_municipality_table": "gemeentetabel",
+    "file_municipality_changes": "gemeentelijke herindelingen",
+    "file_municipality_aliases": "andere gemeentenamen",
+    "file_provider_registry": "aanbiedersregister",
+    "file_population": "bevolkingscijfers",
     # monitor report (factlab/report/monitor.py)
     "mon_title": "Jeugdhulpmonitor",
     "mon_title_region": "Jeugdhulpmonitor {region}",
@@ -424,6 +445,50 @@ _NL: Final = {
         "intensiteit (meer of minder kosten per jeugdige), berekend uit dezelfde gepubliceerde "
         "getallen; samen zijn ze de verandering."
     ),
+    "mon_costs_by_title": "Kosten per unieke jeugdige naar {dimension}, per periode",
+    "mon_note_costs_by": (
+        "Kosten per jeugdige: de kosten van de jeugdigen van één {dimension}, afgerond op "
+        "1.000 euro, gedeeld door hun gepubliceerde (afgeronde) aantal, in hele euro's. Alleen "
+        "waar dat aantal gepubliceerd is. Verbergt een periode het aantal van een {dimension}, "
+        "dan ook de kosten van die met het kleinste gepubliceerde aantal: zo zijn de verborgen "
+        "kosten samen nooit alleen die van kleine groepen."
+    ),
+    "mon_change_by_title": (
+        "Verandering van de totale kosten naar {dimension}: {first} naar {second}"
+    ),
+    "mon_fig_cost_before": "totale kosten {first} (× 1.000 euro)",
+    "mon_fig_cost_after": "totale kosten {second} (× 1.000 euro)",
+    "mon_note_change_by": (
+        "Uit de afgeronde kosten en de gepubliceerde aantallen jeugdigen van {first} en "
+        "{second}: de verandering gesplitst in volume (meer of minder jeugdigen) en intensiteit "
+        "(meer of minder kosten per jeugdige); alleen waar beide perioden de kosten tonen."
+    ),
+    "mon_reentry_title": "Terugkeer in zorg binnen {months} maanden na het einde van de zorg",
+    "mon_fig_spells_ended": "beëindigde zorgperiodes",
+    "mon_fig_reentered": "teruggekeerd binnen {months} maanden",
+    "mon_fig_window_open": "nog niet te zeggen",
+    "mon_fig_share_reentered": "teruggekeerd (%)",
+    "mon_chart_spells": "zorgperiodes",
+    "mon_note_reentry": (
+        "Een zorgperiode is de tijd dat een jeugdige onafgebroken in zorg is, bij welke "
+        "aanbieder ook. Per periode waarin zorgperiodes eindigden: hoeveel binnen {months} "
+        "maanden gevolgd werden door nieuwe zorg. Nog niet te zeggen: de {months} maanden "
+        "reiken voorbij {until}, de laatste dag waarover de gegevens gaan, en er was nog geen "
+        "terugkeer. Het aandeel is dat van de zorgperiodes waarvan de afloop bekend is, "
+        "berekend uit de gepubliceerde getallen. Elke periode is apart beschermd."
+    ),
+    "mon_sheet_reentry": "terugkeer",
+    "mon_cohort_title": "Mediaan van de duur van trajecten naar {dimension}, per startperiode",
+    "mon_period_started": "gestart in",
+    "mon_chart_days": "dagen",
+    "mon_note_cohort": (
+        "Per periode de trajecten die erin startten, in dagen. Trajecten die op {until} nog "
+        "liepen, tellen als nog lopend (gecensureerd); de mediaan komt uit de "
+        "Kaplan-Meier-schatting en staat er alleen bij minstens {threshold} trajecten en een "
+        "gepubliceerd aantal. Recente perioden hebben vaak nog geen mediaan: te veel trajecten "
+        "lopen nog."
+    ),
+    "mon_sheet_cohorts": "duur per start",
     "mon_prov_store": "Monitorbestand",
     "mon_prov_part": "deel {n}",
     "mon_prov_periods": "perioden",
@@ -531,6 +596,14 @@ _EN: Final = {
         "By municipality of residence; a client who moved counts where they lived last."
     ),
     "note_several": "A client with care in several {dimension} values counts in each of them.",
+    "note_level": (
+        "Each {dimension} counts a client once, even one found in more than one {children} "
+        "within it (grouping as in the reference file, {year})."
+    ),
+    "note_municipality_reference": (
+        "Municipalities as on 1 January {year}; former names and codes are mapped to the "
+        "municipality they went into."
+    ),
     "note_distribution": (
         "Clients {phrase} by the number of providers that delivered a row for them."
     ),
@@ -562,6 +635,12 @@ _EN: Final = {
     "dim_birth_year": "birth year",
     "dim_age_group": "age group",
     "dim_provider": "provider",
+    "dim_purchasing_region": "purchasing region",
+    "dim_youth_care_region": "youth-care region",
+    "dim_province": "province",
+    "dim_region": "region",
+    "dim_care_group": "care group",
+    "dim_provider_group": "provider group",
     "fig_figure": "figure",
     "fig_count": "count",
     "fig_percent": "%",
@@ -749,6 +828,13 @@ _EN: Final = {
     "file_round_config": "round config",
     "file_disclosure_rules": "disclosure rules",
     "file_corrections": "corrections",
+    "file_reference": "reference data",
+    "file_reference_year": "reference year",
+    "file_municipality_table": "municipality table",
+    "file_municipality_changes": "municipal mergers",
+    "file_municipality_aliases": "other municipality names",
+    "file_provider_registry": "provider registry",
+    "file_population": "population figures",
     # monitor report (factlab/report/monitor.py)
     "mon_title": "Youth care monitor",
     "mon_title_region": "Youth care monitor {region}",
@@ -817,6 +903,46 @@ _EN: Final = {
         "volume (more or fewer clients) and intensity (more or less cost per client), computed "
         "from the same published figures; together they are the change."
     ),
+    "mon_costs_by_title": "Cost per unique client by {dimension}, per period",
+    "mon_note_costs_by": (
+        "Cost per client: the cost of the clients of one {dimension}, rounded to 1,000 euros, "
+        "divided by their published (rounded) number, in whole euros. Only where that number "
+        "is published. Where a period hides the number of a {dimension}, the cost of the one "
+        "with the fewest published clients is hidden too, so that the hidden costs together "
+        "are never those of small groups alone."
+    ),
+    "mon_change_by_title": "Change in total cost by {dimension}: {first} to {second}",
+    "mon_fig_cost_before": "total cost {first} (× 1,000 euro)",
+    "mon_fig_cost_after": "total cost {second} (× 1,000 euro)",
+    "mon_note_change_by": (
+        "From the rounded costs and the published numbers of clients of {first} and {second}: "
+        "the change split into volume (more or fewer clients) and intensity (more or less "
+        "cost per client); only where both periods show the cost."
+    ),
+    "mon_reentry_title": "Re-entry into care within {months} months after care ended",
+    "mon_fig_spells_ended": "spells of care ended",
+    "mon_fig_reentered": "re-entered within {months} months",
+    "mon_fig_window_open": "not known yet",
+    "mon_fig_share_reentered": "re-entered (%)",
+    "mon_chart_spells": "spells of care",
+    "mon_note_reentry": (
+        "A spell of care is the time a client is in care without a break, at any provider. "
+        "Per period in which spells ended: how many were followed by new care within {months} "
+        "months. Not known yet: the {months} months reach beyond {until}, the last day the data "
+        "tell about, and there was no re-entry yet. The share is of the spells whose outcome "
+        "is known, computed from the published figures. Each period is protected on its own."
+    ),
+    "mon_sheet_reentry": "re-entry",
+    "mon_cohort_title": "Median duration of trajectories by {dimension}, per period started",
+    "mon_period_started": "started in",
+    "mon_chart_days": "days",
+    "mon_note_cohort": (
+        "Per period the trajectories that started in it, in days. Trajectories still open on "
+        "{until} count as still open (censored); the median comes from the Kaplan-Meier "
+        "estimate and is shown only for at least {threshold} trajectories and a published "
+        "count. Recent periods often have no median yet: too many trajectories are still open."
+    ),
+    "mon_sheet_cohorts": "durations by start",
     "mon_prov_store": "Monitor store",
     "mon_prov_part": "part {n}",
     "mon_prov_periods": "periods",

@@ -20,7 +20,12 @@ What a monitor report publishes, in order:
    trajectories censored) by care form;
 6. total cost (in thousands of euro) and cost per unique client per period, and the change
    split into volume and intensity (when the data have a cost), all computed from the
-   published client counts and the rounded total cost, never from exact counts.
+   published client counts and the rounded total cost, never from exact counts;
+7. cost per client per period by provider and by municipality, and the change of each value's
+   cost between the transition matrix's periods split into volume and intensity;
+8. re-entry: spells of care ended per period, and how many re-entered within N months;
+9. the median duration of trajectories per period started, by care form
+   (:mod:`factlab.report.monitor_sections` says how 7–9 are protected).
 
 A public report only: exact monitor figures are the ``factlab monitor`` commands' outputs,
 internal to the trusted party. Free text (title, region, source, contact, labels) is checked as
@@ -41,7 +46,7 @@ from factlab.analysis.overlap import scan_linked
 from factlab.errors import ConfigError
 from factlab.manifest import now_iso
 from factlab.monitor._source import MonitorSource
-from factlab.monitor.cost_change import cost_change
+from factlab.monitor.cost_change import CostChangeResult, cost_change
 from factlab.monitor.durations import durations
 from factlab.monitor.series import series
 from factlab.monitor.store import Store, scan_store
@@ -51,6 +56,7 @@ from factlab.report.freetext import refuse_bsn, refuse_exact
 from factlab.report.labels import value_labels, value_order
 from factlab.report.model import Figure, Layout, Report, ReportTable
 from factlab.report.monitor_config import DEFAULT_SERIES_BY, MonitorConfig
+from factlab.report.monitor_layouts import cost_dimensions, further_tables
 from factlab.report.monitor_tables import (
     COST_FIGURES,
     DURATION_FIGURES,
@@ -156,6 +162,8 @@ def build_monitor_report(
     rules = settings.rules
     columns, provenance = _columns(source)
     by = _chosen_by(config, columns)
+    show_costs = config.costs if config.costs is not None else "cost" in columns
+    cost_by = cost_dimensions(config, columns) if show_costs else ()
     periods = config.periods
     labels = [period.label for period in periods]
 
@@ -166,7 +174,8 @@ def build_monitor_report(
         return i18n.period_name(language, label)
 
     period_names = {label: name(label) for label in labels}
-    exact_series = series(source, periods, by=by)
+    # the cost dimensions are protected with the series: their published clients divide costs
+    exact_series = series(source, periods, by=tuple(dict.fromkeys((*by, *cost_by))))
     published = protect_series(exact_series, rules)
     first, second = config.transition_periods
     moved = transitions(source, first, second, by=config.transitions_by, rule=config.rule)
@@ -272,9 +281,9 @@ def build_monitor_report(
                 sheet=word("mon_sheet_durations"),
             )
         )
-    show_costs = config.costs if config.costs is not None else "cost" in columns
+    costs: CostChangeResult | None = None
     if show_costs:
-        costs = cost_change(source, periods, by=(), until=config.until)
+        costs = cost_change(source, periods, by=cost_by, until=config.until)
         # the published (rounded) clients per period, None where hidden: the cost figures are
         # computed from these, never from the exact counts (monitor_tables.protect_costs)
         clients = overview.frame.filter(pl.col("figure") == "unique_clients")
@@ -309,6 +318,9 @@ def build_monitor_report(
             )
         )
         exact.append(costs.table.select(pl.col("unique_clients").cast(pl.Int64)))
+    more, more_exact = further_tables(source, config, columns, published, costs=costs)
+    tables += more
+    exact += more_exact
     exact.append(exact_series.table.select(pl.col(pl.UInt32)))
     _check_free_text(config, exact, tables)
     last = labels[-1]

@@ -26,6 +26,10 @@ rules (``[disclosure]``), plus one section of its own::
 
     [monitor.costs]
     show = true                 # default: when the data have a cost column
+    by = ["provider", "municipality"]   # cost per client and its change per value of these
+    [monitor.reentry]
+    months = 12                 # re-entry within this many months after care ended
+    show = true
 
 The section may sit in the round configuration or in a file of its own (``version`` and
 ``[monitor]`` only). Everything is validated before any row is read, and every problem is
@@ -49,12 +53,30 @@ from factlab.periods import Period, parse_date, parse_period
 from factlab.report.config import RoundConfig, parse_round_config
 from factlab.report.presentation import table_of, unknown_keys
 
-__all__ = ["MonitorConfig", "load_monitor_config", "parse_monitor_config"]
+__all__ = [
+    "DEFAULT_COST_BY",
+    "DEFAULT_SERIES_BY",
+    "MonitorConfig",
+    "load_monitor_config",
+    "parse_monitor_config",
+]
 
-_MONITOR_KEYS: Final = ("from", "to", "every", "by", "transitions", "durations", "costs")
+_MONITOR_KEYS: Final = (
+    "from",
+    "to",
+    "every",
+    "by",
+    "transitions",
+    "durations",
+    "costs",
+    "reentry",
+)
 _TRANSITION_KEYS: Final = ("by", "from", "to", "rule")
 _DURATION_KEYS: Final = ("by", "until", "min_trajectories")
-_COST_KEYS: Final = ("show",)
+_COST_KEYS: Final = ("show", "by")
+_REENTRY_KEYS: Final = ("months", "show")
+#: Dimensions of the cost tables per value when the configuration names none (those present).
+DEFAULT_COST_BY: Final = ("provider", "municipality")
 #: Series dimensions when the configuration names none (those the data hold).
 DEFAULT_SERIES_BY: Final = ("financing", "care_form")
 
@@ -79,6 +101,10 @@ class MonitorConfig:
             least this many trajectories (None: the rules' threshold, ``secret_max + 1``, and
             at least 10).
         costs: show cost per client (None: when the data have a cost column).
+        costs_by: dimensions of the cost per client and its change per value (None: provider
+            and municipality, those the data hold; empty: none).
+        reentry_months: the window of re-entry after care ended, in months.
+        reentry: show the re-entry table.
     """
 
     round: RoundConfig = field(default_factory=RoundConfig)
@@ -94,6 +120,9 @@ class MonitorConfig:
     until: date | None = None
     min_trajectories: int | None = None
     costs: bool | None = None
+    costs_by: tuple[str, ...] | None = None
+    reentry_months: int = 12
+    reentry: bool = True
 
     @property
     def periods(self) -> tuple[Period, ...]:
@@ -222,6 +251,30 @@ def _monitor(section: Mapping[str, Any], rules_max: int, problems: list[str]) ->
             problems.append("monitor.costs.show: must be true or false")
         else:
             found["costs"] = costs["show"]
+    if "by" in costs:
+        names = costs["by"]
+        if not isinstance(names, list):
+            problems.append("monitor.costs.by: must be a list of dimensions (may be empty)")
+        else:
+            chosen = [
+                _dimension(name, f"monitor.costs.by[{i}]", problems) for i, name in enumerate(names)
+            ]
+            if len(set(map(str, names))) != len(names):
+                problems.append("monitor.costs.by: names a dimension twice")
+            found["costs_by"] = tuple(name for name in chosen if name)
+    back = table_of(section, "reentry", problems)
+    problems += unknown_keys(back, _REENTRY_KEYS, "monitor.reentry.")
+    if "months" in back:
+        months = back["months"]
+        if isinstance(months, bool) or not isinstance(months, int) or not 1 <= months <= 120:
+            problems.append("monitor.reentry.months: must be a whole number from 1 to 120")
+        else:
+            found["reentry_months"] = months
+    if "show" in back:
+        if not isinstance(back["show"], bool):
+            problems.append("monitor.reentry.show: must be true or false")
+        else:
+            found["reentry"] = back["show"]
     return found
 
 

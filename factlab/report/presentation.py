@@ -75,8 +75,14 @@ def _mapping_of_text(value: Any, path: str, problems: list[str]) -> dict[str, st
     return found
 
 
-def read_presentation(data: Mapping[str, Any], problems: list[str]) -> dict[str, Any]:
-    """Language, publication lines, labels, order and the data-quality rounding."""
+def read_presentation(
+    data: Mapping[str, Any], problems: list[str], *, extra: Sequence[str] = ()
+) -> dict[str, Any]:
+    """Language, publication lines, labels, order and the data-quality rounding.
+
+    ``extra`` names dimensions beyond the report's own that labels and order may name (the
+    levels a reference file declares).
+    """
     found: dict[str, Any] = {}
     language = data.get("language", "nl")
     if language not in i18n.LANGUAGES:
@@ -124,7 +130,7 @@ def read_presentation(data: Mapping[str, Any], problems: list[str]) -> dict[str,
             order[str(dimension)] = tuple(values)
     found["order"] = order
     for dimension in (*labels, *order):
-        if dimension not in (*REPORT_DIMENSIONS, "provider", "providers"):
+        if dimension not in (*REPORT_DIMENSIONS, *extra, "provider", "providers"):
             problems.append(f"labels/order: unknown dimension {dimension!r}")
     quality = table_of(data, "data_quality", problems)
     problems += unknown_keys(quality, ("rounding",), "data_quality.")

@@ -27,7 +27,7 @@ import polars as pl
 from scipy import sparse
 
 from factlab.disclosure.audit import build_system, integer_width, interval, required_width
-from factlab.disclosure.lattice import prepare
+from factlab.disclosure.lattice import grand_totals, prepare
 from factlab.disclosure.protect import STATUS_DTYPE, ProtectedTable, protect
 from factlab.disclosure.rules import DisclosureRules
 from factlab.errors import DataError
@@ -193,6 +193,8 @@ def protect_symmetric(
     need = required_width(lattice, rules)[0]
     zeros_shown = not rules.zero_is_secret
     eligible = ~(values == 0) if zeros_shown else np.ones(lattice.size, dtype=bool)
+    if rules.keep_total:
+        eligible &= ~grand_totals(lattice)
     for _ in range(lattice.size + 1):
         # A value hidden in one place must be hidden wherever it is known to reappear.
         hidden = np.isin(groups, groups[hidden])

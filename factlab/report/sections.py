@@ -20,6 +20,7 @@ from factlab.disclosure.rules import DisclosureRules, MeasureRule
 from factlab.report import i18n
 from factlab.report.config import RoundConfig
 from factlab.report.labels import value_labels, value_order
+from factlab.report.levels import level_order
 from factlab.report.model import Figure, InternalTable, Layout, ReportTable, TableSource
 from factlab.report.tables import PART, PROVIDERS_TOP, Timing
 from factlab.report.text import dimension_notes, overlap_notes, phrase
@@ -44,7 +45,7 @@ class PublishedTables:
     by_dim: Mapping[str, TableSource]
     distribution: TableSource
     quality: TableSource
-    shared: TableSource
+    shared: TableSource | None
     exact: tuple[pl.DataFrame, ...] = ()
 
 
@@ -125,7 +126,8 @@ def sections(
         )
 
     def order(dim: str, source: TableSource) -> tuple[str, ...]:
-        return value_order(dim, _present(source, dim), config.order.get(dim))
+        given = (*config.order.get(dim, ()), *level_order(dim, config.reference))
+        return value_order(dim, _present(source, dim), given)
 
     def names(dim: str) -> dict[str, str]:
         return value_labels(language, dim, config.labels.get(dim))
@@ -178,7 +180,7 @@ def sections(
                     total_label=total,
                     zero_nil=nil,
                 ),
-                notes=dimension_notes(dim, timing, language),
+                notes=dimension_notes(dim, timing, language, config.reference),
                 chart="periods" if dim == "financing" else None,
             )
         )
@@ -198,25 +200,6 @@ def sections(
             ),
             notes=(word("note_distribution", phrase=counted),),
             chart="bars",
-        ),
-        table(
-            "overlap",
-            word("title_overlap"),
-            tables.shared,
-            Layout(
-                rows="provider_a",
-                columns="provider_b",
-                measure="shared_clients",
-                row_order=labels,
-                column_order=labels,
-                total_row=False,
-                total_column=False,
-                row_title=word("row_title_provider"),
-                total_label=total,
-                zero_nil=nil,
-            ),
-            notes=overlap_notes(config, timing),
-            chart="heatmap",
         ),
         table(
             "data-quality",
@@ -240,6 +223,30 @@ def sections(
             notes=(word("note_quality"),),
         ),
     ]
+    if tables.shared is not None:
+        # Left out of a report that tabulates provider groups ([providers] overlap = false).
+        found.insert(
+            -1,
+            table(
+                "overlap",
+                word("title_overlap"),
+                tables.shared,
+                Layout(
+                    rows="provider_a",
+                    columns="provider_b",
+                    measure="shared_clients",
+                    row_order=labels,
+                    column_order=labels,
+                    total_row=False,
+                    total_column=False,
+                    row_title=word("row_title_provider"),
+                    total_label=total,
+                    zero_nil=nil,
+                ),
+                notes=overlap_notes(config, timing),
+                chart="heatmap",
+            ),
+        )
     return tuple(found)
 
 

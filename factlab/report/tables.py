@@ -24,6 +24,7 @@ from factlab.disclosure.protect import protect
 from factlab.disclosure.rules import DisclosureRules, MeasureRule
 from factlab.errors import ConfigError
 from factlab.periods import Period
+from factlab.reference.config import Reference
 from factlab.report.model import InternalTable, TableSource
 
 __all__ = [
@@ -91,6 +92,7 @@ class Timing:
     period: Period | None
     parts: tuple[Period, ...]
     on: date | None
+    reference: Reference | None = None
 
     @property
     def label(self) -> str:
@@ -108,8 +110,12 @@ class Timing:
         self, rows: pl.DataFrame, by: Sequence[str]
     ) -> tuple[CountResult, dict[str, pl.DataFrame]]:
         """Exact counts by ``by`` for the whole, and the count tables of the parts by label."""
-        whole = count(rows, by=by, period=self.period, on=self.on)
-        parts = {part.label: count(rows, by=by, period=part).table for part in self.parts}
+        reference = self.reference
+        whole = count(rows, by=by, period=self.period, on=self.on, reference=reference)
+        parts = {
+            part.label: count(rows, by=by, period=part, reference=reference).table
+            for part in self.parts
+        }
         return whole, parts
 
 
@@ -157,25 +163,42 @@ class Publisher:
         return protect(counts, rules, parts=parts or None, label=self.label, part_column=PART).table
 
 
-def check_dimensions(dims: Sequence[str], columns: Sequence[str]) -> None:
-    """Raise one ConfigError naming every dimension the data do not hold."""
-    missing = [
-        name
+def _column_of(name: str, leaves: Mapping[str, str]) -> str:
+    """The column of the linked file a dimension is read from."""
+    return "birth_year" if name == "age_group" else leaves.get(name, name)
+
+
+def check_dimensions(
+    dims: Sequence[str], columns: Sequence[str], leaves: Mapping[str, str] | None = None
+) -> None:
+    """Raise one ConfigError naming every dimension the data do not hold.
+
+    ``leaves`` gives, for a dimension of the reference (``purchasing_region``), the column it
+    is derived from (``municipality``).
+
+    Example:
+        >>> check_dimensions(["area"], ["care_form"], {"area": "municipality"})
+        Traceback (most recent call last):
+        factlab.errors.ConfigError: dimensions: 1 problem(s): dimensions: 'area' (from municipality) is not in the linked data
+    """  # noqa: E501
+    leaves = leaves or {}
+    problems = [
+        f"dimensions: {name!r}"
+        + (f" (from {leaves[name]})" if name in leaves else "")
+        + " is not in the linked data"
         for name in dims
-        if (name == "age_group" and "birth_year" not in columns)
-        or (name != "age_group" and name not in columns)
+        if _column_of(name, leaves) not in columns
     ]
-    if missing:
-        raise ConfigError(
-            "dimensions",
-            [f"dimensions: {name!r} is not in the linked data" for name in missing],
-        )
+    if problems:
+        raise ConfigError("dimensions", problems)
 
 
-def needed_columns(dims: Sequence[str], columns: Sequence[str]) -> list[str]:
+def needed_columns(
+    dims: Sequence[str], columns: Sequence[str], leaves: Mapping[str, str] | None = None
+) -> list[str]:
     """The columns a report reads: identity, dates and the dimensions (no other field)."""
     wanted = [schema.PSEUDONYM, schema.STATUS, schema.PROVIDER, "start_date", "end_date"]
-    wanted += ["birth_year" if name == "age_group" else name for name in dims]
+    wanted += [_column_of(name, leaves or {}) for name in dims]
     return [name for name in dict.fromkeys(wanted) if name in columns]
 
 

@@ -20,6 +20,7 @@ from typing import Any, Final
 
 from factlab._version import __version__
 from factlab.manifest import Manifest
+from factlab.reference.config import Reference
 from factlab.report import i18n
 from factlab.report.config import RoundConfig
 from factlab.report.model import INTERNAL_MARK
@@ -39,7 +40,24 @@ _FILE_KINDS: Final = {
     "round config": "file_round_config",
     "disclosure rules": "file_disclosure_rules",
     "corrections": "file_corrections",
+    "reference": "file_reference",
+    "municipality table": "file_municipality_table",
+    "municipality changes": "file_municipality_changes",
+    "municipality aliases": "file_municipality_aliases",
+    "provider registry": "file_provider_registry",
+    "population": "file_population",
 }
+
+
+def _reference_rows(config: RoundConfig, word: Callable[..., str]) -> list[tuple[str, str]]:
+    """The reference data's year and the tables it read, each with its digest."""
+    reference = config.reference
+    if reference is None:
+        return []
+    return [
+        (word("file_reference_year"), str(reference.year)),
+        *((word(_FILE_KINDS[kind]), text) for kind, text in reference.files),
+    ]
 
 
 def phrase(language: str, timing: Timing) -> str:
@@ -122,6 +140,7 @@ def provenance(
             (word(_FILE_KINDS[what]) if what in _FILE_KINDS else what, t)
             for what, t in config.files
         ),
+        *_reference_rows(config, word),
         (word("prov_language"), language),
         (word("prov_counted"), config.time_text(language)),
         (
@@ -250,17 +269,46 @@ def warnings(manifest: Manifest | None, language: str = "nl") -> tuple[str, ...]
     return tuple(found)
 
 
-def dimension_notes(dim: str, timing: Timing, language: str = "nl") -> tuple[str, ...]:
-    """The notes under a table of one dimension."""
+def dimension_notes(
+    dim: str, timing: Timing, language: str = "nl", reference: Reference | None = None
+) -> tuple[str, ...]:
+    """The notes under a table of one dimension (a level of ``reference``: how it groups)."""
     key = "note_dimension_parts" if timing.parts else "note_dimension"
     notes = [i18n.text(language, key, phrase=phrase(language, timing))]
-    if dim == "municipality":
+    below = _level_below(dim, reference)
+    if below is not None and reference is not None:
+        notes.append(
+            i18n.text(
+                language,
+                "note_level",
+                dimension=i18n.dimension_name(language, dim),
+                children=i18n.dimension_name(language, below),
+                year=reference.year,
+            )
+        )
+        if any(
+            h.dimension == "municipality" and dim in h.levels
+            for h in reference.hierarchies.values()
+        ):
+            notes.append(i18n.text(language, "note_municipality"))
+    elif dim == "municipality":
         notes.append(i18n.text(language, "note_municipality"))
+        if reference is not None:
+            notes.append(i18n.text(language, "note_municipality_reference", year=reference.year))
     else:
         notes.append(
             i18n.text(language, "note_several", dimension=i18n.dimension_name(language, dim))
         )
     return tuple(notes)
+
+
+def _level_below(dim: str, reference: Reference | None) -> str | None:
+    """The dimension whose values a level of ``reference`` groups (None: not a level)."""
+    for hierarchy in reference.hierarchies.values() if reference is not None else ():
+        if dim in hierarchy.levels:
+            index = hierarchy.levels.index(dim)
+            return hierarchy.dimension if index == 0 else hierarchy.levels[index - 1]
+    return None
 
 
 def overlap_notes(config: RoundConfig, timing: Timing) -> tuple[str, ...]:

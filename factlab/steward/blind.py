@@ -23,14 +23,16 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import os
 import secrets
 import ssl
 import stat
+import threading
 import time
 import warnings
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from multiprocessing import get_context
 from pathlib import Path
@@ -56,9 +58,16 @@ __all__ = [
 ]
 
 CONFIG_VERSION: Final = 1
-#: Elements a request carries by default; a service accepts at most 10,000.
-DEFAULT_BATCH: Final = 2_000
+#: Elements a request carries by default; a service accepts at most 10,000. Small enough that
+#: the pipeline fills and drains fast (the first service waits for one batch's blinding, the last
+#: answer's checking runs alone), large enough that a request's own cost is negligible.
+DEFAULT_BATCH: Final = 1_000
 _RETRY_STATUSES: Final = frozenset({502, 503, 504})
+#: The longest answer read: a health, usage or refusal answer, and an evaluation's proof and
+#: names, fit in the first; each evaluated element (44 characters of base64 in quotes, escaped
+#: at worst) in the second.
+_ANSWER_BYTES: Final = 16_384
+_ANSWER_BYTES_PER_ELEMENT: Final = 128
 #: Worker processes by default: the client's work is CPU-bound (6 scalar multiplications a BSN).
 DEFAULT_WORKERS: Final = max(1, min(4, os.cpu_count() or 1))
 _T = TypeVar("_T")
@@ -147,19 +156,31 @@ class BlindService:
         """This service with a progress callback ``progress(done, total)``."""
         return replace(self, progress=progress)
 
-    def pseudonyms(self, messages: Sequence[str], identifier: str = "bsn") -> list[str]:
+    def pseudonyms(
+        self, messages: Sequence[str], identifier: str = "bsn", *, checked: bool = False
+    ) -> list[str]:
         """Stage-1 pseudonyms of ``messages`` (distinct canonical BSNs), in their order.
 
         Every service's remaining quota is checked first (:meth:`check_services`): a run that
-        would exhaust one is refused before anything is evaluated.
+        would exhaust one is refused before anything is evaluated. ``checked``: the caller has
+        just done that for a need that covers these messages (as a steward's file does for its
+        BSNs and fallback messages together), so it is not asked again.
 
         Raises:
             ServiceError: a service is unreachable or refuses, has too little quota left, or an
                 answer fails its proof.
         """
         messages = list(messages)
-        self.check_services(len(messages))
-        return _Session(self).run(messages, identifier)
+        workers = self.workers if len(messages) > self.batch_size else 1
+        # the worker processes start (and import) while the services are asked for the quota
+        pool = _start_workers(workers) if workers > 1 else None
+        try:
+            if not checked:
+                self.check_services(len(messages))
+            return _Session(self).run(messages, identifier, pool)
+        finally:
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=True)
 
     def check_services(self, needed: int | None = None) -> None:
         """Ask every service: up, serving this round under its share, the token accepted, and
@@ -232,32 +253,37 @@ class _Session:
                 f"operator of {endpoint.name} to raise the quota; nothing was written"
             )
 
-    def run(self, messages: list[str], identifier: str) -> list[str]:
+    def run(
+        self, messages: list[str], identifier: str, pool: ProcessPoolExecutor | None = None
+    ) -> list[str]:
         total = len(messages)
         size = self.service.batch_size
         chunks = [messages[start : start + size] for start in range(0, total, size)]
-        workers = self.service.workers if len(chunks) > 1 else 1
         # CPU work (blinding, checking proofs, finalising) goes to worker processes when there
         # are several cores; requests to the services to threads (they wait on the network).
-        self.cpu = (
-            ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"))
-            if workers > 1
-            else None
-        )
-        self.network = ThreadPoolExecutor(max_workers=(workers + 1) * len(self.clients))
-        batches = ThreadPoolExecutor(max_workers=workers + 1)
+        self.cpu = pool
+        workers = 1 if pool is None else self.service.workers
+        # Batches in flight: enough that every stage (blinding, each service, checking) has work
+        # queued, so no core waits while another stage works; the services share the machine.
+        window = 2 * workers + 2
+        self.failed = threading.Event()
+        self.network = ThreadPoolExecutor(max_workers=window * len(self.clients))
+        batches = ThreadPoolExecutor(max_workers=window)
         out: list[str] = []
         try:
             futures = [batches.submit(self._batch, chunk, identifier) for chunk in chunks]
             for future in futures:
-                out += future.result()
+                try:
+                    out += future.result()
+                except BaseException as exc:
+                    self.failed.set()
+                    batches.shutdown(wait=True, cancel_futures=True)
+                    raise _first_failure(futures, exc) from None
                 if self.service.progress is not None:
                     self.service.progress(len(out), total)
         finally:
             batches.shutdown(wait=True, cancel_futures=True)
             self.network.shutdown(wait=True, cancel_futures=True)
-            if self.cpu is not None:
-                self.cpu.shutdown(wait=True, cancel_futures=True)
             self.close()
         return out
 
@@ -267,17 +293,34 @@ class _Session:
         return self.cpu.submit(function, *args).result()
 
     def _batch(self, chunk: list[str], identifier: str) -> list[str]:
+        try:
+            return self._one_batch(chunk, identifier)
+        except BaseException:
+            self.failed.set()  # batches not yet sent are not sent (nor charged)
+            raise
+
+    def _one_batch(self, chunk: list[str], identifier: str) -> list[str]:
         """One batch: blind, ask every service, check and combine, finalise."""
+        # after another batch's failure, nothing more is blinded, sent (nor charged) or checked
+        if self.failed.is_set():
+            raise _Skipped
         blind_round = self.service.blind_round
         blinds, blinded = self._cpu(blind_messages, blind_round, chunk, identifier)
+        if self.failed.is_set():
+            raise _Skipped
         batch = secrets.token_urlsafe(12)
         asked = [
             self.network.submit(self._evaluate, endpoint, client, batch, blinded)
             for endpoint, client in zip(self.service.services, self.clients, strict=True)
         ]
         answers = [future.result() for future in asked]
+        if self.failed.is_set():
+            raise _Skipped
         try:
-            return self._cpu(_finish, blind_round, chunk, identifier, blinds, blinded, answers)
+            names = [endpoint.name for endpoint in self.service.services]
+            return self._cpu(
+                _finish, blind_round, chunk, identifier, blinds, blinded, answers, names
+            )
         except oprf.OprfError as exc:
             raise ServiceError(f"{exc}; nothing was written") from None
 
@@ -313,11 +356,17 @@ class _Session:
 
         # the token goes only where it is needed: not to the health endpoint
         headers = {"Authorization": f"Bearer {endpoint.token}"} if token else None
+        # an answer is read only as far as the request can need: a hostile or broken service
+        # cannot make the client hold an answer of any size
+        limit = _ANSWER_BYTES + _ANSWER_BYTES_PER_ELEMENT * len((body or {}).get("elements", ()))
         delay = self.service.backoff
         for attempt in range(self.service.retries + 1):
             last = attempt == self.service.retries
             try:
-                response = client.request(method, path, json=body, headers=headers)
+                with client.stream(method, path, json=body, headers=headers) as response:
+                    status = response.status_code
+                    retry = status in _RETRY_STATUSES and not last
+                    content = b"" if retry else _read_limited(endpoint, response, limit)
             except httpx.TransportError as exc:
                 if last:
                     raise ServiceError(
@@ -325,13 +374,13 @@ class _Session:
                         f"({type(exc).__name__}) after {attempt + 1} tries; nothing was written"
                     ) from None
             else:
-                if response.status_code in _RETRY_STATUSES and not last:
+                if retry:
                     pass
-                elif response.status_code != 200:
-                    raise ServiceError(_refusal(endpoint, response))
+                elif status != 200:
+                    raise ServiceError(_refusal(endpoint, status, content))
                 else:
                     try:
-                        answer = response.json()
+                        answer = json.loads(content)
                     except ValueError:
                         answer = None
                     if not isinstance(answer, dict):
@@ -345,6 +394,32 @@ class _Session:
         raise AssertionError("unreachable")  # pragma: no cover
 
 
+class _Skipped(Exception):
+    """A batch not sent because another failed: the other's error is the one to report."""
+
+
+def _first_failure(futures: Sequence[Future[list[str]]], default: BaseException) -> BaseException:
+    """The error of the first batch that failed of itself (not skipped after another's)."""
+    for future in futures:
+        if future.done() and not future.cancelled():
+            error = future.exception()
+            if error is not None and not isinstance(error, _Skipped):
+                return error
+    return default
+
+
+def _ready() -> None:
+    """Nothing: a worker process that ran it has started and imported this module."""
+
+
+def _start_workers(workers: int) -> ProcessPoolExecutor:
+    """A pool of ``workers`` processes (spawned: the client has threads), started now."""
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"))
+    for _ in range(workers):  # each submit starts one more process until there are `workers`
+        pool.submit(_ready)
+    return pool
+
+
 def _finish(
     blind_round: BlindRound,
     chunk: list[str],
@@ -352,16 +427,37 @@ def _finish(
     blinds: list[bytes],
     blinded: list[bytes],
     answers: list[tuple[list[bytes], bytes]],
+    names: list[str],
 ) -> list[str]:
     """Check every service's proof, add the answers, finalise (in a worker process)."""
-    combined = combine(blind_round, blinded, answers)
+    combined = combine(blind_round, blinded, answers, names)
     return finalise_pseudonyms(blind_round, chunk, identifier, blinds, combined)
 
 
-def _refusal(endpoint: ServiceEndpoint, response: httpx.Response) -> str:
+def _read_limited(endpoint: ServiceEndpoint, response: httpx.Response, limit: int) -> bytes:
+    """The body of ``response``, refused (unread beyond) when it is longer than ``limit``."""
+    declared = response.headers.get("content-length", "")
+    chunks: list[bytes] = []
+    size = int(declared) if declared.isdigit() else 0
+    if size <= limit:
+        size = 0
+        for chunk in response.iter_bytes():
+            size += len(chunk)
+            if size > limit:
+                break
+            chunks.append(chunk)
+    if size > limit:
+        raise ServiceError(
+            f"key service {endpoint.name} sent an answer larger than the request can need "
+            f"(more than {limit} bytes); nothing was written"
+        )
+    return b"".join(chunks)
+
+
+def _refusal(endpoint: ServiceEndpoint, status: int, content: bytes) -> str:
     """A refusal in words: the service's reason, never the request."""
     try:
-        reason = str(response.json().get("error", ""))
+        reason = str(json.loads(content).get("error", ""))
     except (ValueError, AttributeError):
         reason = ""
     what = {
@@ -372,7 +468,8 @@ def _refusal(endpoint: ServiceEndpoint, response: httpx.Response) -> str:
         "round": "serves another round",
         "batch-reused": "refused a reused batch id",
         "too-large": "refused a batch as too large (lower batch_size)",
-    }.get(reason, f"answered HTTP {response.status_code}")
+        "element": "refused an element as not a valid ristretto255 element",
+    }.get(reason, f"answered HTTP {status}")
     return f"key service {endpoint.name} {what}; nothing was written"
 
 
@@ -558,9 +655,12 @@ def _number(
     return value
 
 
-def blind_column(values: pl.Series, service: BlindService, identifier: str) -> pl.Series:
+def blind_column(
+    values: pl.Series, service: BlindService, identifier: str, *, checked: bool = False
+) -> pl.Series:
     """Stage-1 pseudonyms of a text column through the key services, computed on its distinct
-    values (each sent once) and spread back to the rows; nulls stay null.
+    values (each sent once) and spread back to the rows; nulls stay null. ``checked`` as in
+    :meth:`BlindService.pseudonyms`.
 
     Example:
         >>> blind_column(pl.Series([None], dtype=pl.String), None, "bsn").to_list()
@@ -569,7 +669,7 @@ def blind_column(values: pl.Series, service: BlindService, identifier: str) -> p
     distinct = values.drop_nulls().unique()
     if distinct.len() == 0:
         return pl.Series(values.name, [None] * values.len(), dtype=pl.String)
-    pseudonyms = service.pseudonyms(distinct.to_list(), identifier)
+    pseudonyms = service.pseudonyms(distinct.to_list(), identifier, checked=checked)
     return values.replace_strict(
         distinct, pl.Series(pseudonyms, dtype=pl.String), default=None, return_dtype=pl.String
     )

@@ -194,10 +194,10 @@ def _fill_blind(collected: pl.DataFrame, service: BlindService) -> pl.DataFrame:
     needed = canonical.drop_nulls().n_unique()
     if messages is not None:
         needed += messages.drop_nulls().n_unique()
-    service.check_services(needed)
-    filled = [blind_column(canonical, service, "bsn").alias(schema.PSEUDONYM)]
+    service.check_services(needed)  # once: blind_column does not ask again
+    filled = [blind_column(canonical, service, "bsn", checked=True).alias(schema.PSEUDONYM)]
     if messages is not None:
-        filled.append(blind_column(messages, service, "fallback"))
+        filled.append(blind_column(messages, service, "fallback", checked=True))
     return collected.with_columns(filled)
 
 

@@ -19,7 +19,11 @@ clients: youths at several providers at once). Every year, for the clients in ca
 
 The two tracks of a client are simulated apart: a move of municipality on one is not made on
 the other (a client's rows may then name two municipalities in a year, as real deliveries do
-when providers register a move at different times).
+when providers register a move at different times). Two episodes of one client never share an
+episode's key (provider, care form, financing and start day): a provider delivers such
+episodes as one. Where the second track would begin an episode with the key of one of the
+first's, it begins its care in another care form (a first episode, or care after a return),
+or makes its change a day later (a change on the last day of the year is not made).
 
 Everything is drawn with NumPy for all clients of a year at once; the same seed gives the same
 frames. BSNs are proef-valid, from the test range while it has enough numbers.
@@ -125,6 +129,32 @@ def _day(year: int, month: int = 1, day_of_month: int = 1) -> int:
     return date(year, month, day_of_month).toordinal() - _EPOCH
 
 
+_KEY: Final = ("client", "provider", "form", "financing", "start")
+
+
+def _taken(
+    taken: pl.DataFrame | None,
+    who: npt.NDArray[np.bool_],
+    values: tuple[IntArray, IntArray, IntArray, IntArray],
+) -> npt.NDArray[np.bool_]:
+    """Which of the clients ``who`` would begin a segment with the key of a segment in
+    ``taken`` (columns ``_KEY``), given their provider, form, financing and start."""
+    hit = np.zeros(len(who), dtype=bool)
+    index = np.flatnonzero(who)
+    if taken is None or len(index) == 0:
+        return hit
+    candidates = pl.DataFrame(
+        {
+            "client": index,
+            **{name: value[index] for name, value in zip(_KEY[1:], values, strict=True)},
+        },
+        schema=dict.fromkeys(_KEY, pl.Int64),
+    )
+    found = candidates.join(taken, on=list(_KEY), how="semi")["client"].to_numpy()
+    hit[found] = True
+    return hit
+
+
 def _simulate_track(
     config: ProgrammeConfig,
     rng: np.random.Generator,
@@ -132,9 +162,11 @@ def _simulate_track(
     active: npt.NDArray[np.bool_],
     births: IntArray,
     homes: IntArray,
+    taken: pl.DataFrame | None = None,
 ) -> tuple[dict[str, IntArray], dict[str, IntArray]]:
     """Segments (client, provider, form, financing, municipality, start, end) and moves of one
-    track over the programme's years, for clients ``0..pool``."""
+    track over the programme's years, for clients ``0..pool``; none with the key (``_KEY``) of
+    a segment in ``taken`` (the other track's)."""
     weights = np.array(DRENTHE_POPULATION) / sum(DRENTHE_POPULATION)
     provider = rng.integers(0, config.providers, pool)
     form = rng.choice(len(_CARE_FORMS), pool, p=_FORM_WEIGHTS)
@@ -142,6 +174,12 @@ def _simulate_track(
     municipality = homes.copy()
     first = _day(config.first_year)
     start = np.where(active, first - rng.integers(0, 700, pool), 0)
+    # a first episode with the other track's key is care in another form
+    form = np.where(
+        _taken(taken, active, (provider, form, financing, start)),
+        (form + 1) % len(_CARE_FORMS),
+        form,
+    )
     ever = active.copy()
     segments: dict[str, list[IntArray]] = {
         name: []
@@ -179,6 +217,10 @@ def _simulate_track(
 
     for year in range(config.first_year, config.last_year + 1):
         year_start, year_end = _day(year), _day(year, 12, 31)
+        # the other track's segments that begin this year: the only ones a segment begun this
+        # year can share a key with (a smaller table to look up, year by year)
+        began = pl.col("start").is_between(year_start, year_end)
+        taken_now = None if taken is None else taken.filter(began)
         day = rng.integers(year_start + 1, year_end + 1, pool)
         adult = (year - births) >= 18
         leaving = active & (rng.random(pool) < np.where(adult, config.leave_adult, config.leave))
@@ -193,11 +235,26 @@ def _simulate_track(
         to_zin = staying & ~move & (financing == 1) & (event < config.move + config.pgb_to_zin)
         switch = staying & ~move & ~to_zin & (event > 1 - config.switch)
         changed = move | to_zin | switch
-        close(changed, day - 1)
         new_home = (municipality + rng.integers(1, len(DRENTHE_MUNICIPALITIES), pool)) % len(
             DRENTHE_MUNICIPALITIES
         )
         new_provider = (provider + rng.integers(1, config.providers, pool)) % config.providers
+        after = (
+            np.where(switch, new_provider, provider),
+            form,
+            np.where(to_zin, 0, financing),
+        )
+        # a change that would begin an episode with the other track's key is made a day later
+        # (the other track begins at most one episode of the client a day)
+        clash = _taken(taken_now, changed, (*after, day))
+        while clash.any():
+            day = np.where(clash, day + 1, day)
+            late = clash & (day > year_end)
+            move, to_zin, switch, changed = (
+                each & ~late for each in (move, to_zin, switch, changed)
+            )
+            clash = _taken(taken_now, clash & ~late, (*after, day))
+        close(changed, day - 1)
         moved(move, day, 0, municipality, new_home)
         moved(to_zin, day, 1, financing, np.zeros(pool, dtype=np.int64))
         moved(switch, day, 2, provider, new_provider)
@@ -219,6 +276,8 @@ def _simulate_track(
         financing = np.where(
             entering, (rng.random(pool) < config.pgb_share).astype(np.int64), financing
         )
+        clash = _taken(taken_now, entering, (provider, form, financing, start))
+        form = np.where(clash, (form + 1) % len(_CARE_FORMS), form)
         municipality = np.where(
             fresh, rng.choice(len(DRENTHE_MUNICIPALITIES), pool, p=weights), municipality
         )
@@ -258,11 +317,12 @@ def synth_programme(config: ProgrammeConfig | None = None, *, seed: int = 0) -> 
     )
     in_care = np.zeros(pool, dtype=bool)
     in_care[: config.clients] = True
-    tracks = []
+    tracks: list[pl.DataFrame] = []
     track_moves = []
     for track in (0, 1):
         active = in_care if track == 0 else in_care & (rng.random(pool) < config.second_track)
-        made, changes = _simulate_track(config, rng, pool, active.copy(), births, homes)
+        taken = tracks[0].select(_KEY) if tracks else None
+        made, changes = _simulate_track(config, rng, pool, active.copy(), births, homes, taken)
         tracks.append(pl.DataFrame(made).with_columns(pl.lit(track).alias("track")))
         track_moves.append(pl.DataFrame(changes).with_columns(pl.lit(track).alias("track")))
     segments_frame = pl.concat(tracks)

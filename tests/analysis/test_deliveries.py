@@ -128,8 +128,25 @@ def test_link_keeps_an_episode_delivered_in_two_years_once(tmp_path: Path) -> No
     assert {entry["covers_from"] for entry in manifest.inputs} == {"2023-01-01", "2024-01-01"}
 
 
+def deliver_every_period(
+    folder: Path, episodes: pl.DataFrame, labels: list[str]
+) -> list[tuple[Path, str]]:
+    """One delivery per provider and period, an empty one where it had no clients: a period
+    no delivery of a provider covers is refused by count (tests/analysis/test_count_coverage)."""
+    made = deliver_periods(folder, episodes, labels)
+    done = {path.name for path, _ in made}
+    for provider in sorted(set(episodes["provider"].to_list())):
+        for label in labels:
+            name = f"{provider}-{label}.parquet"
+            if name not in done:
+                empty = delivery_rows(episodes, parse_period(label), provider).head(0)
+                made.append((write_delivery(folder, name, empty, provider=provider), label))
+    return made
+
+
 def test_counts_per_year_match_the_truth(tmp_path: Path) -> None:
-    deliveries = deliver_periods(tmp_path, EPISODES, ["2023H1", "2023H2", "2024H1", "2024H2"])
+    periods = ["2023H1", "2023H2", "2024H1", "2024H2"]
+    deliveries = deliver_every_period(tmp_path, EPISODES, periods)
     manifest, _ = linked_rows(tmp_path, deliveries)
     for label in ("2023", "2023H2", "2024", "2024H1"):
         counted = count(tmp_path / "linked.parquet", period=label)
@@ -295,7 +312,7 @@ def test_yearly_deliveries_count_each_year_as_the_truth(
     tmp_path_factory: pytest.TempPathFactory, episodes: pl.DataFrame
 ) -> None:
     folder = tmp_path_factory.mktemp("programme")
-    deliveries = deliver_periods(folder, episodes, list(_YEARS))
+    deliveries = deliver_every_period(folder, episodes, list(_YEARS))
     if not deliveries:
         return
     linked_rows(folder, deliveries)
@@ -383,8 +400,11 @@ def test_an_unknown_cost_stays_unknown_when_the_episode_is_repeated(tmp_path: Pa
     assert costs[pseudonym(2)] == pytest.approx(3660.0)
 
 
-def test_a_gap_in_coverage_closes_nothing_and_is_reported(tmp_path: Path) -> None:
-    """Should-fix 5 (repro r4): A delivers 2023 and 2025, nothing for 2024."""
+def test_a_gap_in_coverage_is_reported_and_closes_before_the_next_delivery(
+    tmp_path: Path,
+) -> None:
+    """Should-fix 5 (repro r4): A delivers 2023 and 2025, nothing for 2024; the 2025 delivery
+    lacks 1, so 1 ended in the gap at the latest (review of #19, finding 1)."""
     episodes = episodes_frame(
         [
             (1, "A", "ambulant", day("2022-06-01"), None),
@@ -399,9 +419,9 @@ def test_a_gap_in_coverage_closes_nothing_and_is_reported(tmp_path: Path) -> Non
     linked = tmp_path / "linked.parquet"
     manifest = link([a23, a25], linked, periods={a23: "2023", a25: "2025"})
     ends = dict(pl.read_parquet(linked).select("pseudonym", "end_date").iter_rows())
-    assert ends == {pseudonym(1): None, pseudonym(2): None}  # nothing tells when 1 ended
+    assert ends == {pseudonym(1): day("2024-12-31"), pseudonym(2): None}
     assert manifest.extra["coverage_gaps"] == {"A": [["2024-01-01", "2024-12-31"]]}
-    assert manifest.extra["duplicate_episodes"]["A"]["episodes_closed"] == 0
+    assert manifest.extra["duplicate_episodes"]["A"]["episodes_closed"] == 1
 
 
 def test_an_episode_is_closed_no_later_than_its_delivery_was_made(tmp_path: Path) -> None:

@@ -37,7 +37,7 @@ from factlab.disclosure.rules import (
     rules_from_mapping,
 )
 from factlab.disclosure.suppress import Search, clean_up, costs, suppress
-from factlab.errors import ConfigError
+from factlab.errors import ConfigError, DataError
 
 ADDITIVE = (MeasureRule("registrations", "additive"),)
 NO_ROUNDING = DisclosureRules(rounding_base=1, measures=ADDITIVE)
@@ -235,13 +235,16 @@ def test_the_search_is_deterministic_and_reported() -> None:
     )  # fmt: skip
 
 
-def test_a_search_out_of_time_falls_back_to_the_clean_up() -> None:
+def test_a_search_out_of_time_is_an_error_not_another_pattern() -> None:
+    """The pattern must not depend on the machine's speed (tests/disclosure/test_search_clock)."""
     counts = skewed((4, 3, 3), 3)
     rules = dataclasses.replace(NO_ROUNDING, time_limit=0)
-    protected = protect(counts, rules)
+    with pytest.raises(DataError, match=r"time limit \(\[suppression\] time_limit\)"):
+        protect(counts, rules)
+    protected = protect(counts, dataclasses.replace(rules, method="cleanup"))
     search = protected.report.search
     assert search is not None
-    assert (search.used, search.stopped, search.proven_optimal) == ("cleanup", "time_limit", False)
+    assert (search.used, search.stopped) == ("cleanup", None)
     assert protected.report.audit.passed
 
 

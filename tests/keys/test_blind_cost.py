@@ -45,10 +45,12 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
 
 
 @pytest.mark.parametrize("count", [1, 7, 40])
-def test_group_operations_per_bsn_are_the_minimum(calls: Counter[str], count: int) -> None:
+def test_group_operations_per_bsn_are_the_minimum(
+    calls: Counter[str], count: int, test_bsns: tuple[str, ...]
+) -> None:
     shares = [new_share("cost", name) for name in "AB"]
     round_ = BlindRound("cost", tuple(share.public_share for share in shares))
-    messages = [f"9999{index:05d}" for index in range(count)]
+    messages = list(test_bsns[:count])
 
     calls.clear()
     blinds, blinded = blind_messages(round_, messages, "bsn")
@@ -60,8 +62,12 @@ def test_group_operations_per_bsn_are_the_minimum(calls: Counter[str], count: in
     assert calls["crypto_scalarmult_ristretto255"] == 2 * count + 2
     assert calls["crypto_scalarmult_ristretto255_base"] == 1
     assert calls["crypto_core_ristretto255_add"] == count - 1
-    # checked once here; the key service checks once more before it charges the quota
+    # checked once here; a key service passes checked=True (it checks only the bytes before the
+    # charge and lets the multiplication's decoding refuse an invalid element)
     assert calls["crypto_core_ristretto255_is_valid_point"] == count
+    calls.clear()
+    shares[0].evaluate(blinded, checked=True)
+    assert calls["crypto_core_ristretto255_is_valid_point"] == 0
     answers = [answer, shares[1].evaluate(blinded)]
 
     calls.clear()
@@ -72,4 +78,6 @@ def test_group_operations_per_bsn_are_the_minimum(calls: Counter[str], count: in
     assert calls["crypto_scalarmult_ristretto255_base_allow_scalar_zero"] == 2  # s·G
     # per service 2(n - 1) in the sums, one for t2 and one for t3; adding the answers n
     assert calls["crypto_core_ristretto255_add"] == 2 * 2 * count + count
-    assert calls["crypto_core_ristretto255_is_valid_point"] == 2 * count  # each answer once
+    # the answers' encodings are decoded (and checked) by the multiplications of the proof's
+    # composite sum, not once more beforehand
+    assert calls["crypto_core_ristretto255_is_valid_point"] == 0

@@ -85,11 +85,13 @@ def test_answers_of_a_service_under_another_share_are_refused() -> None:
 
 
 @settings(max_examples=10, deadline=None)
-@given(st.lists(st.integers(0, 9091), min_size=1, max_size=4, unique=True))
-def test_blinding_is_fresh_and_output_deterministic(indexes: list[int]) -> None:
+@given(indexes=st.lists(st.integers(0, 9090), min_size=1, max_size=4, unique=True))
+def test_blinding_is_fresh_and_output_deterministic(
+    indexes: list[int], test_bsns: tuple[str, ...]
+) -> None:
     a, b = vector_shares()
     round_ = BlindRound("vector-2026", (a.public_share, b.public_share))
-    messages = [f"9999{i:05d}" for i in indexes]
+    messages = [test_bsns[i] for i in indexes]  # proef-valid numbers of the test range
     runs = []
     for _ in range(2):
         blinds, blinded = blind_messages(round_, messages, "bsn")
@@ -152,3 +154,24 @@ def test_blind_round_key_file(tmp_path) -> None:  # type: ignore[no-untyped-def]
     (tmp_path / "round.key").write_text(text)
     with pytest.raises(KeyFileError, match="altered"):
         load_key(tmp_path / "round.key")
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        b"\xff" * 32,  # not a field element
+        (2**255 - 19 + 2).to_bytes(32, "little"),  # a non-canonical encoding of 2
+        b"\x01" + bytes(31),  # a negative field element
+        bytes(32),  # the identity
+        b"\x00" * 31,  # too short
+    ],
+)
+def test_an_answer_with_an_invalid_element_is_refused(bad: bytes) -> None:
+    # the answers' encodings are checked by the proof's own decoding, once (test_blind_cost)
+    a, b = vector_shares()
+    round_ = BlindRound("vector-2026", (a.public_share, b.public_share))
+    _, blinded = blind_messages(round_, ["999993653", "999991723"], "bsn")
+    answer_b = b.evaluate(blinded)
+    tampered = ([answer_b[0][0], bad], answer_b[1])
+    with pytest.raises(oprf.OprfError):
+        combine(round_, blinded, [a.evaluate(blinded), tampered])

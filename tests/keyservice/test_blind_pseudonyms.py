@@ -5,8 +5,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from collections.abc import Callable
+import threading
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import polars as pl
@@ -16,7 +19,7 @@ from keyservice_helpers import Running, client_for, enrol, start, two_shares
 from factlab import schema
 from factlab.errors import ServiceError
 from factlab.keys import oprf
-from factlab.keys.blind import oprf_input
+from factlab.keys.blind import BlindRound, oprf_input
 from factlab.keys.shares import new_share
 from factlab.steward import blind as blind_client
 from factlab.steward.pseudonymise import pseudonymise_with_quality
@@ -153,20 +156,24 @@ def test_restart_between_batches_keeps_usage(tmp_path: Path) -> None:
 class Capture(httpx.BaseTransport):
     """Records what the client sends; optionally changes what comes back."""
 
-    def __init__(self, tamper: bool = False) -> None:
+    def __init__(self, tamper: bool = False, top_bit: bool = False) -> None:
         self.inner = httpx.HTTPTransport()
         self.sent: list[bytes] = []
         self.tamper = tamper
+        self.top_bit = top_bit
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         self.sent.append(request.read() + str(request.url).encode())
         response = self.inner.handle_request(request)
-        if not self.tamper or request.url.path != "/v1/evaluate":
+        if not (self.tamper or self.top_bit) or request.url.path != "/v1/evaluate":
             return response
         body = json.loads(response.read())
         first = base64.b64decode(body["evaluated"][0])
-        # another valid element in its place: twice the evaluated element
-        body["evaluated"][0] = base64.b64encode(oprf.add_elements(first, first)).decode()
+        if self.top_bit:  # the same element to libsodium, which ignores the top bit
+            changed = first[:31] + bytes([first[31] | 0x80])
+        else:  # another valid element in its place: twice the evaluated element
+            changed = oprf.add_elements(first, first)
+        body["evaluated"][0] = base64.b64encode(changed).decode()
         return httpx.Response(200, json=body)
 
 
@@ -190,6 +197,17 @@ def test_tampered_answer_fails_its_proof(
     enrol(service, "P01", "r2026", 10)
     _capturing(monkeypatch, Capture(tamper=True))
     with pytest.raises(ServiceError, match="proof does not verify"):
+        client_for("r2026", [service], "P01").pseudonyms(BSNS)
+
+
+def test_an_answer_with_the_top_bit_set_is_refused_naming_the_service(
+    services: Callable[..., Running], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    share = new_share("r2026", "A")
+    service = services(share)
+    enrol(service, "P01", "r2026", 10)
+    _capturing(monkeypatch, Capture(top_bit=True))
+    with pytest.raises(ServiceError, match="key service A sent an invalid element"):
         client_for("r2026", [service], "P01").pseudonyms(BSNS)
 
 
@@ -249,3 +267,151 @@ def test_a_steward_file_with_fallback_pseudonyms(services: Callable[..., Running
     assert not any("9401" in str(value) for value in fallback)
     # one evaluation per distinct BSN and per distinct fallback message
     assert running[0].store.usage("P01", "r2026") == (3, 100)
+
+
+def test_a_failure_partway_is_told_and_stops_the_sending(
+    services: Callable[..., Running], monkeypatch: pytest.MonkeyPatch, test_bsns: tuple[str, ...]
+) -> None:
+    # B's quota runs out after two batches; the pre-flight is skipped so the run starts at all
+    a, b = two_shares()
+    running = [services(a, "a"), services(b, "b")]
+    enrol(running[0], "P01", "r2026", 1000)
+    enrol(running[1], "P01", "r2026", 4)
+    monkeypatch.setattr(blind_client.BlindService, "check_services", lambda *_: None)
+    bsns = list(test_bsns[:200])
+    client = client_for("r2026", running, "P01", batch_size=2)
+    with pytest.raises(ServiceError, match="service B refused: the provider's quota"):
+        client.pseudonyms(bsns)
+    # batches in flight when B refused may have been evaluated by A; no later one was sent
+    used, _ = running[0].store.usage("P01", "r2026")
+    assert used < 60
+
+
+def test_after_a_later_batch_fails_nothing_more_is_blinded_or_sent(
+    services: Callable[..., Running], monkeypatch: pytest.MonkeyPatch, test_bsns: tuple[str, ...]
+) -> None:
+    """Batch 0 waits on a slow service while batch 1 fails: the error is batch 1's own, and no
+    batch that was not in flight is blinded or sent (the reviewer's D2 and D3)."""
+    a, b = two_shares()
+    running = [services(a, "a"), services(b, "b")]
+    for service in running:
+        enrol(service, "P01", "r2026", 1000)
+    monkeypatch.setattr(blind_client.BlindService, "check_services", lambda *_: None)
+    bsns = list(test_bsns[:400])
+    size = 2
+    lock = threading.Lock()
+    batch_of: dict[int, int] = {}  # id of a batch's blinded elements -> the batch's index
+    blinded_batches: list[int] = []
+    requests: list[tuple[int, str]] = []
+    real_blind, real_evaluate = blind_client.blind_messages, blind_client._Session._evaluate
+
+    def counting_blind(
+        round_: BlindRound, chunk: list[str], identifier: str
+    ) -> tuple[list[bytes], list[bytes]]:
+        blinds, blinded = real_blind(round_, chunk, identifier)
+        with lock:
+            batch_of[id(blinded)] = bsns.index(chunk[0]) // size
+            blinded_batches.append(batch_of[id(blinded)])
+        return blinds, blinded
+
+    def evaluate(
+        session: Any, endpoint: Any, client: Any, batch: str, blinded: list[bytes]
+    ) -> tuple[list[bytes], bytes]:
+        with lock:
+            index = batch_of[id(blinded)]
+            requests.append((index, endpoint.name))
+        if index == 0:
+            time.sleep(1.0)  # a slow service: batch 0 is answered late
+        elif index == 1 and endpoint.name == "B":
+            raise ServiceError("key service B failed batch one of its own; nothing was written")
+        elif index > 1:  # the other batches in flight answer only after batch 1's failure
+            assert session.failed.wait(10)
+        return real_evaluate(session, endpoint, client, batch, blinded)  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(blind_client, "blind_messages", counting_blind)
+    monkeypatch.setattr(blind_client._Session, "_evaluate", evaluate)
+    client = client_for("r2026", running, "P01", batch_size=size, workers=1)
+    with pytest.raises(ServiceError, match="failed batch one of its own") as caught:
+        client.pseudonyms(bsns)
+    assert not isinstance(caught.value, blind_client._Skipped)
+    window = 2 * 1 + 2  # batches in flight with one worker (steward/blind.py, _Session.run)
+    assert sorted(blinded_batches) == list(range(window))  # not one of the 196 others
+    assert len(requests) <= window * len(running)
+    assert {index for index, _ in requests} <= set(range(window))
+
+
+def test_a_steward_file_asks_for_the_quota_once(
+    services: Callable[..., Running], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """BSNs and fallback messages are checked against the quota together, once: the columns'
+    runs do not ask every service again."""
+    share = new_share("r2026", "A")
+    service = services(share)
+    enrol(service, "P01", "r2026", 100)
+    capture = Capture()
+    _capturing(monkeypatch, capture)
+    export = pl.DataFrame(
+        {
+            "bsn": ["999993653", None],
+            "geboortedatum": ["2010-02-01", "2011-03-04"],
+            "geslacht": ["V", "M"],
+            "postcode": ["9401 AB", "9402CD"],
+        }
+    )
+    pseudonymise_with_quality(
+        export,
+        client_for("r2026", [service], "P01"),
+        provider="P01",
+        fallback=("birth_date", "sex", "postcode"),
+    )
+    paths = [sent.rsplit(b"127.0.0.1", 1)[1].split(b"/", 1)[1] for sent in capture.sent]
+    assert paths.count(b"v1/usage") == 1
+    assert paths.count(b"health") == 1
+    assert paths.count(b"v1/evaluate") == 2  # the BSNs, then the fallback messages
+
+
+class Oversized(httpx.BaseTransport):
+    """A service whose evaluation answers are far longer than any batch can need."""
+
+    def __init__(self, declared: bool) -> None:
+        self.inner = httpx.HTTPTransport()
+        self.declared = declared
+        self.streamed = 0
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = self.inner.handle_request(request)
+        if request.url.path != "/v1/evaluate":
+            return response
+        response.read()
+        padding = b"x" * 65_536
+
+        def endless() -> Iterator[bytes]:
+            for _ in range(1_000):  # 64 MB if the client read it all
+                self.streamed += 1
+                yield padding
+
+        if self.declared:
+            return httpx.Response(200, content=b'{"pad": "' + padding * 4 + b'"}')
+        return httpx.Response(200, content=endless())
+
+
+@pytest.mark.parametrize("declared", [True, False])
+def test_an_answer_longer_than_a_batch_needs_is_refused(
+    services: Callable[..., Running], monkeypatch: pytest.MonkeyPatch, declared: bool
+) -> None:
+    share = new_share("r2026", "A")
+    service = services(share)
+    enrol(service, "P01", "r2026", 10)
+    transport = Oversized(declared)
+    original = blind_client._client
+
+    def client(endpoint: blind_client.ServiceEndpoint, timeout: float) -> httpx.Client:
+        made = original(endpoint, timeout)
+        return httpx.Client(
+            base_url=endpoint.url, headers=made.headers, timeout=timeout, transport=transport
+        )
+
+    monkeypatch.setattr(blind_client, "_client", client)
+    with pytest.raises(ServiceError, match="service A sent an answer larger than the request"):
+        client_for("r2026", [service], "P01").pseudonyms(BSNS)
+    assert transport.streamed < 3  # read no further than the limit

@@ -16,7 +16,7 @@ import httpx
 import pytest
 import rbcl
 from click.testing import CliRunner
-from keyservice_helpers import Running, client_for, enrol, two_shares
+from keyservice_helpers import Running, client_for, enrol, proef_bsns, two_shares
 
 from factlab.cli import main
 from factlab.errors import ConfigError, FactlabWarning, ServiceError
@@ -27,7 +27,7 @@ from factlab.keyservice.store import MAX_REPLAYS, Store, token_digest
 from factlab.steward import blind as blind_client
 from factlab.steward.blind import load_service_config
 
-BSNS = [f"{999_000_000 + index:09d}" for index in range(40)]
+BSNS = proef_bsns(40)
 
 
 def test_a_service_without_quota_costs_nothing_on_the_other(
@@ -154,6 +154,81 @@ def test_charges_and_replays_are_audited_and_replays_capped(
         ((time, replays),) = db.execute("SELECT time, replays FROM batches").fetchall()
     assert time.startswith("20")
     assert replays == MAX_REPLAYS
+
+
+def test_an_element_with_the_top_bit_set_is_refused_uncharged(
+    services: Callable[..., Running],
+) -> None:
+    """The reviewer's D1: ``bytes(31) + b"\\x80"`` (the identity, to libsodium) was charged and
+    then answered with HTTP 500; it is refused as an invalid element before any charge."""
+    share = new_share("r2026", "A")
+    service = services(share)
+    enrol(service, "P01", "r2026", 100)
+    valid = _body(share.public_share, "batch-0002")
+    elements = [str(element) for element in valid["elements"]]  # type: ignore[attr-defined]
+    alias = base64.b64decode(elements[1])
+    for bad in (bytes(31) + b"\x80", alias[:31] + bytes([alias[31] | 0x80])):
+        body = {**valid, "elements": [*elements[:1], base64.b64encode(bad).decode()]}
+        answer = httpx.post(
+            f"{service.url}/v1/evaluate",
+            json=body,
+            headers={"Authorization": f"Bearer {service.tokens['P01']}"},
+        )
+        assert (answer.status_code, answer.json()["error"]) == (400, "element")
+    assert service.store.usage("P01", "r2026") == (0, 100)
+    assert [line[2] for line in service.store.audit_lines()][-2:] == ["refused-element"] * 2
+
+
+def test_an_element_the_evaluation_refuses_is_refunded_and_told(
+    services: Callable[..., Running], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Any element that passes the check before the charge but that the evaluation refuses
+    gives 400 and costs nothing (the charge is given back), and the steward is told why."""
+    share = new_share("r2026", "A")
+    service = services(share)
+    enrol(service, "P01", "r2026", 100)
+
+    def refuse(*_: object, **__: object) -> None:
+        raise oprf.OprfError("a scalar multiplication refused its input")
+
+    monkeypatch.setattr(type(share), "evaluate", refuse)
+    body = _body(share.public_share, "batch-0003")
+    with httpx.Client(
+        base_url=service.url, headers={"Authorization": f"Bearer {service.tokens['P01']}"}
+    ) as client:
+        codes = [client.post("/v1/evaluate", json=body).status_code for _ in range(2)]
+    assert codes == [400, 400]
+    assert service.store.usage("P01", "r2026") == (0, 100)
+    events = [line[2] for line in service.store.audit_lines()]
+    assert events[-6:] == ["evaluated", "refunded", "refused-element"] * 2
+    with pytest.raises(ServiceError, match="service A refused an element as not a valid"):
+        client_for("r2026", [service], "P01").pseudonyms(BSNS[:3])
+    assert service.store.usage("P01", "r2026") == (0, 100)
+
+
+def test_an_element_libsodium_cannot_decode_costs_nothing(
+    services: Callable[..., Running],
+) -> None:
+    """The service checks only the bytes before charging (length, top bit, identity) and lets
+    the evaluation decode: an encoding of s >= p (all ones below the top bit) or a non-square is
+    refused with 400 by the evaluation itself, and its charge is given back."""
+    share = new_share("r2026", "A")
+    service = services(share)
+    enrol(service, "P01", "r2026", 100)
+    valid = _body(share.public_share, "batch-0004")
+    elements = [str(element) for element in valid["elements"]]  # type: ignore[attr-defined]
+    too_large = b"\xff" * 31 + b"\x7f"  # s = 2^255 - 1 >= p
+    assert not rbcl.crypto_core_ristretto255_is_valid_point(too_large)
+    body = {**valid, "elements": [*elements[:1], base64.b64encode(too_large).decode()]}
+    answer = httpx.post(
+        f"{service.url}/v1/evaluate",
+        json=body,
+        headers={"Authorization": f"Bearer {service.tokens['P01']}"},
+    )
+    assert (answer.status_code, answer.json()["error"]) == (400, "element")
+    assert service.store.usage("P01", "r2026") == (0, 100)
+    events = [line[2] for line in service.store.audit_lines()]
+    assert events[-3:] == ["evaluated", "refunded", "refused-element"]
 
 
 def test_token_refusals_are_one_line_per_client_and_minute(

@@ -263,9 +263,13 @@ def test_periods_the_deliveries_do_not_cover_are_refused(tmp_path: Path) -> None
     ]
     linked = tmp_path / "linked.parquet"
     link([path for path, _ in made], linked, periods=dict(made))
-    with pytest.raises(ConfigError, match="2025 is not covered by the deliveries of A"):
+    lacking = (
+        r"period 2025 is not covered by the deliveries \(provider 'A' lacks 2025-01-01 to "
+        r"2025-12-31\)"
+    )
+    with pytest.raises(ConfigError, match="series: " + lacking):
         series(linked, ["2024", "2025"])
-    with pytest.raises(ConfigError, match="2025 is not covered"):
+    with pytest.raises(ConfigError, match="cost_change: " + lacking):
         cost_change(linked, ["2025"], by=[])
     with pytest.raises(ConfigError, match="until 2025-06-30 is after 2024-12-31"):
         durations(linked, ["2023"], until="2025-06-30", by=[])
@@ -274,6 +278,92 @@ def test_periods_the_deliveries_do_not_cover_are_refused(tmp_path: Path) -> None
     assert result.until == day("2024-12-31")
     assert result.table["still_open"].to_list() == [1]
     assert cost_change(linked, ["2023"], by=[]).until == day("2024-12-31")
+
+
+_DELIVERY = st.tuples(
+    st.sampled_from("AB"),
+    st.integers(0, 36),  # first month of the delivery, from 2022-01
+    st.integers(1, 12),  # months it covers
+    st.one_of(st.none(), st.integers(-40, 400)),  # made this many days after its first day
+)
+
+
+def _month(index: int) -> date:
+    return date(2022 + index // 12, index % 12 + 1, 1)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    deliveries=st.lists(_DELIVERY, max_size=6),
+    first=st.integers(0, 47),
+    months=st.integers(1, 13),
+    until=st.one_of(st.none(), st.integers(0, 1500)),
+)
+def test_the_monitor_refuses_exactly_the_periods_no_delivery_covers(
+    deliveries: list[tuple[str, int, int, int | None]],
+    first: int,
+    months: int,
+    until: int | None,
+) -> None:
+    """Against plain Python: a period is refused when some provider with deliveries has no
+    stretch of joined deliveries (touching ones join) that holds it wholly; an ``until`` when it
+    is after the last day every provider's deliveries tell about (per provider the end of its
+    last delivery, or the day that one was made when earlier, but not before its first day)."""
+    from factlab.analysis.coverage import coverage_of
+    from factlab.monitor._source import MonitorRows
+    from factlab.periods import Period
+
+    units = [
+        (
+            provider,
+            _month(start),
+            _month(start + length) - timedelta(days=1),
+            None if made is None else _month(start) + timedelta(days=made),
+        )
+        for provider, start, length, made in deliveries
+    ]
+    period = Period("asked", _month(first), _month(first + months) - timedelta(days=1))
+    until_day = None if until is None else date(2022, 1, 1) + timedelta(days=until)
+    rows = MonitorRows(
+        pl.LazyFrame(),
+        "frame",
+        {},
+        False,
+        coverage_of(
+            (provider, start.isoformat(), end.isoformat(), None if made is None else str(made))
+            for provider, start, end, made in units
+        ),
+    )
+    joined: dict[str, list[list[date]]] = defaultdict(list)
+    for provider, start, end, _ in sorted(units, key=lambda unit: unit[:3]):
+        spans = joined[provider]
+        if spans and start <= spans[-1][1] + timedelta(days=1):
+            spans[-1][1] = max(spans[-1][1], end)
+        else:
+            spans.append([start, end])
+    lacking = sorted(
+        provider
+        for provider, spans in joined.items()
+        if not any(start <= period.start and period.end <= end for start, end in spans)
+    )
+    known: list[date] = []
+    for provider in joined:
+        start, end, made = max(
+            ((s, e, m) for p, s, e, m in units if p == provider), key=lambda unit: unit[1]
+        )
+        known.append(end if made is None else max(start, min(end, made)))
+    too_late = until_day is not None and bool(known) and until_day > min(known)
+    assert rows.last_covered() == (min(known) if known else None)
+    if not lacking and not too_late:
+        rows.check_covered([period], until=until_day, where="series")
+        return
+    with pytest.raises(ConfigError) as refused:
+        rows.check_covered([period], until=until_day, where="series")
+    told = str(refused.value)
+    for provider in lacking:
+        assert f"provider '{provider}' lacks" in told
+    assert ("period asked is not covered" in told) == bool(lacking)
+    assert ("is after" in told) == too_late
 
 
 def test_a_negative_cost_is_refused() -> None:

@@ -133,7 +133,10 @@ def test_a_period_the_store_does_not_cover_is_refused(store: Path, tmp_path: Pat
         main, ["monitor", "series", str(store), "--from", "2022", "--to", "2024", "--out", str(out)]
     )
     assert result.exit_code != 0
-    assert "2024 is not covered by the deliveries of A, B" in result.output
+    assert (
+        "series: period 2024 is not covered by the deliveries (provider 'A' lacks 2024-01-01 to "
+        "2024-12-31; provider 'B' lacks 2024-01-01 to 2024-12-31)"
+    ) in result.output
     assert "Traceback" not in result.output
     assert not out.exists()
 

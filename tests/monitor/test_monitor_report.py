@@ -437,7 +437,9 @@ def test_an_english_report_speaks_english(programme: tuple[Path, Path, pl.DataFr
 def test_chart_text_is_text(report: Report) -> None:
     page = render_html(report)
     charts = re.findall(r"<svg.*?</svg>", page, flags=re.S)
-    assert len(charts) == 4  # series, by financing, by care form, costs
+    # series, by financing, by care form, costs; cost per client by provider and by
+    # municipality, re-entry, durations per period started
+    assert len(charts) == 8
     for svg in charts:
         assert "<text" in svg
         assert "<title" in svg

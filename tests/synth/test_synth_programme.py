@@ -4,11 +4,18 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+import numpy as np
 import polars as pl
 import pytest
 
 from factlab.errors import ConfigError
-from factlab.synth.programme import ProgrammeConfig, programme_deliveries, synth_programme
+from factlab.synth import programme
+from factlab.synth.programme import (
+    ProgrammeConfig,
+    ProgrammeTruth,
+    programme_deliveries,
+    synth_programme,
+)
 
 SMALL = ProgrammeConfig(first_year=2021, last_year=2024, clients=400, providers=4)
 
@@ -21,7 +28,11 @@ def test_the_same_seed_gives_the_same_programme() -> None:
 
 
 def test_every_move_ends_one_episode_and_starts_the_next() -> None:
-    truth = synth_programme(SMALL, seed=1)
+    assert_moves_in_episodes(synth_programme(SMALL, seed=1))
+
+
+def assert_moves_in_episodes(truth: ProgrammeTruth) -> None:
+    """Each move ends one episode of its client and track the day before, and starts one."""
     column = {"municipality": "municipality", "financing": "financing", "provider": "provider"}
     episodes = truth.episodes
     for kind, name in column.items():
@@ -82,3 +93,47 @@ def test_a_bad_configuration_is_refused_with_every_problem() -> None:
         ProgrammeConfig(first_year=2025, last_year=2021, move=2.0)
     assert "years in order" in str(caught.value)
     assert "move" in str(caught.value)
+
+
+EPISODE_KEY = ["client", "provider", "care_form", "financing", "start_date"]
+
+
+def test_two_episodes_of_a_client_never_share_an_episode_key() -> None:
+    """Review of #19: at 2.5 million clients the two tracks of a client sometimes began an
+    episode at one provider, in one form and financing, on one day (a provider would deliver
+    them as one). With two providers and a second track for everyone, the generator as it was
+    made 12 such episodes here; it must make none, and its moves must still match."""
+    config = ProgrammeConfig(
+        first_year=2016, last_year=2025, clients=3000, providers=2, second_track=1.0
+    )
+    truth = synth_programme(config, seed=19)
+    assert truth.episodes.filter(pl.len().over(EPISODE_KEY) > 1).height == 0
+    assert_moves_in_episodes(truth)
+
+
+def test_a_track_begins_no_segment_with_a_key_of_the_other_track() -> None:
+    """Forced: the second track drawn with the first's random numbers would repeat every one of
+    its segments; told the first's keys, it shares none and its moves still match."""
+    config = ProgrammeConfig(first_year=2021, last_year=2025, clients=300, providers=3)
+    pool, key = 900, ["client", "provider", "form", "financing", "start"]
+    births = np.full(pool, 2010, dtype=np.int64)
+    homes = np.zeros(pool, dtype=np.int64)
+    active = np.arange(pool) < config.clients
+
+    def track(taken: pl.DataFrame | None) -> tuple[pl.DataFrame, pl.DataFrame]:
+        made, moves = programme._simulate_track(
+            config, np.random.default_rng(7), pool, active.copy(), births, homes, taken
+        )
+        return pl.DataFrame(made), pl.DataFrame(moves)
+
+    first, _ = track(None)
+    assert track(None)[0].equals(first)  # the same draws: every key shared
+    second, moves = track(first.select(key))
+    assert second.join(first, on=key, how="semi").height == 0
+    assert second.height > 0.9 * first.height
+    # each move ends the track's segment the day before and begins one that day
+    starts = moves.join(second, left_on=["client", "day"], right_on=["client", "start"])
+    ends = moves.with_columns(pl.col("day") - 1).join(
+        second, left_on=["client", "day"], right_on=["client", "end"]
+    )
+    assert starts.height == ends.height == moves.height > 0
