@@ -377,23 +377,34 @@ def assemble(
     group_key = (group_ids % max(len(keys), 1)).astype(np.int64)
     values = np.vstack([cells.get_column(m).to_numpy().astype(np.int64) for m in measures])
     chosen = [d for d in rules.period_valued if d in dims]
-    # with_columns, not select: without such a dimension the bare literal needs a row per cell
-    moving = (
-        cells.with_columns(
-            pl.any_horizontal(pl.lit(False), *[pl.col(d).is_not_null() for d in chosen]).alias(
-                "_moving"
+    counted = [d for d in rules.period_counted if d in dims and d not in chosen]
+
+    def any_set(names: Sequence[str]) -> BoolArray:
+        # with_columns, not select: without such a dimension the bare literal needs a row a cell
+        return (
+            cells.with_columns(
+                pl.any_horizontal(pl.lit(False), *[pl.col(d).is_not_null() for d in names]).alias(
+                    "_set"
+                )
             )
+            .get_column("_set")
+            .to_numpy()
+            .astype(bool)
         )
-        .get_column("_moving")
+
+    free = any_set(counted)
+    moving = any_set(chosen) | free
+    # The cells where the year is at most the sum of its halves by the counting rule: a
+    # period-valued dimension set, no period-counted one, and every other dimension a total.
+    others = [d for d in dims if d not in chosen]
+    bounded = (
+        moving
+        & ~free
+        & cells.select(pl.all_horizontal(pl.lit(True), *[pl.col(d).is_null() for d in others]))
+        .to_series()
         .to_numpy()
         .astype(bool)
     )
-    # The cells where the year is at most the sum of its halves by the counting rule: a
-    # period-valued dimension set and every other dimension a total.
-    others = [d for d in dims if d not in chosen]
-    bounded = moving & cells.select(
-        pl.all_horizontal(pl.lit(True), *[pl.col(d).is_null() for d in others])
-    ).to_series().to_numpy().astype(bool)
     equal, upper, lower, additive_keys = _relations(
         cells,
         values,

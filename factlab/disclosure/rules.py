@@ -56,6 +56,10 @@ ATTACKERS: Final = ("lp", "integer")
 #: parts that end in other calendar years are refused by reports, and a broken union stops
 #: ``protect``, since a client's age group there differs between the parts.)
 PERIOD_VALUED: Final = ("municipality",)
+#: Dimensions computed from all of a client's rows in the period: the number of providers of a
+#: report's providers-per-client table. A client at one provider in each half is at two for the
+#: year, so over the part column such a cell is related to its parts in no way at all.
+PERIOD_COUNTED: Final = ("providers",)
 
 
 @dataclass(frozen=True)
@@ -95,6 +99,9 @@ class DisclosureRules:
             a cell is related to its parts only as the counting rule guarantees, never as the
             data happen to show: period <= sum of its parts where every other dimension is a
             total, nothing elsewhere; see docs/disclosure.md.
+        period_counted: dimensions computed from all of a client's rows in the period (the
+            number of providers): over the part column such a cell has no relation to its
+            parts (a client at one provider in each half is at two for the year).
         keep_total: suppress the grand total (of each part) as a complement only when no
             safe pattern without it exists (a half whose total is secret). For a
             table protected on its own whose grand total other tables publish too (a report's
@@ -137,6 +144,7 @@ class DisclosureRules:
     measures: tuple[MeasureRule, ...] | None = None
     dimensions: tuple[str, ...] | None = None
     period_valued: tuple[str, ...] = PERIOD_VALUED
+    period_counted: tuple[str, ...] = PERIOD_COUNTED
     keep_total: bool = False
     structural_empty: tuple[Mapping[str, str], ...] = ()
     hierarchy: Mapping[str, Declared] = field(default_factory=lambda: MappingProxyType({}))
@@ -157,6 +165,7 @@ class DisclosureRules:
         object.__setattr__(self, "structural_empty", frozen)
         object.__setattr__(self, "hierarchy", freeze_hierarchies(self.hierarchy))
         object.__setattr__(self, "period_valued", tuple(self.period_valued))
+        object.__setattr__(self, "period_counted", tuple(self.period_counted))
 
     def __hash__(self) -> int:
         # The selections are mappings, which do not hash; the rules file form does.
@@ -188,6 +197,8 @@ class DisclosureRules:
             table["dimensions"] = list(self.dimensions)
         if tuple(self.period_valued) != PERIOD_VALUED:
             table["period_valued"] = list(self.period_valued)
+        if tuple(self.period_counted) != PERIOD_COUNTED:
+            table["period_counted"] = list(self.period_counted)
         if self.keep_total:
             table["keep_total"] = True
         if table:
@@ -230,7 +241,12 @@ _SECTIONS: Final[dict[str, dict[str, str]]] = {
         "attacker": "attacker",
     },
     "suppression": {"method": "method", "cost": "cost", "time_limit": "number"},
-    "table": {"dimensions": "names", "period_valued": "names", "keep_total": "bool"},
+    "table": {
+        "dimensions": "names",
+        "period_valued": "names",
+        "period_counted": "names",
+        "keep_total": "bool",
+    },
 }
 _TOP: Final = (
     "version", "preset", "name", "measures", *_SECTIONS, "structural_empty", "hierarchy",
@@ -386,6 +402,7 @@ def rules_from_mapping(data: Mapping[str, Any], *, source: str = "rules") -> Dis
         ),
         dimensions=tuple(table["dimensions"]) if "dimensions" in table else base.dimensions,
         period_valued=tuple(table.get("period_valued", base.period_valued)),
+        period_counted=tuple(table.get("period_counted", base.period_counted)),
         keep_total=table.get("keep_total", base.keep_total),
         structural_empty=tuple(structural),
         hierarchy=data.get("hierarchy", base.hierarchy),

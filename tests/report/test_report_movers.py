@@ -374,3 +374,27 @@ def test_a_report_whose_second_half_has_a_few_clients_and_nobody_in_both_halves(
         totals = dict(frame.filter(grand).select("period", "unique_clients_status").rows())
         assert totals["2023H2"] == "suppressed", table.id  # 3 clients: secret
         assert totals["2023"] == totals["2023H1"] == "published", table.id
+
+
+def test_clients_at_one_provider_in_each_half_are_at_two_for_the_year() -> None:
+    """The providers-per-client table is protected with the halves (the grand total it shares
+    with the other tables); a client at P1 in the first half and P2 in the second is at two
+    providers for the year and at one in each half, so the year's "2 providers" exceeds the sum of
+    its halves' (0 + 0). That dimension is related to its parts in no way (the rules'
+    ``period_counted``); the build stopped with a DataError before."""
+    rows = []
+    for client in range(1, 61):
+        first = row(client, "Assen", date(2023, 2, 1), 30)
+        rows.append({**first, "provider": "P1"})
+        if client <= 40:  # 40 clients change provider in the second half
+            rows.append({**row(client, "Assen", date(2023, 8, 1), 30), "provider": "P2"})
+    data = rows_of(rows)
+    settings = RoundConfig(
+        dimensions=("municipality", "care_form"), cross=(), period=YEAR, parts=HALVES
+    )
+    assert count(data, period=YEAR).clients_by_provider_count == {1: 20, 2: 40}
+    for half in HALVES:
+        assert set(count(data, period=half).clients_by_provider_count) == {1}
+    public = build_report(data, settings)
+    internal = build_report(data, settings, internal=True)
+    assert {t.id for t in public.tables} == {t.id for t in internal.tables}
