@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
-from typing import Any, ParamSpec, TextIO, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TextIO, TypeVar
 
 import click
 from rich.console import Console
@@ -30,6 +30,9 @@ from factlab.errors import (
 from factlab.io import sidecar_path
 from factlab.keys.round_keys import Key
 from factlab.outputs import check_output, same_file
+
+if TYPE_CHECKING:
+    from factlab.keys.recipients import RecipientPrivateKey
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -232,6 +235,36 @@ passphrase_env_option = click.option(
     callback=variable_name,
     help="Name of an environment variable that holds the passphrase (never the passphrase itself).",
 )
+
+
+def recipient_options(command: Callable[P, R]) -> Callable[P, R]:
+    """``--recipient PATH`` and ``--recipient-passphrase-env VAR``: the trusted party's private
+    recipient key, to open sealed files (read with :func:`open_recipient`)."""
+    command = click.option(
+        "--recipient-passphrase-env",
+        metavar="VAR",
+        callback=variable_name,
+        help="Environment variable holding the recipient key's passphrase.",
+    )(command)
+    return click.option(
+        "--recipient",
+        type=click.Path(dir_okay=False),
+        help="The trusted party's private recipient key, to open sealed files.",
+    )(command)
+
+
+def open_recipient(recipient: str | None, passphrase_env: str | None) -> RecipientPrivateKey | None:
+    """The private key ``--recipient`` names (None without one), asking for its passphrase on
+    the terminal when the key is protected and no ``--recipient-passphrase-env`` names one."""
+    if not recipient:
+        return None
+    # imported here: the cryptography it needs is not loaded for commands that open nothing
+    from factlab.keys.recipients import load_recipient_private, recipient_is_protected
+
+    asked = recipient_is_protected(recipient) and passphrase_env is None
+    passphrase = passphrase_from(passphrase_env, prompt=asked, option="--recipient-passphrase-env")
+    return load_recipient_private(recipient, passphrase)
+
 
 #: ``--force``: replace existing outputs (never an input).
 force_option = click.option(

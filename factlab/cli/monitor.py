@@ -8,9 +8,9 @@ figures are exact and internal, and the metadata names the store's parts and the
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Protocol, TypeVar
 
 import click
 import polars as pl
@@ -25,11 +25,11 @@ from factlab.cli._common import (
     guarded,
     info,
     load_key_interactive,
+    open_recipient,
     passphrase_env_option,
-    passphrase_from,
     progress,
+    recipient_options,
     refuse_existing,
-    variable_name,
     warn,
 )
 from factlab.errors import ConfigError
@@ -102,6 +102,40 @@ def _write(
     write_table(table, out, described, METADATA_KEY, inputs=_read(source), overwrite=force)
 
 
+class _Result(Protocol):
+    def metadata(self) -> dict[str, Any]: ...
+
+
+_R = TypeVar("_R", bound=_Result)
+
+
+def _audited_table(
+    name: str,
+    source: Path,
+    out: Path,
+    force: bool,
+    audit_log: Path | None,
+    arguments: dict[str, Any],
+    doing: str,
+    compute: Callable[[], _R],
+    table: Callable[[_R], pl.DataFrame],
+) -> _R:
+    """Run one analysis of SOURCE under the audit log with a progress line, and write its table
+    with the metadata beside it (the output already checked by ``_check_out``)."""
+    with audited(
+        f"monitor {name}",
+        inputs=_read(source),
+        output=out,
+        arguments=arguments,
+        log=audit_log,
+        overwrite=force,
+    ):
+        with progress(doing):
+            result = compute()
+        _write(table(result), result.metadata(), out, source, force)
+    return result
+
+
 def _periods(first: str, last: str, every: str) -> list[Period]:
     return programme_periods(first, last, "half" if every == "half" else "year")
 
@@ -137,17 +171,7 @@ def _by(values: tuple[str, ...]) -> tuple[str, ...]:
     help="The programme's round key or link key: applies the second-stage pseudonym.",
 )
 @passphrase_env_option
-@click.option(
-    "--recipient",
-    type=click.Path(dir_okay=False),
-    help="The trusted party's private recipient key, to open sealed files.",
-)
-@click.option(
-    "--recipient-passphrase-env",
-    metavar="VAR",
-    callback=variable_name,
-    help="Environment variable holding the recipient key's passphrase.",
-)
+@recipient_options
 @audit_log_option
 @guarded
 def add_command(
@@ -168,11 +192,6 @@ def add_command(
     (--period FILE=2024, or its manifest's); a batch that covers days a part already covers
     for a provider is refused unless --replace.
     """
-    from factlab.keys.recipients import (
-        load_recipient_private,
-        recipient_is_protected,
-    )
-
     covered = delivery_periods(periods)
     arguments = {
         "files": [str(f) for f in files],
@@ -189,13 +208,7 @@ def add_command(
         hold_outputs=False,  # the part is read back (its digest) before the manifest is written
     ) as trail:
         key = load_key_interactive(key_path, passphrase_env) if key_path else None
-        private = None
-        if recipient:
-            asked = recipient_is_protected(recipient) and recipient_passphrase_env is None
-            passphrase = passphrase_from(
-                recipient_passphrase_env, prompt=asked, option="--recipient-passphrase-env"
-            )
-            private = load_recipient_private(recipient, passphrase)
+        private = open_recipient(recipient, recipient_passphrase_env)
         with progress(f"linking {len(files)} file(s) into the store"):
             opened = append_to_store(
                 store,
@@ -254,17 +267,17 @@ def series_command(
     in SOURCE (a monitor store or a linked file)."""
     _check_out(out, source, force, audit_log)
     arguments = {"from": first, "to": last, "every": every, "by": list(by)}
-    with audited(
-        "monitor series",
-        inputs=_read(source),
-        output=out,
-        arguments=arguments,
-        log=audit_log,
-        overwrite=force,
-    ):
-        with progress("Counting the series"):
-            result = series(source, _periods(first, last, every), by=_by(by), partitions=partitions)
-        _write(result.table, result.metadata(), out, source, force)
+    result = _audited_table(
+        "series",
+        source,
+        out,
+        force,
+        audit_log,
+        arguments,
+        "Counting the series",
+        lambda: series(source, _periods(first, last, every), by=_by(by), partitions=partitions),
+        lambda done: done.table,
+    )
     info(f"series: {len(result.periods)} period(s); wrote {out}")
 
 
@@ -300,24 +313,24 @@ def transitions_command(
     SOURCE (a monitor store or a linked file); written in long form (from, to, clients)."""
     _check_out(out, source, force, audit_log)
     arguments = {"from": from_period, "to": to_period, "by": by, "rule": rule}
-    with audited(
-        "monitor transitions",
-        inputs=_read(source),
-        output=out,
-        arguments=arguments,
-        log=audit_log,
-        overwrite=force,
-    ):
-        with progress("Counting transitions"):
-            result = transitions(
-                source,
-                from_period,
-                to_period,
-                by=by,
-                rule="latest" if rule == "latest" else "combined",
-                partitions=partitions,
-            )
-        _write(result.matrix, result.metadata(), out, source, force)
+    result = _audited_table(
+        "transitions",
+        source,
+        out,
+        force,
+        audit_log,
+        arguments,
+        "Counting transitions",
+        lambda: transitions(
+            source,
+            from_period,
+            to_period,
+            by=by,
+            rule="latest" if rule == "latest" else "combined",
+            partitions=partitions,
+        ),
+        lambda done: done.matrix,
+    )
     summary = result.summary
     info(
         f"transitions {result.from_period.label} -> {result.to_period.label}: "
@@ -354,23 +367,23 @@ def reentry_command(
     """Spells of care ending per period and re-entry within --months, in SOURCE."""
     _check_out(out, source, force, audit_log)
     arguments = {"from": first, "to": last, "every": every, "months": months, "until": until}
-    with audited(
-        "monitor reentry",
-        inputs=_read(source),
-        output=out,
-        arguments=arguments,
-        log=audit_log,
-        overwrite=force,
-    ):
-        with progress("Following spells of care"):
-            result = reentry(
-                source,
-                _periods(first, last, every),
-                months=months,
-                until=until,
-                partitions=partitions,
-            )
-        _write(result.table, result.metadata(), out, source, force)
+    result = _audited_table(
+        "reentry",
+        source,
+        out,
+        force,
+        audit_log,
+        arguments,
+        "Following spells of care",
+        lambda: reentry(
+            source,
+            _periods(first, last, every),
+            months=months,
+            until=until,
+            partitions=partitions,
+        ),
+        lambda done: done.table,
+    )
     info(f"re-entry within {months} month(s): {len(result.periods)} period(s); wrote {out}")
 
 
@@ -401,23 +414,23 @@ def durations_command(
     _check_out(out, source, force, audit_log)
     dimensions = _by(by) or ("care_form", "provider")
     arguments = {"from": first, "to": last, "until": until, "by": list(dimensions)}
-    with audited(
-        "monitor durations",
-        inputs=_read(source),
-        output=out,
-        arguments=arguments,
-        log=audit_log,
-        overwrite=force,
-    ):
-        with progress("Measuring trajectories"):
-            result = durations(
-                source,
-                _periods(first, last, "year"),
-                until=until,
-                by=dimensions,
-                partitions=partitions,
-            )
-        _write(result.table, result.metadata(), out, source, force)
+    result = _audited_table(
+        "durations",
+        source,
+        out,
+        force,
+        audit_log,
+        arguments,
+        "Measuring trajectories",
+        lambda: durations(
+            source,
+            _periods(first, last, "year"),
+            until=until,
+            by=dimensions,
+            partitions=partitions,
+        ),
+        lambda done: done.table,
+    )
     info(
         f"durations: until {result.until.isoformat()}, {result.unknown_start:,} trajectory(ies) "
         f"of unknown start left out; wrote {out}"
@@ -451,17 +464,17 @@ def costs_command(
     _check_out(out, source, force, audit_log)
     dimensions = _by(by) or ("provider", "municipality")
     arguments = {"from": first, "to": last, "every": every, "until": until, "by": list(dimensions)}
-    with audited(
-        "monitor costs",
-        inputs=_read(source),
-        output=out,
-        arguments=arguments,
-        log=audit_log,
-        overwrite=force,
-    ):
-        with progress("Spreading costs over periods"):
-            result = cost_change(source, _periods(first, last, every), by=dimensions, until=until)
-        _write(result.table, result.metadata(), out, source, force)
+    result = _audited_table(
+        "costs",
+        source,
+        out,
+        force,
+        audit_log,
+        arguments,
+        "Spreading costs over periods",
+        lambda: cost_change(source, _periods(first, last, every), by=dimensions, until=until),
+        lambda done: done.table,
+    )
     info(
         f"costs: {result.rows_cost_unplaced:,} row(s) with a cost but no start date left out; "
         f"wrote {out}"

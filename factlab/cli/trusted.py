@@ -18,15 +18,14 @@ from factlab.cli._common import (
     guarded,
     info,
     load_key_interactive,
+    open_recipient,
     passphrase_env_option,
-    passphrase_from,
     progress,
+    recipient_options,
     refuse_existing,
-    variable_name,
     warn,
 )
 from factlab.errors import ConfigError
-from factlab.keys.recipients import load_recipient_private, recipient_is_protected
 from factlab.reference.config import load_reference
 from factlab.result_files import table_files
 
@@ -47,17 +46,7 @@ from factlab.result_files import table_files
     help="The round key or link key: applies the second-stage pseudonym (recommended).",
 )
 @passphrase_env_option
-@click.option(
-    "--recipient",
-    type=click.Path(dir_okay=False),
-    help="The trusted party's private recipient key, to open sealed files.",
-)
-@click.option(
-    "--recipient-passphrase-env",
-    metavar="VAR",
-    callback=variable_name,
-    help="Environment variable holding the recipient key's passphrase.",
-)
+@recipient_options
 @click.option(
     "--replace",
     is_flag=True,
@@ -106,13 +95,7 @@ def link_command(
         "link", inputs=files, output=out, arguments=arguments, log=audit_log, overwrite=force
     ) as trail:
         key = load_key_interactive(key_path, passphrase_env) if key_path else None
-        private = None
-        if recipient:
-            asked = recipient_is_protected(recipient) and recipient_passphrase_env is None
-            passphrase = passphrase_from(
-                recipient_passphrase_env, prompt=asked, option="--recipient-passphrase-env"
-            )
-            private = load_recipient_private(recipient, passphrase)
+        private = open_recipient(recipient, recipient_passphrase_env)
         with progress(f"linking {len(files)} file(s)"):
             manifest = link(
                 files,
